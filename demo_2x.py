@@ -1,0 +1,22 @@
+"""2x interpolation: the middle frame between two images.
+
+Writes interp_t*.png and out_2x.gif into --output. See README.md for the flags and defaults.
+"""
+from __future__ import annotations
+
+from typing import Optional
+
+from utils.cli import run_cli
+from utils.demo import build_demo_parser, print_written, run_demo
+
+TIMESTEPS = [0.5]
+
+
+def main(argv: Optional[list] = None) -> None:
+    parser = build_demo_parser(__doc__.splitlines()[0], dataset="Vimeo90K", default_output="results/demo_2x")
+    args = parser.parse_args(argv)
+    print_written(run_demo(args, TIMESTEPS, "out_2x.gif"))
+
+
+if __name__ == "__main__":
+    run_cli(main)

@@ -1,0 +1,22 @@
+import sys
+from pathlib import Path
+
+import pytest
+import torch
+
+ROOT = Path(__file__).resolve().parents[1]
+if str(ROOT) not in sys.path:
+    sys.path.insert(0, str(ROOT))
+
+from tests.seeded import seeded_model  # noqa: E402
+
+
+@pytest.fixture(scope="session")
+def seeded_checkpoints(tmp_path_factory):
+    """Plain state_dict files of seeded weights for every variant: {name: path}."""
+    folder = tmp_path_factory.mktemp("checkpoints")
+    paths = {}
+    for name in ("IFRNet", "IFRNet_L", "IFRNet_S"):
+        paths[name] = folder / f"{name}_seeded.pth"
+        torch.save(seeded_model(name).state_dict(), paths[name])
+    return paths
