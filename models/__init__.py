@@ -1,11 +1,15 @@
-"""IFRNet models: ``build_model(name)`` for ``IFRNet``, ``IFRNet_L`` and ``IFRNet_S``."""
+"""IFRNet models: ``build_model(name)`` for ``IFRNet``, ``IFRNet_L`` and ``IFRNet_S``.
+
+The class itself is ``models.ifrnet.IFRNet``; it is not re-exported here because ``models.IFRNet``
+is the authors' module path (``from models.IFRNet import Model``), which must keep working.
+"""
 from __future__ import annotations
 
 from models.checkpoint import CheckpointError, load_checkpoint, published_checkpoint_path
-from models.ifrnet import IFRNet, Width, WIDTHS
+from models.ifrnet import WIDTHS, Width
+from models.ifrnet import IFRNet as _IFRNet
 
 __all__ = [
-    "IFRNet",
     "Width",
     "WIDTHS",
     "MODEL_NAMES",
@@ -18,8 +22,8 @@ __all__ = [
 MODEL_NAMES = tuple(WIDTHS)
 
 
-def build_model(name: str = "IFRNet") -> IFRNet:
+def build_model(name: str = "IFRNet") -> _IFRNet:
     """A freshly initialised IFRNet of the named width (load weights with ``load_checkpoint``)."""
     if name not in WIDTHS:
         raise ValueError(f"unknown model name {name!r}; expected one of {', '.join(MODEL_NAMES)}")
-    return IFRNet(WIDTHS[name])
+    return _IFRNet(WIDTHS[name])

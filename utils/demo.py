@@ -27,7 +27,7 @@ def build_demo_parser(description: str, *, dataset: str, default_output: str) ->
         type=Path,
         default=None,
         help=f"weights file (default: the published {dataset} checkpoint of the variant, "
-        f"e.g. {published_checkpoint_path('IFRNet', dataset).relative_to(FIGURES.parent)})",
+        f"e.g. checkpoints/IFRNet/IFRNet_{dataset}.pth)",
     )
     parser.add_argument("--output", type=Path, default=Path(default_output), help=f"output folder (default: {default_output})")
     parser.add_argument("--device", choices=DEVICE_CHOICES, default="auto", help="auto takes CUDA when available")

@@ -1,0 +1,69 @@
+"""load_checkpoint accepts the checkpoint shapes found in the wild and refuses the wrong variant."""
+import pytest
+import torch
+
+from models import CheckpointError, build_model, load_checkpoint, published_checkpoint_path
+from tests.seeded import seeded_state_dict
+
+
+@pytest.fixture(scope="module")
+def weights():
+    return seeded_state_dict(build_model("IFRNet_S"))
+
+
+def assert_loaded(model, weights):
+    for key, value in model.state_dict().items():
+        assert torch.equal(value, weights[key]), key
+
+
+@pytest.mark.parametrize(
+    "wrap",
+    [
+        lambda sd: sd,
+        lambda sd: {"model": sd, "optimizer": {}, "epoch": 3, "iteration": 120},
+        lambda sd: {"state_dict": sd},
+        lambda sd: {f"module.{k}": v for k, v in sd.items()},
+        lambda sd: {"model": {f"module._orig_mod.{k}": v for k, v in sd.items()}},
+        lambda sd: {k: v.half() for k, v in sd.items()},
+    ],
+    ids=["plain", "training", "state_dict", "ddp", "ddp+compile", "half"],
+)
+def test_accepted_layouts(tmp_path, weights, wrap, request):
+    path = tmp_path / "ckpt.pth"
+    torch.save(wrap(weights), path)
+    model = build_model("IFRNet_S")
+    load_checkpoint(model, path)
+    if request.node.callspec.id == "half":
+        weights = {k: v.half().float() for k, v in weights.items()}
+    assert_loaded(model, weights)
+
+
+def test_wrong_variant_is_named_in_one_line(tmp_path):
+    path = tmp_path / "large.pth"
+    torch.save(build_model("IFRNet_L").state_dict(), path)
+    with pytest.raises(CheckpointError) as error:
+        load_checkpoint(build_model("IFRNet_S"), path)
+    message = str(error.value)
+    assert "IFRNet_L weights" in message and "model is IFRNet_S" in message and "\n" not in message
+
+
+def test_missing_published_checkpoint_says_where_to_get_it(tmp_path):
+    path = published_checkpoint_path("IFRNet", "GoPro", root=tmp_path)
+    assert path == tmp_path / "IFRNet" / "IFRNet_GoPro.pth"
+    with pytest.raises(CheckpointError, match="dropbox.*put it at"):
+        load_checkpoint(build_model("IFRNet"), path)
+
+
+def test_unreadable_and_foreign_files(tmp_path, weights):
+    garbage = tmp_path / "garbage.pth"
+    garbage.write_bytes(b"not a checkpoint")
+    with pytest.raises(CheckpointError, match="cannot read checkpoint"):
+        load_checkpoint(build_model("IFRNet_S"), garbage)
+    foreign = tmp_path / "foreign.pth"
+    torch.save({"epoch": 1}, foreign)
+    with pytest.raises(CheckpointError, match="no model state_dict"):
+        load_checkpoint(build_model("IFRNet_S"), foreign)
+    partial = tmp_path / "partial.pth"
+    torch.save({k: v for k, v in weights.items() if not k.startswith("decoder1")}, partial)
+    with pytest.raises(CheckpointError, match="missing"):
+        load_checkpoint(build_model("IFRNet_S"), partial)

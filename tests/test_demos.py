@@ -1,0 +1,150 @@
+"""demo_2x.py and demo_8x.py end to end on CPU, and every bad input they must refuse in one line."""
+import subprocess
+import sys
+from pathlib import Path
+
+import numpy as np
+import pytest
+import torch
+import torch.nn.functional as F
+from PIL import Image
+
+import demo_2x
+import demo_8x
+from tests.seeded import seeded_model
+from utils.cli import run_cli
+from utils.image_io import read_image
+
+ROOT = Path(__file__).resolve().parents[1]
+HEIGHT, WIDTH = 93, 150  # not multiples of 16: the demos must pad and crop back
+
+
+@pytest.fixture(scope="module")
+def frames(tmp_path_factory):
+    """A small crop of the real sample pair (Big Buck Bunny), written as PNG."""
+    folder = tmp_path_factory.mktemp("frames")
+    paths = []
+    for name in ("img0.png", "img1.png"):
+        crop = np.asarray(Image.open(ROOT / "figures" / name).convert("RGB"))[150 : 150 + HEIGHT, 250 : 250 + WIDTH]
+        Image.fromarray(crop).save(folder / name)
+        paths.append(folder / name)
+    return paths
+
+
+def expected_frames(model_name, img0_path, img1_path, timesteps):
+    """Independent computation: replicate-pad to 16, infer, crop, round to uint8."""
+    model = seeded_model(model_name)
+    to_tensor = lambda p: torch.from_numpy(np.asarray(Image.open(p).convert("RGB")).copy()).permute(2, 0, 1)[None].float() / 255
+    img0, img1 = to_tensor(img0_path), to_tensor(img1_path)
+    pad_h, pad_w = (-HEIGHT) % 16, (-WIDTH) % 16
+    pads = [pad_w // 2, pad_w - pad_w // 2, pad_h // 2, pad_h - pad_h // 2]
+    img0, img1 = F.pad(img0, pads, mode="replicate"), F.pad(img1, pads, mode="replicate")
+    with torch.no_grad():
+        preds = model.inference(img0, img1, torch.tensor(timesteps).view(-1, 1, 1, 1))
+    preds = preds[..., pads[2] : pads[2] + HEIGHT, pads[0] : pads[0] + WIDTH]
+    return [(p.permute(1, 2, 0).numpy() * 255).round().astype(np.uint8) for p in preds]
+
+
+@pytest.mark.parametrize(
+    "script, model_name, timesteps, gif",
+    [("demo_2x.py", "IFRNet", [0.5], "out_2x.gif"), ("demo_8x.py", "IFRNet_S", [k / 8 for k in range(1, 8)], "out_8x.gif")],
+)
+def test_demo_end_to_end(tmp_path, frames, seeded_checkpoints, script, model_name, timesteps, gif):
+    out = tmp_path / "out"
+    command = [sys.executable, str(ROOT / script), "--img0", str(frames[0]), "--img1", str(frames[1]),
+               "--model_name", model_name, "--checkpoint", str(seeded_checkpoints[model_name]),
+               "--output", str(out), "--device", "cpu"]
+    result = subprocess.run(command, capture_output=True, text=True, cwd=tmp_path)
+    assert result.returncode == 0, result.stderr
+    expected = expected_frames(model_name, *frames, timesteps)
+    for t, frame in zip(timesteps, expected):
+        written = read_image(out / f"interp_t{t:.3f}.png")
+        assert written.shape == (HEIGHT, WIDTH, 3)
+        # One unit of rounding may differ where the float lands on .5 after a different conv path.
+        assert np.abs(written.astype(int) - frame.astype(int)).max() <= 1
+    with Image.open(out / gif) as animation:
+        assert animation.n_frames == len(timesteps) + 2
+        assert animation.size == (WIDTH, HEIGHT)
+
+
+def run_demo(module, argv, capsys):
+    with pytest.raises(SystemExit) as exit_info:
+        run_cli(module.main, argv)
+    err = capsys.readouterr().err
+    return exit_info.value.code, err
+
+
+def base_args(frames, checkpoint, tmp_path, model_name="IFRNet_S"):
+    return ["--img0", str(frames[0]), "--img1", str(frames[1]), "--model_name", model_name,
+            "--checkpoint", str(checkpoint), "--output", str(tmp_path / "out"), "--device", "cpu"]
+
+
+def bad_input_error(module, argv, capsys):
+    code, err = run_demo(module, argv, capsys)
+    assert code == 2
+    lines = err.strip().splitlines()
+    assert len(lines) == 1, err
+    return lines[0]
+
+
+def test_missing_image(tmp_path, frames, seeded_checkpoints, capsys):
+    argv = base_args(frames, seeded_checkpoints["IFRNet_S"], tmp_path)
+    argv[1] = str(tmp_path / "nope.png")
+    assert "image not found" in bad_input_error(demo_2x, argv, capsys)
+
+
+def test_unreadable_image(tmp_path, frames, seeded_checkpoints, capsys):
+    broken = tmp_path / "broken.png"
+    broken.write_text("this is not a PNG")
+    argv = base_args(frames, seeded_checkpoints["IFRNet_S"], tmp_path)
+    argv[3] = str(broken)
+    assert "cannot read image" in bad_input_error(demo_8x, argv, capsys)
+
+
+def test_images_of_different_sizes(tmp_path, frames, seeded_checkpoints, capsys):
+    smaller = tmp_path / "small.png"
+    Image.open(frames[1]).crop((0, 0, 100, 80)).save(smaller)
+    argv = base_args(frames, seeded_checkpoints["IFRNet_S"], tmp_path)
+    argv[3] = str(smaller)
+    assert "differ in size" in bad_input_error(demo_2x, argv, capsys)
+    assert not (tmp_path / "out").exists()  # nothing written on failure
+
+
+def test_transparent_image_is_refused_and_grayscale_is_converted(tmp_path, frames, seeded_checkpoints, capsys):
+    rgba = Image.open(frames[1]).convert("RGBA")
+    rgba.putpixel((3, 3), (0, 0, 0, 0))
+    transparent = tmp_path / "transparent.png"
+    rgba.save(transparent)
+    argv = base_args(frames, seeded_checkpoints["IFRNet_S"], tmp_path)
+    argv[3] = str(transparent)
+    assert "transparen" in bad_input_error(demo_2x, argv, capsys)
+
+    gray = tmp_path / "gray.png"
+    Image.open(frames[1]).convert("L").save(gray)
+    argv[3] = str(gray)
+    demo_2x.main(argv)  # no error: converted to RGB
+    assert read_image(tmp_path / "out" / "interp_t0.500.png").shape == (HEIGHT, WIDTH, 3)
+
+
+def test_missing_checkpoint_says_where_to_download(tmp_path, frames, capsys, monkeypatch):
+    import models.checkpoint as checkpoint_module
+
+    monkeypatch.setattr(checkpoint_module, "CHECKPOINT_DIR", tmp_path / "checkpoints")
+    argv = base_args(frames, "unused", tmp_path, model_name="IFRNet_L")
+    del argv[argv.index("--checkpoint") : argv.index("--checkpoint") + 2]
+    line = bad_input_error(demo_8x, argv, capsys)
+    assert "IFRNet_L_GoPro.pth" in line and "dropbox" in line and "IFRNet_large" in line
+
+
+def test_checkpoint_of_the_wrong_variant(tmp_path, frames, seeded_checkpoints, capsys):
+    argv = base_args(frames, seeded_checkpoints["IFRNet"], tmp_path, model_name="IFRNet_S")
+    line = bad_input_error(demo_2x, argv, capsys)
+    assert "holds IFRNet weights but the model is IFRNet_S" in line
+
+
+def test_cuda_without_a_gpu_is_refused(tmp_path, frames, seeded_checkpoints, capsys):
+    if torch.cuda.is_available():
+        pytest.skip("this machine has CUDA")
+    argv = base_args(frames, seeded_checkpoints["IFRNet_S"], tmp_path)
+    argv[-1] = "cuda"
+    assert "no CUDA device" in bad_input_error(demo_2x, argv, capsys)

@@ -1,0 +1,68 @@
+"""The losses on their own: values on known inputs and where gradients may flow."""
+import math
+
+import torch
+
+from models.losses import (
+    AdaptiveCharbonnierLoss,
+    CensusLoss,
+    CharbonnierLoss,
+    GeometryConsistencyLoss,
+    census_transform,
+    robust_flow_weight,
+)
+
+
+def test_charbonnier_is_a_smooth_l1():
+    diff = torch.tensor([0.0, 3.0, -4.0])
+    expected = (math.sqrt(1e-6) + math.sqrt(9 + 1e-6) + math.sqrt(16 + 1e-6)) / 3
+    assert math.isclose(CharbonnierLoss()(diff).item(), expected, rel_tol=1e-6)
+    mask = torch.tensor([0.0, 1.0, 0.0])
+    assert math.isclose(CharbonnierLoss()(diff, mask).item(), math.sqrt(9 + 1e-6), rel_tol=1e-5)
+
+
+def test_census_transform_matches_an_identity_kernel_convolution():
+    """The reference computes neighbours with a one-hot 7x7 convolution; ours slices. Same numbers."""
+    x = torch.rand(2, 3, 20, 24)
+    grey = x.mean(1, keepdim=True)
+    kernel = torch.eye(49).view(49, 1, 7, 7)
+    diffs = torch.nn.functional.conv2d(grey, kernel, padding=3) - grey
+    expected = diffs / torch.sqrt(0.81 + diffs**2)
+    torch.testing.assert_close(census_transform(x, 7, per_channel=False), expected, rtol=0, atol=1e-7)
+    per_channel = census_transform(x, 3, per_channel=True)
+    assert per_channel.shape == (2, 27, 20, 24)
+
+
+def test_census_is_zero_for_identical_images_and_ignores_the_border():
+    x = torch.rand(1, 3, 16, 16)
+    assert CensusLoss()(x, x).item() == 0.0
+    y = x.clone()
+    y[..., :3, :] = 1 - y[..., :3, :]  # only rows the border mask hides, and their neighbours
+    assert CensusLoss()(x, y).item() > 0  # neighbourhoods of inner pixels reach into the change
+    z = torch.zeros(1, 3, 16, 16)
+    assert CensusLoss()(z, z + 0.3).item() == 0.0  # a brightness shift is invisible to census
+
+
+def test_census_target_is_detached_and_geometry_is_not():
+    pred, target = torch.rand(1, 3, 16, 16, requires_grad=True), torch.rand(1, 3, 16, 16, requires_grad=True)
+    CensusLoss()(pred, target).backward()
+    assert pred.grad.abs().sum() > 0 and target.grad is None
+    feat_pred, feat_target = torch.rand(1, 4, 8, 8, requires_grad=True), torch.rand(1, 4, 8, 8, requires_grad=True)
+    GeometryConsistencyLoss()(feat_pred, feat_target).backward()
+    assert feat_pred.grad.abs().sum() > 0 and feat_target.grad.abs().sum() > 0
+
+
+def test_robust_weight_and_adaptive_charbonnier():
+    pred = torch.zeros(1, 2, 4, 4, requires_grad=True)
+    label = torch.zeros(1, 2, 4, 4)
+    label[:, 0, 0, 0] = 3.0
+    label[:, 1, 0, 0] = 4.0  # EPE 5 at one pixel
+    weight = robust_flow_weight(pred, label, beta=0.3)
+    assert not weight.requires_grad
+    assert math.isclose(weight[0, 0, 0, 0].item(), math.exp(-1.5), rel_tol=1e-6)
+    assert weight[0, 0, 1, 1].item() == 1.0
+    diff = torch.full((1, 2, 4, 4), 0.5)
+    ones = torch.ones(1, 1, 4, 4)
+    eps = 10 ** (-(10 - 1) / 3)
+    assert math.isclose(AdaptiveCharbonnierLoss()(diff, ones).item(), (0.25 + eps**2) ** 0.5, rel_tol=1e-6)
+    assert AdaptiveCharbonnierLoss()(diff, torch.zeros_like(ones)).item() == 1.0  # power 0: no pull

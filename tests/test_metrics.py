@@ -1,0 +1,45 @@
+"""PSNR, SSIM and IE equal the reference's values, on whatever device the input lives."""
+import pytest
+import torch
+
+from tests.seeded import GOLDEN_DIR
+from utils.metrics import calculate_ie, calculate_psnr, calculate_ssim
+
+GOLDEN = torch.load(GOLDEN_DIR / "metrics_golden.pt")
+METRICS = [(calculate_psnr, "psnr"), (calculate_ssim, "ssim"), (calculate_ie, "ie")]
+DEVICES = ["cpu"] + (["cuda"] if torch.cuda.is_available() else [])
+
+
+@pytest.mark.parametrize("device", DEVICES)
+@pytest.mark.parametrize("metric, key", METRICS)
+def test_metric_matches_reference(metric, key, device):
+    value = metric(GOLDEN["a"].to(device), GOLDEN["b"].to(device))
+    assert value.device.type == device
+    torch.testing.assert_close(value.cpu(), GOLDEN[key], rtol=1e-6, atol=0)
+
+
+def test_identical_images_score_perfectly():
+    a = GOLDEN["a"]
+    assert calculate_ssim(a, a).item() == pytest.approx(1.0, abs=1e-6)
+    assert calculate_ie(a, a).item() == 0.0
+    assert calculate_psnr(a, a).item() == float("inf")
+
+
+def test_psnr_of_a_known_error():
+    a = torch.zeros(1, 3, 8, 8)
+    assert calculate_psnr(a, a + 0.1).item() == pytest.approx(20.0, abs=1e-4)
+
+
+def test_ssim_is_the_reference_3d_variant_not_per_channel_2d():
+    """Permuting channels changes a 3-D SSIM (channels are an axis) but not a per-channel one.
+
+    (Reversing them would not: the window and the padding are symmetric along that axis.)
+    """
+    a, b = GOLDEN["a"], GOLDEN["b"]
+    swapped = calculate_ssim(a[:, [1, 0, 2]], b[:, [1, 0, 2]])
+    assert abs(swapped.item() - calculate_ssim(a, b).item()) > 1e-5
+
+
+def test_ssim_rejects_mismatched_shapes():
+    with pytest.raises(ValueError, match="one shape"):
+        calculate_ssim(torch.zeros(1, 3, 16, 16), torch.zeros(1, 3, 16, 8))
