@@ -66,3 +66,33 @@ def test_robust_weight_and_adaptive_charbonnier():
     eps = 10 ** (-(10 - 1) / 3)
     assert math.isclose(AdaptiveCharbonnierLoss()(diff, ones).item(), (0.25 + eps**2) ** 0.5, rel_tol=1e-6)
     assert AdaptiveCharbonnierLoss()(diff, torch.zeros_like(ones)).item() == 1.0  # power 0: no pull
+
+
+def explicit_census_loss(x, y, patch_size, per_channel):
+    """The reference formulation, written out: full transforms, zero padding, border mask."""
+    tx, ty = census_transform(x, patch_size, per_channel), census_transform(y, patch_size, per_channel)
+    diff = tx - ty
+    batch, _, height, width = x.shape
+    dist = (diff**2 / (0.1 + diff**2)).mean(1, keepdim=True)
+    radius = patch_size // 2
+    mask = torch.nn.functional.pad(torch.ones(batch, 1, height - 2 * radius, width - 2 * radius, dtype=x.dtype), [radius] * 4)
+    return (dist * mask).mean()
+
+
+import pytest  # noqa: E402
+
+from models.losses import census_distance  # noqa: E402
+
+
+@pytest.mark.parametrize("patch_size, per_channel", [(7, False), (3, True)])
+def test_fused_census_equals_the_explicit_formulation_with_gradients(patch_size, per_channel):
+    generator = torch.Generator().manual_seed(1)
+    x = torch.rand(2, 4, 19, 23, dtype=torch.float64, generator=generator, requires_grad=True)
+    y = torch.rand(2, 4, 19, 23, dtype=torch.float64, generator=generator, requires_grad=True)
+    expected = explicit_census_loss(x, y, patch_size, per_channel)
+    expected_grads = torch.autograd.grad(expected, [x, y])
+    fused = census_distance(x, y, patch_size, per_channel)
+    fused_grads = torch.autograd.grad(fused, [x, y])
+    torch.testing.assert_close(fused, expected, rtol=1e-12, atol=0)
+    for got, want in zip(fused_grads, expected_grads):
+        torch.testing.assert_close(got, want, rtol=1e-10, atol=1e-16)
