@@ -1,6 +1,7 @@
 """The losses on their own: values on known inputs and where gradients may flow."""
 import math
 
+import pytest
 import torch
 
 from models.losses import (
@@ -8,6 +9,7 @@ from models.losses import (
     CensusLoss,
     CharbonnierLoss,
     GeometryConsistencyLoss,
+    census_distance,
     census_transform,
     robust_flow_weight,
 )
@@ -77,11 +79,6 @@ def explicit_census_loss(x, y, patch_size, per_channel):
     radius = patch_size // 2
     mask = torch.nn.functional.pad(torch.ones(batch, 1, height - 2 * radius, width - 2 * radius, dtype=x.dtype), [radius] * 4)
     return (dist * mask).mean()
-
-
-import pytest  # noqa: E402
-
-from models.losses import census_distance  # noqa: E402
 
 
 @pytest.mark.parametrize("patch_size, per_channel", [(7, False), (3, True)])
