@@ -143,6 +143,18 @@ class Decoder(nn.Module):
         return run_layers(self.convblock, [x])
 
 
+def _cat_channels(tensors: Sequence[torch.Tensor], memory_format: torch.memory_format) -> torch.Tensor:
+    """Concatenate along channels straight into a tensor of the wanted layout.
+
+    ``torch.cat`` of mixed layouts returns a contiguous tensor; converting it afterwards would
+    hold two copies of the largest tensor of the network at once.
+    """
+    first = tensors[0]
+    shape = (first.shape[0], sum(t.shape[1] for t in tensors), *first.shape[2:])
+    out = torch.empty(shape, dtype=first.dtype, device=first.device, memory_format=memory_format)
+    return torch.cat(list(tensors), 1, out=out)
+
+
 class _Decoded(NamedTuple):
     """Everything the decoders produce at the network's working resolution."""
 
@@ -219,17 +231,17 @@ class IFRNet(nn.Module):
         f0_4, f1_4 = feats0[3], feats1[3]
         batch, _, height, width = f0_4.shape
         time_map = embt.expand(batch, 1, height, width)
-        inputs = [torch.cat([f0_4, f1_4, time_map], 1).contiguous(memory_format=memory_format)]
+        inputs = [_cat_channels([f0_4, f1_4, time_map], memory_format)]
         out = run_layers(self.decoder4.convblock, inputs)
         flow0, flow1, feature = out[:, 0:2], out[:, 2:4], out[:, 4:]
         flows0, flows1, features = [flow0], [flow1], [feature]
         for level in (3, 2, 1):
             warped0 = warp(feats0[level - 1], flow0)
             warped1 = warp(feats1[level - 1], flow1)
-            inputs = [torch.cat([feature, warped0, warped1, flow0, flow1], 1).contiguous(memory_format=memory_format)]
-            del warped0, warped1, feature, out
             if not keep_levels:  # inference: this level's encoder features are no longer needed
                 feats0[level - 1] = feats1[level - 1] = None
+            inputs = [_cat_channels([feature, warped0, warped1, flow0, flow1], memory_format)]
+            del warped0, warped1, feature, out
             # Handing the input over in a list (not calling the decoder) lets it be freed early.
             out = run_layers(getattr(self, f"decoder{level}").convblock, inputs)
             flow0 = out[:, 0:2] + 2.0 * resize(flow0, 2.0)
