@@ -1,11 +1,14 @@
 """A ready-to-use frame interpolator: uint8 frames in, uint8 frames out, any frame size.
 
-It owns what every caller of IFRNet would otherwise repeat: choosing the device, loading the
-weights, padding the frames to what the network accepts and cropping back, running several
-timesteps of one pair in a single batched call, and rounding back to 8 bits.
+It owns what every caller of IFRNet would otherwise repeat: choosing the device, finding and
+loading the weights, padding the frames to what the network accepts and cropping back, running
+several timesteps of one pair in a single batched call, the CUDA speed-ups (half precision,
+channels-last, cuDNN autotuning), and rounding back to 8 bits. The demos, the video tool and
+``hubconf.py`` all go through it.
 """
 from __future__ import annotations
 
+from contextlib import nullcontext
 from pathlib import Path
 from typing import List, Optional, Sequence, Union
 
@@ -20,17 +23,70 @@ from utils.errors import InputError
 from utils.image_io import image_to_tensor, tensor_to_image
 from utils.padding import InputPadder
 
-__all__ = ["Interpolator", "pad_multiple_for_scale"]
+__all__ = [
+    "Interpolator",
+    "ScaleSetting",
+    "AUTO_SCALE_CHOICES",
+    "AUTO_SCALE_PIXEL_BUDGET",
+    "auto_scale_factor",
+    "pad_multiple_for_scale",
+    "resolve_checkpoint",
+]
 
 NETWORK_MULTIPLE = 16  # four stride-2 levels
+# The flow network is run on at most about this many pixels when the scale is "auto": a 1080p
+# frame (padded to 1920x1088) still runs at full resolution, a 4K frame at 0.5, 8K at 0.25.
+AUTO_SCALE_PIXEL_BUDGET = 1920 * 1088
+AUTO_SCALE_CHOICES = (1.0, 0.5, 0.25)
+
+ScaleSetting = Union[float, str]  # a number, or "auto"
 
 
 def pad_multiple_for_scale(scale_factor: float) -> int:
     """Smallest padding multiple M such that M * scale_factor is a multiple of 16 (0.8 -> 20)."""
-    multiple = NETWORK_MULTIPLE / scale_factor
-    if scale_factor <= 0 or abs(multiple - round(multiple)) > 1e-6:
-        raise InputError(f"scale_factor must divide 16 into a whole number (1, 0.5, 0.8, 0.25 ...), got {scale_factor}")
+    multiple = NETWORK_MULTIPLE / scale_factor if scale_factor > 0 else 0.5
+    if scale_factor <= 0 or scale_factor > 1 or abs(multiple - round(multiple)) > 1e-6:
+        raise InputError(
+            f"scale_factor must be in (0, 1] and divide 16 into a whole number (1, 0.8, 0.5, 0.25 ...), got {scale_factor}"
+        )
     return int(round(multiple))
+
+
+def auto_scale_factor(height: int, width: int, pixel_budget: int = AUTO_SCALE_PIXEL_BUDGET) -> float:
+    """The largest of 1, 0.5, 0.25 at which the flow network sees at most ``pixel_budget`` pixels.
+
+    Why: IFRNet was trained on 256x256 crops, so on very large frames the motion in pixels exceeds
+    what its coarsest level can capture, and memory grows with the area; running the flow at a
+    lower resolution (as the SNU-FILM protocol does with 0.8) fixes both.
+    """
+    for scale in AUTO_SCALE_CHOICES:
+        if height * width * scale * scale <= pixel_budget:
+            return scale
+    return AUTO_SCALE_CHOICES[-1]
+
+
+def resolve_checkpoint(model_name: str, checkpoint: Optional[Union[str, Path]] = None) -> Path:
+    """The weights file to load: ``checkpoint`` when given, else the variant's published Vimeo90K file.
+
+    The one place that decides where default weights come from (the CLI tools and torch.hub use it);
+    a missing file is reported by ``load_checkpoint`` with the download location.
+    """
+    if checkpoint is not None:
+        return Path(checkpoint)
+    return published_checkpoint_path(model_name, "Vimeo90K")
+
+
+def _parse_scale(scale_factor: ScaleSetting) -> ScaleSetting:
+    """Validate a scale setting early: "auto" or a number that gives whole padding multiples."""
+    if isinstance(scale_factor, str):
+        if scale_factor == "auto":
+            return "auto"
+        try:
+            scale_factor = float(scale_factor)
+        except ValueError:
+            raise InputError(f"scale_factor must be a number or 'auto', got {scale_factor!r}") from None
+    pad_multiple_for_scale(float(scale_factor))
+    return float(scale_factor)
 
 
 class Interpolator:
@@ -39,6 +95,11 @@ class Interpolator:
     ``Interpolator("IFRNet", "checkpoints/IFRNet/IFRNet_Vimeo90K.pth", "auto").interpolate(f0, f1,
     [0.5])`` returns the middle frame. Frames are padded by edge replication (no black border is
     blended into the flows) and cropped back.
+
+    Options: ``scale_factor`` (a number, or ``"auto"`` to pick one per frame size with
+    :func:`auto_scale_factor`); ``fp16`` (CUDA only: half-precision autocast); ``batch_size``
+    (most timesteps per network call, to bound memory; ``None`` runs all timesteps of a pair in
+    one call, which encodes the pair once).
     """
 
     def __init__(
@@ -47,34 +108,82 @@ class Interpolator:
         checkpoint: Optional[Union[str, Path]] = None,
         device: Union[str, torch.device] = "auto",
         *,
-        scale_factor: float = 1.0,
+        scale_factor: ScaleSetting = 1.0,
+        fp16: bool = False,
+        batch_size: Optional[int] = None,
     ) -> None:
         device = resolve_device(device) if isinstance(device, str) else device
-        checkpoint = checkpoint if checkpoint is not None else published_checkpoint_path(model_name)
+        checkpoint = resolve_checkpoint(model_name, checkpoint)
+        self._check_options(device, scale_factor, fp16, batch_size)  # before the (slow) load
         model = build_model(model_name)
         load_checkpoint(model, checkpoint)
-        self.checkpoint = Path(checkpoint)
-        self._setup(model, device, scale_factor)
+        self.checkpoint = checkpoint
+        self._setup(model, device, scale_factor, fp16, batch_size)
 
     @classmethod
-    def from_model(cls, model: IFRNet, device: Union[str, torch.device] = "cpu", *, scale_factor: float = 1.0) -> "Interpolator":
+    def from_model(
+        cls,
+        model: IFRNet,
+        device: Union[str, torch.device] = "cpu",
+        *,
+        scale_factor: ScaleSetting = 1.0,
+        fp16: bool = False,
+        batch_size: Optional[int] = None,
+    ) -> "Interpolator":
         """Wrap an already built (and loaded) model."""
         self = cls.__new__(cls)
         self.checkpoint = None
-        self._setup(model, resolve_device(device) if isinstance(device, str) else device, scale_factor)
+        device = resolve_device(device) if isinstance(device, str) else device
+        self._check_options(device, scale_factor, fp16, batch_size)
+        self._setup(model, device, scale_factor, fp16, batch_size)
         return self
 
-    def _setup(self, model: IFRNet, device: torch.device, scale_factor: float) -> None:
+    @staticmethod
+    def _check_options(device: torch.device, scale_factor: ScaleSetting, fp16: bool, batch_size: Optional[int]) -> None:
+        _parse_scale(scale_factor)
+        if fp16 and device.type != "cuda":
+            raise InputError("--fp16 needs a CUDA device (half precision is slower and less accurate on the CPU); drop --fp16 or use --device cuda")
+        if batch_size is not None and batch_size < 1:
+            raise InputError(f"batch_size must be at least 1, got {batch_size}")
+
+    def _setup(self, model: IFRNet, device: torch.device, scale_factor: ScaleSetting, fp16: bool, batch_size: Optional[int]) -> None:
         self.device = device
-        self.scale_factor = scale_factor
-        self.pad_multiple = pad_multiple_for_scale(scale_factor)
+        self.scale_setting = _parse_scale(scale_factor)
+        # Kept for callers that read a fixed scale; None when it is chosen per frame size.
+        self.scale_factor = None if self.scale_setting == "auto" else self.scale_setting
+        self.pad_multiple = None if self.scale_factor is None else pad_multiple_for_scale(self.scale_factor)
+        self.fp16 = fp16
+        self.batch_size = batch_size
+        self.channels_last = device.type == "cuda"
         self.model = model.to(device).eval()
+        if self.channels_last:
+            # Video frames keep one size, so cuDNN's autotuner pays off after the first pair;
+            # channels-last lets tensor cores run the convolutions without transposes.
+            torch.backends.cudnn.benchmark = True
+            self.model = self.model.to(memory_format=torch.channels_last)
+
+    def scale_for(self, height: int, width: int) -> float:
+        """The scale the flow network runs at for frames of this size."""
+        return auto_scale_factor(height, width) if self.scale_factor is None else self.scale_factor
+
+    def _autocast(self):
+        if self.fp16 and self.device.type == "cuda":
+            return torch.autocast(device_type="cuda", dtype=torch.float16)
+        return nullcontext()
+
+    def _to_device(self, frame: np.ndarray) -> torch.Tensor:
+        tensor = image_to_tensor(frame)
+        if self.device.type == "cuda":
+            tensor = tensor.pin_memory().to(self.device, non_blocking=True)
+            return tensor.contiguous(memory_format=torch.channels_last)
+        return tensor
 
     @torch.inference_mode()
     def interpolate(self, frame0: np.ndarray, frame1: np.ndarray, timesteps: Sequence[float]) -> List[np.ndarray]:
-        """The frames at each of ``timesteps`` (0 < t < 1) between two HxWx3 uint8 RGB frames.
+        """The frames at each of ``timesteps`` (0 <= t <= 1) between two HxWx3 uint8 RGB frames.
 
-        All timesteps run in one batched call that encodes the pair once.
+        All timesteps run in one batched call that encodes the pair once (in chunks of
+        ``batch_size`` when that is set and exceeded).
         """
         for name, frame in (("frame0", frame0), ("frame1", frame1)):
             if frame.ndim != 3 or frame.shape[2] != 3 or frame.dtype != np.uint8:
@@ -84,13 +193,19 @@ class Interpolator:
                 f"the two frames differ in size: {frame0.shape[1]}x{frame0.shape[0]} and "
                 f"{frame1.shape[1]}x{frame1.shape[0]} (width x height); resize one to match"
             )
+        timesteps = [float(t) for t in timesteps]
         if not timesteps or not all(0.0 <= t <= 1.0 for t in timesteps):
-            raise InputError(f"timesteps must be a non-empty list of values in [0, 1], got {list(timesteps)}")
-        img0 = image_to_tensor(frame0).to(self.device)
-        img1 = image_to_tensor(frame1).to(self.device)
-        padder = InputPadder(img0.shape, multiple=self.pad_multiple, mode="replicate")
+            raise InputError(f"timesteps must be a non-empty list of values in [0, 1], got {timesteps}")
+        scale = self.scale_for(frame0.shape[0], frame0.shape[1])
+        img0, img1 = self._to_device(frame0), self._to_device(frame1)
+        padder = InputPadder(img0.shape, multiple=pad_multiple_for_scale(scale), mode="replicate")
         img0, img1 = padder.pad(img0, img1)
-        embt = torch.tensor(list(timesteps), dtype=img0.dtype, device=self.device).view(-1, 1, 1, 1)
-        preds = self.model.inference(img0, img1, embt, scale_factor=self.scale_factor)
-        preds = padder.unpad(preds)
-        return [tensor_to_image(pred) for pred in preds]
+        chunk = self.batch_size or len(timesteps)
+        frames: List[np.ndarray] = []
+        for start in range(0, len(timesteps), chunk):
+            embt = torch.tensor(timesteps[start : start + chunk], dtype=torch.float32, device=self.device).view(-1, 1, 1, 1)
+            with self._autocast():
+                preds = self.model.inference(img0, img1, embt, scale_factor=scale)
+            preds = padder.unpad(preds.float())
+            frames.extend(tensor_to_image(pred) for pred in preds.cpu())
+        return frames

@@ -1,0 +1,64 @@
+"""torch.hub entry points: ``torch.hub.load(repo, "IFRNet", checkpoint=...)`` gives a ready model.
+
+    model = torch.hub.load("path/or/owner/repo", "IFRNet", checkpoint="IFRNet_Vimeo90K.pth")
+    frames = model.inference(img0, img1, embt)            # (B,3,H,W) in [0,1], sides % 16 == 0
+    interp = torch.hub.load(repo, "interpolator", model_name="IFRNet_S", checkpoint=...)
+    middle = interp.interpolate(frame0_uint8, frame1_uint8, [0.5])[0]   # any size, uint8 in/out
+
+Without ``checkpoint`` the variant's published Vimeo90K weights are loaded from the repository's
+checkpoints/ folder; ``pretrained=False`` gives freshly initialised weights for training.
+"""
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Optional, Union
+
+dependencies = ["torch", "numpy"]
+
+from models import build_model, load_checkpoint
+from models.checkpoint import PUBLISHED_CHECKPOINTS_URL, CheckpointError
+from models.ifrnet import IFRNet as _IFRNetModel
+from models.interpolator import Interpolator, resolve_checkpoint
+
+__all__ = ["IFRNet", "IFRNet_L", "IFRNet_S", "interpolator"]
+
+
+def _weights_path(model_name: str, checkpoint: Optional[Union[str, Path]]) -> Path:
+    path = resolve_checkpoint(model_name, checkpoint)
+    if checkpoint is None and not path.is_file():
+        raise CheckpointError(
+            f"no {model_name} weights at {path}: download {path.name} from {PUBLISHED_CHECKPOINTS_URL} "
+            f"and put it there, or pass checkpoint=PATH (pretrained=False for untrained weights)"
+        )
+    return path
+
+
+def _model(model_name: str, checkpoint: Optional[Union[str, Path]], pretrained: bool, device: str) -> _IFRNetModel:
+    model = build_model(model_name)
+    if pretrained or checkpoint is not None:
+        load_checkpoint(model, _weights_path(model_name, checkpoint))
+    return model.to(device).eval()
+
+
+def IFRNet(checkpoint: Optional[Union[str, Path]] = None, pretrained: bool = True, device: str = "cpu") -> _IFRNetModel:
+    """IFRNet (4.96 M parameters) in eval mode, with the given or the published Vimeo90K weights."""
+    return _model("IFRNet", checkpoint, pretrained, device)
+
+
+def IFRNet_L(checkpoint: Optional[Union[str, Path]] = None, pretrained: bool = True, device: str = "cpu") -> _IFRNetModel:
+    """IFRNet-L (19.7 M parameters) in eval mode, with the given or the published Vimeo90K weights."""
+    return _model("IFRNet_L", checkpoint, pretrained, device)
+
+
+def IFRNet_S(checkpoint: Optional[Union[str, Path]] = None, pretrained: bool = True, device: str = "cpu") -> _IFRNetModel:
+    """IFRNet-S (2.80 M parameters) in eval mode, with the given or the published Vimeo90K weights."""
+    return _model("IFRNet_S", checkpoint, pretrained, device)
+
+
+def interpolator(model_name: str = "IFRNet", checkpoint: Optional[Union[str, Path]] = None, device: str = "auto",
+                 **options) -> Interpolator:
+    """An :class:`~models.interpolator.Interpolator`: uint8 frames of any size in and out.
+
+    ``options``: ``scale_factor`` (number or "auto"), ``fp16`` (CUDA), ``batch_size``.
+    """
+    return Interpolator(model_name, _weights_path(model_name, checkpoint), device, **options)

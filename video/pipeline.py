@@ -1,0 +1,204 @@
+"""Streaming interpolation: decode, interpolate and encode overlap, with bounded memory.
+
+Three stages joined by bounded queues: a reader thread decodes input frames, the calling thread
+runs the model on each pair, and a writer thread encodes (or saves) the output frames. Each
+queue holds at most ``queue_size`` frames, so memory is a constant number of frames whatever the
+video's length, and a slow stage makes the others wait instead of piling frames up. The model
+runs in the calling thread so Ctrl-C reaches it; any failure in any stage stops all three.
+"""
+from __future__ import annotations
+
+import queue
+import threading
+import time
+from dataclasses import dataclass, field
+from fractions import Fraction
+from typing import Callable, Iterable, List, Optional
+
+import numpy as np
+
+from utils.errors import InputError
+from video.scene import is_scene_cut
+from video.timing import OutputClock, OutputSlot
+
+__all__ = ["PipelineStats", "interpolate_stream", "frames_for_pair"]
+
+_POLL_SECONDS = 0.1
+_END = object()
+
+
+@dataclass
+class PipelineStats:
+    """What a run did, and where the time went (``model_seconds`` is the network alone)."""
+
+    frames_in: int = 0
+    frames_out: int = 0
+    interpolated: int = 0
+    scene_cuts: int = 0
+    model_seconds: float = 0.0
+    total_seconds: float = 0.0
+    cut_pairs: List[int] = field(default_factory=list)  # input frame numbers that start a cut
+
+
+class _Stopped(Exception):
+    """Raised inside a stage when another stage failed and the run is being torn down."""
+
+
+class _Stage(threading.Thread):
+    """A daemon thread whose exception is kept for the caller and stops the whole run."""
+
+    def __init__(self, name: str, target: Callable[[], None], stop: threading.Event) -> None:
+        super().__init__(name=name, daemon=True)
+        self._target_fn, self._stop_event = target, stop
+        self.error: Optional[BaseException] = None
+
+    def run(self) -> None:
+        try:
+            self._target_fn()
+        except _Stopped:
+            pass
+        except BaseException as error:  # handed to the caller, which re-raises it
+            self.error = error
+            self._stop_event.set()
+
+
+def _put(q: "queue.Queue", item: object, stop: threading.Event) -> None:
+    while True:
+        if stop.is_set():
+            raise _Stopped
+        try:
+            q.put(item, timeout=_POLL_SECONDS)
+            return
+        except queue.Full:
+            continue
+
+
+def _get(q: "queue.Queue", stop: threading.Event) -> object:
+    while True:
+        if stop.is_set():
+            raise _Stopped
+        try:
+            return q.get(timeout=_POLL_SECONDS)
+        except queue.Empty:
+            continue
+
+
+def frames_for_pair(
+    frame0: np.ndarray,
+    frame1: Optional[np.ndarray],
+    slots: List[OutputSlot],
+    interpolate: Callable[[np.ndarray, np.ndarray, List[float]], List[np.ndarray]],
+    scene_cut: bool,
+) -> List[np.ndarray]:
+    """The output frames of ``slots`` between two input frames, in order.
+
+    Originals (t = 0) are copied; across a scene cut (or after the last frame, ``frame1`` None)
+    each slot repeats the nearer original; all other timesteps go to ``interpolate`` in one call.
+    """
+    needed = [slot for slot in slots if not slot.is_original]
+    if frame1 is None or scene_cut or not needed:
+        return [frame0 if frame1 is None or slot.t <= Fraction(1, 2) else frame1 for slot in slots]
+    made = iter(interpolate(frame0, frame1, [float(slot.t) for slot in needed]))
+    return [frame0 if slot.is_original else next(made) for slot in slots]
+
+
+def interpolate_stream(
+    frames: Iterable,
+    write: Callable[[int, np.ndarray], None],
+    interpolate: Callable[[np.ndarray, np.ndarray, List[float]], List[np.ndarray]],
+    clock: OutputClock,
+    end_time: Callable[[], Optional[Fraction]],
+    *,
+    scene_threshold: float,
+    on_written: Optional[Callable[[int], None]] = None,
+    queue_size: int = 8,
+    source_name: str = "the input",
+) -> PipelineStats:
+    """Run the three stages over ``frames`` (SourceFrame-like: ``.time``, ``.image``).
+
+    ``write(index, image)`` is called in order from the writer thread; ``end_time()`` is asked
+    after the last frame for when it stops being shown (the input's end). Raises InputError for an
+    input with fewer than two frames; any error of a stage is re-raised here.
+    """
+    stats = PipelineStats()
+    started = time.perf_counter()
+    stop = threading.Event()
+    decoded: "queue.Queue" = queue.Queue(maxsize=queue_size)
+    to_write: "queue.Queue" = queue.Queue(maxsize=queue_size)
+
+    def read() -> None:
+        for frame in frames:
+            _put(decoded, frame, stop)
+        _put(decoded, _END, stop)
+
+    def write_all() -> None:
+        while True:
+            item = _get(to_write, stop)
+            if item is _END:
+                return
+            index, image = item
+            write(index, image)
+            if on_written is not None:
+                on_written(1)
+
+    reader = _Stage("decode", read, stop)
+    writer = _Stage("encode", write_all, stop)
+    stages = (reader, writer)
+
+    def next_frame():
+        item = _get(decoded, stop)
+        return None if item is _END else item
+
+    def emit(slots: List[OutputSlot], images: List[np.ndarray]) -> None:
+        for slot, image in zip(slots, images):
+            _put(to_write, (slot.index, image), stop)
+        stats.frames_out += len(slots)
+
+    for stage in stages:
+        stage.start()
+    try:
+        previous = next_frame()
+        if previous is None:
+            raise InputError(f"no frame could be decoded from {source_name}")
+        stats.frames_in = 1
+        while True:
+            current = next_frame()
+            if current is None:
+                break
+            stats.frames_in += 1
+            slots = clock.slots_between(previous.time, current.time)
+            cut = False
+            if any(not slot.is_original for slot in slots):
+                cut = is_scene_cut(previous.image, current.image, scene_threshold)
+                if cut:
+                    stats.scene_cuts += 1
+                    stats.cut_pairs.append(stats.frames_in - 1)
+            tick = time.perf_counter()
+            images = frames_for_pair(previous.image, current.image, slots, interpolate, cut)
+            stats.model_seconds += time.perf_counter() - tick
+            stats.interpolated += 0 if cut else sum(not slot.is_original for slot in slots)
+            emit(slots, images)
+            previous = current
+        if stats.frames_in < 2:
+            raise InputError(f"{source_name} has only one frame; at least two are needed to interpolate")
+        end = end_time()
+        if end is None or end <= previous.time:
+            end = previous.time + 1 / clock.rate
+        tail = clock.slots_between(previous.time, end)
+        emit(tail, frames_for_pair(previous.image, None, tail, interpolate, False))
+        _put(to_write, _END, stop)
+        writer.join()
+    except _Stopped:
+        pass
+    except BaseException:
+        stop.set()
+        raise
+    finally:
+        stop.set()  # a no-op for finished stages; tells running ones to quit
+        for stage in stages:
+            stage.join(timeout=30)
+    for stage in stages:
+        if stage.error is not None:
+            raise stage.error
+    stats.total_seconds = time.perf_counter() - started
+    return stats
