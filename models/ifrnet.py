@@ -149,6 +149,9 @@ def _cat_channels(tensors: Sequence[torch.Tensor], memory_format: torch.memory_f
     ``torch.cat`` of mixed layouts returns a contiguous tensor; converting it afterwards would
     hold two copies of the largest tensor of the network at once.
     """
+    if torch.is_grad_enabled() or memory_format == torch.contiguous_format:
+        # Autograd and the ONNX exporter do not support ``out=``: training and export go here.
+        return torch.cat(list(tensors), 1).contiguous(memory_format=memory_format)
     first = tensors[0]
     shape = (first.shape[0], sum(t.shape[1] for t in tensors), *first.shape[2:])
     out = torch.empty(shape, dtype=first.dtype, device=first.device, memory_format=memory_format)

@@ -59,3 +59,12 @@ def test_bad_shapes_fail_with_a_sentence(model):
     with pytest.raises(ValueError, match="flow labels must be"):
         x = torch.rand(1, 3, 32, 48)
         model(x, x, torch.full((1, 1, 1, 1), 0.5), x, torch.zeros(1, 2, 32, 48))
+
+
+def test_training_forward_backpropagates(pair):
+    """The training pass (autograd on) must not take inference-only shortcuts such as cat(out=)."""
+    model = seeded_model("IFRNet_S").train()
+    img0, img1 = pair
+    pred, loss_rec, loss_geo, loss_dis = model(img0, img1, torch.full((1, 1, 1, 1), 0.5), (img0 + img1) / 2)
+    (loss_rec + loss_geo + loss_dis).backward()
+    assert all(p.grad is not None for p in model.parameters())
