@@ -1,0 +1,88 @@
+"""Export IFRNet's inference pass to ONNX (dynamic batch, height and width; the timestep is an input).
+
+Inputs img0, img1 (N,3,H,W float32 in [0,1]) and embt (N,1,1,1); output imgt (N,3,H,W).
+H and W must be multiples of 16 / --scale_factor: pad the frames before running the graph.
+See models/onnx_export.py for why the graph is built as it is.
+"""
+from __future__ import annotations
+
+import argparse
+from pathlib import Path
+from typing import Optional
+
+from models import MODEL_NAMES, build_model, load_checkpoint
+from models.interpolator import pad_multiple_for_scale, resolve_checkpoint
+from models.onnx_export import (
+    DEFAULT_OPSET,
+    MAX_OPSET,
+    MIN_OPSET,
+    check_opset,
+    compare_with_onnxruntime,
+    export_onnx,
+)
+from utils.cli import run_cli
+from utils.errors import InputError
+
+CHECK_TIMESTEPS = (0.25, 0.7)
+
+
+def build_parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--model_name", choices=MODEL_NAMES, default="IFRNet", help="network width (default: IFRNet)")
+    parser.add_argument(
+        "--checkpoint",
+        type=Path,
+        default=None,
+        help="weights file (default: the published Vimeo90K checkpoint of the variant, "
+        "e.g. checkpoints/IFRNet/IFRNet_Vimeo90K.pth)",
+    )
+    parser.add_argument("--output", type=Path, default=None, help="ONNX file to write (default: <model_name>.onnx)")
+    parser.add_argument(
+        "--opset",
+        type=int,
+        default=DEFAULT_OPSET,
+        help=f"ONNX opset, {MIN_OPSET}..{MAX_OPSET} (default: {DEFAULT_OPSET})",
+    )
+    parser.add_argument(
+        "--scale_factor",
+        type=float,
+        default=1.0,
+        help="scale at which the flow network runs, fixed in the graph: 1, 0.5, 0.25 ... (default: 1.0)",
+    )
+    parser.add_argument(
+        "--check",
+        action="store_true",
+        help="after exporting, run the graph with onnxruntime on random pairs at two sizes and print "
+        "the largest difference to PyTorch",
+    )
+    return parser
+
+
+def main(argv: Optional[list] = None) -> None:
+    args = build_parser().parse_args(argv)
+    check_opset(args.opset)
+    multiple = pad_multiple_for_scale(args.scale_factor)
+    output = args.output or Path(f"{args.model_name}.onnx")
+    if output.is_dir():
+        raise InputError(f"--output is a folder ({output}); give a file name such as {output / args.model_name}.onnx")
+    checkpoint = resolve_checkpoint(args.model_name, args.checkpoint)
+    model = build_model(args.model_name)
+    load_checkpoint(model, checkpoint)
+    model.eval()
+
+    print(f"exporting {args.model_name} ({checkpoint}) at scale_factor {args.scale_factor}, opset {args.opset} ...")
+    export_onnx(model, output, opset=args.opset, scale_factor=args.scale_factor)
+    print(f"wrote {output}")
+    print(
+        f"inputs img0, img1 (N,3,H,W float32 in [0,1]) and embt (N,1,1,1); output imgt (N,3,H,W). "
+        f"H and W must be multiples of {multiple}: pad the frames first."
+    )
+    if args.check:
+        sizes = ((4 * multiple, 6 * multiple), (6 * multiple, 8 * multiple))
+        results = compare_with_onnxruntime(model, output, sizes, CHECK_TIMESTEPS, scale_factor=args.scale_factor)
+        for r in results:
+            print(f"check {r.height}x{r.width} t={r.timestep:g}: max |onnxruntime - PyTorch| = {r.max_abs_diff:.2e}")
+
+
+if __name__ == "__main__":
+    run_cli(main)

@@ -1,0 +1,216 @@
+"""Exporting IFRNet's inference pass to ONNX, with dynamic batch, height and width.
+
+The exported graph has three inputs and one output, all float32:
+
+* ``img0``, ``img1``: (N, 3, H, W) in [0, 1]; H and W multiples of ``16 / scale_factor``
+  (16 at the default scale 1). The graph itself does not check this: other sizes fail inside
+  onnxruntime or give a wrong-sized result, so callers pad first (as ``utils.padding.InputPadder``
+  does for PyTorch).
+* ``embt``: (N, 1, 1, 1), the timestep in (0, 1) of each pair; it is a graph input, so one file
+  serves every timestep.
+* ``imgt``: (N, 3, H, W) in [0, 1], the interpolated frame.
+
+The scale factor at which the flow network runs is fixed at export time.
+
+Why the TorchScript-based exporter (``torch.onnx.export(..., dynamo=False)``) and not the
+``torch.export``-based one that torch 2.14 defaults to: with ``dynamic_shapes`` the latter records
+``torch.linspace``'s step count (used by the backward warp to build its sampling grid) as the
+example input's size, so its graph fails at any other height or width; it also takes about 60 s
+for IFRNet_S on two CPU cores, against about 3 s here. The tracer records the sizes that feed
+``linspace`` as graph values, so H and W stay dynamic with no change to the model. The test
+suite runs the exported graph at two resolutions to keep this true.
+
+The model is traced with autograd enabled (on a private copy with frozen parameters): the
+inference-only code paths of :class:`models.ifrnet.IFRNet` work in place on row chunks whose
+count depends on the input size, which a trace would freeze; with autograd on, the plain
+out-of-place path is taken. The channels_last layout (``fast_inference``) is turned off too:
+ONNX has no memory layout, the runtime picks its own.
+"""
+from __future__ import annotations
+
+import copy
+import importlib.util
+import inspect
+import io
+import os
+import warnings
+from pathlib import Path
+from typing import List, NamedTuple, Sequence, Tuple, Union
+
+import numpy as np
+import torch
+import torch.nn as nn
+
+from models.ifrnet import IFRNet
+from models.interpolator import pad_multiple_for_scale
+from utils.atomic import atomic_writer
+from utils.errors import InputError
+
+__all__ = [
+    "INPUT_NAMES",
+    "OUTPUT_NAME",
+    "DEFAULT_OPSET",
+    "MIN_OPSET",
+    "MAX_OPSET",
+    "InferenceGraph",
+    "export_onnx",
+    "check_opset",
+    "check_sizes",
+    "CheckResult",
+    "compare_with_onnxruntime",
+]
+
+INPUT_NAMES = ("img0", "img1", "embt")
+OUTPUT_NAME = "imgt"
+# GridSample (the backward warp) exists from opset 16; the TorchScript exporter stops at 20.
+MIN_OPSET = 16
+MAX_OPSET = 20
+# 17 is the oldest opset with everything the graph needs that is not bleeding edge: the common
+# runtimes (onnxruntime, TensorRT, OpenVINO) all read it.
+DEFAULT_OPSET = 17
+
+PathLike = Union[str, "os.PathLike[str]"]
+
+# torch >= 2.5 chooses the exporter with ``dynamo=`` (and from 2.9 defaults to the other one);
+# older versions have only the TorchScript exporter and no such argument.
+_TORCHSCRIPT_EXPORTER = {"dynamo": False} if "dynamo" in inspect.signature(torch.onnx.export).parameters else {}
+
+
+class InferenceGraph(nn.Module):
+    """``model.inference`` at a fixed scale factor, as a module whose forward can be exported.
+
+    Holds a private copy of the model in the exportable configuration (see the module
+    docstring), so the caller's model keeps its own settings and parameters.
+    """
+
+    def __init__(self, model: IFRNet, scale_factor: float = 1.0) -> None:
+        super().__init__()
+        self.model = copy.deepcopy(model).cpu().float().eval().requires_grad_(False)
+        self.model.fast_inference = False
+        self.scale_factor = float(scale_factor)
+
+    def forward(self, img0: torch.Tensor, img1: torch.Tensor, embt: torch.Tensor) -> torch.Tensor:
+        with torch.enable_grad():  # the size-independent, out-of-place code path
+            return self.model.inference(img0, img1, embt, self.scale_factor)
+
+
+def check_opset(opset: int) -> int:
+    """``opset`` if the exporter can write it and the graph can use it; InputError otherwise."""
+    if not MIN_OPSET <= opset <= MAX_OPSET:
+        raise InputError(
+            f"--opset must be between {MIN_OPSET} (GridSample, used by the warp) and {MAX_OPSET} "
+            f"(the newest the TorchScript exporter writes), got {opset}"
+        )
+    return opset
+
+
+def check_sizes(sizes: Sequence[Tuple[int, int]], scale_factor: float) -> int:
+    """Raise InputError unless every (H, W) fits the graph; returns the multiple sides need."""
+    multiple = pad_multiple_for_scale(scale_factor)
+    for height, width in sizes:
+        if height <= 0 or width <= 0 or height % multiple or width % multiple:
+            raise InputError(
+                f"image sizes must be positive multiples of {multiple} at scale_factor {scale_factor}, "
+                f"got {height}x{width}"
+            )
+    return multiple
+
+
+def _example_inputs(multiple: int) -> Tuple[torch.Tensor, torch.Tensor, torch.Tensor]:
+    """Trace inputs: batch 2 and unequal sides, so no size is mistaken for a constant 1 or a square.
+
+    The sides (80x112 at scale 1) are deliberately not the ones ``--check`` and the tests use,
+    so those runs prove the graph generalises beyond the traced size.
+    """
+    generator = torch.Generator().manual_seed(0)
+    shape = (2, 3, 5 * multiple, 7 * multiple)
+    img0 = torch.rand(shape, generator=generator)
+    img1 = torch.rand(shape, generator=generator)
+    embt = torch.tensor([0.3, 0.6]).view(2, 1, 1, 1)
+    return img0, img1, embt
+
+
+def export_onnx(
+    model: IFRNet,
+    output: PathLike,
+    *,
+    opset: int = DEFAULT_OPSET,
+    scale_factor: float = 1.0,
+) -> Path:
+    """Write ``model``'s inference graph to ``output`` (atomically) and return the path.
+
+    Batch, height and width are dynamic; ``scale_factor`` is fixed. The file appears only once
+    completely written, so an interrupted export never leaves a truncated model behind.
+    """
+    check_opset(opset)
+    multiple = pad_multiple_for_scale(scale_factor)
+    if importlib.util.find_spec("onnx") is None:  # the exporter needs it to write the file
+        raise InputError("exporting to ONNX needs the onnx package: pip install onnx")
+    graph = InferenceGraph(model, scale_factor)
+    image_axes = {0: "batch", 2: "height", 3: "width"}
+    buffer = io.BytesIO()
+    with warnings.catch_warnings():
+        # The exporter announces its own deprecation, and the tracer warns about the shape
+        # checks in IFRNet.inference/warp, which are Python-side validation, not graph values.
+        warnings.simplefilter("ignore", DeprecationWarning)
+        warnings.simplefilter("ignore", torch.jit.TracerWarning)
+        torch.onnx.export(
+            graph,
+            _example_inputs(multiple),
+            buffer,
+            **_TORCHSCRIPT_EXPORTER,
+            input_names=list(INPUT_NAMES),
+            output_names=[OUTPUT_NAME],
+            opset_version=opset,
+            dynamic_axes={"img0": image_axes, "img1": image_axes, "embt": {0: "batch"}, OUTPUT_NAME: image_axes},
+            do_constant_folding=True,
+        )
+    output = Path(output)
+    with atomic_writer(output) as handle:
+        handle.write(buffer.getvalue())
+    return output
+
+
+class CheckResult(NamedTuple):
+    """One comparison of the exported graph with PyTorch: input size, timestep, max |difference|."""
+
+    height: int
+    width: int
+    timestep: float
+    max_abs_diff: float
+
+
+def compare_with_onnxruntime(
+    model: IFRNet,
+    onnx_path: PathLike,
+    sizes: Sequence[Tuple[int, int]],
+    timesteps: Sequence[float],
+    *,
+    scale_factor: float = 1.0,
+    seed: int = 0,
+) -> List[CheckResult]:
+    """Run the exported graph with onnxruntime (CPU) and ``model.inference`` on the same random pairs.
+
+    One pair per size, interpolated at every timestep in one batch (the pair repeated). Needs
+    the ``onnxruntime`` package.
+    """
+    try:
+        import onnxruntime
+    except ImportError:
+        raise InputError("checking the export needs onnxruntime: pip install onnxruntime") from None
+    check_sizes(sizes, scale_factor)
+    session = onnxruntime.InferenceSession(str(onnx_path), providers=["CPUExecutionProvider"])
+    model = copy.deepcopy(model).cpu().float().eval()
+    generator = torch.Generator().manual_seed(seed)
+    embt = torch.tensor([float(t) for t in timesteps], dtype=torch.float32).view(-1, 1, 1, 1)
+    results = []
+    for height, width in sizes:
+        img0 = torch.rand((1, 3, height, width), generator=generator).expand(len(timesteps), -1, -1, -1)
+        img1 = torch.rand((1, 3, height, width), generator=generator).expand(len(timesteps), -1, -1, -1)
+        with torch.no_grad():
+            expected = model.inference(img0, img1, embt, scale_factor).numpy()
+        feed = {name: np.ascontiguousarray(x.numpy()) for name, x in zip(INPUT_NAMES, (img0, img1, embt))}
+        (got,) = session.run([OUTPUT_NAME], feed)
+        for i, t in enumerate(timesteps):
+            results.append(CheckResult(height, width, float(t), float(np.abs(got[i] - expected[i]).max())))
+    return results

@@ -1,0 +1,137 @@
+"""ONNX export: the exported graph runs in onnxruntime at any multiple-of-16 size and matches PyTorch."""
+import contextlib
+import io
+
+import numpy as np
+import pytest
+import torch
+
+import export_onnx
+from models import build_model, load_checkpoint
+from models.onnx_export import INPUT_NAMES, OUTPUT_NAME, export_onnx as export_model
+from utils.cli import run_cli
+from utils.errors import InputError
+
+onnxruntime = pytest.importorskip("onnxruntime")
+
+SIZES = ((64, 96), (96, 128))  # neither is the size the exporter traces at (80x112)
+TIMESTEPS = (0.25, 0.7)
+TOLERANCE = 1e-4
+
+
+def _seeded_small(seeded_checkpoints):
+    model = build_model("IFRNet_S")
+    load_checkpoint(model, seeded_checkpoints["IFRNet_S"])
+    return model.eval()
+
+
+def _session(path):
+    return onnxruntime.InferenceSession(str(path), providers=["CPUExecutionProvider"])
+
+
+def _max_diff_to_pytorch(session, model, height, width, scale_factor=1.0, seed=0):
+    """Two different pairs in one batch, one at each timestep; max |onnxruntime - PyTorch|."""
+    generator = torch.Generator().manual_seed(seed)
+    img0 = torch.rand((len(TIMESTEPS), 3, height, width), generator=generator)
+    img1 = torch.rand((len(TIMESTEPS), 3, height, width), generator=generator)
+    embt = torch.tensor(TIMESTEPS, dtype=torch.float32).view(-1, 1, 1, 1)
+    with torch.no_grad():
+        expected = model.inference(img0, img1, embt, scale_factor).numpy()
+    (got,) = session.run([OUTPUT_NAME], dict(zip(INPUT_NAMES, (img0.numpy(), img1.numpy(), embt.numpy()))))
+    assert got.shape == expected.shape
+    return float(np.abs(got - expected).max())
+
+
+@pytest.fixture(scope="module")
+def exported(seeded_checkpoints, tmp_path_factory):
+    """IFRNet_S exported through the script with --check; (onnx path, folder, printed text)."""
+    folder = tmp_path_factory.mktemp("onnx")
+    path = folder / "ifrnet_s.onnx"
+    out = io.StringIO()
+    with contextlib.redirect_stdout(out):
+        export_onnx.main(
+            ["--model_name", "IFRNet_S", "--checkpoint", str(seeded_checkpoints["IFRNet_S"]),
+             "--output", str(path), "--check"]
+        )
+    return path, folder, out.getvalue()
+
+
+def test_exported_graph_matches_pytorch_at_two_sizes_and_two_timesteps(exported, seeded_checkpoints):
+    path, _, _ = exported
+    session = _session(path)
+    model = _seeded_small(seeded_checkpoints)
+    for height, width in SIZES:
+        assert _max_diff_to_pytorch(session, model, height, width) < TOLERANCE
+
+
+def test_graph_declares_the_timestep_input_and_dynamic_batch_height_width(exported):
+    session = _session(exported[0])
+    inputs = {i.name: i.shape for i in session.get_inputs()}
+    assert list(inputs) == list(INPUT_NAMES)
+    for name in ("img0", "img1"):
+        batch, channels, height, width = inputs[name]
+        assert channels == 3 and all(isinstance(d, str) for d in (batch, height, width))
+    assert inputs["embt"][1:] == [1, 1, 1] and isinstance(inputs["embt"][0], str)
+    (output,) = session.get_outputs()
+    assert output.name == OUTPUT_NAME
+    assert output.shape[1] == 3 and all(isinstance(d, str) for d in output.shape[:1] + output.shape[2:])
+
+
+def test_single_pair_runs_at_batch_one(exported, seeded_checkpoints):
+    """The example batch was 2: batch 1 must not have been frozen into the graph either."""
+    session = _session(exported[0])
+    model = _seeded_small(seeded_checkpoints)
+    generator = torch.Generator().manual_seed(1)
+    img0, img1 = torch.rand((2, 1, 3, 48, 80), generator=generator)
+    embt = torch.full((1, 1, 1, 1), 0.5)
+    with torch.no_grad():
+        expected = model.inference(img0, img1, embt).numpy()
+    (got,) = session.run(None, {"img0": img0.numpy(), "img1": img1.numpy(), "embt": embt.numpy()})
+    assert np.abs(got - expected).max() < TOLERANCE
+
+
+def test_check_flag_prints_small_differences_and_no_temporary_file_is_left(exported):
+    path, folder, printed = exported
+    assert "multiples of 16" in printed
+    lines = [line for line in printed.splitlines() if line.startswith("check ")]
+    assert len(lines) == 4  # two sizes x two timesteps
+    assert all(float(line.rsplit("=", 1)[1]) < TOLERANCE for line in lines)
+    assert sorted(p.name for p in folder.iterdir()) == [path.name]
+
+
+def test_scale_factor_is_fixed_in_the_graph_and_the_callers_model_is_untouched(seeded_checkpoints, tmp_path):
+    model = _seeded_small(seeded_checkpoints)
+    path = export_model(model, tmp_path / "half.onnx", scale_factor=0.5)
+    assert model.fast_inference and all(p.requires_grad for p in model.parameters())
+    session = _session(path)
+    assert _max_diff_to_pytorch(session, model, 64, 96, scale_factor=0.5) < TOLERANCE
+    # Run at full scale instead, PyTorch gives a different frame: the 0.5 really is in the graph.
+    generator = torch.Generator().manual_seed(0)
+    img0, img1 = torch.rand((2, 2, 3, 64, 96), generator=generator)
+    embt = torch.tensor(TIMESTEPS).view(-1, 1, 1, 1)
+    with torch.no_grad():
+        full = model.inference(img0, img1, embt, 1.0).numpy()
+    (got,) = session.run(None, {"img0": img0.numpy(), "img1": img1.numpy(), "embt": embt.numpy()})
+    assert np.abs(got - full).max() > 1e-3
+
+
+@pytest.mark.parametrize(
+    "argv, message",
+    [
+        (["--opset", "15"], "--opset must be between 16"),
+        (["--scale_factor", "0.3"], "scale_factor must be in (0, 1]"),
+        (["--checkpoint", "missing.pth"], "checkpoint not found"),
+    ],
+)
+def test_bad_input_is_one_line_and_exit_2(argv, message, tmp_path, capsys):
+    with pytest.raises(SystemExit) as exit_info:
+        run_cli(export_onnx.main, argv + ["--output", str(tmp_path / "x.onnx")])
+    assert exit_info.value.code == 2
+    err = capsys.readouterr().err
+    assert message in err and len(err.strip().splitlines()) == 1
+    assert not any(tmp_path.iterdir())
+
+
+def test_export_refuses_an_opset_without_gridsample(seeded_checkpoints, tmp_path):
+    with pytest.raises(InputError):
+        export_model(_seeded_small(seeded_checkpoints), tmp_path / "x.onnx", opset=15)
