@@ -9,6 +9,7 @@ published checkpoints load key for key (``encoder.pyramid{1..4}``, ``decoder{1..
 """
 from __future__ import annotations
 
+import functools
 from dataclasses import dataclass
 from typing import Dict, List, NamedTuple, Optional, Sequence, Tuple
 
@@ -154,7 +155,8 @@ def _cat_channels(tensors: Sequence[torch.Tensor], memory_format: torch.memory_f
         return torch.cat(list(tensors), 1).contiguous(memory_format=memory_format)
     first = tensors[0]
     shape = (first.shape[0], sum(t.shape[1] for t in tensors), *first.shape[2:])
-    out = torch.empty(shape, dtype=first.dtype, device=first.device, memory_format=memory_format)
+    dtype = functools.reduce(torch.promote_types, (t.dtype for t in tensors))  # mixed under autocast
+    out = torch.empty(shape, dtype=dtype, device=first.device, memory_format=memory_format)
     return torch.cat(list(tensors), 1, out=out)
 
 

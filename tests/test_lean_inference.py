@@ -73,3 +73,14 @@ def test_training_forward_is_unaffected_by_the_fast_path():
     losses_plain = model(x, x.flip(-1), embt, x)[1:]
     for a, b in zip(losses_fast, losses_plain):
         assert torch.equal(a, b)
+
+
+def test_channel_concatenation_keeps_layout_and_promotes_mixed_dtypes():
+    """Under CUDA autocast the decoder inputs mix float16 and float32; cat must promote, as torch.cat does."""
+    from models.ifrnet import _cat_channels
+
+    parts = [torch.rand(1, 2, 5, 6).half(), torch.rand(1, 3, 5, 6)]
+    with torch.no_grad():
+        out = _cat_channels(parts, torch.channels_last)
+    assert out.dtype == torch.float32 and out.is_contiguous(memory_format=torch.channels_last)
+    assert torch.equal(out, torch.cat(parts, 1))
