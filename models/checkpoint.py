@@ -8,7 +8,7 @@ another width is recognised from its shapes and refused with one sentence naming
 from __future__ import annotations
 
 from pathlib import Path
-from typing import Any, Dict, Mapping, Optional, Union
+from typing import Any, Dict, Mapping, NamedTuple, Optional, Union
 
 import torch
 import torch.nn as nn
@@ -21,6 +21,10 @@ __all__ = [
     "PUBLISHED_CHECKPOINTS_URL",
     "CHECKPOINT_DIR",
     "published_checkpoint_path",
+    "STARTER_CHECKPOINT",
+    "STARTER_MODEL_NAME",
+    "ResolvedWeights",
+    "resolve_weights",
     "extract_state_dict",
     "detect_variant",
     "load_checkpoint",
@@ -46,6 +50,47 @@ def published_checkpoint_path(model_name: str, dataset: str = "Vimeo90K", root: 
         raise ValueError(f"published checkpoints exist for 'Vimeo90K' and 'GoPro', not {dataset!r}")
     base = Path(root) if root is not None else CHECKPOINT_DIR
     return base / _PUBLISHED_FOLDERS[model_name] / f"{model_name}_{dataset}.pth"
+
+
+# Weights trained by this project on redistributable footage (see checkpoints/starter/README.md):
+# the fallback when no published checkpoint has been downloaded.
+STARTER_MODEL_NAME = "IFRNet_S"
+STARTER_CHECKPOINT = Path("starter") / "IFRNet_S_starter.pth"  # relative to CHECKPOINT_DIR
+
+
+class ResolvedWeights(NamedTuple):
+    """Which variant to build and which file to load, with a note for the user if it fell back."""
+
+    model_name: str
+    path: Path
+    note: Optional[str]
+
+
+def resolve_weights(
+    model_name: str,
+    checkpoint: Optional[Union[str, Path]] = None,
+    dataset: str = "Vimeo90K",
+    *,
+    starter: Optional[Path] = None,
+) -> ResolvedWeights:
+    """The weights a tool should load: ``checkpoint`` when given (it always wins); else the published
+    checkpoint of the variant when it has been downloaded; else this project's starter weights
+    (an IFRNet_S, so the variant changes), with a note saying so and where the published ones are.
+
+    When neither exists the published path is returned, and loading it reports where to download it.
+    """
+    if checkpoint is not None:
+        return ResolvedWeights(model_name, Path(checkpoint), None)
+    published = published_checkpoint_path(model_name, dataset)
+    starter = CHECKPOINT_DIR / STARTER_CHECKPOINT if starter is None else Path(starter)
+    if published.is_file() or not starter.is_file():
+        return ResolvedWeights(model_name, published, None)
+    note = (
+        f"{published} not found: using this project's starter weights {starter} ({STARTER_MODEL_NAME}, "
+        f"see {starter.parent / 'README.md'}). For the paper's results download the published "
+        f"checkpoints from {PUBLISHED_CHECKPOINTS_URL}"
+    )
+    return ResolvedWeights(STARTER_MODEL_NAME, starter, note)
 
 
 def extract_state_dict(checkpoint: Mapping[str, Any]) -> Dict[str, torch.Tensor]:

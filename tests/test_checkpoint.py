@@ -67,3 +67,27 @@ def test_unreadable_and_foreign_files(tmp_path, weights):
     torch.save({k: v for k, v in weights.items() if not k.startswith("decoder1")}, partial)
     with pytest.raises(CheckpointError, match="missing"):
         load_checkpoint(build_model("IFRNet_S"), partial)
+
+
+def test_resolve_weights_prefers_explicit_then_published_then_starter(tmp_path, monkeypatch):
+    import models.checkpoint as checkpoint_module
+    from models.checkpoint import resolve_weights
+
+    monkeypatch.setattr(checkpoint_module, "CHECKPOINT_DIR", tmp_path)
+    # Nothing downloaded, no starter: the published path, so loading it explains where to get it.
+    resolved = resolve_weights("IFRNet")
+    assert resolved == (("IFRNet", tmp_path / "IFRNet" / "IFRNet_Vimeo90K.pth", None))
+    # A starter exists: fall back to it (an IFRNet_S) with a note naming the published source.
+    starter = tmp_path / "starter" / "IFRNet_S_starter.pth"
+    starter.parent.mkdir()
+    starter.write_bytes(b"x")
+    resolved = resolve_weights("IFRNet_L", dataset="GoPro")
+    assert resolved.model_name == "IFRNet_S" and resolved.path == starter
+    assert "IFRNet_L_GoPro.pth not found" in resolved.note and "dropbox" in resolved.note
+    # The published checkpoint, once present, wins over the starter.
+    published = tmp_path / "IFRNet_large" / "IFRNet_L_GoPro.pth"
+    published.parent.mkdir()
+    published.write_bytes(b"x")
+    assert resolve_weights("IFRNet_L", dataset="GoPro") == ("IFRNet_L", published, None)
+    # --checkpoint always wins.
+    assert resolve_weights("IFRNet", tmp_path / "mine.pth") == ("IFRNet", tmp_path / "mine.pth", None)
