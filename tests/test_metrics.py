@@ -43,3 +43,26 @@ def test_ssim_is_the_reference_3d_variant_not_per_channel_2d():
 def test_ssim_rejects_mismatched_shapes():
     with pytest.raises(ValueError, match="one shape"):
         calculate_ssim(torch.zeros(1, 3, 16, 16), torch.zeros(1, 3, 16, 8))
+
+
+def test_separable_ssim_equals_the_reference_conv3d_formula():
+    """Our SSIM blurs with three 1-D passes; the reference with one 11x11x11 conv3d. Same numbers."""
+    import math
+
+    import torch.nn.functional as F
+
+    gauss = torch.tensor([math.exp(-((x - 5) ** 2) / (2 * 1.5**2)) for x in range(11)])
+    gauss = (gauss / gauss.sum()).unsqueeze(1)
+    window = (gauss.mm(gauss.t()).unsqueeze(2) @ gauss.t()).expand(1, 1, 11, 11, 11).contiguous()
+
+    def blur(x):
+        return F.conv3d(F.pad(x.unsqueeze(1), (5,) * 6, mode="replicate"), window)
+
+    generator = torch.Generator().manual_seed(5)
+    a = torch.rand(2, 3, 37, 53, generator=generator)
+    b = (a + 0.1 * torch.randn(2, 3, 37, 53, generator=generator)).clamp(0, 1)
+    mu1, mu2 = blur(a), blur(b)
+    s1, s2, s12 = blur(a * a) - mu1**2, blur(b * b) - mu2**2, blur(a * b) - mu1 * mu2
+    c1, c2 = 0.01**2, 0.03**2
+    expected = (((2 * mu1 * mu2 + c1) * (2 * s12 + c2)) / ((mu1**2 + mu2**2 + c1) * (s1 + s2 + c2))).mean()
+    torch.testing.assert_close(calculate_ssim(a, b), expected, rtol=1e-6, atol=0)
