@@ -1,0 +1,96 @@
+"""Parameters, FLOPs, latency and peak memory of the IFRNet variants (optionally beside the authors' code).
+
+The paper times 1280x720 frames (the default here); the authors' script used 448x256 with 100
+warm-up and 100 timed runs (``--height 256 --width 448 --runs 100 --warmup 100``). The same run
+measures the machine's float32 matmul throughput, so each model's achieved GFLOP/s can be read as
+a fraction of what the machine delivers (a busy machine lowers both). Run from the repository root:
+``python benchmarks/speed_parameters.py --device cpu``.
+"""
+from __future__ import annotations
+
+import argparse
+import json
+import sys
+from pathlib import Path
+from typing import Optional
+
+ROOT = str(Path(__file__).resolve().parents[1])
+if ROOT not in sys.path:  # run as a file: make the repository's packages importable
+    sys.path.insert(0, ROOT)
+
+import torch  # noqa: E402
+
+from evaluation.speed import measure_speed  # noqa: E402
+from models import MODEL_NAMES  # noqa: E402
+from utils.atomic import atomic_writer  # noqa: E402
+from utils.cli import run_cli  # noqa: E402
+from utils.device import DEVICE_CHOICES, resolve_device  # noqa: E402
+from utils.errors import InputError  # noqa: E402
+
+
+def _positive(text: str) -> int:
+    value = int(text) if text.lstrip("-").isdigit() else 0
+    if value <= 0:
+        raise argparse.ArgumentTypeError(f"expected a positive whole number, got {text!r}")
+    return value
+
+
+def _non_negative(text: str) -> int:
+    if not text.isdigit():
+        raise argparse.ArgumentTypeError(f"expected a whole number >= 0, got {text!r}")
+    return int(text)
+
+
+def build_parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--model_name", choices=MODEL_NAMES, default=None, help="one variant (default: all three)")
+    parser.add_argument("--height", type=_positive, default=720, help="frame height, a multiple of 16 (default: 720)")
+    parser.add_argument("--width", type=_positive, default=1280, help="frame width, a multiple of 16 (default: 1280)")
+    parser.add_argument("--runs", type=_positive, default=10, help="timed runs; the median is reported (default: 10)")
+    parser.add_argument("--warmup", type=_non_negative, default=2, help="untimed runs first (default: 2)")
+    parser.add_argument("--device", choices=DEVICE_CHOICES, default="auto", help="auto takes CUDA when available")
+    parser.add_argument("--threads", type=_positive, default=None, help="CPU threads for torch (default: torch's choice)")
+    parser.add_argument("--checkpoint", type=Path, default=None,
+                        help="weights to time (needs --model_name; default: the published Vimeo90K checkpoint if "
+                        "present, else random weights, which run at the same speed)")
+    parser.add_argument("--reference_dir", type=Path, default=None,
+                        help="a checkout of the authors' IFRNet repository: time its models/<name>.py beside ours, "
+                        "with the same weights, and report the speed-up")
+    parser.add_argument("--matmul_size", type=_positive, default=2048, help="side of the matmul probe (default: 2048)")
+    parser.add_argument("--json", type=Path, default=None, help="also write the figures to this JSON file")
+    return parser
+
+
+def main(argv: Optional[list] = None) -> dict:
+    """Measure, print the table, write --json; returns the report (also for tests)."""
+    args = build_parser().parse_args(argv)
+    if args.height % 16 or args.width % 16:
+        raise InputError(f"--height and --width must be multiples of 16 (the network's stride), got {args.height}x{args.width}")
+    if args.checkpoint is not None and args.model_name is None:
+        raise InputError("--checkpoint holds one variant's weights: give --model_name too")
+    if args.reference_dir is not None and not args.reference_dir.is_dir():
+        raise InputError(f"--reference_dir {args.reference_dir} is not a folder; point it at a checkout of the authors' repository")
+    if args.threads is not None:
+        torch.set_num_threads(args.threads)
+    device = resolve_device(args.device)
+    names = [args.model_name] if args.model_name else list(MODEL_NAMES)
+    report = measure_speed(
+        names, height=args.height, width=args.width, device=device, runs=args.runs, warmup=args.warmup,
+        threads=args.threads, checkpoint=args.checkpoint, reference_dir=args.reference_dir,
+        matmul_size=args.matmul_size, log=lambda message: print(message, file=sys.stderr),
+    )
+    print(f"IFRNet at {args.height}x{args.width} on {report['device']} ({report['threads']} threads, torch "
+          f"{report['torch']}), median of {args.runs} runs after {args.warmup} warm-up; float32 matmul "
+          f"{report['matmul_gflops']:.1f} GFLOP/s")
+    print(report["table"])
+    if args.json is not None:
+        try:
+            with atomic_writer(args.json) as handle:
+                handle.write((json.dumps(report, indent=2) + "\n").encode())
+        except OSError as error:
+            raise InputError(f"cannot write --json {args.json}: {error.strerror or error}") from None
+    return report
+
+
+if __name__ == "__main__":
+    run_cli(main)

@@ -1,0 +1,153 @@
+"""What every benchmark script shares: its flags, loading the model, the run, the summary and the JSON.
+
+``benchmarks/<Name>.py`` is a few lines calling :func:`run_benchmark` with its benchmark's name, so
+all scripts accept the same flags (``--data_root --model_name --checkpoint --device --limit
+--json``, and ``--split`` where a benchmark has several) and report in the same form.
+"""
+from __future__ import annotations
+
+import argparse
+import json
+from pathlib import Path
+from typing import Dict, List, Optional, Sequence
+
+import torch
+
+from evaluation.datasets import Benchmark, check_samples_exist, get_benchmark, list_samples
+from evaluation.runner import BenchmarkResult, evaluate
+from models import MODEL_NAMES, build_model, load_checkpoint, published_checkpoint_path
+from utils.atomic import atomic_writer
+from utils.device import DEVICE_CHOICES, resolve_device
+from utils.errors import InputError
+
+__all__ = ["build_parser", "run_benchmark", "build_report", "summary_line", "load_model"]
+
+ALL_SPLITS = "all"
+
+
+def _positive_int(text: str) -> int:
+    try:
+        value = int(text)
+    except ValueError:
+        value = 0
+    if value <= 0:
+        raise argparse.ArgumentTypeError(f"expected a positive whole number, got {text!r}")
+    return value
+
+
+def build_parser(benchmark: Benchmark, description: str) -> argparse.ArgumentParser:
+    """The flags of one benchmark script; defaults name the benchmark's usual paths."""
+    parser = argparse.ArgumentParser(
+        description=f"{description} Protocol: {benchmark.protocol.describe()}.",
+        epilog=f"Expected layout: {benchmark.layout}.",
+    )
+    parser.add_argument("--data_root", type=Path, default=Path(benchmark.default_root),
+                        help=f"dataset folder (default: {benchmark.default_root})")
+    parser.add_argument("--model_name", choices=MODEL_NAMES, default="IFRNet", help="network width (default: IFRNet)")
+    parser.add_argument("--checkpoint", type=Path, default=None,
+                        help=f"weights file (default: the published {benchmark.checkpoint_dataset} checkpoint of the "
+                        f"variant, e.g. {published_checkpoint_path('IFRNet', benchmark.checkpoint_dataset, root=Path('checkpoints'))})")
+    parser.add_argument("--device", choices=DEVICE_CHOICES, default="auto", help="auto takes CUDA when available")
+    parser.add_argument("--limit", type=_positive_int, default=None,
+                        help="evaluate only the first N samples (of each split), e.g. for a quick check")
+    parser.add_argument("--json", type=Path, default=None, help="also write the scores, per sample, to this JSON file")
+    if len(benchmark.splits) > 1:
+        parser.add_argument("--split", choices=(*benchmark.splits, ALL_SPLITS), default=ALL_SPLITS,
+                            help=f"which list to evaluate (default: {ALL_SPLITS}, each reported separately)")
+    parser.add_argument("--no_progress", action="store_true", help="hide the progress bar")
+    return parser
+
+
+def load_model(model_name: str, checkpoint: Path, device: torch.device) -> torch.nn.Module:
+    """The named variant with the checkpoint's weights, in eval mode on ``device``."""
+    model = build_model(model_name)
+    load_checkpoint(model, checkpoint)
+    return model.to(device).eval()
+
+
+def _split_entry(result: BenchmarkResult) -> Dict[str, object]:
+    entry: Dict[str, object] = {"count": result.count, "psnr": result.psnr, "ssim": result.ssim}
+    if result.with_ie:
+        entry["ie"] = result.ie
+    return entry
+
+
+def build_report(
+    benchmark: Benchmark,
+    split: str,
+    model_name: str,
+    checkpoint: Path,
+    results: Dict[str, BenchmarkResult],
+) -> Dict[str, object]:
+    """The JSON document of a run over one split, or over several (``split='all'``)."""
+    merged = BenchmarkResult(with_ie=benchmark.protocol.with_ie)
+    per_sample: List[Dict[str, object]] = []
+    for name, result in results.items():
+        merged.samples.extend(result.samples)
+        for sample in result.samples:
+            entry = sample.to_dict(result.with_ie)
+            per_sample.append({"split": name, **entry} if len(results) > 1 else entry)
+    report: Dict[str, object] = {
+        "dataset": benchmark.name,
+        "split": split,
+        "model_name": model_name,
+        "checkpoint": str(checkpoint),
+        "protocol": benchmark.protocol.describe(),
+        **_split_entry(merged),
+    }
+    if len(results) > 1:
+        report["splits"] = {name: _split_entry(result) for name, result in results.items()}
+    report["per_sample"] = per_sample
+    return report
+
+
+def _scores(entry: Dict[str, object]) -> str:
+    text = f"PSNR {entry['psnr']:.4f} SSIM {entry['ssim']:.5f}"
+    if "ie" in entry:
+        text += f" IE {entry['ie']:.4f}"
+    return text + f" (n={entry['count']})"
+
+
+def summary_line(report: Dict[str, object]) -> str:
+    """One line: dataset, split, model, checkpoint and the averages (per split for several splits)."""
+    head = f"{report['dataset']} [{report['split']}] {report['model_name']} ({report['checkpoint']}):"
+    if "splits" in report:
+        return head + " " + " | ".join(f"{name} {_scores(entry)}" for name, entry in report["splits"].items())
+    return f"{head} {_scores(report)}"
+
+
+def run_benchmark(name: str, argv: Optional[Sequence[str]] = None, description: str = "") -> Dict[str, object]:
+    """Parse ``argv``, evaluate, print the summary line, write --json; returns the report."""
+    benchmark = get_benchmark(name)
+    args = build_parser(benchmark, description or f"Evaluate IFRNet on {name}.").parse_args(argv)
+    split = getattr(args, "split", benchmark.splits[0])
+    splits = list(benchmark.splits) if split == ALL_SPLITS else [split]
+
+    listed = {}
+    for split_name in splits:  # every list and frame is checked before the model is loaded
+        samples = list_samples(benchmark, args.data_root, split_name)
+        if not samples:
+            raise InputError(f"{benchmark.name} lists no samples under {args.data_root}; expected {benchmark.layout}")
+        samples = samples[: args.limit] if args.limit else samples
+        check_samples_exist(benchmark, samples)
+        listed[split_name] = samples
+
+    device = resolve_device(args.device)
+    checkpoint = args.checkpoint or published_checkpoint_path(args.model_name, benchmark.checkpoint_dataset)
+    model = load_model(args.model_name, checkpoint, device)
+
+    results = {}
+    for split_name, samples in listed.items():
+        label = benchmark.name if len(splits) == 1 and split_name == benchmark.splits[0] else f"{benchmark.name} {split_name}"
+        results[split_name] = evaluate(model, samples, benchmark.protocol, device,
+                                       description=label, progress=not args.no_progress)
+
+    report = build_report(benchmark, split, args.model_name, checkpoint, results)
+    print(summary_line(report))
+    if args.json is not None:
+        try:
+            with atomic_writer(args.json) as handle:
+                handle.write((json.dumps(report, indent=2) + "\n").encode())
+        except OSError as error:
+            raise InputError(f"cannot write --json {args.json}: {error.strerror or error}") from None
+    return report

@@ -1,0 +1,297 @@
+"""The benchmark scripts on tiny copies of each evaluation set, checked against an independent computation.
+
+Each test builds the dataset's real layout from Big Buck Bunny frames (odd sizes where the protocol
+pads), runs the script with seeded IFRNet_S weights, and recomputes the expected scores here with
+plain torch: its own padding, scale and cropping, written from the protocol's description.
+"""
+import json
+import subprocess
+import sys
+from pathlib import Path
+
+import numpy as np
+import pytest
+import torch
+import torch.nn.functional as F
+from PIL import Image
+
+from benchmarks import GoPro, Adobe240, Middlebury_Other, SNU_FILM, UCF101, Vimeo90K
+from tests import benchmark_builders as build
+from tests.seeded import seeded_model
+from utils.errors import InputError
+
+ROOT = Path(__file__).resolve().parents[1]
+MODEL = "IFRNet_S"
+
+
+@pytest.fixture(scope="module")
+def model():
+    return seeded_model(MODEL)
+
+
+@pytest.fixture
+def common(seeded_checkpoints):
+    """Flags every run shares: seeded weights, the CPU, no progress bar."""
+    return ["--model_name", MODEL, "--checkpoint", str(seeded_checkpoints[MODEL]), "--device", "cpu", "--no_progress"]
+
+
+def load(path):
+    return torch.from_numpy(np.asarray(Image.open(path).convert("RGB")).copy()).permute(2, 0, 1)[None].float() / 255
+
+
+def infer(model, img0, img1, timesteps, scale=1.0):
+    with torch.no_grad():
+        return model.inference(img0, img1, torch.tensor(timesteps).view(-1, 1, 1, 1), scale_factor=scale)
+
+
+GAUSS = torch.exp(-((torch.arange(11.0) - 5) ** 2) / 4.5)
+GAUSS = GAUSS / GAUSS.sum()
+
+
+def blur_3d(x):
+    """The 11x11x11 Gaussian of the reference's SSIM over (C, H, W), replicate-padded by 5, done as
+    three 1-D passes (the window is separable): channel axis by shifted sums, then rows, columns."""
+    x = F.pad(x.unsqueeze(1), (5,) * 6, mode="replicate").squeeze(1)
+    channels = x.shape[1] - 10
+    x = sum(GAUSS[k] * x[:, k : k + channels] for k in range(11))
+    n, c, h, w = x.shape
+    x = F.conv2d(x.reshape(n * c, 1, h, w), GAUSS.view(1, 1, 11, 1))
+    x = F.conv2d(x, GAUSS.view(1, 1, 1, 11))
+    return x.reshape(n, c, h - 10, w - 10)
+
+
+def ssim_3d(pred, truth):
+    mu1, mu2, p2, t2, pt = blur_3d(torch.cat([pred, truth, pred * pred, truth * truth, pred * truth])).split(1)
+    var1, var2, cov = p2 - mu1 ** 2, t2 - mu2 ** 2, pt - mu1 * mu2
+    c1, c2 = 0.01 ** 2, 0.03 ** 2
+    return (((2 * mu1 * mu2 + c1) * (2 * cov + c2)) / ((mu1 ** 2 + mu2 ** 2 + c1) * (var1 + var2 + c2))).mean()
+
+
+def scores(pred, truth):
+    """PSNR on the float prediction, the reference's 3-D SSIM, and IE on 8-bit rounded images."""
+    psnr = (-10 * torch.log10(((pred - truth) ** 2).mean())).item()
+    ie = (torch.round(pred * 255) - torch.round(truth * 255)).abs().mean().item()
+    return psnr, ssim_3d(pred, truth).item(), ie
+
+
+def replicate_pad(image, multiple):
+    """Pads as the authors' SNU-FILM script: the odd pixel goes to the bottom/right."""
+    height, width = image.shape[-2:]
+    pad_h, pad_w = (-height) % multiple, (-width) % multiple
+    pads = [pad_w // 2, pad_w - pad_w // 2, pad_h // 2, pad_h - pad_h // 2]
+    return F.pad(image, pads, mode="replicate"), (pads[2], pads[0], height, width)
+
+
+def crop(image, box):
+    top, left, height, width = box
+    return image[..., top : top + height, left : left + width]
+
+
+def approx(value):
+    return pytest.approx(value, rel=1e-6, abs=1e-6)
+
+
+def approx_ssim(value):
+    """The SSIM here sums in another order than utils.metrics; float32 rounding moves it by ~1e-6."""
+    return pytest.approx(value, abs=2e-5)
+
+
+def assert_matches(report, expected):
+    """Per-sample and mean PSNR/SSIM (and IE when expected) equal the independent values."""
+    assert [s["name"] for s in report["per_sample"]] == [name for name, *_ in expected]
+    for sample, (name, psnr, ssim, *ie) in zip(report["per_sample"], expected):
+        assert sample["psnr"] == approx(psnr), name
+        assert sample["ssim"] == approx_ssim(ssim), name
+        if ie:
+            assert sample["ie"] == approx(ie[0]), name
+    assert report["count"] == len(expected)
+    assert report["psnr"] == approx(np.mean([e[1] for e in expected]))
+    assert report["ssim"] == approx_ssim(np.mean([e[2] for e in expected]))
+
+
+def test_vimeo90k_plain_inference_and_json(tmp_path, model, common):
+    root = tmp_path / "vimeo_triplet"
+    names = build.build_vimeo90k(root, count=2, size=(64, 96))
+    out = tmp_path / "out" / "vimeo.json"
+    report = Vimeo90K.main(["--data_root", str(root), "--json", str(out), *common])
+
+    expected = []
+    for name in names:
+        folder = root / "sequences" / name
+        pred = infer(model, load(folder / "im1.png"), load(folder / "im3.png"), [0.5])
+        expected.append((name, *scores(pred, load(folder / "im2.png"))[:2]))
+    assert_matches(report, expected)
+
+    written = json.loads(out.read_text())
+    assert written == json.loads(json.dumps(report))
+    assert set(written) == {"dataset", "split", "model_name", "checkpoint", "protocol", "count", "psnr", "ssim", "per_sample"}
+    assert (written["dataset"], written["model_name"]) == ("Vimeo90K", MODEL)
+    assert set(written["per_sample"][0]) == {"name", "psnr", "ssim"}
+
+
+def test_ucf101_limit_takes_the_first_samples_in_name_order(tmp_path, model, common, capsys):
+    root = tmp_path / "UCF101"
+    build.build_ucf101(root, ["3", "1", "2"], size=(64, 64))
+    report = UCF101.main(["--data_root", str(root), "--limit", "2", *common])
+
+    expected = []
+    for sample in ("1", "2"):
+        pred = infer(model, load(root / sample / "frame_00.png"), load(root / sample / "frame_02.png"), [0.5])
+        expected.append((sample, *scores(pred, load(root / sample / "frame_01_gt.png"))[:2]))
+    assert_matches(report, expected)
+    summary = capsys.readouterr().out.strip().splitlines()
+    assert len(summary) == 1 and "UCF101" in summary[0] and f"PSNR {report['psnr']:.4f}" in summary[0]
+
+
+def expected_snu(model, frames):
+    """Replicate-pad to a multiple of 20, run at scale 0.8, crop back."""
+    img0, truth, img1 = (load(path) for path in frames)
+    (img0, box), (img1, _) = replicate_pad(img0, 20), replicate_pad(img1, 20)
+    return scores(crop(infer(model, img0, img1, [0.5], scale=0.8), box), truth)[:2]
+
+
+@pytest.mark.parametrize("keep_prefix", [False, True], ids=["prefix-dropped", "prefix-kept"])
+def test_snu_film_pads_to_20_and_runs_at_scale_0_8(tmp_path, model, common, keep_prefix):
+    root = tmp_path / "SNU-FILM"
+    sizes = {"easy": (75, 97), "medium": (61, 83), "hard": (75, 97), "extreme": (41, 59)}
+    lines = build.build_snu_film(root, sizes, keep_prefix=keep_prefix)
+    report = SNU_FILM.main(["--data_root", str(root), "--split", "all", *common])
+
+    assert report["split"] == "all" and list(report["splits"]) == list(sizes)
+    on_disk = lambda p: root / p if keep_prefix else root.joinpath(*Path(p).parts[2:])  # noqa: E731
+    for split, written in lines.items():
+        psnr, ssim = expected_snu(model, [on_disk(p) for p in written])
+        (sample,) = [s for s in report["per_sample"] if s["split"] == split]
+        assert sample["name"] == written[1]
+        assert (sample["psnr"], sample["ssim"]) == (approx(psnr), approx_ssim(ssim))
+        assert report["splits"][split]["psnr"] == approx(psnr) and report["splits"][split]["count"] == 1
+
+    # the protocol matters: plain padding to 16 at scale 1 gives another score
+    img0, truth, img1 = (load(on_disk(p)) for p in lines["easy"])
+    (img0, box), (img1, _) = replicate_pad(img0, 16), replicate_pad(img1, 16)
+    plain = scores(crop(infer(model, img0, img1, [0.5]), box), truth)[0]
+    assert report["splits"]["easy"]["psnr"] != approx(plain)
+
+
+def test_snu_film_single_split(tmp_path, common):
+    root = tmp_path / "SNU-FILM"
+    build.build_snu_film(root, {"easy": (41, 59), "hard": (41, 59)}, keep_prefix=False)
+    report = SNU_FILM.main(["--data_root", str(root), "--split", "hard", *common])
+    assert report["split"] == "hard" and report["count"] == 1 and "splits" not in report
+    assert report["per_sample"][0]["name"].endswith("clip_hard/000001.png")
+
+
+def test_middlebury_zero_pads_to_480x640_and_reports_ie(tmp_path, model, common):
+    root = tmp_path / "Middlebury"
+    sequences = ["Beanbags", "Dimetrodon"]
+    build.build_middlebury(root, sequences, size=(90, 130))
+    out = tmp_path / "middlebury.json"
+    report = Middlebury_Other.main(["--data_root", str(root), "--limit", "2", "--json", str(out), *common])
+
+    expected = []
+    for sequence in sequences:
+        frames = [load(root / "other-data" / sequence / name) for name in ("frame10.png", "frame11.png")]
+        canvases = [torch.zeros(1, 3, 480, 640) for _ in frames]
+        for canvas, frame in zip(canvases, frames):
+            canvas[..., :90, :130] = frame
+        pred = infer(model, *canvases, [0.5])[..., :90, :130]
+        expected.append((sequence, *scores(pred, load(root / "other-gt-interp" / sequence / "frame10i11.png"))))
+    assert_matches(report, expected)
+    assert report["ie"] == approx(np.mean([e[3] for e in expected]))
+    assert "ie" in json.loads(out.read_text())
+
+    replicate = [replicate_pad(load(root / "other-data" / "Beanbags" / n), 16)[0] for n in ("frame10.png", "frame11.png")]
+    plain = scores(crop(infer(model, *replicate, [0.5]), (3, 7, 90, 130)), load(root / "other-gt-interp/Beanbags/frame10i11.png"))
+    assert report["per_sample"][0]["psnr"] != approx(plain[0])
+
+    with pytest.raises(InputError, match=r"Middlebury-Other frame not found: .*DogDance.*expected"):
+        Middlebury_Other.main(["--data_root", str(root), *common])
+
+
+def test_gopro_scores_seven_frames_on_the_512_centre_crop(tmp_path, model, common):
+    root = tmp_path / "GOPRO"
+    build.build_eight_x(root, {"GOPR0384_11_00": 12}, size=(517, 530))  # one window; 3 frames left over
+    report = GoPro.main(["--data_root", str(root), *common])
+
+    frames = [root / "test" / "GOPR0384_11_00" / f"{k:06d}.png" for k in range(9)]
+    top, left = 517 // 2 - 256, 530 // 2 - 256  # the authors' centre crop
+    images = [load(path)[..., top : top + 512, left : left + 512] for path in frames]
+    preds = infer(model, images[0], images[8], [k / 8 for k in range(1, 8)])
+    psnrs = [scores(preds[k - 1 : k], images[k])[0] for k in range(1, 8)]
+
+    (sample,) = report["per_sample"]
+    assert sample["name"] == "GOPR0384_11_00/000000-000008"
+    assert [f["t"] for f in sample["frames"]] == [k / 8 for k in range(1, 8)]
+    assert [f["psnr"] for f in sample["frames"]] == [approx(p) for p in psnrs]
+    for k in (1, 7):  # SSIM at 512x512 is slow on a CPU: the first and last timesteps suffice here
+        assert sample["frames"][k - 1]["ssim"] == approx_ssim(ssim_3d(preds[k - 1 : k], images[k]).item())
+    assert report["count"] == 1
+    assert report["psnr"] == approx(np.mean(psnrs))
+    assert report["ssim"] == approx(np.mean([f["ssim"] for f in sample["frames"]]))
+
+
+def test_adobe240_full_resolution_padded_to_16(tmp_path, model, common):
+    root = tmp_path / "Adobe240"
+    build.build_eight_x(root, {"clip_b": 12, "clip_a": 9, "too_short": 5}, size=(45, 71))
+    report = Adobe240.main(["--data_root", str(root), *common])
+
+    assert [s["name"] for s in report["per_sample"]] == ["clip_a/000000-000008", "clip_b/000000-000008"]
+    means = []
+    for sample, video in zip(report["per_sample"], ("clip_a", "clip_b")):
+        images = [load(root / "test" / video / f"{k:06d}.png") for k in range(9)]
+        (img0, box), (img1, _) = replicate_pad(images[0], 16), replicate_pad(images[8], 16)
+        preds = crop(infer(model, img0, img1, [k / 8 for k in range(1, 8)]), box)
+        per_frame = [scores(preds[k - 1 : k], images[k])[:2] for k in range(1, 8)]
+        for frame, (psnr, ssim) in zip(sample["frames"], per_frame):
+            assert (frame["psnr"], frame["ssim"]) == (approx(psnr), approx_ssim(ssim))
+        means.extend(per_frame)
+    assert report["psnr"] == approx(np.mean([p for p, _ in means]))
+
+
+def test_missing_list_file_and_frames_are_named(tmp_path, common):
+    root = tmp_path / "vimeo_triplet"
+    root.mkdir()
+    with pytest.raises(InputError, match=r"Vimeo90K list file not found: .*tri_testlist\.txt; expected .*sequences"):
+        Vimeo90K.main(["--data_root", str(root), *common])
+
+    build.build_vimeo90k(root, count=1, size=(32, 32))
+    (root / "sequences" / "00001" / "0001" / "im2.png").unlink()
+    with pytest.raises(InputError, match=r"Vimeo90K frame not found: .*im2\.png"):
+        Vimeo90K.main(["--data_root", str(root), *common])
+
+    snu = tmp_path / "SNU-FILM"
+    snu.mkdir()
+    (snu / "test-easy.txt").write_text("data/SNU-FILM/test/a/0.png data/SNU-FILM/test/a/1.png data/SNU-FILM/test/a/2.png\n")
+    with pytest.raises(InputError, match=r"SNU-FILM frame not found: .*0\.png"):
+        SNU_FILM.main(["--data_root", str(snu), "--split", "easy", *common])
+    with pytest.raises(InputError, match=r"SNU-FILM list file not found: .*test-medium\.txt"):
+        SNU_FILM.main(["--data_root", str(snu), "--split", "medium", *common])
+
+
+def test_missing_checkpoint_names_the_download(tmp_path):
+    root = tmp_path / "UCF101"
+    build.build_ucf101(root, ["1"], size=(32, 32))
+    with pytest.raises(InputError, match=r"checkpoint not found: .*IFRNet_S_Vimeo90K\.pth.*download"):
+        UCF101.main(["--data_root", str(root), "--model_name", "IFRNet_S", "--device", "cpu"])
+
+
+def run_script(script, *args, cwd):
+    return subprocess.run([sys.executable, str(ROOT / "benchmarks" / script), *args], capture_output=True, text=True, cwd=cwd)
+
+
+def test_cli_runs_and_refuses_a_missing_root_in_one_line(tmp_path, seeded_checkpoints):
+    root = tmp_path / "UCF101"
+    build.build_ucf101(root, ["1"], size=(32, 48))
+    ok = run_script("UCF101.py", "--data_root", str(root), "--model_name", MODEL,
+                    "--checkpoint", str(seeded_checkpoints[MODEL]), "--device", "cpu", "--json", "r.json", cwd=tmp_path)
+    assert ok.returncode == 0, ok.stderr
+    assert ok.stdout.count("\n") == 1 and ok.stdout.startswith("UCF101 [test] IFRNet_S")
+    assert json.loads((tmp_path / "r.json").read_text())["count"] == 1
+
+    missing = run_script("GoPro.py", "--data_root", str(tmp_path / "nowhere"), "--device", "cpu", cwd=tmp_path)
+    assert missing.returncode == 2
+    assert missing.stderr.strip().count("\n") == 0
+    assert "GoPro dataset root not found" in missing.stderr and "<root>/test/<video>/" in missing.stderr
+
+    bad_limit = run_script("UCF101.py", "--data_root", str(root), "--limit", "0", cwd=tmp_path)
+    assert bad_limit.returncode == 2 and "--limit" in bad_limit.stderr

@@ -1,0 +1,102 @@
+"""benchmarks/speed_parameters.py at a tiny size: its figures, its JSON, and timing a reference checkout."""
+import json
+import sys
+
+import pytest
+
+from benchmarks import speed_parameters
+from evaluation.reference import load_reference_class
+from evaluation.speed import measure_peak_memory
+from evaluation.speed_worker import max_rss_bytes
+from utils.errors import InputError
+
+TINY = ["--height", "64", "--width", "96", "--runs", "1", "--warmup", "0", "--device", "cpu", "--matmul_size", "256"]
+
+# A stand-in for a checkout of the authors' repository. Like their models/*.py it imports its own
+# top-level utils.py; the project has a utils package too, so the loader must keep the two apart.
+FAKE_UTILS = "CHECKOUT_MARKER = 'authors utils'\n"
+FAKE_MODEL = '''
+from utils import CHECKOUT_MARKER  # the checkout's utils.py, not the project's utils package
+
+
+class Model:
+    """Builds the project's IFRNet_S at construction time, when the project's modules are back."""
+
+    def __new__(cls):
+        from models import build_model
+
+        model = build_model("IFRNet_S")
+        model.marker = CHECKOUT_MARKER
+        return model
+'''
+
+
+@pytest.fixture
+def checkout(tmp_path):
+    (tmp_path / "ref" / "models").mkdir(parents=True)
+    (tmp_path / "ref" / "utils.py").write_text(FAKE_UTILS)
+    (tmp_path / "ref" / "models" / "__init__.py").write_text("")
+    (tmp_path / "ref" / "models" / "IFRNet_S.py").write_text(FAKE_MODEL)
+    return tmp_path / "ref"
+
+
+def test_figures_and_json(tmp_path, seeded_checkpoints, capsys):
+    out = tmp_path / "speed.json"
+    report = speed_parameters.main(["--model_name", "IFRNet_S", "--checkpoint", str(seeded_checkpoints["IFRNet_S"]),
+                                    "--json", str(out), *TINY])
+    (row,) = report["models"]
+    assert row["model_name"] == "IFRNet_S" and row["weights"] == str(seeded_checkpoints["IFRNet_S"])
+    assert row["params_m"] == pytest.approx(2.803610)  # the published IFRNet_S has 2,803,610 parameters
+    # FLOPs grow with the pixel count: 64x96 is 1/150 of 720x1280, where IFRNet_S counts ~202 GFLOPs
+    assert 1.0 < row["gflops"] < 2.0
+    assert row["latency_s"] > 0
+    assert row["achieved_gflops"] == pytest.approx(row["gflops"] / row["latency_s"])
+    assert row["matmul_fraction"] == pytest.approx(row["achieved_gflops"] / report["matmul_gflops"])
+    assert row["peak_rss_gb"] >= row["rss_before_inference_gb"] > 0.05  # a fresh process with torch loaded
+    assert row["reference_latency_s"] is None
+    assert json.loads(out.read_text()) == json.loads(json.dumps(report))
+    printed = capsys.readouterr().out
+    assert "| IFRNet_S | 2.804 |" in printed and "GFLOP/s" in printed
+
+
+def test_reference_checkout_is_timed_with_its_own_modules(checkout):
+    import utils
+
+    model_class = load_reference_class(checkout, "IFRNet_S")
+    assert model_class().marker == "authors utils"
+    assert sys.modules["utils"] is utils and not hasattr(utils, "CHECKOUT_MARKER")
+
+    report = speed_parameters.main(["--model_name", "IFRNet_S", "--reference_dir", str(checkout), *TINY])
+    (row,) = report["models"]
+    assert row["reference_latency_s"] > 0 and row["reference_peak_rss_gb"] > 0
+    assert row["speedup"] == pytest.approx(row["reference_latency_s"] / row["latency_s"])
+    assert "speed-up" in report["table"]
+
+
+@pytest.mark.parametrize(
+    "argv, message",
+    [
+        (["--height", "100"], "multiples of 16"),
+        (["--checkpoint", "x.pth"], "give --model_name"),
+        (["--reference_dir", "/nonexistent/checkout"], "not a folder"),
+    ],
+)
+def test_bad_flags_are_refused(argv, message):
+    with pytest.raises(InputError, match=message):
+        speed_parameters.main(argv)
+
+
+def test_peak_memory_is_measured_apart_from_the_calling_process():
+    """Linux carries ru_maxrss over fork and exec; the worker must not report its parent's peak."""
+    import torch
+
+    ballast = torch.ones(300_000_000)  # 1.2 GB resident in this process
+    memory = measure_peak_memory("IFRNet_S", 64, 96, torch.device("cpu"))
+    parent_gb = max_rss_bytes() / 1e9
+    assert 0 < memory["rss_before_inference_gb"] <= memory["peak_rss_gb"] < parent_gb - 1.0
+    del ballast
+
+
+def test_reference_dir_without_the_model_file(tmp_path):
+    with pytest.raises(InputError, match=r"no models/IFRNet\.py"):
+        load_reference_class(tmp_path, "IFRNet")
