@@ -1,0 +1,180 @@
+"""Time one IFRNet optimiser step (forward with losses, backward, AdamW step) and print the median.
+
+    python benchmarks/train_speed.py --model_name IFRNet --batch_size 4 --size 224 --threads 2
+
+With ``--reference_dir PATH`` pointing at a checkout of the authors' repository
+(github.com/ltkong218/IFRNet), their ``models/IFRNet*.py`` Model is imported from there at run time,
+given the same weights and inputs, and both are timed in alternation (so a change in machine load
+hits both alike); the script prints both medians, the
+speed-up, and the largest differences of the three losses and of the gradients (one step from
+identical weights). Nothing of the authors' code is stored in this project.
+"""
+from __future__ import annotations
+
+import argparse
+import importlib
+import os
+import statistics
+import sys
+import time
+from pathlib import Path
+from typing import Callable, Dict, List, Optional, Tuple
+
+import torch
+import torch.nn.functional as F
+
+ROOT = Path(__file__).resolve().parents[1]
+if str(ROOT) not in sys.path:
+    sys.path.insert(0, str(ROOT))
+
+from models import MODEL_NAMES, build_model  # noqa: E402
+from utils.cli import run_cli  # noqa: E402
+from utils.device import DEVICE_CHOICES, resolve_device  # noqa: E402
+from utils.errors import InputError  # noqa: E402
+
+Inputs = Tuple[torch.Tensor, torch.Tensor, torch.Tensor, torch.Tensor, Optional[torch.Tensor]]
+# Top-level module names the authors' code uses that clash with ours or must not linger.
+_REFERENCE_MODULES = ("models", "utils", "loss", "metric", "datasets")
+
+
+def make_inputs(batch: int, size: int, with_flow: bool, device: torch.device, seed: int = 0) -> Inputs:
+    """Smooth random frames and flows (low-resolution noise upsampled), fixed by ``seed``."""
+    generator = torch.Generator().manual_seed(seed)
+
+    def smooth(channels: int, scale: float) -> torch.Tensor:
+        coarse = torch.rand(batch, channels, max(size // 16, 1), max(size // 16, 1), generator=generator)
+        return F.interpolate(coarse, size=(size, size), mode="bicubic", align_corners=False) * scale
+
+    img0, img1, imgt = (smooth(3, 1.0).clamp(0, 1) for _ in range(3))
+    flow = (smooth(4, 8.0) - 4.0) if with_flow else None
+    embt = torch.full((batch, 1, 1, 1), 0.5)
+    return tuple(t.to(device) if t is not None else None for t in (img0, img1, embt, imgt, flow))  # type: ignore[return-value]
+
+
+def load_reference_model(reference_dir: Path, model_name: str) -> torch.nn.Module:
+    """The authors' ``Model`` for ``model_name``, imported from their checkout without disturbing ours.
+
+    Their modules are called ``models``, ``utils`` and ``loss`` like ours, so ours are set aside in
+    ``sys.modules`` while theirs are imported, and restored afterwards; the class keeps working
+    because its functions hold their own module globals.
+    """
+    module_file = reference_dir / "models" / f"{model_name}.py"
+    if not module_file.is_file():
+        raise InputError(f"--reference_dir {reference_dir} has no models/{model_name}.py; point it at a checkout of ltkong218/IFRNet")
+    clashing = lambda name: name in _REFERENCE_MODULES or name.split(".")[0] in _REFERENCE_MODULES  # noqa: E731
+    ours = {name: sys.modules.pop(name) for name in list(sys.modules) if clashing(name)}
+    sys.path.insert(0, str(reference_dir))
+    try:
+        model_class = importlib.import_module(f"models.{model_name}").Model
+    finally:
+        sys.path.remove(str(reference_dir))
+        for name in [name for name in sys.modules if clashing(name)]:
+            del sys.modules[name]
+        sys.modules.update(ours)
+    return model_class()
+
+
+def gradients(model: torch.nn.Module) -> Dict[str, torch.Tensor]:
+    return {name: p.grad.detach().clone() for name, p in model.named_parameters() if p.grad is not None}
+
+
+def losses_and_gradients(model: torch.nn.Module, inputs: Inputs) -> Tuple[torch.Tensor, Dict[str, torch.Tensor]]:
+    """The three losses and all gradients of one forward/backward (no optimiser step)."""
+    model.zero_grad(set_to_none=True)
+    _, loss_rec, loss_geo, loss_dis = model(*inputs)
+    (loss_rec + loss_geo + loss_dis).backward()
+    return torch.stack([loss_rec.detach(), loss_geo.detach(), loss_dis.detach()]), gradients(model)
+
+
+class StepTimer:
+    """Times optimiser steps (zero_grad, forward, backward, AdamW step) of one model on fixed inputs."""
+
+    def __init__(self, model: torch.nn.Module, inputs: Inputs, device: torch.device) -> None:
+        self.model, self.inputs = model, inputs
+        self.optimizer = torch.optim.AdamW(model.parameters(), lr=1e-4, weight_decay=0)
+        self.sync: Callable[[], None] = torch.cuda.synchronize if device.type == "cuda" else (lambda: None)
+        self.times: List[float] = []
+
+    def step(self, record: bool = True) -> None:
+        self.sync()
+        started = time.perf_counter()
+        self.optimizer.zero_grad(set_to_none=True)
+        _, loss_rec, loss_geo, loss_dis = self.model(*self.inputs)
+        (loss_rec + loss_geo + loss_dis).backward()
+        self.optimizer.step()
+        self.sync()
+        if record:
+            self.times.append(time.perf_counter() - started)
+
+
+def time_alternating(timers: List[StepTimer], steps: int, warmup: int) -> None:
+    """Step every timer in turn, ``warmup`` untimed rounds then ``steps`` timed ones.
+
+    Alternating means a change in machine load during the run hits all models alike, so their
+    ratio stays meaningful on a shared machine.
+    """
+    for index in range(warmup + steps):
+        for timer in timers:
+            timer.step(record=index >= warmup)
+
+
+def build_parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser.add_argument("--model_name", choices=MODEL_NAMES, default="IFRNet")
+    parser.add_argument("--batch_size", type=int, default=4)
+    parser.add_argument("--size", type=int, default=224, help="square crop side, a multiple of 16 (default: 224)")
+    parser.add_argument("--steps", type=int, default=5, help="timed steps (default: 5)")
+    parser.add_argument("--warmup", type=int, default=1, help="untimed steps first (default: 1)")
+    parser.add_argument("--threads", type=int, default=None, help="torch CPU threads (default: torch's choice)")
+    parser.add_argument("--flow", choices=("on", "off"), default="on", help="include pseudo flow labels (distillation loss)")
+    parser.add_argument("--device", choices=DEVICE_CHOICES, default="cpu")
+    parser.add_argument("--seed", type=int, default=0)
+    parser.add_argument("--reference_dir", type=Path, default=None, metavar="PATH",
+                        help="checkout of the authors' repository to compare against (timed and checked)")
+    return parser
+
+
+def main(argv: Optional[List[str]] = None) -> None:
+    args = build_parser().parse_args(argv)
+    if args.size <= 0 or args.size % 16:
+        raise InputError(f"--size must be a positive multiple of 16, got {args.size}")
+    if args.batch_size <= 0 or args.steps <= 0 or args.warmup < 0:
+        raise InputError("--batch_size and --steps must be positive and --warmup not negative")
+    if args.threads:
+        torch.set_num_threads(args.threads)
+    device = resolve_device(args.device)
+    torch.manual_seed(args.seed)
+    ours = build_model(args.model_name).to(device).train()
+    initial = {k: v.clone() for k, v in ours.state_dict().items()}
+    inputs = make_inputs(args.batch_size, args.size, args.flow == "on", device, args.seed)
+    print(f"{args.model_name}, batch {args.batch_size}, {args.size}x{args.size}, flow labels {args.flow}, "
+          f"device {device}, {torch.get_num_threads()} threads, median of {args.steps} steps after {args.warmup} warm-up")
+
+    reference = None
+    if args.reference_dir is not None:
+        reference = load_reference_model(args.reference_dir.resolve(), args.model_name).to(device).train()
+        reference.load_state_dict(initial, strict=True)
+
+    our_losses, our_grads = losses_and_gradients(ours, inputs)
+    print(f"losses (rec, geo, dis): {', '.join(f'{v:.6e}' for v in our_losses.tolist())}")
+    if reference is not None:
+        ref_losses, ref_grads = losses_and_gradients(reference, inputs)
+        print(f"reference losses:       {', '.join(f'{v:.6e}' for v in ref_losses.tolist())}")
+        loss_diff = (our_losses - ref_losses).abs().max().item()
+        grad_diff = max((our_grads[k] - ref_grads[k]).abs().max().item() for k in ref_grads)
+        grad_scale = max(g.abs().max().item() for g in ref_grads.values())
+        missing = sorted(set(ref_grads) ^ set(our_grads))
+        print(f"max |loss difference| {loss_diff:.3e}; max |gradient difference| {grad_diff:.3e} "
+              f"(largest gradient {grad_scale:.3e}){'; parameters without a match: ' + ', '.join(missing) if missing else ''}")
+
+    timers = [StepTimer(ours, inputs, device)] + ([StepTimer(reference, inputs, device)] if reference is not None else [])
+    time_alternating(timers, args.steps, args.warmup)
+    medians = [statistics.median(timer.times) for timer in timers]
+    for label, timer, median in zip(("ours:     ", "reference:"), timers, medians):
+        print(f"{label} median {median:.3f} s per step  (steps: {', '.join(f'{t:.3f}' for t in timer.times)})")
+    if reference is not None:
+        print(f"speed-up: {medians[1] / medians[0]:.2f}x")
+
+if __name__ == "__main__":
+    os.environ.setdefault("KMP_WARNINGS", "0")
+    run_cli(main)

@@ -1,0 +1,137 @@
+"""GoPro (Nah et al. 2017) sharp frames as 8x interpolation windows, in the reference's protocol.
+
+    <root>/train/<video>/<frame>.png    (any image extension; frames sorted by file name)
+    <root>/test/<video>/<frame>.png
+
+Videos are found by listing ``<root>/<split>``, so the official split and your own footage work
+alike. Each video is cut into windows of ``factor + 1`` frames with stride ``factor`` (9 and 8 for
+8x): frames 0 and 8 are the inputs, frames 1..7 the targets at t = k/8. Training windows get the
+reference's augmentations (no flows); test windows a centre crop (512x512 in the paper's protocol).
+"""
+from __future__ import annotations
+
+from pathlib import Path
+from typing import List, Optional, Tuple, Union
+
+import numpy as np
+import torch
+from PIL import Image
+from torch.utils.data import Dataset
+
+from datasets.augment import (
+    AugmentProbabilities,
+    Clip,
+    center_crop,
+    frames_to_float,
+    random_augment,
+    require_crop_fits,
+    sample_generator,
+)
+from utils.errors import InputError
+from utils.image_io import read_image
+
+__all__ = ["IMAGE_EXTENSIONS", "list_videos", "video_windows", "GoProWindows"]
+
+IMAGE_EXTENSIONS = (".png", ".jpg", ".jpeg", ".bmp", ".tif", ".tiff", ".webp")
+
+Item = Tuple[torch.Tensor, torch.Tensor, torch.Tensor, torch.Tensor, torch.Tensor]
+
+
+def list_videos(root: Union[str, Path], split: str) -> List[Path]:
+    """The video folders of a split, sorted by name; InputError if the split folder is missing or empty."""
+    split_dir = Path(root) / split
+    if not split_dir.is_dir():
+        raise InputError(f"GoPro split folder not found: {split_dir}; --data_root must hold train/ and test/ folders of videos")
+    videos = sorted(path for path in split_dir.iterdir() if path.is_dir())
+    if not videos:
+        raise InputError(f"the {split} split is empty: {split_dir} holds no video folders")
+    return videos
+
+
+def video_windows(frames: List[Path], factor: int = 8) -> List[List[Path]]:
+    """Windows of ``factor + 1`` consecutive frames starting every ``factor`` frames (the last frame is shared)."""
+    length = factor + 1
+    if len(frames) < length:
+        return []
+    count = (len(frames) - length) // factor + 1
+    return [frames[factor * i : factor * i + length] for i in range(count)]
+
+
+class GoProWindows(Dataset):
+    """Items ``(img0, imgt, img1, flow, embt)`` of an 8x window (``factor`` = 8).
+
+    ``img0``/``img1`` (3, H, W) are the window's first and last frames; ``imgt`` (factor - 1, 3, H, W)
+    the frames between them; ``embt`` (factor - 1, 1, 1, 1) their times k / factor; ``flow``
+    (0, H, W) is empty (GoPro is trained without flow labels), kept so every dataset's items look
+    alike. Training items are augmented with a ``crop_size`` crop (reversed time reverses the
+    targets, so each target keeps its time); test items are centre-cropped to ``eval_crop_size``
+    (None: whole frames).
+    """
+
+    def __init__(
+        self,
+        root: Union[str, Path],
+        split: str = "train",
+        *,
+        factor: int = 8,
+        augment: Optional[bool] = None,
+        crop_size: Tuple[int, int] = (224, 224),
+        eval_crop_size: Optional[Tuple[int, int]] = (512, 512),
+        seed: int = 0,
+        probabilities: AugmentProbabilities = AugmentProbabilities(),
+    ) -> None:
+        if factor < 2:
+            raise ValueError(f"factor must be at least 2, got {factor}")
+        self.root = Path(root)
+        self.split = split
+        self.factor = factor
+        self.augment = split == "train" if augment is None else augment
+        self.crop_size = tuple(crop_size)
+        self.eval_crop_size = None if eval_crop_size is None else tuple(eval_crop_size)
+        self.seed = seed
+        self.epoch = 0
+        self.probabilities = probabilities
+        self.windows: List[List[Path]] = []
+        for video in list_videos(self.root, split):
+            frames = sorted(p for p in video.iterdir() if p.suffix.lower() in IMAGE_EXTENSIONS)
+            self.windows.extend(video_windows(frames, factor))
+        if not self.windows:
+            raise InputError(
+                f"the {split} split is empty: no video in {self.root / split} has the {factor + 1} frames one window needs"
+            )
+        first = self.windows[0][0]
+        with Image.open(first) as image:
+            width, height = image.size
+        require_crop_fits(self._crop(), (height, width), first)
+
+    def _crop(self) -> Optional[Tuple[int, int]]:
+        return self.crop_size if self.augment else self.eval_crop_size
+
+    def set_epoch(self, epoch: int) -> None:
+        """Select the augmentation draws of ``epoch`` (call before iterating)."""
+        self.epoch = int(epoch)
+
+    def __len__(self) -> int:
+        return len(self.windows)
+
+    def __getitem__(self, index: int) -> Item:
+        paths = self.windows[index]
+        images = [read_image(path) for path in paths]
+        if any(image.shape != images[0].shape for image in images):
+            raise InputError(f"the frames of the window starting at {paths[0]} differ in size")
+        clip = Clip(torch.from_numpy(np.stack(images)).permute(0, 3, 1, 2))
+        require_crop_fits(self._crop(), clip.size, paths[0])
+        if self.augment:
+            clip = random_augment(clip, self.crop_size, sample_generator(self.seed, self.epoch, index), self.probabilities)
+        elif self.eval_crop_size is not None:
+            clip = center_crop(clip, *self.eval_crop_size)
+        frames = frames_to_float(clip.frames)
+        height, width = frames.shape[2:]
+        times = torch.arange(1, self.factor, dtype=torch.float32) / self.factor
+        return (
+            frames[0].contiguous(),
+            frames[1:-1].contiguous(),
+            frames[-1].contiguous(),
+            torch.zeros(0, height, width),
+            times.view(-1, 1, 1, 1),
+        )

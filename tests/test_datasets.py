@@ -1,0 +1,146 @@
+"""Vimeo90K and GoPro datasets on tiny copies in the real layouts: items, shapes, alignment, errors."""
+import numpy as np
+import pytest
+import torch
+
+from datasets import GoProWindows, Vimeo90KTriplets
+from datasets.augment import AugmentProbabilities
+from tests.data_builders import make_gopro, make_vimeo_triplets, triplet_flow_values
+from utils.errors import InputError
+from utils.image_io import read_image
+
+
+def as_tensor(path) -> torch.Tensor:
+    return torch.from_numpy(np.array(read_image(path))).permute(2, 0, 1).float() / 255.0
+
+
+@pytest.fixture(scope="module")
+def vimeo(tmp_path_factory):
+    return make_vimeo_triplets(tmp_path_factory.mktemp("vimeo") / "vimeo_triplet", 3, (64, 96), with_flow=True, n_test=2)
+
+
+@pytest.fixture(scope="module")
+def gopro(tmp_path_factory):
+    return make_gopro(tmp_path_factory.mktemp("gopro") / "GOPRO", train_videos=2, test_videos=1, frames_per_video=17, size=(64, 96))
+
+
+# ---------------------------------------------------------------------------------------------
+# Vimeo90K
+
+
+def test_vimeo_test_items_are_the_listed_frames_with_flows(vimeo):
+    dataset = Vimeo90KTriplets(vimeo, "test", with_flow=True)
+    assert len(dataset) == 2
+    img0, imgt, img1, flow, embt = dataset[1]
+    folder = vimeo / "sequences" / "00002" / "0002"
+    for tensor, name in ((img0, "im1.png"), (imgt, "im2.png"), (img1, "im3.png")):
+        assert tensor.dtype == torch.float32 and tensor.shape == (3, 64, 96)
+        assert torch.equal(tensor, as_tensor(folder / name))
+    (u0, v0), (u1, v1) = triplet_flow_values(3 + 1)  # the builder numbers test triplets after the 3 train ones
+    assert flow.shape == (4, 64, 96)
+    assert torch.equal(flow[:, 0, 0], torch.tensor([u0, v0, u1, v1]))
+    assert embt.shape == (1, 1, 1) and embt.item() == 0.5
+
+
+def test_vimeo_train_items_are_augmented_crops_fixed_by_seed_epoch_and_index(vimeo):
+    dataset = Vimeo90KTriplets(vimeo, "train", with_flow=True, crop_size=(32, 48), seed=3)
+    img0, imgt, img1, flow, embt = dataset[0]
+    assert img0.shape in ((3, 32, 48), (3, 48, 32)) and flow.shape[0] == 4 and flow.shape[1:] == img0.shape[1:]
+    again = dataset[0]
+    assert all(torch.equal(a, b) for a, b in zip((img0, imgt, img1, flow, embt), again))
+    draws = set()
+    for epoch in range(6):
+        dataset.set_epoch(epoch)
+        draws.add(tuple(dataset[0][0].flatten()[:40].tolist()))
+    assert len(draws) > 1, "the augmentation must change between epochs"
+
+
+def test_vimeo_without_flow_gives_empty_flow(vimeo):
+    dataset = Vimeo90KTriplets(vimeo, "train", with_flow=False, crop_size=(32, 32))
+    assert dataset[2][3].shape == (0, 32, 32)
+
+
+def test_vimeo_missing_triplet_names_the_file(vimeo, tmp_path):
+    root = make_vimeo_triplets(tmp_path / "vimeo", 2, (32, 32))
+    missing = root / "sequences" / "00001" / "0002" / "im3.png"
+    missing.unlink()
+    with pytest.raises(InputError, match=str(missing)):
+        Vimeo90KTriplets(root, "train", crop_size=(32, 32))
+
+
+def test_vimeo_missing_flows_say_how_to_get_them(tmp_path):
+    root = make_vimeo_triplets(tmp_path / "vimeo", 2, (32, 32), with_flow=False)
+    with pytest.raises(InputError, match=r"flow_t0\.flo.*generate_flow\.py.*--flow_loss off"):
+        Vimeo90KTriplets(root, "train", with_flow=True, crop_size=(32, 32))
+
+
+def test_vimeo_empty_split_and_missing_list(tmp_path):
+    root = make_vimeo_triplets(tmp_path / "vimeo", 1, (32, 32))
+    (root / "tri_testlist.txt").write_text("\n\n")
+    with pytest.raises(InputError, match="test split is empty"):
+        Vimeo90KTriplets(root, "test")
+    with pytest.raises(InputError, match="tri_trainlist.txt"):
+        Vimeo90KTriplets(tmp_path / "nowhere", "train")
+
+
+def test_vimeo_crop_larger_than_frames_names_the_file(vimeo):
+    with pytest.raises(InputError, match=r"crop 224x224.*im1\.png"):
+        Vimeo90KTriplets(vimeo, "train", crop_size=(224, 224))
+
+
+# ---------------------------------------------------------------------------------------------
+# GoPro
+
+
+def test_gopro_windows_take_frames_0_and_8_with_seven_targets(gopro):
+    dataset = GoProWindows(gopro, "test", eval_crop_size=None)
+    video = sorted((gopro / "test").iterdir())[0]
+    frames = sorted(video.iterdir())
+    assert len(dataset) == 2  # 17 frames: windows 0..8 and 8..16 (stride 8, the last frame shared)
+    for window, start in enumerate((0, 8)):
+        img0, imgt, img1, flow, embt = dataset[window]
+        assert torch.equal(img0, as_tensor(frames[start]))
+        assert torch.equal(img1, as_tensor(frames[start + 8]))
+        assert imgt.shape == (7, 3, 64, 96)
+        for k in range(1, 8):
+            assert torch.equal(imgt[k - 1], as_tensor(frames[start + k]))
+        assert torch.allclose(embt.flatten(), torch.arange(1, 8) / 8.0)
+        assert embt.shape == (7, 1, 1, 1) and flow.shape == (0, 64, 96)
+    # The frames really differ, so a shifted window could not pass the checks above.
+    assert not torch.equal(as_tensor(frames[1]), as_tensor(frames[2]))
+
+
+def test_gopro_videos_are_found_by_listing_the_split(gopro):
+    train = GoProWindows(gopro, "train", crop_size=(32, 32))
+    assert len(train) == 4  # two videos of two windows each
+    assert {p[0].parent.name for p in train.windows} == {v.name for v in (gopro / "train").iterdir()}
+
+
+def test_gopro_test_items_are_centre_crops(gopro):
+    whole = GoProWindows(gopro, "test", eval_crop_size=None)[0]
+    cropped = GoProWindows(gopro, "test", eval_crop_size=(32, 48))[0]
+    assert cropped[1].shape == (7, 3, 32, 48)
+    assert torch.equal(cropped[0], whole[0][:, 16:48, 24:72])
+    assert torch.equal(cropped[1], whole[1][..., 16:48, 24:72])
+
+
+def test_gopro_time_reversal_keeps_each_target_at_its_time(gopro):
+    """Reversed windows swap the inputs and reverse the targets, so target k is still at t = k/8."""
+    reverse_only = AugmentProbabilities(0, 0, 0, 0, 0, 1)
+    dataset = GoProWindows(gopro, "train", crop_size=(64, 96), probabilities=reverse_only)
+    plain = GoProWindows(gopro, "train", crop_size=(64, 96), probabilities=AugmentProbabilities(0, 0, 0, 0, 0, 0))
+    img0, imgt, img1, _, embt = dataset[1]
+    p0, pt, p1, _, _ = plain[1]
+    assert torch.equal(img0, p1) and torch.equal(img1, p0)
+    assert torch.equal(imgt, pt.flip(0))
+    assert torch.allclose(embt.flatten(), torch.arange(1, 8) / 8.0)
+
+
+def test_gopro_errors(tmp_path, gopro):
+    with pytest.raises(InputError, match="train"):
+        GoProWindows(tmp_path / "missing", "train")
+    (tmp_path / "short" / "train" / "clip").mkdir(parents=True)
+    with pytest.raises(InputError, match="empty"):
+        GoProWindows(tmp_path / "short", "train")
+    with pytest.raises(InputError, match=r"crop 512x512.*000000\.png"):
+        GoProWindows(gopro, "test")  # the paper's 512x512 centre crop does not fit 64x96 frames

@@ -1,0 +1,345 @@
+"""The training engine shared by train_vimeo90k.py and train_gopro.py.
+
+It runs the paper's recipe in one process, on one or several GPUs, or on several machines
+(``torchrun``): AdamW with weight decay 0, a cosine learning rate per iteration from ``lr_start``
+to ``lr_end``, a DistributedSampler reshuffled every epoch, evaluation every ``eval_interval``
+epochs on the test split (PSNR and SSIM), and ``latest``/``best`` checkpoints written atomically.
+A checkpoint records the position to the step, the optimiser and every rank's RNG states, so
+``--resume`` continues at the same iteration with the same learning rate and the same data.
+
+What differs between datasets (which files, which defaults) lives in :mod:`training.recipes`.
+"""
+from __future__ import annotations
+
+import argparse
+import random
+import re
+import time
+from contextlib import nullcontext
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Dict, List, Optional
+
+import numpy as np
+import torch
+from torch.nn.parallel import DistributedDataParallel
+from torch.utils.data import DataLoader
+
+from models import build_model, load_checkpoint
+from training.batches import to_model_inputs
+from training.checkpoint import (
+    TrainingState,
+    capture_rng_state,
+    checkpoint_paths,
+    load_training_checkpoint,
+    restore_rng_state,
+    save_training_checkpoint,
+)
+from training.evaluate import EvalResult, evaluate
+from training.recipes import Recipe
+from training.reporting import RunReporter
+from training.sampler import ResumableDistributedSampler
+from training.schedule import cosine_lr, set_lr
+from utils.distributed import DistributedContext, init_distributed
+from utils.errors import InputError
+
+__all__ = ["train", "Trainer"]
+
+LOSS_NAMES = ("loss_rec", "loss_geo", "loss_dis")
+
+
+def _seed_everything(seed: int) -> None:
+    random.seed(seed)
+    np.random.seed(seed % 2**32)
+    torch.manual_seed(seed)
+
+
+def _one_line(error: BaseException) -> str:
+    """The original message of an error re-raised by a DataLoader worker (which adds a traceback)."""
+    lines = [line for line in str(error).strip().splitlines() if line.strip()]
+    last = lines[-1] if lines else type(error).__name__
+    return re.sub(r"^[\w.]*(InputError|ImageError|CheckpointError): ", "", last)
+
+
+class _Meter:
+    """Running sums of the loss terms and the samples seen since the last report."""
+
+    def __init__(self) -> None:
+        self.reset()
+
+    def reset(self) -> None:
+        self.sums = {name: 0.0 for name in LOSS_NAMES}
+        self.steps = 0
+        self.samples = 0
+        self.started = time.perf_counter()
+
+    def update(self, losses: Dict[str, float], samples: int) -> None:
+        for name in LOSS_NAMES:
+            self.sums[name] += losses[name]
+        self.steps += 1
+        self.samples += samples
+
+    def means(self) -> Dict[str, float]:
+        means = {name: total / max(self.steps, 1) for name, total in self.sums.items()}
+        means["loss"] = sum(means[name] for name in LOSS_NAMES)
+        return means
+
+    def rate(self) -> float:
+        return self.samples / max(time.perf_counter() - self.started, 1e-9)
+
+
+@dataclass
+class _Position:
+    epoch: int = 0
+    epoch_step: int = 0
+    iteration: int = 0
+
+
+class Trainer:
+    """One training run: built from the parsed flags and a :class:`Recipe`, started by :meth:`run`."""
+
+    def __init__(self, args: argparse.Namespace, recipe: Recipe, context: DistributedContext) -> None:
+        self.args = args
+        self.recipe = recipe
+        self.context = context
+        self.device = context.device
+        self.use_flow = recipe.uses_flow(args)
+        resume_state = load_training_checkpoint(args.resume) if args.resume else None
+        self.log_path = self._log_path(resume_state)
+        self.reporter = RunReporter(self.log_path, enabled=context.is_main)
+        for note in getattr(args, "notes", []):
+            self.reporter.info(f"note: {note}")
+
+        _seed_everything(args.seed)  # identical initial weights on every rank
+        self.model = build_model(args.model_name).to(self.device)
+        self.train_set = recipe.build_train(args)
+        self.test_set = recipe.build_test(args) if args.eval_interval > 0 else None
+        _seed_everything(args.seed + context.rank)
+
+        self.sampler = ResumableDistributedSampler(
+            self.train_set, num_replicas=context.world_size, rank=context.rank, shuffle=True, seed=args.seed
+        )
+        self.iters_per_epoch = self.sampler.full_length // args.batch_size
+        if self.iters_per_epoch == 0:
+            raise InputError(
+                f"the train split has {len(self.train_set)} samples, fewer than one batch of {args.batch_size} "
+                f"per process on {context.world_size} process(es); lower --batch_size"
+            )
+        self.total_iterations = args.epochs * self.iters_per_epoch
+        self.loader = DataLoader(
+            self.train_set,
+            batch_size=args.batch_size,
+            sampler=self.sampler,
+            num_workers=args.num_workers,
+            pin_memory=self.device.type == "cuda",
+            drop_last=True,
+        )
+        self.optimizer = torch.optim.AdamW(self.model.parameters(), lr=args.lr_start, weight_decay=0)
+        self.amp_dtype = torch.float16 if self.device.type == "cuda" else torch.bfloat16
+        self.scaler = torch.amp.GradScaler("cuda", enabled=bool(args.amp) and self.device.type == "cuda")
+        self.position = _Position()
+        self.best_score = float("-inf")
+        if resume_state is not None:
+            self._resume(resume_state)
+        self.ddp_model = (
+            DistributedDataParallel(self.model, device_ids=[self.device.index] if self.device.type == "cuda" else None)
+            if context.initialized
+            else self.model
+        )
+        if self.device.type == "cuda":
+            torch.backends.cudnn.benchmark = True
+
+    # ------------------------------------------------------------------------------------------
+    # set-up
+
+    def _log_path(self, resume_state: Optional[TrainingState]) -> Path:
+        if self.args.log_path is not None:
+            return Path(self.args.log_path)
+        if resume_state is not None:
+            return Path(self.args.resume).resolve().parent
+        return Path("runs") / f"{self.recipe.name}_{self.args.model_name}"
+
+    def _resume(self, state: TrainingState) -> None:
+        load_checkpoint(self.model, self.args.resume, map_location="cpu")  # validates width and keys
+        if state.weights_only:
+            self.reporter.info(f"note: {self.args.resume} holds weights only; training starts at iteration 0 from them")
+            return
+        self.optimizer.load_state_dict(state.optimizer)
+        if state.scaler and self.scaler.is_enabled():
+            self.scaler.load_state_dict(state.scaler)
+        self.best_score = state.best_score
+        epoch, step = state.epoch, state.epoch_step
+        if state.iters_per_epoch != self.iters_per_epoch and step:
+            self.reporter.info(
+                f"note: an epoch now has {self.iters_per_epoch} iterations, not {state.iters_per_epoch} "
+                "(batch size or process count changed); resuming at the start of the next epoch"
+            )
+            epoch, step = epoch + 1, 0
+        self.position = _Position(epoch, step, state.iteration)
+        if len(state.rng) == self.context.world_size:
+            restore_rng_state(state.rng[self.context.rank])
+        else:
+            self.reporter.info(f"note: the checkpoint has RNG states of {len(state.rng)} process(es); reseeding")
+        for key in ("epochs", "lr_start", "lr_end", "batch_size"):
+            old = state.args.get(key)
+            if old is not None and old != getattr(self.args, key):
+                self.reporter.info(f"note: --{key} was {old} in the checkpoint and is {getattr(self.args, key)} now")
+
+    # ------------------------------------------------------------------------------------------
+    # checkpoints and evaluation (collective: every rank calls them)
+
+    def _save(self, tag: str) -> None:
+        rng_states = self.context.all_gather_objects(capture_rng_state())
+        if self.context.is_main:
+            state = TrainingState(
+                model={k: v.detach().cpu() for k, v in self.model.state_dict().items()},
+                optimizer=self.optimizer.state_dict(),
+                scaler=self.scaler.state_dict() if self.scaler.is_enabled() else None,
+                epoch=self.position.epoch,
+                epoch_step=self.position.epoch_step,
+                iteration=self.position.iteration,
+                iters_per_epoch=self.iters_per_epoch,
+                best_score=self.best_score,
+                args=vars(self.args),
+                rng=rng_states,
+            )
+            training_path, weights_path = save_training_checkpoint(self.log_path, self.args.model_name, tag, state)
+            self.reporter.info(f"saved {training_path} and {weights_path} (iteration {self.position.iteration})")
+        self.context.barrier()
+
+    def _evaluate(self, epoch: int) -> EvalResult:
+        started = time.perf_counter()
+        result = evaluate(
+            self.model,
+            self.test_set,
+            self.context,
+            batch_size=self.args.eval_batch_size,
+            num_workers=self.args.num_workers,
+        )
+        step = self.position.iteration
+        self.reporter.info(
+            f"eval epoch {epoch + 1}/{self.args.epochs}: PSNR {result.psnr:.3f} dB, SSIM {result.ssim:.4f} "
+            f"over {result.count} frames ({time.perf_counter() - started:.1f} s)"
+        )
+        self.reporter.scalars({"eval/psnr": result.psnr, "eval/ssim": result.ssim}, step)
+        self.reporter.images("eval/img0|prediction|target", result.samples, step)
+        return result
+
+    # ------------------------------------------------------------------------------------------
+    # the loop
+
+    def _step(self, batch: List[torch.Tensor]) -> Dict[str, float]:
+        inputs = to_model_inputs(batch, self.device, self.use_flow)
+        lr = cosine_lr(self.position.iteration, self.total_iterations, self.args.lr_start, self.args.lr_end)
+        set_lr(self.optimizer, lr)
+        autocast = torch.autocast(self.device.type, dtype=self.amp_dtype) if self.args.amp else nullcontext()
+        with autocast:
+            _, loss_rec, loss_geo, loss_dis = self.ddp_model(*inputs)
+        loss = loss_rec.float() + loss_geo.float() + loss_dis.float()
+        if not torch.isfinite(loss):
+            raise RuntimeError(f"the loss became {float(loss)} at iteration {self.position.iteration}")
+        self.optimizer.zero_grad(set_to_none=True)
+        self.scaler.scale(loss).backward()
+        self.scaler.step(self.optimizer)
+        self.scaler.update()
+        losses = {name: float(value.detach()) for name, value in zip(LOSS_NAMES, (loss_rec, loss_geo, loss_dis))}
+        return {**losses, "lr": lr, "samples": inputs.img0.shape[0]}
+
+    def _report_training(self, meter: _Meter) -> None:
+        means = meter.means()
+        rate = meter.rate() * self.context.world_size
+        lr = self.optimizer.param_groups[0]["lr"]
+        self.reporter.info(
+            f"epoch {self.position.epoch + 1}/{self.args.epochs} iter {self.position.iteration}/{self.total_iterations} "
+            f"lr {lr:.4e} loss {means['loss']:.4e} (rec {means['loss_rec']:.4e} geo {means['loss_geo']:.4e} "
+            f"dis {means['loss_dis']:.4e}) {rate:.1f} samples/s"
+        )
+        scalars = {f"train/{name}": value for name, value in means.items()}
+        scalars.update({"train/lr": lr, "train/samples_per_second": rate})
+        self.reporter.scalars(scalars, self.position.iteration)
+        meter.reset()
+
+    def _log_start(self) -> None:
+        args, context = self.args, self.context
+        self.reporter.info(f"arguments: { {k: v for k, v in vars(args).items() if k != 'notes'} }")
+        self.reporter.info(
+            f"{args.model_name} on {context.world_size} process(es), device {self.device}; "
+            f"{len(self.train_set)} training samples, {self.iters_per_epoch} iterations per epoch, "
+            f"{self.total_iterations} in all; flow loss {'on' if self.use_flow else 'off'}; logs in {self.log_path}"
+        )
+        if self.position.iteration:
+            self.reporter.info(
+                f"resumed at epoch {self.position.epoch + 1}, iteration {self.position.iteration}, lr "
+                f"{cosine_lr(self.position.iteration, self.total_iterations, args.lr_start, args.lr_end):.4e}"
+            )
+        elif args.resume is None and checkpoint_paths(self.log_path, args.model_name, "latest")[0].exists():
+            self.reporter.info(f"note: {self.log_path} holds an earlier run's checkpoints; they will be overwritten (use --resume to continue it)")
+
+    def run(self) -> None:
+        """Train until --epochs are done or --max_steps optimiser steps were taken in this run."""
+        args = self.args
+        self._log_start()
+        if self.position.epoch >= args.epochs:
+            self.reporter.info(f"nothing to do: all {args.epochs} epochs are done (raise --epochs to train longer)")
+        steps_this_run = 0
+        stop = False
+        self.ddp_model.train()
+        try:
+            for epoch in range(self.position.epoch, args.epochs):
+                self.position.epoch = epoch
+                self.sampler.set_epoch(epoch)
+                if hasattr(self.train_set, "set_epoch"):  # our datasets draw augmentations per (seed, epoch, index)
+                    self.train_set.set_epoch(epoch)
+                self.sampler.skip_samples(self.position.epoch_step * args.batch_size)
+                meter = _Meter()
+                bar = self.reporter.progress(
+                    self.loader, total=self.iters_per_epoch, initial=self.position.epoch_step, description=f"epoch {epoch + 1}/{args.epochs}"
+                )
+                for batch in bar:
+                    result = self._step(batch)
+                    self.position.iteration += 1
+                    self.position.epoch_step += 1
+                    steps_this_run += 1
+                    meter.update(result, result["samples"])
+                    if hasattr(bar, "set_postfix"):
+                        bar.set_postfix(
+                            loss=f"{result['loss_rec'] + result['loss_geo'] + result['loss_dis']:.4f}",
+                            lr=f"{result['lr']:.2e}",
+                            samples_per_s=f"{meter.rate() * self.context.world_size:.1f}",
+                            refresh=False,
+                        )
+                    if self.position.iteration % args.log_interval == 0:
+                        self._report_training(meter)
+                    stop = bool(args.max_steps) and steps_this_run >= args.max_steps
+                    if stop:
+                        break
+                    if args.save_interval and self.position.iteration % args.save_interval == 0 and self.position.epoch_step < self.iters_per_epoch:
+                        self._save("latest")
+                if hasattr(bar, "close"):
+                    bar.close()
+                if self.position.epoch_step >= self.iters_per_epoch:  # the epoch is complete
+                    self.position = _Position(epoch + 1, 0, self.position.iteration)
+                    if self.test_set is not None and ((epoch + 1) % args.eval_interval == 0 or epoch + 1 == args.epochs):
+                        score = self._evaluate(epoch).psnr
+                        if score > self.best_score:
+                            self.best_score = score
+                            self._save("best")
+                    self._save("latest")
+                elif stop:
+                    self._save("latest")
+                if stop:
+                    self.reporter.info(f"stopped after --max_steps {args.max_steps} steps (iteration {self.position.iteration})")
+                    break
+        except InputError as error:  # bad data found by a DataLoader worker: keep the one-line message
+            raise InputError(_one_line(error)) from None
+        finally:
+            self.reporter.close()
+
+
+def train(args: argparse.Namespace, recipe: Recipe) -> None:
+    """Join the process group (if launched by torchrun), train, leave the group."""
+    context = init_distributed(args.device)
+    try:
+        Trainer(args, recipe, context).run()
+    finally:
+        context.close()

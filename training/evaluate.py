@@ -1,0 +1,72 @@
+"""Evaluation during training: PSNR and SSIM of the predicted frames on a test split.
+
+The split is sharded over the ranks (rank r scores items r, r + world, ...) and the sums are
+combined, so every process does a share of the work and the result equals a single-process run.
+Every target counts once (for GoPro, each of the seven frames of a window), as the paper scores
+them. Sides that are not multiples of 16 are replicate-padded and cropped back.
+"""
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import Optional
+
+import torch
+from torch.utils.data import DataLoader, Dataset, Subset
+
+from training.batches import to_model_inputs
+from utils.distributed import DistributedContext
+from utils.metrics import calculate_psnr, calculate_ssim
+from utils.padding import InputPadder
+
+__all__ = ["EvalResult", "evaluate"]
+
+
+@dataclass
+class EvalResult:
+    """Mean PSNR (dB) and SSIM over ``count`` predicted frames, and a few (img0 | prediction | target) strips."""
+
+    psnr: float
+    ssim: float
+    count: int
+    samples: Optional[torch.Tensor] = None
+
+
+@torch.no_grad()
+def evaluate(
+    model: torch.nn.Module,
+    dataset: Dataset,
+    context: DistributedContext,
+    *,
+    batch_size: int = 1,
+    num_workers: int = 0,
+    sample_count: int = 3,
+) -> EvalResult:
+    """Score ``model.inference`` on ``dataset`` (items as in :mod:`training.batches`)."""
+    was_training = model.training
+    model.eval()
+    shard = Subset(dataset, range(context.rank, len(dataset), context.world_size))
+    loader = DataLoader(shard, batch_size=batch_size, shuffle=False, num_workers=num_workers, pin_memory=context.device.type == "cuda")
+    sums = torch.zeros(3, dtype=torch.float64)  # psnr, ssim, count
+    samples = []
+    for batch in loader:
+        inputs = to_model_inputs(batch, context.device, use_flow=False)
+        padder = InputPadder(inputs.img0.shape, multiple=16)
+        img0, img1 = padder.pad(inputs.img0, inputs.img1)
+        pred = padder.unpad(model.inference(img0, img1, inputs.embt))
+        for j in range(pred.shape[0]):
+            frame, target = pred[j : j + 1], inputs.imgt[j : j + 1]
+            sums[0] += float(calculate_psnr(frame, target))
+            sums[1] += float(calculate_ssim(frame, target))
+            sums[2] += 1
+            if len(samples) < sample_count:
+                samples.append(torch.cat([inputs.img0[j], pred[j], target[0]], 2).cpu())
+    if context.initialized:
+        sums = context.all_reduce_sum(sums.to(context.device)).cpu()
+    model.train(was_training)
+    count = int(sums[2])
+    return EvalResult(
+        psnr=float(sums[0] / max(count, 1)),
+        ssim=float(sums[1] / max(count, 1)),
+        count=count,
+        samples=torch.stack(samples) if samples else None,
+    )

@@ -1,0 +1,207 @@
+"""Optical-flow estimators for pseudo labels, and the resumable loop that writes them.
+
+IFRNet's distillation loss needs, for every training triplet, the flow from the middle frame to
+each outer frame (the flows that backward-warp the outer frames onto the middle one). The authors
+used LiteFlowNet; here three estimators are offered:
+
+- ``raft_large`` / ``raft_small``: torchvision's RAFT with its published weights (downloaded by
+  torchvision when online, or read from a local file on offline machines). RAFT needs sides
+  divisible by 8 and at least 128, so frames are replicate-padded and the flow cropped back.
+- ``dis``: OpenCV's DIS optical flow on the CPU; no weights, fast, less accurate.
+
+Every estimator maps lists of (H, W, 3) uint8 RGB source and target frames to (H, W, 2) float32
+flows (u, v) such that ``warp(target, flow) ~ source``.
+"""
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Callable, List, NamedTuple, Optional, Sequence, Tuple, Union
+
+import numpy as np
+import torch
+from torch.utils.data import DataLoader, Dataset
+from tqdm import tqdm
+
+from utils.errors import InputError
+from utils.flow_io import write_flo
+from utils.image_io import read_image
+from utils.padding import InputPadder
+
+__all__ = ["ESTIMATORS", "DIS_PRESETS", "FlowEstimator", "DISFlow", "RAFTFlow", "build_estimator", "FlowJob", "write_flow_labels"]
+
+ESTIMATORS = ("raft_large", "raft_small", "dis")
+DIS_PRESETS = ("ultrafast", "fast", "medium")
+
+FlowEstimator = Callable[[Sequence[np.ndarray], Sequence[np.ndarray]], List[np.ndarray]]
+
+
+def _check_pairs(sources: Sequence[np.ndarray], targets: Sequence[np.ndarray]) -> None:
+    if len(sources) != len(targets):
+        raise ValueError(f"expected as many sources as targets, got {len(sources)} and {len(targets)}")
+    for source, target in zip(sources, targets):
+        if source.shape != target.shape or source.ndim != 3 or source.shape[2] != 3:
+            raise ValueError(f"expected pairs of equal (H, W, 3) frames, got {source.shape} and {target.shape}")
+
+
+class DISFlow:
+    """OpenCV's Dense Inverse Search flow (Kroeger et al. 2016), on greyscale frames."""
+
+    def __init__(self, preset: str = "medium") -> None:
+        try:
+            import cv2
+        except ImportError:
+            raise InputError("--estimator dis needs OpenCV: pip install opencv-python-headless") from None
+        if preset not in DIS_PRESETS:
+            raise ValueError(f"preset must be one of {', '.join(DIS_PRESETS)}, got {preset!r}")
+        self._cv2 = cv2
+        self._dis = cv2.DISOpticalFlow_create(getattr(cv2, f"DISOPTICAL_FLOW_PRESET_{preset.upper()}"))
+
+    def __call__(self, sources: Sequence[np.ndarray], targets: Sequence[np.ndarray]) -> List[np.ndarray]:
+        _check_pairs(sources, targets)
+        gray = lambda image: self._cv2.cvtColor(np.ascontiguousarray(image), self._cv2.COLOR_RGB2GRAY)  # noqa: E731
+        return [self._dis.calc(gray(s), gray(t), None).astype(np.float32) for s, t in zip(sources, targets)]
+
+
+def _raft_side(side: int) -> int:
+    """The padded side RAFT accepts: a multiple of 8 and at least 128 (its correlation pyramid's minimum)."""
+    return max(128, side + (-side) % 8)
+
+
+class RAFTFlow:
+    """torchvision's RAFT (Teed and Deng 2020), large or small, on ``device``."""
+
+    def __init__(
+        self,
+        variant: str = "raft_large",
+        weights: Optional[Union[str, Path]] = None,
+        device: Union[str, torch.device] = "cpu",
+        num_flow_updates: int = 12,
+    ) -> None:
+        from torchvision.models import optical_flow
+
+        builders = {
+            "raft_large": (optical_flow.raft_large, optical_flow.Raft_Large_Weights.DEFAULT),
+            "raft_small": (optical_flow.raft_small, optical_flow.Raft_Small_Weights.DEFAULT),
+        }
+        if variant not in builders:
+            raise ValueError(f"variant must be raft_large or raft_small, got {variant!r}")
+        build, published = builders[variant]
+        if weights is None:
+            try:
+                model = build(weights=published, progress=True)
+            except Exception as error:  # URLError, OSError, HTTPError...: all mean "no download"
+                raise InputError(
+                    f"cannot download the {variant} weights from {published.url} ({type(error).__name__}: {error}); "
+                    "download the file on a connected machine and pass --weights PATH"
+                ) from None
+        else:
+            model = build(weights=None)
+            model.load_state_dict(self._read_weights(Path(weights), variant, model))
+        self.model = model.to(device).eval()
+        self.device = torch.device(device)
+        self.num_flow_updates = num_flow_updates
+
+    @staticmethod
+    def _read_weights(path: Path, variant: str, model: torch.nn.Module) -> dict:
+        if not path.is_file():
+            raise InputError(f"--weights file not found: {path}")
+        try:
+            state = torch.load(path, map_location="cpu", weights_only=True)
+        except Exception as error:  # corrupt or foreign file
+            raise InputError(f"cannot read --weights {path}: {str(error).strip().splitlines()[0]}") from None
+        if isinstance(state, dict) and isinstance(state.get("model"), dict):
+            state = state["model"]
+        own = model.state_dict()
+        if not isinstance(state, dict) or set(state) != set(own) or any(state[k].shape != own[k].shape for k in own):
+            raise InputError(f"--weights {path} are not torchvision {variant} weights")
+        return state
+
+    @torch.no_grad()
+    def __call__(self, sources: Sequence[np.ndarray], targets: Sequence[np.ndarray]) -> List[np.ndarray]:
+        _check_pairs(sources, targets)
+        flows: List[Optional[np.ndarray]] = [None] * len(sources)
+        by_shape = {}
+        for index, source in enumerate(sources):  # frames of one size are estimated in one batch
+            by_shape.setdefault(source.shape, []).append(index)
+        for indices in by_shape.values():
+            to_tensor = lambda frames: torch.from_numpy(np.stack(frames)).permute(0, 3, 1, 2).to(self.device).float() / 127.5 - 1.0  # noqa: E731
+            source = to_tensor([sources[i] for i in indices])
+            target = to_tensor([targets[i] for i in indices])
+            height, width = source.shape[2:]
+            padder = InputPadder.to_size(source.shape, _raft_side(height), _raft_side(width), mode="replicate")
+            source, target = padder.pad(source, target)
+            flow = padder.unpad(self.model(source, target, num_flow_updates=self.num_flow_updates)[-1])
+            for i, f in zip(indices, flow.permute(0, 2, 3, 1).float().cpu().numpy()):
+                flows[i] = np.ascontiguousarray(f)
+        return flows  # type: ignore[return-value]
+
+
+def build_estimator(
+    name: str,
+    *,
+    weights: Optional[Union[str, Path]] = None,
+    device: Union[str, torch.device] = "cpu",
+    dis_preset: str = "medium",
+    num_flow_updates: int = 12,
+) -> FlowEstimator:
+    """The estimator called ``name`` (one of :data:`ESTIMATORS`)."""
+    if name == "dis":
+        return DISFlow(dis_preset)
+    if name in ("raft_large", "raft_small"):
+        return RAFTFlow(name, weights, device, num_flow_updates)
+    raise InputError(f"unknown flow estimator {name!r}; expected one of {', '.join(ESTIMATORS)}")
+
+
+class FlowJob(NamedTuple):
+    """Flows from ``source`` to each of ``targets``, to be written to ``outputs`` (same order)."""
+
+    source: Path
+    targets: Tuple[Path, ...]
+    outputs: Tuple[Path, ...]
+
+
+class _JobFrames(Dataset):
+    """Reads a job's frames in DataLoader workers, so decoding overlaps estimation."""
+
+    def __init__(self, jobs: Sequence[FlowJob]) -> None:
+        self.jobs = list(jobs)
+
+    def __len__(self) -> int:
+        return len(self.jobs)
+
+    def __getitem__(self, index: int):
+        job = self.jobs[index]
+        return job, read_image(job.source), [read_image(path) for path in job.targets]
+
+
+def write_flow_labels(
+    jobs: Sequence[FlowJob],
+    estimator: FlowEstimator,
+    *,
+    batch_size: int = 4,
+    num_workers: int = 0,
+    progress: bool = True,
+) -> int:
+    """Estimate and write every job's flows (each file atomically); returns the number of jobs done.
+
+    Files are written as soon as their batch is done, so an interrupted run loses at most one
+    batch and a rerun skips what is complete.
+    """
+    loader = DataLoader(_JobFrames(jobs), batch_size=batch_size, num_workers=num_workers, collate_fn=list)
+    done = 0
+    with tqdm(total=len(jobs), unit="triplet", disable=not progress, dynamic_ncols=True) as bar:
+        for batch in loader:
+            sources, targets, outputs = [], [], []
+            for job, source, job_targets in batch:
+                for target_path, target, output in zip(job.targets, job_targets, job.outputs):
+                    if target.shape != source.shape:
+                        raise InputError(f"{job.source} and {target_path} differ in size")
+                    sources.append(source)
+                    targets.append(target)
+                    outputs.append(output)
+            for output, flow in zip(outputs, estimator(sources, targets)):
+                output.parent.mkdir(parents=True, exist_ok=True)
+                write_flo(output, flow)
+            done += len(batch)
+            bar.update(len(batch))
+    return done
