@@ -7,11 +7,13 @@ See models/onnx_export.py for why the graph is built as it is.
 from __future__ import annotations
 
 import argparse
+import sys
 from pathlib import Path
 from typing import Optional
 
 from models import MODEL_NAMES, build_model, load_checkpoint
-from models.interpolator import pad_multiple_for_scale, resolve_checkpoint
+from models.checkpoint import resolve_weights
+from models.interpolator import pad_multiple_for_scale
 from models.onnx_export import (
     DEFAULT_OPSET,
     MAX_OPSET,
@@ -65,8 +67,10 @@ def main(argv: Optional[list] = None) -> None:
     output = args.output or Path(f"{args.model_name}.onnx")
     if output.is_dir():
         raise InputError(f"--output is a folder ({output}); give a file name such as {output / args.model_name}.onnx")
-    checkpoint = resolve_checkpoint(args.model_name, args.checkpoint)
-    model = build_model(args.model_name)
+    model_name, checkpoint, note = resolve_weights(args.model_name, args.checkpoint)
+    if note:
+        print(f"note: {note}", file=sys.stderr)
+    model = build_model(model_name)
     load_checkpoint(model, checkpoint)
     model.eval()
 

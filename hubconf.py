@@ -16,15 +16,20 @@ from typing import Optional, Union
 dependencies = ["torch", "numpy"]
 
 from models import build_model, load_checkpoint
-from models.checkpoint import PUBLISHED_CHECKPOINTS_URL, CheckpointError
+from models.checkpoint import PUBLISHED_CHECKPOINTS_URL, CheckpointError, resolve_weights
 from models.ifrnet import IFRNet as _IFRNetModel
-from models.interpolator import Interpolator, resolve_checkpoint
+from models.interpolator import Interpolator
 
 __all__ = ["IFRNet", "IFRNet_L", "IFRNet_S", "interpolator"]
 
 
 def _weights_path(model_name: str, checkpoint: Optional[Union[str, Path]]) -> Path:
-    path = resolve_checkpoint(model_name, checkpoint)
+    """The given checkpoint, else the published one; the starter weights only for their own variant.
+
+    A hub entry point names its architecture, so unlike the command-line tools it never swaps in
+    weights of another width.
+    """
+    path = resolve_weights(model_name, checkpoint, other_variant=False).path
     if checkpoint is None and not path.is_file():
         raise CheckpointError(
             f"no {model_name} weights at {path}: download {path.name} from {PUBLISHED_CHECKPOINTS_URL} "

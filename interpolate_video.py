@@ -16,7 +16,7 @@ from pathlib import Path
 from typing import Optional
 
 from models import MODEL_NAMES
-from models.interpolator import Interpolator, resolve_checkpoint
+from models.interpolator import Interpolator
 from utils.cli import run_cli
 from utils.device import DEVICE_CHOICES
 from video.convert import ConversionJob, check_job, convert, parse_rate
@@ -96,8 +96,10 @@ def main(argv: Optional[list] = None) -> None:
         progress=not args.quiet,
     )
     check_job(job)  # fail on bad paths before loading the model
-    interpolator = Interpolator(args.model_name, resolve_checkpoint(args.model_name, args.checkpoint), args.device,
+    interpolator = Interpolator(args.model_name, args.checkpoint, args.device,
                                 scale_factor=args.scale_factor, fp16=args.fp16, batch_size=args.batch_size)
+    if interpolator.weights_note:
+        logging.getLogger("ifrnet.video").warning("%s", interpolator.weights_note)
     _interrupt_on_sigterm()
     stats = convert(job, interpolator.interpolate)
     logging.getLogger("ifrnet.video").info(

@@ -30,7 +30,8 @@ if str(ROOT) not in sys.path:
     sys.path.insert(0, str(ROOT))
 
 from models import MODEL_NAMES, build_model  # noqa: E402
-from models.interpolator import Interpolator, resolve_checkpoint  # noqa: E402
+from models.checkpoint import published_checkpoint_path  # noqa: E402
+from models.interpolator import Interpolator  # noqa: E402
 from utils.cli import run_cli  # noqa: E402
 from utils.device import DEVICE_CHOICES  # noqa: E402
 from video.convert import ConversionJob, convert  # noqa: E402
@@ -68,7 +69,7 @@ def make_clip(source: Path, path: Path, frames: int, size) -> Path:
 
 
 def make_interpolator(args) -> Interpolator:
-    checkpoint = resolve_checkpoint(args.model_name, args.checkpoint)
+    checkpoint = Path(args.checkpoint) if args.checkpoint else published_checkpoint_path(args.model_name)
     options = dict(scale_factor=args.scale_factor, batch_size=args.batch_size)
     if checkpoint.is_file():
         return Interpolator(args.model_name, checkpoint, args.device, **options)

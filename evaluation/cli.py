@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import argparse
 import json
+import sys
 from pathlib import Path
 from typing import Dict, List, Optional, Sequence
 
@@ -16,6 +17,7 @@ import torch
 from evaluation.datasets import Benchmark, check_samples_exist, get_benchmark, list_samples
 from evaluation.runner import BenchmarkResult, evaluate
 from models import MODEL_NAMES, build_model, load_checkpoint, published_checkpoint_path
+from models.checkpoint import resolve_weights
 from utils.atomic import atomic_writer
 from utils.device import DEVICE_CHOICES, resolve_device
 from utils.errors import InputError
@@ -133,8 +135,10 @@ def run_benchmark(name: str, argv: Optional[Sequence[str]] = None, description: 
         listed[split_name] = samples
 
     device = resolve_device(args.device)
-    checkpoint = args.checkpoint or published_checkpoint_path(args.model_name, benchmark.checkpoint_dataset)
-    model = load_model(args.model_name, checkpoint, device)
+    model_name, checkpoint, note = resolve_weights(args.model_name, args.checkpoint, benchmark.checkpoint_dataset)
+    if note:
+        print(f"note: {note}", file=sys.stderr)
+    model = load_model(model_name, checkpoint, device)
 
     results = {}
     for split_name, samples in listed.items():
@@ -142,7 +146,7 @@ def run_benchmark(name: str, argv: Optional[Sequence[str]] = None, description: 
         results[split_name] = evaluate(model, samples, benchmark.protocol, device,
                                        description=label, progress=not args.no_progress)
 
-    report = build_report(benchmark, split, args.model_name, checkpoint, results)
+    report = build_report(benchmark, split, model_name, checkpoint, results)
     print(summary_line(report))
     if args.json is not None:
         try:

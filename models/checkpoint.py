@@ -72,18 +72,21 @@ def resolve_weights(
     dataset: str = "Vimeo90K",
     *,
     starter: Optional[Path] = None,
+    other_variant: bool = True,
 ) -> ResolvedWeights:
     """The weights a tool should load: ``checkpoint`` when given (it always wins); else the published
     checkpoint of the variant when it has been downloaded; else this project's starter weights
     (an IFRNet_S, so the variant changes), with a note saying so and where the published ones are.
 
     When neither exists the published path is returned, and loading it reports where to download it.
+    ``other_variant=False`` falls back only when the starter is of the requested variant (for
+    callers such as torch.hub entry points that promise a given architecture).
     """
     if checkpoint is not None:
         return ResolvedWeights(model_name, Path(checkpoint), None)
     published = published_checkpoint_path(model_name, dataset)
     starter = CHECKPOINT_DIR / STARTER_CHECKPOINT if starter is None else Path(starter)
-    if published.is_file() or not starter.is_file():
+    if published.is_file() or not starter.is_file() or (not other_variant and model_name != STARTER_MODEL_NAME):
         return ResolvedWeights(model_name, published, None)
     note = (
         f"{published} not found: using this project's starter weights {starter} ({STARTER_MODEL_NAME}, "

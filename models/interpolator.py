@@ -16,7 +16,7 @@ import numpy as np
 import torch
 
 from models import build_model
-from models.checkpoint import load_checkpoint, published_checkpoint_path
+from models.checkpoint import load_checkpoint, resolve_weights
 from models.ifrnet import IFRNet
 from utils.device import resolve_device
 from utils.errors import InputError
@@ -30,7 +30,6 @@ __all__ = [
     "AUTO_SCALE_PIXEL_BUDGET",
     "auto_scale_factor",
     "pad_multiple_for_scale",
-    "resolve_checkpoint",
 ]
 
 NETWORK_MULTIPLE = 16  # four stride-2 levels
@@ -63,17 +62,6 @@ def auto_scale_factor(height: int, width: int, pixel_budget: int = AUTO_SCALE_PI
         if height * width * scale * scale <= pixel_budget:
             return scale
     return AUTO_SCALE_CHOICES[-1]
-
-
-def resolve_checkpoint(model_name: str, checkpoint: Optional[Union[str, Path]] = None) -> Path:
-    """The weights file to load: ``checkpoint`` when given, else the variant's published Vimeo90K file.
-
-    The one place that decides where default weights come from (the CLI tools and torch.hub use it);
-    a missing file is reported by ``load_checkpoint`` with the download location.
-    """
-    if checkpoint is not None:
-        return Path(checkpoint)
-    return published_checkpoint_path(model_name, "Vimeo90K")
 
 
 def _parse_scale(scale_factor: ScaleSetting) -> ScaleSetting:
@@ -111,13 +99,16 @@ class Interpolator:
         scale_factor: ScaleSetting = 1.0,
         fp16: bool = False,
         batch_size: Optional[int] = None,
+        dataset: str = "Vimeo90K",
     ) -> None:
         device = resolve_device(device) if isinstance(device, str) else device
-        checkpoint = resolve_checkpoint(model_name, checkpoint)
         self._check_options(device, scale_factor, fp16, batch_size)  # before the (slow) load
-        model = build_model(model_name)
-        load_checkpoint(model, checkpoint)
-        self.checkpoint = checkpoint
+        # The published weights of ``dataset`` unless ``checkpoint`` is given; without them the
+        # starter weights, in which case ``weights_note`` says so (the tools print it).
+        resolved = resolve_weights(model_name, checkpoint, dataset)
+        model = build_model(resolved.model_name)
+        load_checkpoint(model, resolved.path)
+        self.model_name, self.checkpoint, self.weights_note = resolved
         self._setup(model, device, scale_factor, fp16, batch_size)
 
     @classmethod
@@ -132,7 +123,7 @@ class Interpolator:
     ) -> "Interpolator":
         """Wrap an already built (and loaded) model."""
         self = cls.__new__(cls)
-        self.checkpoint = None
+        self.model_name, self.checkpoint, self.weights_note = None, None, None
         device = resolve_device(device) if isinstance(device, str) else device
         self._check_options(device, scale_factor, fp16, batch_size)
         self._setup(model, device, scale_factor, fp16, batch_size)

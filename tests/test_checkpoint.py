@@ -91,3 +91,15 @@ def test_resolve_weights_prefers_explicit_then_published_then_starter(tmp_path, 
     assert resolve_weights("IFRNet_L", dataset="GoPro") == ("IFRNet_L", published, None)
     # --checkpoint always wins.
     assert resolve_weights("IFRNet", tmp_path / "mine.pth") == ("IFRNet", tmp_path / "mine.pth", None)
+
+
+def test_resolve_weights_can_refuse_another_variant(tmp_path, monkeypatch):
+    import models.checkpoint as checkpoint_module
+    from models.checkpoint import resolve_weights
+
+    monkeypatch.setattr(checkpoint_module, "CHECKPOINT_DIR", tmp_path)
+    starter = tmp_path / "starter" / "IFRNet_S_starter.pth"
+    starter.parent.mkdir()
+    starter.write_bytes(b"x")
+    assert resolve_weights("IFRNet", other_variant=False).path == tmp_path / "IFRNet" / "IFRNet_Vimeo90K.pth"
+    assert resolve_weights("IFRNet_S", other_variant=False).path == starter

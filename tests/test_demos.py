@@ -148,3 +148,22 @@ def test_cuda_without_a_gpu_is_refused(tmp_path, frames, seeded_checkpoints, cap
     argv = base_args(frames, seeded_checkpoints["IFRNet_S"], tmp_path)
     argv[-1] = "cuda"
     assert "no CUDA device" in bad_input_error(demo_2x, argv, capsys)
+
+
+def test_falls_back_to_the_starter_weights_with_a_note(tmp_path, frames, seeded_checkpoints, capsys, monkeypatch):
+    """No published checkpoint but starter weights present: the demo runs them (an IFRNet_S) and says so."""
+    import shutil
+
+    import models.checkpoint as checkpoint_module
+
+    monkeypatch.setattr(checkpoint_module, "CHECKPOINT_DIR", tmp_path / "checkpoints")
+    starter = tmp_path / "checkpoints" / "starter" / "IFRNet_S_starter.pth"
+    starter.parent.mkdir(parents=True)
+    shutil.copy(seeded_checkpoints["IFRNet_S"], starter)
+    argv = ["--img0", str(frames[0]), "--img1", str(frames[1]), "--output", str(tmp_path / "out"), "--device", "cpu"]
+    demo_2x.main(argv)  # --model_name defaults to IFRNet: the fallback switches the variant
+    err = capsys.readouterr().err
+    assert "IFRNet_Vimeo90K.pth not found" in err and "starter" in err and "dropbox" in err
+    expected = expected_frames("IFRNet_S", *frames, [0.5])[0]
+    written = read_image(tmp_path / "out" / "interp_t0.500.png")
+    assert np.abs(written.astype(int) - expected.astype(int)).max() <= 1

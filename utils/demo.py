@@ -2,11 +2,11 @@
 from __future__ import annotations
 
 import argparse
+import sys
 from pathlib import Path
-from typing import List, Optional, Sequence
+from typing import List, Sequence
 
 from models import MODEL_NAMES
-from models.checkpoint import published_checkpoint_path
 from models.interpolator import Interpolator
 from utils.device import DEVICE_CHOICES
 from utils.image_io import read_image, save_gif, write_image
@@ -42,8 +42,9 @@ def run_demo(args: argparse.Namespace, timesteps: Sequence[float], gif_name: str
     written.
     """
     frame0, frame1 = read_image(args.img0), read_image(args.img1)
-    checkpoint = args.checkpoint or published_checkpoint_path(args.model_name, args.dataset)
-    interpolator = Interpolator(args.model_name, checkpoint, args.device)
+    interpolator = Interpolator(args.model_name, args.checkpoint, args.device, dataset=args.dataset)
+    if interpolator.weights_note:
+        print(f"note: {interpolator.weights_note}", file=sys.stderr)
     frames = interpolator.interpolate(frame0, frame1, timesteps)
 
     written = []
