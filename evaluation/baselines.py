@@ -1,0 +1,122 @@
+"""Interpolation baselines that need no training, and scoring interpolators against real middle frames.
+
+A learned interpolator is only worth shipping if it beats what anyone gets for free, so the
+starter weights are compared (``benchmarks/starter_eval.py``) with:
+
+- :func:`average_interpolation`: the blend ``(1 - t) * frame0 + t * frame1``. It is exact where
+  nothing moves and gives a double exposure where something does.
+- :func:`dis_interpolation`: classical flow-based interpolation with OpenCV's DIS optical flow
+  (Kroeger et al. 2016, the ``medium`` preset, on grey frames). The flows from the middle frame
+  to the outer ones, which backward warping needs, are not observable, so they are approximated
+  from the two flows between the outer frames as Super SloMo does (Jiang et al. 2018, eq. 4)::
+
+      F_t->0 = -(1 - t) t F_0->1 + t^2 F_1->0
+      F_t->1 = (1 - t)^2 F_0->1 - t (1 - t) F_1->0
+
+  i.e. assuming linear motion and that a point's flow at its position at t is its flow at the
+  same pixel in the nearer frame; combining both directions cancels much of the error where the
+  motion field varies. Both frames are backward-warped (``utils.warp.warp``, the network's own
+  warp) and blended with weights (1 - t, t); without occlusion reasoning, as a plain baseline.
+
+All interpolators here share the contract of :meth:`models.interpolator.Interpolator.interpolate`
+for one timestep: two (H, W, 3) uint8 RGB frames in, one (H, W, 3) uint8 frame out, so every
+method is scored on the 8-bit frames a user would see.
+"""
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from functools import lru_cache
+from typing import Callable, Dict, Iterable, List, Mapping, Optional, Tuple
+
+import numpy as np
+import torch
+from tqdm import tqdm
+
+from utils.image_io import image_to_tensor, tensor_to_image
+from utils.metrics import calculate_psnr
+from utils.warp import warp
+
+__all__ = ["FrameInterpolator", "average_interpolation", "dis_interpolation", "middle_flows", "Scores", "score_interpolators"]
+
+FrameInterpolator = Callable[[np.ndarray, np.ndarray], np.ndarray]
+
+
+def _check_frames(frame0: np.ndarray, frame1: np.ndarray, t: float) -> None:
+    if frame0.shape != frame1.shape or frame0.ndim != 3 or frame0.shape[2] != 3:
+        raise ValueError(f"expected two (H, W, 3) frames of one size, got {frame0.shape} and {frame1.shape}")
+    if frame0.dtype != np.uint8 or frame1.dtype != np.uint8:
+        raise ValueError(f"expected uint8 frames, got {frame0.dtype} and {frame1.dtype}")
+    if not 0.0 <= t <= 1.0:
+        raise ValueError(f"t must be in [0, 1], got {t}")
+
+
+def average_interpolation(frame0: np.ndarray, frame1: np.ndarray, t: float = 0.5) -> np.ndarray:
+    """The blend ``(1 - t) * frame0 + t * frame1``, rounded to uint8."""
+    _check_frames(frame0, frame1, t)
+    blend = (1.0 - t) * frame0.astype(np.float32) + t * frame1.astype(np.float32)
+    return np.clip(np.rint(blend), 0, 255).astype(np.uint8)
+
+
+@lru_cache(maxsize=4)
+def _dis(preset: str):
+    from utils.flow_estimation import DISFlow
+
+    return DISFlow(preset)
+
+
+def middle_flows(flow_01: np.ndarray, flow_10: np.ndarray, t: float) -> Tuple[np.ndarray, np.ndarray]:
+    """Super SloMo's approximation of the flows t -> 0 and t -> 1 from the flows 0 -> 1 and 1 -> 0."""
+    flow_t0 = -(1.0 - t) * t * flow_01 + t * t * flow_10
+    flow_t1 = (1.0 - t) * (1.0 - t) * flow_01 - t * (1.0 - t) * flow_10
+    return flow_t0, flow_t1
+
+
+def dis_interpolation(frame0: np.ndarray, frame1: np.ndarray, t: float = 0.5, *, preset: str = "medium") -> np.ndarray:
+    """The frame at ``t`` by DIS optical flow, Super SloMo's middle-flow approximation and blending."""
+    _check_frames(frame0, frame1, t)
+    dis = _dis(preset)
+    flow_01, flow_10 = dis([frame0, frame1], [frame1, frame0])
+    flow_t0, flow_t1 = middle_flows(flow_01, flow_10, t)
+    as_tensor = lambda flow: torch.from_numpy(np.ascontiguousarray(flow)).permute(2, 0, 1).unsqueeze(0)  # noqa: E731
+    warped0 = warp(image_to_tensor(frame0), as_tensor(flow_t0))
+    warped1 = warp(image_to_tensor(frame1), as_tensor(flow_t1))
+    return tensor_to_image((1.0 - t) * warped0 + t * warped1)
+
+
+@dataclass
+class Scores:
+    """PSNR (dB) of each interpolator on each triplet, in order; ``mean`` averages over triplets."""
+
+    psnr: Dict[str, List[float]] = field(default_factory=dict)
+
+    @property
+    def count(self) -> int:
+        return len(next(iter(self.psnr.values()), []))
+
+    def mean(self, name: str) -> float:
+        values = self.psnr[name]
+        return float(np.mean(values)) if values else float("nan")
+
+
+def _psnr(prediction: np.ndarray, target: np.ndarray) -> float:
+    return float(calculate_psnr(image_to_tensor(prediction).double(), image_to_tensor(target).double()))
+
+
+def score_interpolators(
+    triplets: Iterable[Tuple[np.ndarray, np.ndarray, np.ndarray]],
+    interpolators: Mapping[str, FrameInterpolator],
+    *,
+    total: Optional[int] = None,
+    description: str = "",
+    progress: bool = True,
+) -> Scores:
+    """PSNR of every interpolator's middle frame against the real one, for (frame0, middle, frame1) triplets.
+
+    PSNR is computed on the uint8 outputs scaled to [0, 1] (``utils.metrics.calculate_psnr``), and
+    averaged per triplet as the paper's benchmarks do.
+    """
+    scores = Scores({name: [] for name in interpolators})
+    for frame0, middle, frame1 in tqdm(triplets, total=total, desc=description, unit="triplet", disable=not progress, dynamic_ncols=True):
+        for name, interpolate in interpolators.items():
+            scores.psnr[name].append(_psnr(interpolate(frame0, frame1), middle))
+    return scores

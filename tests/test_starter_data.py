@@ -1,0 +1,134 @@
+"""The starter training set: exact synthetic middles, real triplets that never touch held-out frames,
+and a folder the Vimeo90K training pipeline reads as is."""
+from __future__ import annotations
+
+import json
+import math
+
+import numpy as np
+import pytest
+import torch
+
+from datasets.starter_data import (
+    MANIFEST_NAME,
+    Layer,
+    Motion,
+    Scene,
+    StarterSettings,
+    build_starter_dataset,
+    clip_triplet_starts,
+    load_clip,
+    random_scene,
+    render_scene,
+    synthetic_triplet,
+)
+from datasets.vimeo90k import Vimeo90KTriplets, read_triplet_list
+from utils.errors import InputError
+from utils.image_io import read_image
+
+
+def test_synthetic_middle_frame_is_the_scene_at_half_time_and_deterministic():
+    frames = synthetic_triplet(7, 3, "train", size=(96, 64))
+    scene = random_scene(np.random.default_rng([7, 0, 3]), (96, 64))
+    np.testing.assert_array_equal(frames[1], render_scene(scene, 0.5))
+    for again, first in zip(synthetic_triplet(7, 3, "train", size=(96, 64)), frames):
+        np.testing.assert_array_equal(again, first)
+    assert all(frame.shape == (64, 96, 3) and frame.dtype == np.uint8 for frame in frames)
+    other = synthetic_triplet(7, 4, "train", size=(96, 64))
+    assert not np.array_equal(other[1], frames[1])
+    test_scene = synthetic_triplet(7, 3, "test", size=(96, 64))
+    assert not np.array_equal(test_scene[1], frames[1])  # train and test scenes are drawn apart
+
+
+def test_synthetic_scenes_move_and_the_middle_is_not_a_blend():
+    for index in range(4):
+        frame0, middle, frame1 = (f.astype(np.float32) for f in synthetic_triplet(0, index, size=(160, 96)))
+        assert np.abs(frame1 - frame0).mean() > 1.0  # something moved
+        blend = (frame0 + frame1) / 2
+        assert np.abs(middle - blend).mean() > 0.25  # a new view, not a cross-fade
+
+
+def test_a_piece_moves_linearly_in_time_over_a_still_background():
+    background = Layer(np.zeros((64, 96, 3), np.float32), None, Motion(anchor=(48, 32), centre=(48, 32)))
+    yy, xx = np.mgrid[0:41, 0:41]
+    disc = ((xx - 20) ** 2 + (yy - 20) ** 2 <= 8**2).astype(np.float32)
+    red = np.zeros((41, 41, 3), np.float32)
+    red[..., 0] = 255
+    piece = Layer(red, disc, Motion(anchor=(20, 20), centre=(40, 30), shift=(20.0, -8.0), rotation=math.radians(3)))
+    scene = Scene((96, 64), (background, piece))
+
+    def centroid(frame):
+        weight = frame[..., 0].astype(np.float64)
+        ys, xs = np.mgrid[0 : frame.shape[0], 0 : frame.shape[1]]
+        return (xs * weight).sum() / weight.sum(), (ys * weight).sum() / weight.sum()
+
+    for t, expected in ((0.0, (30, 34)), (0.5, (40, 30)), (1.0, (50, 26))):
+        x, y = centroid(render_scene(scene, t))
+        assert abs(x - expected[0]) < 0.1 and abs(y - expected[1]) < 0.1, (t, x, y)
+
+
+def test_clips_hold_out_their_last_quarter_and_skip_cuts_and_repeated_frames():
+    bunny, bikes = load_clip("bigbuckbunny"), load_clip("bikes")
+    assert (len(bunny.frames), bunny.holdout_start, bunny.frames[0].shape) == (132, 99, (360, 640, 3))
+    assert (len(bikes.frames), bikes.holdout_start, bikes.frames[0].shape) == (250, 187, (272, 640, 3))
+    # Big Buck Bunny repeats one frame in 25 (24 -> 25 fps); bikes.mp4 has five scene cuts.
+    assert [i for i, ok in enumerate(bunny.regular) if not ok] == [6, 31, 56, 81, 106]
+    assert [i for i, ok in enumerate(bikes.regular) if not ok] == [29, 75, 136, 186, 241]
+    held_out = clip_triplet_starts(bunny, 2, "heldout")
+    assert held_out[0] == 99 and held_out[-1] == 127 and not set(range(103, 107)) & set(held_out)
+    assert max(clip_triplet_starts(bunny, 2, "train")) + 4 < 99
+
+
+def _small_settings(**changes) -> StarterSettings:
+    base = dict(num_synthetic=3, num_synthetic_test=2, synthetic_size=(96, 64), real_stride=20, real_repeat=2)
+    return StarterSettings(**{**base, **changes})
+
+
+def test_builder_writes_a_vimeo90k_folder_that_keeps_held_out_frames_out_of_training(tmp_path):
+    root = tmp_path / "starter"
+    summary = build_starter_dataset(root, _small_settings(), with_flow=True, num_workers=2, progress=False)
+
+    train, test = read_triplet_list(root, "train"), read_triplet_list(root, "test")
+    assert summary.train["synthetic"] == 3 and summary.test["synthetic"] == 2
+    holdout = {"bigbuckbunny": 99, "bikes": 187}
+    real_train = [name for name in train if not name.startswith("synthetic")]
+    assert {name.split("/")[0] for name in real_train} == {f"{c}_gap{g}" for c in holdout for g in (1, 2)}
+    for name in real_train:  # every frame of every training triplet comes before the held-out part
+        sequence, start = name.split("/")
+        clip, gap = sequence.rsplit("_gap", 1)
+        assert int(start) + 2 * int(gap) < holdout[clip], name
+        assert train.count(name) == 2  # listed real_repeat times
+    held_out_test = [name for name in test if "_heldout/" in name]
+    assert held_out_test and all(int(name.split("/")[1]) >= holdout[name.split("_heldout")[0]] for name in held_out_test)
+
+    # Frames: real ones at the clip's size, test ones all at the synthetic size so they batch together.
+    assert read_image(root / "sequences" / real_train[0] / "im2.png").shape[2] == 3
+    for name in test:
+        assert read_image(root / "sequences" / name / "im1.png").shape == (64, 96, 3)
+    bunny = load_clip("bigbuckbunny")
+    first = next(name for name in real_train if name.startswith("bigbuckbunny_gap2/"))
+    start = int(first.split("/")[1])
+    np.testing.assert_array_equal(read_image(root / "sequences" / first / "im3.png"), bunny.frames[start + 4])
+
+    # The training pipeline reads it, flow labels included.
+    dataset = Vimeo90KTriplets(root, "train", with_flow=True, crop_size=(48, 48))
+    img0, imgt, img1, flow, embt = dataset[len(dataset) - 1]
+    assert img0.shape == (3, 48, 48) and flow.shape == (4, 48, 48) and torch.isfinite(flow).all()
+    test_set = Vimeo90KTriplets(root, "test")
+    batch = torch.utils.data.default_collate([test_set[0], test_set[len(test_set) - 1]])
+    assert batch[0].shape == (2, 3, 64, 96)
+    manifest = json.loads((root / MANIFEST_NAME).read_text())
+    assert manifest["settings"]["seed"] == 0 and "astronaut" in manifest["photos"]
+
+    # A rerun resumes without rewriting; other settings are refused instead of mixed in.
+    again = build_starter_dataset(root, _small_settings(), with_flow=True, num_workers=0, progress=False)
+    assert again.written == 0 and again.skipped == summary.written and again.flow_labels == 0
+    with pytest.raises(InputError, match="seed"):
+        build_starter_dataset(root, _small_settings(seed=1), with_flow=False, progress=False)
+
+
+def test_builder_refuses_settings_that_cannot_work(tmp_path):
+    with pytest.raises(InputError, match="larger than the bikes clip"):
+        build_starter_dataset(tmp_path, _small_settings(synthetic_size=(448, 300)), with_flow=False, progress=False)
+    with pytest.raises(InputError, match="real_gaps"):
+        build_starter_dataset(tmp_path, _small_settings(real_gaps=(0,)), with_flow=False, progress=False)

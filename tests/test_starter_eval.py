@@ -1,0 +1,71 @@
+"""The free baselines the starter weights are judged against, and the script that compares them."""
+from __future__ import annotations
+
+import json
+import re
+
+import numpy as np
+import pytest
+
+from benchmarks import starter_eval
+from datasets.starter_data import load_clip, load_photos
+from evaluation.baselines import average_interpolation, dis_interpolation, middle_flows, score_interpolators
+
+
+def test_average_is_the_rounded_blend():
+    a = np.array([[[0, 10, 255]]], np.uint8)
+    b = np.array([[[1, 20, 250]]], np.uint8)
+    np.testing.assert_array_equal(average_interpolation(a, b), [[[0, 15, 252]]])  # 0.5 and 252.5 round to even
+    np.testing.assert_array_equal(average_interpolation(a, b, t=1.0), b)
+
+
+def test_middle_flows_follow_linear_motion():
+    u = np.full((4, 5, 2), (6.0, -2.0), np.float32)  # every pixel moves by u from frame 0 to frame 1
+    for t in (0.25, 0.5, 0.8):
+        flow_t0, flow_t1 = middle_flows(u, -u, t)
+        np.testing.assert_allclose(flow_t0, -t * u, atol=1e-6)
+        np.testing.assert_allclose(flow_t1, (1 - t) * u, atol=1e-6)
+
+
+def test_dis_recovers_a_translated_middle_frame_better_than_the_average():
+    photo = load_photos()[1]  # coffee: textured, 400x600
+    frame0, middle, frame1 = (np.ascontiguousarray(photo[40:200, 40 + s : 280 + s]) for s in (0, 5, 10))
+    scores = score_interpolators([(frame0, middle, frame1)], {"average": average_interpolation, "dis": dis_interpolation}, progress=False)
+    assert scores.count == 1
+    assert scores.mean("dis") > scores.mean("average") + 5.0, scores.psnr
+
+
+def test_starter_eval_prints_three_scores_per_clip_and_writes_json(seeded_checkpoints, tmp_path, capsys):
+    out = tmp_path / "scores.json"
+    report = starter_eval.main(
+        ["--checkpoint", str(seeded_checkpoints["IFRNet_S"]), "--device", "cpu", "--limit", "2", "--json", str(out), "--no_progress"]
+    )
+    printed = capsys.readouterr().out
+    number = r"(-?\d+\.\d\d)"
+    for clip in ("bigbuckbunny", "bikes"):
+        match = re.search(rf"^{clip}\s+2\s+{number}\s+{number}\s+{number}\s+([+-]\d+\.\d\d)$", printed, re.MULTILINE)
+        assert match, printed
+        average, dis, model, margin = (float(v) for v in match.groups())
+        assert 10 < average < 60 and 10 < dis < 60 and 5 < model < 60
+        assert margin == pytest.approx(model - average, abs=0.011)
+    assert "target (" in printed
+    saved = json.loads(out.read_text())
+    assert saved == json.loads(json.dumps(report))
+    for row in saved["clips"].values():
+        assert row["count"] == 2 and len(row["per_triplet"]["model"]) == 2
+        assert row["model"] == pytest.approx(np.mean(row["per_triplet"]["model"]))
+    # Seeded (untrained) weights are far from the target, and the script says so.
+    assert not any(row["meets_target"] for row in saved["clips"].values())
+    # What it scores are the clip's held-out frames i, i+2, i+4, starting at the first held-out frame.
+    bikes = load_clip("bikes")
+    start = bikes.holdout_start
+    first = score_interpolators([(bikes.frames[start], bikes.frames[start + 2], bikes.frames[start + 4])],
+                                {"average": average_interpolation}, progress=False)
+    assert saved["clips"]["bikes"]["per_triplet"]["average"][0] == pytest.approx(first.mean("average"))
+
+
+def test_starter_eval_rejects_a_bad_limit(seeded_checkpoints):
+    from utils.errors import InputError
+
+    with pytest.raises(InputError, match="--limit"):
+        starter_eval.main(["--checkpoint", str(seeded_checkpoints["IFRNet_S"]), "--limit", "0"])
