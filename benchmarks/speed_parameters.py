@@ -9,7 +9,6 @@ a fraction of what the machine delivers (a busy machine lowers both). Run from t
 from __future__ import annotations
 
 import argparse
-import json
 import sys
 from pathlib import Path
 from typing import Optional
@@ -22,7 +21,7 @@ import torch  # noqa: E402
 
 from evaluation.speed import measure_speed  # noqa: E402
 from models import MODEL_NAMES  # noqa: E402
-from utils.atomic import atomic_writer  # noqa: E402
+from utils.atomic import write_json_report  # noqa: E402
 from utils.cli import run_cli  # noqa: E402
 from utils.device import DEVICE_CHOICES, resolve_device  # noqa: E402
 from utils.errors import InputError  # noqa: E402
@@ -84,11 +83,7 @@ def main(argv: Optional[list] = None) -> dict:
           f"{report['matmul_gflops']:.1f} GFLOP/s")
     print(report["table"])
     if args.json is not None:
-        try:
-            with atomic_writer(args.json) as handle:
-                handle.write((json.dumps(report, indent=2) + "\n").encode())
-        except OSError as error:
-            raise InputError(f"cannot write --json {args.json}: {error.strerror or error}") from None
+        write_json_report(args.json, report)
     return report
 
 

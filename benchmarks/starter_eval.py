@@ -14,7 +14,6 @@ would see (the model's is rounded), scaled to [0, 1].
 from __future__ import annotations
 
 import argparse
-import json
 import sys
 from pathlib import Path
 from typing import Dict, List, Optional
@@ -28,7 +27,7 @@ from evaluation.baselines import average_interpolation, dis_interpolation, score
 from models import MODEL_NAMES  # noqa: E402
 from models.checkpoint import CHECKPOINT_DIR, STARTER_CHECKPOINT  # noqa: E402
 from models.interpolator import Interpolator  # noqa: E402
-from utils.atomic import atomic_writer  # noqa: E402
+from utils.atomic import write_json_report  # noqa: E402
 from utils.cli import run_cli  # noqa: E402
 from utils.device import DEVICE_CHOICES  # noqa: E402
 from utils.errors import InputError  # noqa: E402
@@ -99,11 +98,7 @@ def main(argv: Optional[List[str]] = None) -> dict:
         "clips": rows,
     }
     if args.json is not None:
-        try:
-            with atomic_writer(args.json) as handle:
-                handle.write((json.dumps(report, indent=2) + "\n").encode())
-        except OSError as error:
-            raise InputError(f"cannot write --json {args.json}: {error.strerror or error}") from None
+        write_json_report(args.json, report)
     return report
 
 

@@ -7,7 +7,6 @@ all scripts accept the same flags (``--data_root --model_name --checkpoint --dev
 from __future__ import annotations
 
 import argparse
-import json
 import sys
 from pathlib import Path
 from typing import Dict, List, Optional, Sequence
@@ -18,7 +17,7 @@ from evaluation.datasets import Benchmark, check_samples_exist, get_benchmark, l
 from evaluation.runner import BenchmarkResult, evaluate
 from models import MODEL_NAMES, build_model, load_checkpoint, published_checkpoint_path
 from models.checkpoint import resolve_weights
-from utils.atomic import atomic_writer
+from utils.atomic import write_json_report
 from utils.device import DEVICE_CHOICES, resolve_device
 from utils.errors import InputError
 
@@ -149,9 +148,5 @@ def run_benchmark(name: str, argv: Optional[Sequence[str]] = None, description: 
     report = build_report(benchmark, split, model_name, checkpoint, results)
     print(summary_line(report))
     if args.json is not None:
-        try:
-            with atomic_writer(args.json) as handle:
-                handle.write((json.dumps(report, indent=2) + "\n").encode())
-        except OSError as error:
-            raise InputError(f"cannot write --json {args.json}: {error.strerror or error}") from None
+        write_json_report(args.json, report)
     return report

@@ -1,13 +1,16 @@
 """Atomic file writes: a reader never sees a half-written file under its final name."""
 from __future__ import annotations
 
+import json
 import os
 import uuid
 from contextlib import contextmanager
 from pathlib import Path
 from typing import BinaryIO, Iterator, Union
 
-__all__ = ["PathLike", "atomic_writer"]
+from utils.errors import InputError
+
+__all__ = ["PathLike", "atomic_writer", "write_json_report"]
 
 PathLike = Union[str, "os.PathLike[str]"]
 
@@ -37,3 +40,12 @@ def atomic_writer(path: PathLike, *, make_parents: bool = True) -> Iterator[Bina
         except FileNotFoundError:
             pass
         raise
+
+
+def write_json_report(path: PathLike, report: object) -> None:
+    """Write a benchmark report as indented JSON, atomically; an unwritable path is an InputError."""
+    try:
+        with atomic_writer(path) as handle:
+            handle.write((json.dumps(report, indent=2) + "\n").encode())
+    except OSError as error:
+        raise InputError(f"cannot write --json {path}: {error.strerror or error}") from None
