@@ -103,3 +103,26 @@ def test_resolve_weights_can_refuse_another_variant(tmp_path, monkeypatch):
     starter.write_bytes(b"x")
     assert resolve_weights("IFRNet", other_variant=False).path == tmp_path / "IFRNet" / "IFRNet_Vimeo90K.pth"
     assert resolve_weights("IFRNet_S", other_variant=False).path == starter
+
+
+def test_starter_checkpoint_tool_writes_half_precision_weights_that_load(tmp_path, seeded_checkpoints):
+    import subprocess
+    import sys
+    from pathlib import Path
+
+    root = Path(__file__).resolve().parents[1]
+    output = tmp_path / "starter" / "IFRNet_S_starter.pth"
+    result = subprocess.run(
+        [sys.executable, str(root / "tools" / "make_starter_checkpoint.py"), "--weights",
+         str(seeded_checkpoints["IFRNet_S"]), "--output", str(output)],
+        capture_output=True, text=True, cwd=root,
+    )
+    assert result.returncode == 0, result.stderr
+    stored = torch.load(output, weights_only=True)
+    assert all(value.dtype == torch.float16 for value in stored.values())
+    assert output.stat().st_size < 10e6
+    model = build_model("IFRNet_S")
+    load_checkpoint(model, output)
+    original = torch.load(seeded_checkpoints["IFRNet_S"], weights_only=True)
+    for key, value in model.state_dict().items():
+        torch.testing.assert_close(value, original[key], rtol=1e-3, atol=1e-4)
