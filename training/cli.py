@@ -11,6 +11,7 @@ import argparse
 from typing import List, Optional
 
 from models import MODEL_NAMES
+from training.init import INIT_SCHEMES
 from training.recipes import Recipe, crop_pair
 from utils.device import DEVICE_CHOICES
 from utils.errors import InputError
@@ -48,6 +49,9 @@ def build_parser(recipe: Recipe) -> argparse.ArgumentParser:
     add("--resume", default=None, metavar="PATH",
         help="continue from a training checkpoint (checkpoint_latest.pth) at its iteration, learning rate and "
         "RNG state; a plain weights file starts a new schedule from those weights")
+    add("--init", choices=INIT_SCHEMES, default="pytorch",
+        help="starting weights of a run from scratch: pytorch (PyTorch's defaults, as the authors) or kaiming "
+        "(He-normal for PReLU, small decoder outputs; learns motion far sooner in short runs) (default: pytorch)")
     add("--amp", action="store_true", help="mixed precision (float16 with loss scaling on CUDA, bfloat16 on CPU)")
     add("--device", choices=DEVICE_CHOICES, default="auto", help="auto takes CUDA when available (default: auto)")
     add("--seed", type=int, default=1234, help="seed of weights, shuffling and augmentation; rank r uses seed + r (default: 1234)")

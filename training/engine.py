@@ -36,6 +36,7 @@ from training.checkpoint import (
     save_training_checkpoint,
 )
 from training.evaluate import EvalResult, evaluate
+from training.init import initialise_weights
 from training.recipes import Recipe
 from training.reporting import RunReporter
 from training.sampler import ResumableDistributedSampler
@@ -111,7 +112,7 @@ class Trainer:
             self.reporter.info(f"note: {note}")
 
         _seed_everything(args.seed)  # identical initial weights on every rank
-        self.model = build_model(args.model_name).to(self.device)
+        self.model = initialise_weights(build_model(args.model_name), args.init).to(self.device)
         self.train_set = recipe.build_train(args)
         self.test_set = recipe.build_test(args) if args.eval_interval > 0 else None
         _seed_everything(args.seed + context.rank)
