@@ -165,9 +165,11 @@ def test_resume_continues_at_the_saved_iteration_and_learning_rate_exactly(vimeo
     train_main(VIMEO90K, [*common, "--log_path", str(tmp_path / "interrupted"), "--max_steps", "3"])
     stopped = weights(tmp_path / "interrupted" / "checkpoint_latest.pth")
     assert (stopped["iteration"], stopped["epoch"], stopped["epoch_step"]) == (3, 0, 3)
-    train_main(VIMEO90K, [*common[:-len(TINY)], *TINY, "--resume", str(tmp_path / "interrupted" / "checkpoint_latest.pth")])
+    # only --resume: width, crop, schedule, data and logging come from the run's saved flags
+    train_main(VIMEO90K, ["--resume", str(tmp_path / "interrupted" / "checkpoint_latest.pth"), "--num_workers", "0", "--device", "cpu"])
 
     log = (tmp_path / "interrupted" / "train.log").read_text()
+    assert "flags taken from the resumed run: " in log and "--model_name IFRNet_S" in log and "--crop_size 64" in log
     assert f"resumed at epoch 1, iteration 3, lr {cosine_lr(3, 8, 1e-4, 1e-5):.4e}" in log
     lines = {int(m.group(1)): m.group(0) for m in re.finditer(r"iter (\d+)/8 lr \S+ loss \S+", log)}
     straight = {int(m.group(1)): m.group(0) for m in re.finditer(r"iter (\d+)/8 lr \S+ loss \S+", (tmp_path / "straight" / "train.log").read_text())}

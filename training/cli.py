@@ -48,7 +48,8 @@ def build_parser(recipe: Recipe) -> argparse.ArgumentParser:
         help="also save the latest checkpoint every N iterations inside an epoch; 0 only at epoch ends (default: 1000)")
     add("--resume", default=None, metavar="PATH",
         help="continue from a training checkpoint (checkpoint_latest.pth) at its iteration, learning rate and "
-        "RNG state; a plain weights file starts a new schedule from those weights")
+        "RNG state, with the run's saved flags unless given again; a plain weights file starts a new schedule "
+        "from those weights")
     add("--init", choices=INIT_SCHEMES, default="pytorch",
         help="starting weights of a run from scratch: pytorch (PyTorch's defaults, as the authors) or kaiming "
         "(He-normal for PReLU, small decoder outputs; learns motion far sooner in short runs) (default: pytorch)")
@@ -80,11 +81,41 @@ def _check(args: argparse.Namespace) -> None:
         raise InputError(f"--crop_size must be positive multiples of 16 (IFRNet halves the frames four times), got {height}x{width}")
 
 
+# Flags that describe this process rather than the run: never taken from a resumed checkpoint.
+_NOT_INHERITED = frozenset({"resume", "log_path", "max_steps", "device", "num_workers", "world_size", "local_rank", "notes"})
+
+
+def _explicit_flags(parser: argparse.ArgumentParser, argv: Optional[List[str]]) -> set:
+    """Destinations the command line sets itself (parsed again with every default suppressed)."""
+    for action in parser._actions:
+        action.default = argparse.SUPPRESS
+    return set(vars(parser.parse_args(argv)))
+
+
+def _inherit_saved_flags(args: argparse.Namespace, explicit: set) -> List[str]:
+    """On --resume, take the run's saved flags for every flag not given again; returns a note.
+
+    Resuming then needs only ``--resume PATH``: the model width, schedule, crop and data stay
+    those the run started with, instead of silently falling back to the script's defaults.
+    """
+    from training.checkpoint import load_training_checkpoint
+
+    saved = load_training_checkpoint(args.resume).args
+    taken = []
+    for name, value in saved.items():
+        if name in _NOT_INHERITED or name in explicit or not hasattr(args, name):
+            continue
+        if getattr(args, name) != value:
+            setattr(args, name, value)
+            taken.append(f"--{name} {' '.join(map(str, value)) if isinstance(value, list) else value}")
+    return [f"flags taken from the resumed run: {' '.join(taken)}"] if taken else []
+
+
 def parse_args(recipe: Recipe, argv: Optional[List[str]] = None) -> argparse.Namespace:
-    """Parse and check the flags; notes about ignored legacy flags go into ``args.notes``."""
+    """Parse and check the flags; notes (ignored legacy flags, flags inherited on --resume) go into ``args.notes``."""
     args = build_parser(recipe).parse_args(argv)
+    notes = _inherit_saved_flags(args, _explicit_flags(build_parser(recipe), argv)) if args.resume else []
     _check(args)
-    notes = []
     if args.world_size is not None:
         notes.append("--world_size is ignored: torchrun/torch.distributed.launch set the number of processes")
     if args.local_rank is not None:
