@@ -166,7 +166,7 @@ def load_checkpoint(
     if expected is not None and found is not None and expected != found:
         raise CheckpointError(
             f"{path} holds {found} weights but the model is {expected}: pass --model_name {found} "
-            f"or a {expected} checkpoint"
+            f"or an {expected} checkpoint"
         )
     own = model.state_dict()
     missing = [k for k in own if k not in state_dict]
