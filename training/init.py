@@ -6,7 +6,7 @@ uniform(±1/sqrt(fan_in)) weights shrink activations by about 1/sqrt(3) per laye
 features start with standard deviations of 0.02 and below, so the warping and distillation
 gradients that should teach the decoders to find motion are tiny. Measured on the starter set
 (IFRNet_S, batch 8, crop 128), the network then sits at zero flow and a 0.5 mask, i.e. the
-frame average, for the first thousand iterations and more.
+frame average, after 600 iterations of batch 8 (crop 192).
 
 ``kaiming`` draws every convolution from He et al.'s normal distribution for a PReLU of slope
 0.25 (the layers' initial slope), so activations keep their scale through the pyramid, and zeroes
