@@ -268,7 +268,10 @@ def test_missing_list_file_and_frames_are_named(tmp_path, common):
         SNU_FILM.main(["--data_root", str(snu), "--split", "medium", *common])
 
 
-def test_missing_checkpoint_names_the_download(tmp_path):
+def test_missing_checkpoint_names_the_download(tmp_path, monkeypatch):
+    import models.checkpoint as checkpoint_module
+
+    monkeypatch.setattr(checkpoint_module, "CHECKPOINT_DIR", tmp_path / "checkpoints")  # nothing downloaded, no starter
     root = tmp_path / "UCF101"
     build.build_ucf101(root, ["1"], size=(32, 32))
     with pytest.raises(InputError, match=r"checkpoint not found: .*IFRNet_S_Vimeo90K\.pth.*download"):
