@@ -14,7 +14,7 @@ from training.recipes import VIMEO90K
 
 
 def _frames(indices=(40, 42), size=(64, 96)):
-    return [torch.from_numpy(f).permute(2, 0, 1)[None].float() / 255 for f in bigbuckbunny_frames(indices, size)]
+    return [torch.from_numpy(np.array(f)).permute(2, 0, 1)[None].float() / 255 for f in bigbuckbunny_frames(indices, size)]
 
 
 def _seeded(scheme: str) -> nn.Module:
