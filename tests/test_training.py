@@ -178,6 +178,24 @@ def test_resume_continues_at_the_saved_iteration_and_learning_rate_exactly(vimeo
     assert all(torch.equal(a[k], b[k]) for k in a)
 
 
+def test_resume_from_plain_weights_starts_a_new_schedule_from_those_weights(vimeo, tmp_path, seeded_checkpoints):
+    """How the starter's stage 2 continues from stage 1's IFRNet_S_latest.pth (README, model card)."""
+    start = weights(seeded_checkpoints["IFRNet_S"])
+    train_main(VIMEO90K, ["--data_root", str(vimeo), "--batch_size", "2", "--epochs", "1", "--eval_interval", "0",
+                          "--lr_start", "1e-3", "--lr_end", "1e-3", "--max_steps", "1", "--resume", str(seeded_checkpoints["IFRNet_S"]),
+                          "--log_path", str(tmp_path / "run"), *TINY])
+
+    log = (tmp_path / "run" / "train.log").read_text()
+    assert "holds weights only; training starts at iteration 0 from them" in log
+    assert "iter 1/4 lr 1.0000e-03" in log  # the new schedule's first learning rate, not a resumed one
+    assert weights(tmp_path / "run" / "checkpoint_latest.pth")["iteration"] == 1
+    after = weights(tmp_path / "run" / "IFRNet_S_latest.pth")
+    # One AdamW step of lr 1e-3 moves each weight by about 1e-3: the run started from the file,
+    # not from a fresh initialisation (which differs from it by ~0.1).
+    moved = max(float((after[k].float() - start[k].float()).abs().max()) for k in start)
+    assert 0 < moved < 5e-3, moved
+
+
 def test_a_few_dozen_steps_lower_the_reconstruction_loss(tmp_path):
     root = make_vimeo_triplets(tmp_path / "vimeo_triplet", 4, (64, 96), n_test=1)
     fixed = [torch.stack(column) for column in zip(*Vimeo90KTriplets(root, "train", augment=False))]
