@@ -36,7 +36,7 @@ from utils.image_io import image_to_tensor, tensor_to_image
 from utils.metrics import calculate_psnr
 from utils.warp import warp
 
-__all__ = ["FrameInterpolator", "average_interpolation", "dis_interpolation", "middle_flows", "Scores", "score_interpolators"]
+__all__ = ["FrameInterpolator", "average_interpolation", "dis_interpolation", "middle_flows", "frame_psnr", "Scores", "score_interpolators"]
 
 FrameInterpolator = Callable[[np.ndarray, np.ndarray], np.ndarray]
 
@@ -98,7 +98,8 @@ class Scores:
         return float(np.mean(values)) if values else float("nan")
 
 
-def _psnr(prediction: np.ndarray, target: np.ndarray) -> float:
+def frame_psnr(prediction: np.ndarray, target: np.ndarray) -> float:
+    """PSNR in dB of two uint8 (H, W, 3) frames, scaled to [0, 1] (in double precision)."""
     return float(calculate_psnr(image_to_tensor(prediction).double(), image_to_tensor(target).double()))
 
 
@@ -118,5 +119,5 @@ def score_interpolators(
     scores = Scores({name: [] for name in interpolators})
     for frame0, middle, frame1 in tqdm(triplets, total=total, desc=description, unit="triplet", disable=not progress, dynamic_ncols=True):
         for name, interpolate in interpolators.items():
-            scores.psnr[name].append(_psnr(interpolate(frame0, frame1), middle))
+            scores.psnr[name].append(frame_psnr(interpolate(frame0, frame1), middle))
     return scores

