@@ -5,7 +5,8 @@ in the Vimeo90K triplet layout so that ``train_vimeo90k.py`` reads it unchanged:
 
     <output>/sequences/<seq>/<id>/im1.png im2.png im3.png
     <output>/tri_trainlist.txt, tri_testlist.txt        one "<seq>/<id>" per line
-    <output>/flow/<seq>/<id>/flow_t0.flo flow_t1.flo     DIS pseudo labels (train split)
+    <output>/flow/<seq>/<id>/flow_t0.flo flow_t1.flo     flow labels (train split): exact for
+                                                         synthetic scenes, DIS for real footage
     <output>/starter_dataset.json                        the settings it was built with, and counts
 
 Two kinds of triplets:
@@ -24,7 +25,8 @@ Two kinds of triplets:
   its own affine motion, composited in depth order so that they occlude each other and the
   background. Every motion is linear in time (translation, rotation angle, log-scale), and the
   frames at t = 0, 0.5, 1 are each rendered from the source photographs, so the middle frame is
-  exactly the scene at t = 0.5, not an estimate.
+  exactly the scene at t = 0.5, not an estimate. So are their flow labels (:func:`scene_flow`):
+  the motion of the surface seen at each pixel, also where it is occluded in an outer frame.
 
 Real triplets are listed ``real_repeat`` times in the train list, so that the few hundred real
 triplets are not drowned by thousands of synthetic ones (each listing gets its own random crop
@@ -51,8 +53,10 @@ import numpy as np
 from PIL import Image
 from tqdm import tqdm
 
+from datasets.vimeo90k import flo_is_complete, triplet_paths
 from utils.atomic import atomic_writer
 from utils.errors import InputError
+from utils.flow_io import write_flo
 from utils.image_io import write_image
 from video.scene import DEFAULT_SCENE_THRESHOLD, thumbnail_grey
 
@@ -70,8 +74,13 @@ __all__ = [
     "Scene",
     "random_scene",
     "render_scene",
+    "scene_flow",
+    "synthetic_scene",
+    "triplet_frames",
+    "triplet_flow_labels",
     "synthetic_triplet",
     "StarterSettings",
+    "SYNTHETIC_LABELS",
     "BuildSummary",
     "build_starter_dataset",
     "MANIFEST_NAME",
@@ -398,27 +407,71 @@ def render_scene(scene: Scene, t: float) -> np.ndarray:
     return np.clip(np.rint(frame), 0, 255).astype(np.uint8)
 
 
+def _homogeneous(matrix: np.ndarray) -> np.ndarray:
+    return np.vstack([matrix, (0.0, 0.0, 1.0)])
+
+
+def scene_flow(scene: Scene, t: float, target: float) -> np.ndarray:
+    """The exact optical flow from the frame at ``t`` to the frame at ``target``, (H, W, 2) float32 (u, v).
+
+    At each pixel it is the motion of the surface seen there at ``t``: the topmost layer whose
+    anti-aliased alpha reaches 0.5, as :func:`render_scene` composites them. This is the label the
+    network's backward warp wants, also where that surface is hidden at ``target`` (occlusion),
+    which an estimator such as DIS, matching appearance, cannot give.
+    """
+    import cv2
+
+    width, height = scene.size
+    xs, ys = np.meshgrid(np.arange(width, dtype=np.float64), np.arange(height, dtype=np.float64))
+    flow = np.empty((height, width, 2), dtype=np.float32)
+    for layer in scene.layers:
+        now = layer.motion.matrix(t)
+        mapping = _homogeneous(layer.motion.matrix(target)) @ np.linalg.inv(_homogeneous(now))
+        u = mapping[0, 0] * xs + mapping[0, 1] * ys + mapping[0, 2] - xs
+        v = mapping[1, 0] * xs + mapping[1, 1] * ys + mapping[1, 2] - ys
+        if layer.mask is None:
+            flow[..., 0], flow[..., 1] = u, v
+            continue
+        alpha = cv2.warpAffine(layer.mask, now, scene.size, flags=cv2.INTER_LINEAR, borderMode=cv2.BORDER_CONSTANT)
+        visible = alpha >= 0.5
+        flow[visible, 0], flow[visible, 1] = u[visible], v[visible]
+    return flow
+
+
 SPLIT_STREAMS = {"train": 0, "test": 1}
+
+
+def synthetic_scene(seed: int, index: int, split: str = "train", size: Size = (448, 256), max_shift: float = 24.0) -> Scene:
+    """Synthetic scene ``index`` of ``split``; a function of its arguments only.
+
+    Each scene draws from its own generator seeded by (seed, split, index), so a scene does not
+    depend on how many others are built, and train and test scenes never coincide.
+    """
+    return random_scene(np.random.default_rng([seed, SPLIT_STREAMS[split], index]), size, max_shift=max_shift)
+
+
+def triplet_frames(scene: Scene) -> Tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """The frames of ``scene`` at t = 0, 0.5 and 1."""
+    return render_scene(scene, 0.0), render_scene(scene, 0.5), render_scene(scene, 1.0)
+
+
+def triplet_flow_labels(scene: Scene) -> Tuple[np.ndarray, np.ndarray]:
+    """The exact labels (flow_t0, flow_t1) of ``scene``'s triplet: from the middle frame to the outer ones."""
+    return scene_flow(scene, 0.5, 0.0), scene_flow(scene, 0.5, 1.0)
 
 
 def synthetic_triplet(
     seed: int, index: int, split: str = "train", size: Size = (448, 256), max_shift: float = 24.0
 ) -> Tuple[np.ndarray, np.ndarray, np.ndarray]:
-    """Frames at t = 0, 0.5, 1 of synthetic scene ``index`` of ``split``; a function of its arguments only.
-
-    Each scene draws from its own generator seeded by (seed, split, index), so a scene does not
-    depend on how many others are built, and train and test scenes never coincide.
-    """
-    rng = np.random.default_rng([seed, SPLIT_STREAMS[split], index])
-    scene = random_scene(rng, size, max_shift=max_shift)
-    return render_scene(scene, 0.0), render_scene(scene, 0.5), render_scene(scene, 1.0)
+    """Frames at t = 0, 0.5, 1 of :func:`synthetic_scene` ``index`` of ``split``."""
+    return triplet_frames(synthetic_scene(seed, index, split, size, max_shift))
 
 
 # ---------------------------------------------------------------------------------------------
 # Writing the set
 
 MANIFEST_NAME = "starter_dataset.json"
-FRAME_NAMES = ("im1.png", "im2.png", "im3.png")
+SYNTHETIC_LABELS = ("exact", "dis")
 
 
 @dataclass(frozen=True)
@@ -435,6 +488,7 @@ class StarterSettings:
     real_repeat: int = 3
     clips: Tuple[str, ...] = tuple(CLIPS)
     holdout_fraction: float = HOLDOUT_FRACTION
+    synthetic_labels: str = "exact"  # flow labels of synthetic scenes: "exact" (from the scene) or "dis"
 
     def check(self) -> None:
         """InputError for settings that cannot build a usable set."""
@@ -444,6 +498,8 @@ class StarterSettings:
             raise InputError(f"--synthetic_size must be at least 32x32, got {self.synthetic_size[0]}x{self.synthetic_size[1]}")
         if self.max_shift < 0:
             raise InputError(f"--max_shift must not be negative, got {self.max_shift}")
+        if self.synthetic_labels not in SYNTHETIC_LABELS:
+            raise InputError(f"--synthetic_labels must be one of {', '.join(SYNTHETIC_LABELS)}, got {self.synthetic_labels!r}")
         if not self.real_gaps or min(self.real_gaps) < 1 or self.real_stride < 1 or self.real_repeat < 1:
             raise InputError("--real_gaps, --real_stride and --real_repeat must be positive")
         unknown = [name for name in self.clips if name not in CLIPS]
@@ -462,7 +518,7 @@ class StarterSettings:
 
 @dataclass
 class BuildSummary:
-    """Triplet counts of a build, by kind; ``written`` excludes triplets already on disk."""
+    """Triplet counts of a build, by kind; ``written`` (frames) and ``flow_labels`` exclude what was already on disk."""
 
     train: Dict[str, int] = field(default_factory=dict)
     test: Dict[str, int] = field(default_factory=dict)
@@ -488,22 +544,36 @@ def _centre_crop(frame: np.ndarray, size: Size) -> np.ndarray:
     return frame[top : top + height, left : left + width]
 
 
-def _job_frames(job: Job, settings: StarterSettings) -> Sequence[np.ndarray]:
-    if job.source in SPLIT_STREAMS:
-        return synthetic_triplet(settings.seed, job.first, job.source, settings.synthetic_size, settings.max_shift)
+def _real_frames(job: Job, settings: StarterSettings) -> Sequence[np.ndarray]:
     clip = load_clip(job.source, settings.holdout_fraction)
     frames = [clip.frames[job.first + k * job.gap] for k in range(3)]
     return [_centre_crop(frame, job.crop) for frame in frames] if job.crop else frames
 
 
-def _write_job(output: Path, settings: StarterSettings, job: Job) -> bool:
-    """Write one triplet unless its three frames exist; True if written."""
-    paths = [output / "sequences" / job.name / frame for frame in FRAME_NAMES]
-    if all(os.path.isfile(path) for path in paths):
-        return False
-    for path, frame in zip(paths, _job_frames(job, settings)):
+def _write_job(output: Path, settings: StarterSettings, exact_labels: bool, job: Job) -> Tuple[bool, bool]:
+    """Write what is missing of one triplet; returns whether its frames and its labels were written.
+
+    That is its three frames, and with ``exact_labels`` the flow labels of a synthetic training
+    scene, computed from the scene itself (the DIS pass then finds them complete and skips them).
+    """
+    frame_paths, flow_paths = triplet_paths(output, job.name)
+    frames_due = not all(os.path.isfile(path) for path in frame_paths)
+    height, width = settings.synthetic_size[::-1]
+    labels_due = exact_labels and job.source == "train" and not all(flo_is_complete(path, (height, width)) for path in flow_paths)
+    if not (frames_due or labels_due):
+        return False, False
+    if job.source in SPLIT_STREAMS:
+        scene = synthetic_scene(settings.seed, job.first, job.source, settings.synthetic_size, settings.max_shift)
+        frames = triplet_frames(scene) if frames_due else ()
+        labels = triplet_flow_labels(scene) if labels_due else ()
+    else:
+        frames, labels = _real_frames(job, settings), ()
+    for path, frame in zip(frame_paths, frames):
         write_image(path, frame)
-    return True
+    for path, flow in zip(flow_paths, labels):
+        path.parent.mkdir(parents=True, exist_ok=True)
+        write_flo(path, flow)
+    return frames_due, labels_due
 
 
 def _plan(settings: StarterSettings) -> Tuple[List[Job], List[str], List[str], BuildSummary]:
@@ -577,7 +647,9 @@ def build_starter_dataset(
 
     Resumable: triplets whose three frames exist are kept (every file is written atomically), and
     a folder built with other settings is refused rather than mixed. With ``with_flow`` the DIS
-    pseudo labels of the train split are written too, as ``generate_flow.py --estimator dis`` does.
+    flow labels of the train split are written too: exact ones for synthetic scenes (unless
+    ``settings.synthetic_labels`` is "dis") and DIS ones, as ``generate_flow.py --estimator dis``
+    writes them, for the rest.
     ``num_workers`` processes render and write triplets and read frames for the flow (0: this one).
     """
     settings.check()
@@ -585,14 +657,17 @@ def build_starter_dataset(
     manifest = _manifest(settings)
     _check_previous_build(output, manifest)
     jobs, train, test, summary = _plan(settings)  # decodes the clips before any worker starts
-    write = partial(_write_job, output, settings)
+    write = partial(_write_job, output, settings, with_flow and settings.synthetic_labels == "exact")
     try:
         output.mkdir(parents=True, exist_ok=True)
         with _pool(num_workers) as pool:
             results = pool.imap(write, jobs, chunksize=8) if pool else map(write, jobs)
-            for written in tqdm(results, total=len(jobs), desc="triplets", unit="triplet", disable=not progress, dynamic_ncols=True):
-                summary.written += written
-                summary.skipped += not written
+            for frames_written, labels_written in tqdm(
+                results, total=len(jobs), desc="triplets", unit="triplet", disable=not progress, dynamic_ncols=True
+            ):
+                summary.written += frames_written
+                summary.skipped += not frames_written
+                summary.flow_labels += labels_written
         _write_text(output / "tri_trainlist.txt", "\n".join(train) + "\n")
         _write_text(output / "tri_testlist.txt", "\n".join(test) + "\n")
         manifest["counts"] = {"train": summary.train, "test": summary.test}
@@ -600,7 +675,7 @@ def build_starter_dataset(
     except OSError as error:
         raise InputError(f"cannot write the starter set to {output}: {error.strerror or error}") from None
     if with_flow:
-        summary.flow_labels = _write_dis_labels(output, num_workers, progress)
+        summary.flow_labels += _write_dis_labels(output, num_workers, progress)
     return summary
 
 

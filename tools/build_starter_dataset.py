@@ -2,8 +2,9 @@
 
     python tools/build_starter_dataset.py --output data/starter_triplet
 
-writes the frames, tri_trainlist.txt / tri_testlist.txt and the DIS flow labels (as
-``generate_flow.py --estimator dis`` would), ready for
+writes the frames, tri_trainlist.txt / tri_testlist.txt and the flow labels (exact ones for the
+synthetic scenes, DIS ones as ``generate_flow.py --estimator dis`` would for the real footage),
+ready for
 
     python train_vimeo90k.py --data_root data/starter_triplet --model_name IFRNet_S
 
@@ -24,7 +25,7 @@ ROOT = str(Path(__file__).resolve().parents[1])
 if ROOT not in sys.path:  # run as a file: make the repository's packages importable
     sys.path.insert(0, ROOT)
 
-from datasets.starter_data import CLIPS, StarterSettings, build_starter_dataset  # noqa: E402
+from datasets.starter_data import CLIPS, SYNTHETIC_LABELS, StarterSettings, build_starter_dataset  # noqa: E402
 from utils.cli import run_cli  # noqa: E402
 
 DEFAULTS = StarterSettings()
@@ -51,7 +52,10 @@ def build_parser() -> argparse.ArgumentParser:
         help=f"times each real training triplet is listed, to balance it against the synthetic ones (default: {DEFAULTS.real_repeat})")
     add("--clips", nargs="*", choices=tuple(CLIPS), default=list(DEFAULTS.clips),
         help="real clips to use (default: all); none for a synthetic-only set")
-    add("--no_flow", action="store_true", help="skip the DIS flow labels (then train with --flow_loss off)")
+    add("--synthetic_labels", choices=SYNTHETIC_LABELS, default=DEFAULTS.synthetic_labels,
+        help="flow labels of the synthetic scenes: exact (from the scene's known motion) or dis, as for the real "
+        f"footage (default: {DEFAULTS.synthetic_labels})")
+    add("--no_flow", action="store_true", help="skip the flow labels (then train with --flow_loss off)")
     add("--num_workers", type=int, default=2,
         help="processes rendering and writing triplets and reading frames for the flow labels; 0 this one only (default: 2)")
     add("--no_progress", action="store_true", help="hide the progress bars")
@@ -70,6 +74,7 @@ def main(argv: Optional[List[str]] = None) -> None:
         real_stride=args.real_stride,
         real_repeat=args.real_repeat,
         clips=tuple(args.clips),
+        synthetic_labels=args.synthetic_labels,
     )
     summary = build_starter_dataset(
         args.output, settings, with_flow=not args.no_flow, num_workers=max(0, args.num_workers), progress=not args.no_progress
