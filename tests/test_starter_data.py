@@ -202,3 +202,17 @@ def test_builder_refuses_settings_that_cannot_work(tmp_path):
         build_starter_dataset(tmp_path, _small_settings(synthetic_size=(448, 300)), with_flow=False, progress=False)
     with pytest.raises(InputError, match="real_gaps"):
         build_starter_dataset(tmp_path, _small_settings(real_gaps=(0,)), with_flow=False, progress=False)
+
+
+def test_build_command_passes_its_flags_to_the_builder(tmp_path, capsys):
+    from tools.build_starter_dataset import main
+
+    root = tmp_path / "set"
+    main(["--output", str(root), "--num_synthetic", "2", "--num_synthetic_test", "1", "--synthetic_size", "96", "64",
+          "--max_shift", "8", "--clips", "--synthetic_labels", "dis", "--seed", "5", "--num_workers", "0", "--no_progress"])
+    settings = json.loads((root / MANIFEST_NAME).read_text())["settings"]
+    assert settings["synthetic_labels"] == "dis" and settings["synthetic_size"] == [96, 64]
+    assert (settings["seed"], settings["num_synthetic"], settings["max_shift"], settings["clips"]) == (5, 2, 8.0, [])
+    assert read_triplet_list(root, "train") == ["synthetic/00000", "synthetic/00001"]
+    assert read_flo(root / "flow" / "synthetic/00001" / "flow_t1.flo").shape == (64, 96, 2)
+    assert "wrote 3 triplets, kept 0 already there; 2 new flow labels" in capsys.readouterr().out
