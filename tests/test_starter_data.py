@@ -54,14 +54,19 @@ def test_synthetic_scenes_move_and_the_middle_is_not_a_blend():
         assert np.abs(middle - blend).mean() > 0.25  # a new view, not a cross-fade
 
 
-def test_a_piece_moves_linearly_in_time_over_a_still_background():
+def _disc_scene(radius: int, colour) -> Scene:
+    """A black still 96x64 background and a disc centred at (40, 30) at t = 0.5, moving 20 px right
+    and 8 px up and turning 3 degrees between t = 0 and t = 1."""
     background = Layer(np.zeros((64, 96, 3), np.float32), None, Motion(anchor=(48, 32), centre=(48, 32)))
     yy, xx = np.mgrid[0:41, 0:41]
-    disc = ((xx - 20) ** 2 + (yy - 20) ** 2 <= 8**2).astype(np.float32)
-    red = np.zeros((41, 41, 3), np.float32)
-    red[..., 0] = 255
-    piece = Layer(red, disc, Motion(anchor=(20, 20), centre=(40, 30), shift=(20.0, -8.0), rotation=math.radians(3)))
-    scene = Scene((96, 64), (background, piece))
+    disc = ((xx - 20) ** 2 + (yy - 20) ** 2 <= radius**2).astype(np.float32)
+    image = np.broadcast_to(np.asarray(colour, np.float32), (41, 41, 3)).copy()
+    piece = Layer(image, disc, Motion(anchor=(20, 20), centre=(40, 30), shift=(20.0, -8.0), rotation=math.radians(3)))
+    return Scene((96, 64), (background, piece))
+
+
+def test_a_piece_moves_linearly_in_time_over_a_still_background():
+    scene = _disc_scene(8, (255, 0, 0))
 
     def centroid(frame):
         weight = frame[..., 0].astype(np.float64)
@@ -74,12 +79,7 @@ def test_a_piece_moves_linearly_in_time_over_a_still_background():
 
 
 def test_exact_flow_is_the_motion_of_the_surface_seen_at_each_pixel():
-    # A still background and a disc moving 20 px right and 8 px up (rotating 3 degrees) between t = 0 and 1.
-    background = Layer(np.zeros((64, 96, 3), np.float32), None, Motion(anchor=(48, 32), centre=(48, 32)))
-    yy, xx = np.mgrid[0:41, 0:41]
-    disc = ((xx - 20) ** 2 + (yy - 20) ** 2 <= 12**2).astype(np.float32)
-    piece = Layer(np.full((41, 41, 3), 200, np.float32), disc, Motion(anchor=(20, 20), centre=(40, 30), shift=(20.0, -8.0), rotation=math.radians(3)))
-    scene = Scene((96, 64), (background, piece))
+    scene = _disc_scene(12, (200, 200, 200))
     flow_t0 = scene_flow(scene, 0.5, 0.0)
     assert flow_t0.shape == (64, 96, 2) and flow_t0.dtype == np.float32
     np.testing.assert_allclose(flow_t0[30, 40], (-10.0, 4.0), atol=1e-5)  # the disc's centre, back to t = 0
