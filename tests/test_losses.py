@@ -93,3 +93,68 @@ def test_fused_census_equals_the_explicit_formulation_with_gradients(patch_size,
     torch.testing.assert_close(fused, expected, rtol=1e-12, atol=0)
     for got, want in zip(fused_grads, expected_grads):
         torch.testing.assert_close(got, want, rtol=1e-10, atol=1e-16)
+
+
+# ---------------------------------------------------------------------------------------------
+# precision under autocast and the chunking policy (GPU readiness, issue 19 items 1 and 2)
+
+
+@pytest.mark.parametrize("dtype", [torch.float16, torch.bfloat16])
+def test_census_of_half_precision_features_is_summed_in_float32(dtype):
+    """Geometry-loss sized work (1.8 M terms): a float16 running sum passes 65504 and reads inf."""
+    generator = torch.Generator().manual_seed(3)
+    x = torch.rand(1, 16, 112, 112, generator=generator)
+    y = torch.rand(1, 16, 112, 112, generator=generator)
+    x32, y32 = x.clone().requires_grad_(), y.clone().requires_grad_()
+    expected = census_distance(x32, y32, 3, per_channel=True)
+    expected.backward()
+    xh, yh = x.to(dtype).requires_grad_(), y.to(dtype).requires_grad_()
+    got = census_distance(xh, yh, 3, per_channel=True)
+    got.backward()
+    assert got.dtype == torch.float32 and torch.isfinite(got)
+    assert abs(got.item() - expected.item()) < 0.01 * expected.item()
+    for low, full in ((xh.grad, x32.grad), (yh.grad, y32.grad)):
+        assert low.dtype == dtype
+        assert float((low.float() - full).norm() / full.norm()) < 0.05
+
+
+@pytest.mark.parametrize("dtype", [torch.float16, torch.bfloat16])
+def test_training_losses_under_cpu_autocast_are_float32_and_close_to_float32(dtype):
+    from models import build_model
+
+    torch.manual_seed(0)
+    model = build_model("IFRNet_S")
+    generator = torch.Generator().manual_seed(0)
+    img0, img1, imgt = (torch.rand(1, 3, 48, 48, generator=generator) for _ in range(3))
+    flow = torch.randn(1, 4, 48, 48, generator=generator) * 2
+    embt = torch.full((1, 1, 1, 1), 0.5)
+
+    def losses_and_gradients(autocast):
+        model.zero_grad()
+        with autocast:
+            losses = model(img0, img1, embt, imgt, flow)[1:]
+        sum(losses).backward()
+        return losses, torch.cat([p.grad.flatten() for p in model.parameters()])
+
+    full, full_grads = losses_and_gradients(torch.autocast("cpu", enabled=False))
+    low, low_grads = losses_and_gradients(torch.autocast("cpu", dtype=dtype))
+    for got, want in zip(low, full):
+        assert got.dtype == torch.float32 and torch.isfinite(got)
+        assert abs(got.item() - want.item()) <= 0.01 * abs(want.item())
+    assert float((low_grads - full_grads).norm() / full_grads.norm()) < 0.05
+
+
+def test_census_chunking_follows_the_device_and_never_changes_the_value():
+    from models.losses import census_chunk_elements
+
+    assert census_chunk_elements("cpu") == 1 << 16  # the CPU's cache-sized pieces (float32 sums pinned by the goldens)
+    assert census_chunk_elements("cuda") is None  # one pass per neighbour offset: few kernel launches
+    generator = torch.Generator().manual_seed(2)
+    x = torch.rand(1, 40, 48, 48, generator=generator, dtype=torch.float64, requires_grad=True)  # 2 CPU chunks
+    y = torch.rand(1, 40, 48, 48, generator=generator, dtype=torch.float64, requires_grad=True)
+    values = {}
+    for kind in ("cpu", "cuda"):
+        value = census_distance(x, y, 3, per_channel=True, device_type=kind)
+        values[kind] = (value, *torch.autograd.grad(value, [x, y]))
+    for cpu, cuda in zip(values["cpu"], values["cuda"]):
+        torch.testing.assert_close(cpu, cuda, rtol=1e-12, atol=1e-18)
