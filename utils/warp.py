@@ -1,20 +1,27 @@
 """Backward warping with dense optical flow, as IFRNet defines it."""
 from __future__ import annotations
 
+import functools
+
 import torch
 import torch.nn.functional as F
 
 __all__ = ["warp", "resize"]
 
 
-def _base_grid(batch: int, height: int, width: int, like: torch.Tensor) -> torch.Tensor:
-    """Normalised sampling grid (B, 2, H, W) in [-1, 1], x first.
+@functools.lru_cache(maxsize=32)
+def _base_grid(height: int, width: int, device: torch.device) -> torch.Tensor:
+    """Normalised sampling grid (1, 2, H, W) in [-1, 1], x first, float32, on ``device``; cached.
 
     Built with ``linspace`` exactly as the reference does, so warped values agree to the last bit.
+    Made once per (H, W, device) on the device itself: a forward warps eight times, and building
+    the grid on the host and copying it over each time cost a full-resolution transfer per warp.
+    Callers add to it (never in place) and broadcast it over the batch.
     """
-    xs = torch.linspace(-1.0, 1.0, width).view(1, 1, 1, width).expand(batch, -1, height, -1)
-    ys = torch.linspace(-1.0, 1.0, height).view(1, 1, height, 1).expand(batch, -1, -1, width)
-    return torch.cat([xs, ys], 1).to(like)
+    with torch.inference_mode(False), torch.no_grad():  # a normal tensor, usable later in training
+        xs = torch.linspace(-1.0, 1.0, width, device=device).view(1, 1, 1, width).expand(1, 1, height, width)
+        ys = torch.linspace(-1.0, 1.0, height, device=device).view(1, 1, height, 1).expand(1, 1, height, width)
+        return torch.cat([xs, ys], 1)
 
 
 def warp(image: torch.Tensor, flow: torch.Tensor) -> torch.Tensor:
@@ -22,7 +29,10 @@ def warp(image: torch.Tensor, flow: torch.Tensor) -> torch.Tensor:
 
     ``flow`` is (B, 2, H, W) in pixels (u along width, v along height). Sampling is bilinear with
     border padding and ``align_corners=True``: pixel centres sit on the grid corners, so a flow of
-    one pixel moves content by exactly one pixel.
+    one pixel moves content by exactly one pixel. Sampling positions are computed in float32 even
+    for float16 flows under autocast (float16 positions are off by up to a tenth of a pixel on wide
+    maps); only without autocast, where grid_sample needs one dtype, does the grid follow a
+    half-precision image.
     """
     if flow.dim() != 4 or flow.shape[1] != 2:
         raise ValueError(f"flow must be (B, 2, H, W), got {tuple(flow.shape)}")
@@ -30,12 +40,14 @@ def warp(image: torch.Tensor, flow: torch.Tensor) -> torch.Tensor:
         raise ValueError(
             f"image must be (B, C, H, W) matching flow {tuple(flow.shape)}, got {tuple(image.shape)}"
         )
-    batch, _, height, width = flow.shape
-    grid = _base_grid(batch, height, width, image)
+    _, _, height, width = flow.shape
+    flow = flow.to(torch.promote_types(flow.dtype, torch.float32))
     flow_normalised = torch.cat(
         [flow[:, 0:1] / ((width - 1.0) / 2.0), flow[:, 1:2] / ((height - 1.0) / 2.0)], 1
     )
-    grid = (grid + flow_normalised).permute(0, 2, 3, 1)
+    grid = (_base_grid(height, width, flow.device) + flow_normalised).permute(0, 2, 3, 1)
+    if grid.dtype != image.dtype and not torch.is_autocast_enabled(image.device.type):
+        grid = grid.to(image.dtype)
     return F.grid_sample(image, grid, mode="bilinear", padding_mode="border", align_corners=True)
 
 
