@@ -8,13 +8,15 @@ are and which one this is.
 from __future__ import annotations
 
 import argparse
+import os
+import sys
 from typing import List, Optional
 
 from models import MODEL_NAMES
+from training.flags import check_args
 from training.init import INIT_SCHEMES
-from training.recipes import Recipe, crop_pair
+from training.recipes import Recipe
 from utils.device import DEVICE_CHOICES
-from utils.errors import InputError
 
 __all__ = ["build_parser", "parse_args", "main"]
 
@@ -43,6 +45,9 @@ def build_parser(recipe: Recipe) -> argparse.ArgumentParser:
     add("--log_path", default=None,
         help=f"folder for checkpoints, train.log and TensorBoard events (default: runs/{recipe.name}_<model_name>, "
         "or the --resume checkpoint's folder)")
+    add("--overwrite", action="store_true",
+        help="start a new run in a --log_path that holds an earlier run's checkpoints, replacing them "
+        "(without it such a run is refused; --resume continues the earlier run instead)")
     add("--log_interval", type=int, default=100, help="iterations between log lines and TensorBoard points (default: 100)")
     add("--save_interval", type=int, default=1000,
         help="also save the latest checkpoint every N iterations inside an epoch; 0 only at epoch ends (default: 1000)")
@@ -64,58 +69,24 @@ def build_parser(recipe: Recipe) -> argparse.ArgumentParser:
     return parser
 
 
-def _check(args: argparse.Namespace) -> None:
-    positive = ("epochs", "batch_size", "eval_batch_size", "log_interval")
-    for name in positive:
-        if getattr(args, name) <= 0:
-            raise InputError(f"--{name} must be positive, got {getattr(args, name)}")
-    for name in ("num_workers", "eval_interval", "save_interval", "max_steps"):
-        if getattr(args, name) < 0:
-            raise InputError(f"--{name} must not be negative, got {getattr(args, name)}")
-    if not (args.lr_start > 0 and args.lr_end > 0):
-        raise InputError(f"learning rates must be positive, got --lr_start {args.lr_start} --lr_end {args.lr_end}")
-    if len(args.crop_size) > 2:
-        raise InputError(f"--crop_size takes one size or height width, got {len(args.crop_size)} values")
-    height, width = crop_pair(args.crop_size)
-    if height <= 0 or width <= 0 or height % 16 or width % 16:
-        raise InputError(f"--crop_size must be positive multiples of 16 (IFRNet halves the frames four times), got {height}x{width}")
-
-
-# Flags that describe this process rather than the run: never taken from a resumed checkpoint.
-_NOT_INHERITED = frozenset({"resume", "log_path", "max_steps", "device", "num_workers", "world_size", "local_rank", "notes"})
-
-
-def _explicit_flags(parser: argparse.ArgumentParser, argv: Optional[List[str]]) -> set:
+def _explicit_flags(parser: argparse.ArgumentParser, argv: Optional[List[str]]) -> List[str]:
     """Destinations the command line sets itself (parsed again with every default suppressed)."""
     for action in parser._actions:
         action.default = argparse.SUPPRESS
-    return set(vars(parser.parse_args(argv)))
-
-
-def _inherit_saved_flags(args: argparse.Namespace, explicit: set) -> List[str]:
-    """On --resume, take the run's saved flags for every flag not given again; returns a note.
-
-    Resuming then needs only ``--resume PATH``: the model width, schedule, crop and data stay
-    those the run started with, instead of silently falling back to the script's defaults.
-    """
-    from training.checkpoint import load_training_checkpoint
-
-    saved = load_training_checkpoint(args.resume).args
-    taken = []
-    for name, value in saved.items():
-        if name in _NOT_INHERITED or name in explicit or not hasattr(args, name):
-            continue
-        if getattr(args, name) != value:
-            setattr(args, name, value)
-            taken.append(f"--{name} {' '.join(map(str, value)) if isinstance(value, list) else value}")
-    return [f"flags taken from the resumed run: {' '.join(taken)}"] if taken else []
+    return sorted(vars(parser.parse_args(argv)))
 
 
 def parse_args(recipe: Recipe, argv: Optional[List[str]] = None) -> argparse.Namespace:
-    """Parse and check the flags; notes (ignored legacy flags, flags inherited on --resume) go into ``args.notes``."""
+    """Parse and check the flags; notes (ignored legacy flags) go into ``args.notes``.
+
+    The flags given on the command line are kept in ``args.explicit_flags``: with ``--resume``
+    the engine fills in the others from the checkpoint once rank 0 has read it (the file may
+    exist on node 0 only) and checks them again.
+    """
     args = build_parser(recipe).parse_args(argv)
-    notes = _inherit_saved_flags(args, _explicit_flags(build_parser(recipe), argv)) if args.resume else []
-    _check(args)
+    args.explicit_flags = _explicit_flags(build_parser(recipe), argv)
+    check_args(args)
+    notes = []
     if args.world_size is not None:
         notes.append("--world_size is ignored: torchrun/torch.distributed.launch set the number of processes")
     if args.local_rank is not None:
@@ -125,7 +96,17 @@ def parse_args(recipe: Recipe, argv: Optional[List[str]] = None) -> argparse.Nam
 
 
 def main(recipe: Recipe, argv: Optional[List[str]] = None) -> None:
-    """Entry point of a training script (wrap it with utils.cli.run_cli)."""
-    from training.engine import train  # torch.distributed and the models load only after parsing
+    """Entry point of a training script (wrap it with utils.cli.run_cli).
 
-    train(parse_args(recipe, argv), recipe)
+    A run stopped by SIGTERM or Ctrl-C (after saving ``latest``) ends with one line on stderr and
+    exit code 128 + the signal number (143 for SIGTERM, 130 for Ctrl-C), as a killed program would.
+    """
+    from training.engine import train  # torch.distributed and the models load only after parsing
+    from training.stop import TrainingStopped
+
+    args = parse_args(recipe, argv)
+    try:
+        train(args, recipe)
+    except TrainingStopped as stopped:
+        print(f"{os.path.basename(sys.argv[0]) or 'train'}: {stopped}", file=sys.stderr)
+        sys.exit(stopped.exit_code)

@@ -14,6 +14,7 @@ from __future__ import annotations
 import argparse
 import random
 import re
+import signal
 import time
 from contextlib import nullcontext
 from dataclasses import dataclass
@@ -36,17 +37,19 @@ from training.checkpoint import (
     save_training_checkpoint,
 )
 from training.evaluate import EvalResult, evaluate
+from training.flags import check_args, inherit_saved_flags
 from training.init import initialise_weights
 from training.recipes import Recipe
 from training.reporting import RunReporter
+from training.run_folder import default_log_path, prepare_log_folder
 from training.sampler import ResumableDistributedSampler
 from training.schedule import cosine_lr, set_lr
+from training.step_sync import LOSS_NAMES, share_step
+from training.stop import StopRequest, TrainingStopped, ignore_stop_signals
 from utils.distributed import DistributedContext, init_distributed
 from utils.errors import InputError
 
 __all__ = ["train", "Trainer"]
-
-LOSS_NAMES = ("loss_rec", "loss_geo", "loss_dis")
 
 
 def _seed_everything(seed: int) -> None:
@@ -97,16 +100,26 @@ class _Position:
 
 
 class Trainer:
-    """One training run: built from the parsed flags and a :class:`Recipe`, started by :meth:`run`."""
+    """One training run: built from the parsed flags and a :class:`Recipe`, started by :meth:`run`.
 
-    def __init__(self, args: argparse.Namespace, recipe: Recipe, context: DistributedContext) -> None:
+    ``resume_state`` is the ``--resume`` file as rank 0 read it and ``log_path`` the checked run
+    folder (see :func:`train`, which prepares both).
+    """
+
+    def __init__(
+        self,
+        args: argparse.Namespace,
+        recipe: Recipe,
+        context: DistributedContext,
+        resume_state: Optional[TrainingState],
+        log_path: Path,
+    ) -> None:
         self.args = args
         self.recipe = recipe
         self.context = context
         self.device = context.device
         self.use_flow = recipe.uses_flow(args)
-        resume_state = load_training_checkpoint(args.resume) if args.resume else None
-        self.log_path = self._log_path(resume_state)
+        self.log_path = log_path
         self.reporter = RunReporter(self.log_path, enabled=context.is_main)
         for note in getattr(args, "notes", []):
             self.reporter.info(f"note: {note}")
@@ -134,6 +147,7 @@ class Trainer:
             num_workers=args.num_workers,
             pin_memory=self.device.type == "cuda",
             drop_last=True,
+            worker_init_fn=ignore_stop_signals,
         )
         self.optimizer = torch.optim.AdamW(self.model.parameters(), lr=args.lr_start, weight_decay=0)
         self.amp_dtype = torch.float16 if self.device.type == "cuda" else torch.bfloat16
@@ -153,15 +167,12 @@ class Trainer:
     # ------------------------------------------------------------------------------------------
     # set-up
 
-    def _log_path(self, resume_state: Optional[TrainingState]) -> Path:
-        if self.args.log_path is not None:
-            return Path(self.args.log_path)
-        if resume_state is not None:
-            return Path(self.args.resume).resolve().parent
-        return Path("runs") / f"{self.recipe.name}_{self.args.model_name}"
-
     def _resume(self, state: TrainingState) -> None:
-        load_checkpoint(self.model, self.args.resume, map_location="cpu")  # validates width and keys
+        # Rank 0 reads the file (it may exist on node 0 only) and checks width and keys; the
+        # others take the weights rank 0 broadcast (DDP would copy rank 0's weights anyway).
+        self.context.on_main(lambda: load_checkpoint(self.model, self.args.resume, map_location="cpu") and None)
+        if not self.context.is_main:
+            self.model.load_state_dict(state.model, strict=True)
         if state.weights_only:
             self.reporter.info(f"note: {self.args.resume} holds weights only; training starts at iteration 0 from them")
             return
@@ -229,7 +240,7 @@ class Trainer:
     # ------------------------------------------------------------------------------------------
     # the loop
 
-    def _step(self, batch: List[torch.Tensor]) -> Dict[str, float]:
+    def _step(self, batch: List[torch.Tensor], stop_requested: bool) -> Dict[str, float]:
         inputs = to_model_inputs(batch, self.device, self.use_flow)
         lr = cosine_lr(self.position.iteration, self.total_iterations, self.args.lr_start, self.args.lr_end)
         set_lr(self.optimizer, lr)
@@ -237,18 +248,22 @@ class Trainer:
         with autocast:
             _, loss_rec, loss_geo, loss_dis = self.ddp_model(*inputs)
         loss = loss_rec.float() + loss_geo.float() + loss_dis.float()
-        if not torch.isfinite(loss):
-            raise RuntimeError(f"the loss became {float(loss)} at iteration {self.position.iteration}")
+        shared = share_step(
+            self.context,
+            (loss_rec, loss_geo, loss_dis),
+            stop_requested=stop_requested,
+            iteration=self.position.iteration,
+            overflow_left_to_scaler=self.scaler.is_enabled(),
+        )
         self.optimizer.zero_grad(set_to_none=True)
         self.scaler.scale(loss).backward()
         self.scaler.step(self.optimizer)
         self.scaler.update()
-        losses = {name: float(value.detach()) for name, value in zip(LOSS_NAMES, (loss_rec, loss_geo, loss_dis))}
-        return {**losses, "lr": lr, "samples": inputs.img0.shape[0]}
+        return {**shared.losses, "lr": lr, "samples": inputs.img0.shape[0] * self.context.world_size, "stop": shared.stop}
 
     def _report_training(self, meter: _Meter) -> None:
         means = meter.means()
-        rate = meter.rate() * self.context.world_size
+        rate = meter.rate()
         lr = self.optimizer.param_groups[0]["lr"]
         self.reporter.info(
             f"epoch {self.position.epoch + 1}/{self.args.epochs} iter {self.position.iteration}/{self.total_iterations} "
@@ -262,7 +277,7 @@ class Trainer:
 
     def _log_start(self) -> None:
         args, context = self.args, self.context
-        self.reporter.info(f"arguments: { {k: v for k, v in vars(args).items() if k != 'notes'} }")
+        self.reporter.info(f"arguments: { {k: v for k, v in vars(args).items() if k not in ('notes', 'explicit_flags')} }")
         self.reporter.info(
             f"{args.model_name} on {context.world_size} process(es), device {self.device}; "
             f"{len(self.train_set)} training samples, {self.iters_per_epoch} iterations per epoch, "
@@ -273,74 +288,105 @@ class Trainer:
                 f"resumed at epoch {self.position.epoch + 1}, iteration {self.position.iteration}, lr "
                 f"{cosine_lr(self.position.iteration, self.total_iterations, args.lr_start, args.lr_end):.4e}"
             )
-        elif args.resume is None and checkpoint_paths(self.log_path, args.model_name, "latest")[0].exists():
-            self.reporter.info(f"note: {self.log_path} holds an earlier run's checkpoints; they will be overwritten (use --resume to continue it)")
 
     def run(self) -> None:
-        """Train until --epochs are done or --max_steps optimiser steps were taken in this run."""
+        """Train until --epochs are done, --max_steps optimiser steps were taken in this run, or a signal.
+
+        On SIGTERM or Ctrl-C (on any rank) every rank finishes its step, ``latest`` is saved and
+        :class:`TrainingStopped` is raised.
+        """
         args = self.args
         self._log_start()
         if self.position.epoch >= args.epochs:
             self.reporter.info(f"nothing to do: all {args.epochs} epochs are done (raise --epochs to train longer)")
         steps_this_run = 0
-        stop = False
+        stop = signalled = False
         self.ddp_model.train()
         try:
-            for epoch in range(self.position.epoch, args.epochs):
-                self.position.epoch = epoch
-                self.sampler.set_epoch(epoch)
-                if hasattr(self.train_set, "set_epoch"):  # our datasets draw augmentations per (seed, epoch, index)
-                    self.train_set.set_epoch(epoch)
-                self.sampler.skip_samples(self.position.epoch_step * args.batch_size)
-                meter = _Meter()
-                bar = self.reporter.progress(
-                    self.loader, total=self.iters_per_epoch, initial=self.position.epoch_step, description=f"epoch {epoch + 1}/{args.epochs}"
-                )
-                for batch in bar:
-                    result = self._step(batch)
-                    self.position.iteration += 1
-                    self.position.epoch_step += 1
-                    steps_this_run += 1
-                    meter.update(result, result["samples"])
-                    if hasattr(bar, "set_postfix"):
-                        bar.set_postfix(
-                            loss=f"{result['loss_rec'] + result['loss_geo'] + result['loss_dis']:.4f}",
-                            lr=f"{result['lr']:.2e}",
-                            samples_per_s=f"{meter.rate() * self.context.world_size:.1f}",
-                            refresh=False,
-                        )
-                    if self.position.iteration % args.log_interval == 0:
-                        self._report_training(meter)
-                    stop = bool(args.max_steps) and steps_this_run >= args.max_steps
-                    if stop:
-                        break
-                    if args.save_interval and self.position.iteration % args.save_interval == 0 and self.position.epoch_step < self.iters_per_epoch:
+            with StopRequest() as stop_request:
+                for epoch in range(self.position.epoch, args.epochs):
+                    self.position.epoch = epoch
+                    self.sampler.set_epoch(epoch)
+                    if hasattr(self.train_set, "set_epoch"):  # our datasets draw augmentations per (seed, epoch, index)
+                        self.train_set.set_epoch(epoch)
+                    self.sampler.skip_samples(self.position.epoch_step * args.batch_size)
+                    meter = _Meter()
+                    bar = self.reporter.progress(
+                        self.loader, total=self.iters_per_epoch, initial=self.position.epoch_step, description=f"epoch {epoch + 1}/{args.epochs}"
+                    )
+                    for batch in bar:
+                        result = self._step(batch, stop_request.requested)
+                        self.position.iteration += 1
+                        self.position.epoch_step += 1
+                        steps_this_run += 1
+                        meter.update(result, result["samples"])
+                        if hasattr(bar, "set_postfix"):
+                            bar.set_postfix(
+                                loss=f"{result['loss_rec'] + result['loss_geo'] + result['loss_dis']:.4f}",
+                                lr=f"{result['lr']:.2e}",
+                                samples_per_s=f"{meter.rate():.1f}",
+                                refresh=False,
+                            )
+                        if self.position.iteration % args.log_interval == 0:
+                            self._report_training(meter)
+                        signalled = result["stop"]
+                        stop = signalled or (bool(args.max_steps) and steps_this_run >= args.max_steps)
+                        if stop:
+                            break
+                        if args.save_interval and self.position.iteration % args.save_interval == 0 and self.position.epoch_step < self.iters_per_epoch:
+                            self._save("latest")
+                    if hasattr(bar, "close"):
+                        bar.close()
+                    if self.position.epoch_step >= self.iters_per_epoch:  # the epoch is complete
+                        self.position = _Position(epoch + 1, 0, self.position.iteration)
+                        if (self.test_set is not None and not signalled  # no evaluation in a scheduler's grace period
+                                and ((epoch + 1) % args.eval_interval == 0 or epoch + 1 == args.epochs)):
+                            score = self._evaluate(epoch).psnr
+                            if score > self.best_score:
+                                self.best_score = score
+                                self._save("best")
                         self._save("latest")
-                if hasattr(bar, "close"):
-                    bar.close()
-                if self.position.epoch_step >= self.iters_per_epoch:  # the epoch is complete
-                    self.position = _Position(epoch + 1, 0, self.position.iteration)
-                    if self.test_set is not None and ((epoch + 1) % args.eval_interval == 0 or epoch + 1 == args.epochs):
-                        score = self._evaluate(epoch).psnr
-                        if score > self.best_score:
-                            self.best_score = score
-                            self._save("best")
-                    self._save("latest")
-                elif stop:
-                    self._save("latest")
-                if stop:
-                    self.reporter.info(f"stopped after --max_steps {args.max_steps} steps (iteration {self.position.iteration})")
-                    break
+                    elif stop:
+                        self._save("latest")
+                    if signalled:
+                        self._stopped_by(stop_request.signal or signal.SIGTERM)
+                    if stop:
+                        self.reporter.info(f"stopped after --max_steps {args.max_steps} steps (iteration {self.position.iteration})")
+                        break
         except InputError as error:  # bad data found by a DataLoader worker: keep the one-line message
             raise InputError(_one_line(error)) from None
         finally:
             self.reporter.close()
 
+    def _stopped_by(self, number: int) -> None:
+        latest = checkpoint_paths(self.log_path, self.args.model_name, "latest")[0]
+        message = (f"stopped by {signal.Signals(number).name} at iteration {self.position.iteration}; "
+                   f"saved {latest}: continue with --resume {latest}")
+        self.reporter.info(message)
+        raise TrainingStopped(message, int(number))
+
 
 def train(args: argparse.Namespace, recipe: Recipe) -> None:
-    """Join the process group (if launched by torchrun), train, leave the group."""
+    """Join the process group (if launched by torchrun), prepare the run and train, leave the group.
+
+    Before any data or model: rank 0 reads ``--resume`` and shares it (the file may exist on node
+    0 only: without a shared filesystem the other nodes have no copy), the run's saved flags fill
+    in those not given, and rank 0 checks the run folder. Bad input stops every rank with the
+    same one-line error.
+    """
     context = init_distributed(args.device)
     try:
-        Trainer(args, recipe, context).run()
+        resume_state = context.on_main(lambda: load_training_checkpoint(args.resume)) if args.resume else None
+        if resume_state is not None:
+            args.notes = list(getattr(args, "notes", [])) + inherit_saved_flags(
+                args, resume_state.args, getattr(args, "explicit_flags", ())
+            )
+            check_args(args)
+        log_path = default_log_path(args, recipe)
+        resuming = resume_state is not None
+        args.notes = list(getattr(args, "notes", [])) + context.on_main(
+            lambda: prepare_log_folder(log_path, resuming=resuming, overwrite=bool(getattr(args, "overwrite", False)))
+        )
+        Trainer(args, recipe, context, resume_state, log_path).run()
     finally:
         context.close()

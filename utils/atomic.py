@@ -3,14 +3,15 @@ from __future__ import annotations
 
 import json
 import os
+import re
 import uuid
 from contextlib import contextmanager
 from pathlib import Path
-from typing import BinaryIO, Iterator, Union
+from typing import BinaryIO, Iterator, List, Union
 
 from utils.errors import InputError
 
-__all__ = ["PathLike", "atomic_writer", "write_json_report"]
+__all__ = ["PathLike", "atomic_writer", "write_json_report", "remove_stale_temporaries"]
 
 PathLike = Union[str, "os.PathLike[str]"]
 
@@ -49,3 +50,25 @@ def write_json_report(path: PathLike, report: object) -> None:
             handle.write((json.dumps(report, indent=2) + "\n").encode())
     except OSError as error:
         raise InputError(f"cannot write --json {path}: {error.strerror or error}") from None
+
+
+# The name atomic_writer gives its temporary files: ".<stem>.<32 hex digits>.tmp<suffix>".
+_TEMPORARY_NAME = re.compile(r"^\..+\.[0-9a-f]{32}\.tmp(\.[^.]+)?$")
+
+
+def remove_stale_temporaries(folder: PathLike) -> List[Path]:
+    """Delete the temporary files :func:`atomic_writer` left in ``folder`` when its process was killed.
+
+    A killed process (SIGKILL, power loss) cannot clean up, so each interrupted save leaves a
+    hidden partial file as large as the real one. Call this when a program that owns ``folder``
+    starts, before it writes there; returns the removed paths.
+    """
+    removed = []
+    for path in sorted(Path(folder).iterdir()) if Path(folder).is_dir() else []:
+        if _TEMPORARY_NAME.match(path.name) and path.is_file():
+            try:
+                path.unlink()
+            except FileNotFoundError:
+                continue
+            removed.append(path)
+    return removed

@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import os
 from dataclasses import dataclass
-from typing import Any, List
+from typing import Any, Callable, List, Optional, Tuple, TypeVar
 
 import torch
 import torch.distributed as dist
@@ -18,6 +18,8 @@ from utils.device import resolve_device
 from utils.errors import InputError
 
 __all__ = ["DistributedContext", "init_distributed", "launched_by_torchrun"]
+
+T = TypeVar("T")
 
 
 def launched_by_torchrun() -> bool:
@@ -68,6 +70,34 @@ class DistributedContext:
         holder = [obj]
         dist.broadcast_object_list(holder, src=0)
         return holder[0]
+
+    def on_main(self, work: Callable[[], T]) -> T:
+        """Run ``work`` on rank 0 only and give every rank its result (picklable).
+
+        For what only rank 0 can or should do, such as reading a ``--resume`` file that exists on
+        node 0's disk alone or checking the folder it writes to. An :class:`InputError` there is
+        raised on every rank with the same sentence, so all processes stop together instead of
+        the others waiting in the next collective; any other failure stops them with a note.
+        """
+        if not self.initialized:
+            return work()
+        outcome: Tuple[str, Any] = ("ok", None)
+        failure: Optional[BaseException] = None
+        if self.is_main:
+            try:
+                outcome = ("ok", work())
+            except InputError as error:
+                outcome = ("input", str(error))
+            except Exception as error:  # a bug: rank 0 keeps its traceback, the others a note
+                outcome, failure = ("bug", f"rank 0 failed ({type(error).__name__}: {error})"), error
+        outcome = self.broadcast_object(outcome)
+        if failure is not None:
+            raise failure
+        if outcome[0] == "input":
+            raise InputError(outcome[1])
+        if outcome[0] == "bug":
+            raise RuntimeError(outcome[1])
+        return outcome[1]
 
     def close(self) -> None:
         """Leave the process group (safe to call twice)."""
