@@ -2,9 +2,11 @@
 import os
 import random
 import re
+import signal
 import socket
 import subprocess
 import sys
+import time
 from pathlib import Path
 
 import numpy as np
@@ -231,3 +233,177 @@ def test_missing_flow_labels_are_a_one_line_error_naming_the_fix(tmp_path):
     message = result.stderr.strip()
     assert len(message.splitlines()) == 1 and "flow_t0.flo" in message
     assert "generate_flow.py" in message and "--flow_loss off" in message
+
+
+# ---------------------------------------------------------------------------------------------
+# the run folder, flags and stopping (issue 13 items 4, 6, 7, 11)
+
+
+def _train_script(args, cwd=ROOT, timeout=120, **kwargs):
+    return subprocess.run([sys.executable, str(ROOT / "train_vimeo90k.py"), *args], cwd=cwd, capture_output=True,
+                          text=True, timeout=timeout, env={**os.environ, "OMP_NUM_THREADS": "1"}, **kwargs)
+
+
+def test_log_path_on_a_file_or_under_a_file_is_one_line_before_any_data_is_read(tmp_path):
+    existing = tmp_path / "notes.txt"
+    existing.write_text("not a folder")
+    missing_data = tmp_path / "no_dataset_here"  # a data error would show if the data were read first
+    for log_path, expected in ((existing, "is a file, not a folder"), (existing / "run", "lies under")):
+        result = _train_script(["--data_root", str(missing_data), "--log_path", str(log_path), *TINY])
+        assert result.returncode == 2, result.stderr
+        message = result.stderr.strip()
+        assert len(message.splitlines()) == 1 and expected in message and str(existing) in message
+    assert existing.read_text() == "not a folder"
+
+
+def test_unwritable_log_path_is_refused_before_any_data_is_read(tmp_path, monkeypatch):
+    """Tests run as root, for whom chmod does not make a folder read-only: the permission probe is
+    replaced instead, as a read-only filesystem or another user's folder would answer it."""
+    import training.run_folder
+
+    read_only = tmp_path / "read_only"
+    read_only.mkdir()
+    real_access = os.access
+    monkeypatch.setattr(training.run_folder.os, "access", lambda path, mode: False if Path(path) == read_only else real_access(path, mode))
+    with pytest.raises(InputError, match=r"--log_path .*read_only is not writable"):
+        train_main(VIMEO90K, ["--data_root", str(tmp_path / "no_dataset_here"), "--log_path", str(read_only), *TINY])
+
+
+def test_non_finite_learning_rates_are_one_line_errors():
+    for flag in ("--lr_start", "--lr_end"):
+        for value in ("inf", "nan", "-1"):
+            with pytest.raises(InputError, match=f"{flag} must be a positive finite number"):
+                parse_args(VIMEO90K, [flag, value])
+    result = _train_script(["--lr_start", "inf", "--data_root", "nowhere"])
+    assert result.returncode == 2 and result.stderr.strip().splitlines() == [
+        "train_vimeo90k.py: error: --lr_start must be a positive finite number, got inf"]
+
+
+def test_a_new_run_into_a_folder_with_checkpoints_is_refused_unless_resume_or_overwrite(vimeo, tmp_path):
+    common = ["--data_root", str(vimeo), "--batch_size", "2", "--epochs", "1", "--eval_interval", "0", *TINY]
+    run = tmp_path / "run"
+    train_main(VIMEO90K, [*common, "--log_path", str(run), "--max_steps", "1"])
+    before = (run / "checkpoint_latest.pth").read_bytes()
+    with pytest.raises(InputError) as refused:
+        train_main(VIMEO90K, [*common, "--log_path", str(run), "--max_steps", "1"])
+    message = str(refused.value)
+    assert str(run) in message and "--resume" in message and "--overwrite" in message and "\n" not in message
+    assert (run / "checkpoint_latest.pth").read_bytes() == before  # the earlier run is untouched
+    train_main(VIMEO90K, ["--resume", str(run / "checkpoint_latest.pth"), "--max_steps", "1", "--num_workers", "0", "--device", "cpu"])
+    assert weights(run / "checkpoint_latest.pth")["iteration"] == 2
+    train_main(VIMEO90K, [*common, "--log_path", str(run), "--max_steps", "1", "--overwrite"])
+    assert weights(run / "checkpoint_latest.pth")["iteration"] == 1
+    assert "--overwrite: this run replaces the earlier run's checkpoint_latest.pth" in (run / "train.log").read_text()
+
+
+def test_sigterm_saves_latest_and_leaves_no_temporaries_and_stale_ones_go_at_the_next_start(vimeo, tmp_path):
+    run = tmp_path / "run"
+    command = [sys.executable, str(ROOT / "train_vimeo90k.py"), "--data_root", str(vimeo), "--batch_size", "1",
+               "--epochs", "50", "--eval_interval", "0", "--save_interval", "0", "--log_path", str(run), *TINY,
+               "--num_workers", "1"]
+    process = subprocess.Popen(command, cwd=ROOT, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, text=True,
+                               env={**os.environ, "OMP_NUM_THREADS": "1"})
+    try:
+        deadline = time.monotonic() + 120
+        while not re.search(r"iter 2/", (run / "train.log").read_text() if (run / "train.log").exists() else ""):
+            assert process.poll() is None and time.monotonic() < deadline, "training did not reach iteration 2"
+            time.sleep(0.2)
+        process.send_signal(signal.SIGTERM)
+        _, stderr = process.communicate(timeout=120)
+    finally:
+        process.kill()
+    assert process.returncode == 128 + signal.SIGTERM, stderr
+    last = stderr.strip().splitlines()[-1]
+    assert "stopped by SIGTERM at iteration" in last and "--resume" in last
+    latest = weights(run / "checkpoint_latest.pth")
+    assert latest["iteration"] >= 2 and f"at iteration {latest['iteration']};" in last
+    load_checkpoint(build_model("IFRNet_S"), run / "IFRNet_S_latest.pth")
+    assert not [p.name for p in run.iterdir() if ".tmp" in p.name]
+
+    stale = run / ".checkpoint_latest.0123456789abcdef0123456789abcdef.tmp.pth"  # what a SIGKILL mid-save leaves
+    stale.write_bytes(b"partial")
+    unrelated = run / ".notes.tmp.pth"  # not atomic_writer's naming: kept
+    unrelated.write_bytes(b"x")
+    train_main(VIMEO90K, ["--resume", str(run / "checkpoint_latest.pth"), "--max_steps", "1", "--num_workers", "0", "--device", "cpu"])
+    assert not stale.exists() and unrelated.exists()
+    assert "removed 1 partial file(s) of an interrupted save: " + stale.name in (run / "train.log").read_text()
+    assert weights(run / "checkpoint_latest.pth")["iteration"] == latest["iteration"] + 1
+
+
+# ---------------------------------------------------------------------------------------------
+# several machines (issue 19 items 3 and 4)
+
+
+def test_two_nodes_without_a_shared_filesystem_resume_from_node_0s_checkpoint(vimeo, tmp_path):
+    """Two torchrun node agents on 127.0.0.1 with separate working folders: only node 0 has the checkpoint."""
+    nodes = [tmp_path / "node0", tmp_path / "node1"]
+    for folder in nodes:
+        folder.mkdir()
+    common = ["--data_root", str(vimeo), "--batch_size", "2", "--epochs", "2", "--eval_interval", "0", *TINY]
+    train_main(VIMEO90K, [*common, "--log_path", str(nodes[0] / "run"), "--max_steps", "4"])  # one epoch of 4 steps
+    assert weights(nodes[0] / "run" / "checkpoint_latest.pth")["iteration"] == 4
+
+    port = _free_port()
+    env = {**os.environ, "OMP_NUM_THREADS": "1", "PYTHONPATH": str(ROOT)}
+    agents = [
+        subprocess.Popen(
+            [sys.executable, "-m", "torch.distributed.run", "--nnodes=2", f"--node_rank={rank}", "--nproc_per_node=1",
+             "--rdzv_backend=c10d", f"--rdzv_endpoint=127.0.0.1:{port}", "--rdzv_id=two_nodes", "--max_restarts=0",
+             str(ROOT / "train_vimeo90k.py"), "--resume", "run/checkpoint_latest.pth", "--max_steps", "1",
+             "--num_workers", "0", "--device", "cpu"],
+            cwd=folder, env=env, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True,
+        )
+        for rank, folder in enumerate(nodes)
+    ]
+    try:
+        outputs = [agent.communicate(timeout=180)[0] for agent in agents]
+    finally:
+        for agent in agents:
+            agent.kill()
+    assert [agent.returncode for agent in agents] == [0, 0], "\n".join(output[-3000:] for output in outputs)
+    log = (nodes[0] / "run" / "train.log").read_text()
+    assert "on 2 process(es)" in log and "resumed at epoch 2, iteration 4" in log
+    assert weights(nodes[0] / "run" / "checkpoint_latest.pth")["iteration"] == 5
+    assert not (nodes[1] / "run").exists()  # rank 1 wrote nothing on its own disk
+
+
+def _share_a_diverging_step(rank: int, port: int, folder: str) -> None:
+    """One rank of a two-process gloo group: rank 1's loss is inf, rank 0's is finite."""
+    import torch.distributed as dist
+
+    from training.step_sync import share_step
+    from utils.distributed import DistributedContext
+
+    dist.init_process_group("gloo", init_method=f"tcp://127.0.0.1:{port}", rank=rank, world_size=2)
+    context = DistributedContext(rank, 2, rank, torch.device("cpu"), initialized=True)
+    loss = torch.tensor(float("inf") if rank == 1 else 0.5)
+    try:
+        outcome = repr(share_step(context, (loss, loss * 0, loss * 0), stop_requested=False, iteration=7,
+                                  overflow_left_to_scaler=False))
+    except InputError as error:
+        outcome = f"{type(error).__name__}: {error}"
+    Path(folder, f"rank{rank}.txt").write_text(outcome)
+    context.close()
+
+
+def test_a_non_finite_loss_on_one_rank_stops_every_rank_with_the_same_line(tmp_path):
+    import torch.multiprocessing as mp
+
+    mp.start_processes(_share_a_diverging_step, args=(_free_port(), str(tmp_path)), nprocs=2, join=True, start_method="fork")
+    outcomes = [(tmp_path / f"rank{rank}.txt").read_text() for rank in (0, 1)]
+    assert outcomes[0] == outcomes[1] and "\n" not in outcomes[0]
+    assert outcomes[0].startswith("TrainingDiverged: the loss became NaN or infinite at iteration 7 on 1 of 2 processes")
+
+
+def test_shared_step_averages_losses_and_leaves_overflow_to_the_scaler():
+    from training.step_sync import share_step
+    from utils.distributed import DistributedContext
+
+    single = DistributedContext()
+    shared = share_step(single, (torch.tensor(0.5), torch.tensor(0.25), torch.tensor(0.0)), stop_requested=True,
+                        iteration=0, overflow_left_to_scaler=False)
+    assert shared.losses == {"loss_rec": 0.5, "loss_geo": 0.25, "loss_dis": 0.0} and shared.stop
+    inf = torch.tensor(float("inf"))
+    assert not share_step(single, (inf, inf, inf), stop_requested=False, iteration=0, overflow_left_to_scaler=True).stop
+    with pytest.raises(InputError, match="at iteration 3; lower --lr_start"):
+        share_step(single, (inf, inf, inf), stop_requested=False, iteration=3, overflow_left_to_scaler=False)
