@@ -4,7 +4,9 @@ The paper times 1280x720 frames (the default here); the authors' script used 448
 warm-up and 100 timed runs (``--height 256 --width 448 --runs 100 --warmup 100``). The same run
 measures the machine's float32 matmul throughput, so each model's achieved GFLOP/s can be read as
 a fraction of what the machine delivers (a busy machine lowers both). Run from the repository root:
-``python benchmarks/speed_parameters.py --device cpu``.
+``python benchmarks/speed_parameters.py --device cpu``. On CUDA the table adds each model's peak
+GPU memory (allocated by the inference, measured in a fresh process after this one has released
+its cached memory) and the run states whether TF32 was allowed for convolutions and matmuls.
 """
 from __future__ import annotations
 
@@ -81,6 +83,11 @@ def main(argv: Optional[list] = None) -> dict:
     print(f"IFRNet at {args.height}x{args.width} on {report['device']} ({report['threads']} threads, torch "
           f"{report['torch']}), median of {args.runs} runs after {args.warmup} warm-up; float32 matmul "
           f"{report['matmul_gflops']:.1f} GFLOP/s")
+    if report["tf32"]:
+        tf32 = report["tf32"]
+        print(f"TF32: {'on' if tf32['convolutions'] else 'off'} for convolutions (cuDNN's default: on), "
+              f"{'on' if tf32['matmul'] else 'off'} for the float32 matmul probe; on Ampere or later GPUs the "
+              "models' GFLOP/s may therefore exceed the probe's")
     print(report["table"])
     if args.json is not None:
         write_json_report(args.json, report)

@@ -1,6 +1,7 @@
 """Time one IFRNet optimiser step (forward with losses, backward, AdamW step) and print the median.
 
     python benchmarks/train_speed.py --model_name IFRNet --batch_size 4 --size 224 --threads 2
+    python benchmarks/train_speed.py --batch_size 6 --size 224 --count_ops   # kernel launches per step, CPU vs GPU chunking
 
 With ``--reference_dir PATH`` pointing at a checkout of the authors' repository
 (github.com/ltkong218/IFRNet), their ``models/IFRNet*.py`` Model is imported from there at run time,
@@ -22,6 +23,7 @@ from typing import Callable, Dict, List, Optional, Tuple
 
 import torch
 import torch.nn.functional as F
+from torch.utils._python_dispatch import TorchDispatchMode
 
 ROOT = Path(__file__).resolve().parents[1]
 if str(ROOT) not in sys.path:
@@ -107,6 +109,52 @@ class StepTimer:
             self.times.append(time.perf_counter() - started)
 
 
+class _OpCounter(TorchDispatchMode):
+    """Counts every ATen operation dispatched while active (each is one kernel launch on a GPU)."""
+
+    def __init__(self) -> None:
+        super().__init__()
+        self.count = 0
+
+    def __torch_dispatch__(self, func, types, args=(), kwargs=None):
+        self.count += 1
+        return func(*args, **(kwargs or {}))
+
+
+def count_step_ops(model: torch.nn.Module, inputs: Inputs, device_kind: str) -> Dict[str, int]:
+    """ATen ops of one training step (forward with losses, backward, AdamW step) with ``device_kind``'s chunking.
+
+    The census losses choose their chunking by device (models.losses.census_chunk_elements);
+    setting their ``chunk_device`` runs that choice here, so a CPU shows what a GPU would launch.
+    AdamW uses its multi-tensor (foreach) form on "cuda", as PyTorch does there by default.
+    """
+    from models.losses import CensusLoss, GeometryConsistencyLoss
+
+    losses = [m for m in model.modules() if isinstance(m, (CensusLoss, GeometryConsistencyLoss))]
+    saved = [m.chunk_device for m in losses]
+    optimizer = torch.optim.AdamW(model.parameters(), lr=1e-4, weight_decay=0, foreach=device_kind == "cuda")
+    counts = {}
+    try:
+        for m in losses:
+            m.chunk_device = device_kind
+        optimizer.zero_grad(set_to_none=True)
+        with _OpCounter() as counter:
+            _, loss_rec, loss_geo, loss_dis = model(*inputs)
+            total = loss_rec + loss_geo + loss_dis
+        counts["forward"] = counter.count
+        with _OpCounter() as counter:
+            total.backward()
+        counts["backward"] = counter.count
+        with _OpCounter() as counter:
+            optimizer.step()
+        counts["optimizer"] = counter.count
+    finally:
+        for m, kind in zip(losses, saved):
+            m.chunk_device = kind
+    counts["total"] = counts["forward"] + counts["backward"] + counts["optimizer"]
+    return counts
+
+
 def time_alternating(timers: List[StepTimer], steps: int, warmup: int) -> None:
     """Step every timer in turn, ``warmup`` untimed rounds then ``steps`` timed ones.
 
@@ -131,6 +179,9 @@ def build_parser() -> argparse.ArgumentParser:
     parser.add_argument("--seed", type=int, default=0)
     parser.add_argument("--reference_dir", type=Path, default=None, metavar="PATH",
                         help="checkout of the authors' repository to compare against (timed and checked)")
+    parser.add_argument("--count_ops", action="store_true",
+                        help="instead of timing, count the ATen ops (GPU kernel launches) of one step with the "
+                        "census chunking of a CPU and of a GPU; runs on this machine's --device")
     return parser
 
 
@@ -149,6 +200,13 @@ def main(argv: Optional[List[str]] = None) -> None:
     inputs = make_inputs(args.batch_size, args.size, args.flow == "on", device, args.seed)
     print(f"{args.model_name}, batch {args.batch_size}, {args.size}x{args.size}, flow labels {args.flow}, "
           f"device {device}, {torch.get_num_threads()} threads, median of {args.steps} steps after {args.warmup} warm-up")
+
+    if args.count_ops:
+        for kind in ("cpu", "cuda"):
+            counts = count_step_ops(ours, inputs, kind)
+            print(f"ops per step with {kind} chunking: {counts['total']} (forward {counts['forward']}, "
+                  f"backward {counts['backward']}, optimizer {counts['optimizer']})")
+        return
 
     reference = None
     if args.reference_dir is not None:

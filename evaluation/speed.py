@@ -36,6 +36,8 @@ __all__ = [
     "time_interleaved",
     "measure_matmul_gflops",
     "measure_peak_memory",
+    "release_cached_memory",
+    "tf32_settings",
     "format_table",
     "resolve_weights",
     "build_timed_model",
@@ -156,6 +158,29 @@ def measure_matmul_gflops(device: torch.device, size: int = 2048, repeats: int =
     return 2.0 * size**3 / statistics.median(seconds) / 1e9
 
 
+def release_cached_memory(device: torch.device) -> None:
+    """Give this process's cached GPU memory back to the driver before a memory child starts.
+
+    PyTorch's caching allocator keeps freed blocks reserved, so without this the child measured
+    next would find the GPU holding the parent's timing allocations and could run out of memory.
+    """
+    if device.type == "cuda":
+        torch.cuda.synchronize(device)
+        torch.cuda.empty_cache()
+
+
+def tf32_settings(device: torch.device) -> Dict[str, bool]:
+    """Whether TF32 (10-bit mantissa products on Ampere and later) is allowed, per kind of op, on CUDA.
+
+    PyTorch allows it for cuDNN convolutions by default (most of IFRNet's FLOPs) but not for
+    float32 matmuls, which the matmul probe uses: on such GPUs the models' GFLOP/s can exceed the
+    probe's float32 rate. Empty on other devices.
+    """
+    if device.type != "cuda":
+        return {}
+    return {"convolutions": bool(torch.backends.cudnn.allow_tf32), "matmul": bool(torch.backends.cuda.matmul.allow_tf32)}
+
+
 def measure_peak_memory(
     model_name: str,
     height: int,
@@ -194,12 +219,17 @@ def _cell(value: Optional[float], digits: int) -> str:
 def format_table(rows: Sequence[SpeedRow], with_reference: bool) -> str:
     """A markdown table of the rows, ready for a README or an issue."""
     header = ["variant", "params (M)", "GFLOPs", "latency (s)", "GFLOP/s", "of matmul", "peak RSS (GB)"]
+    with_cuda = any(row.peak_cuda_gb is not None for row in rows)
+    if with_cuda:
+        header.append("peak CUDA (GB)")
     if with_reference:
         header += ["reference latency (s)", "speed-up", "reference peak RSS (GB)"]
     lines = ["| " + " | ".join(header) + " |", "|" + "---|" * len(header)]
     for row in rows:
         cells = [row.model_name, f"{row.params_m:.3f}", f"{row.gflops:.1f}", f"{row.latency_s:.4f}",
                  f"{row.achieved_gflops:.1f}", f"{row.matmul_fraction:.0%}", f"{row.peak_rss_gb:.2f}"]
+        if with_cuda:
+            cells.append(_cell(row.peak_cuda_gb, 2))
         if with_reference:
             speedup = "-" if row.speedup is None else f"{row.speedup:.2f}x"
             cells += [_cell(row.reference_latency_s, 4), speedup, _cell(row.reference_peak_rss_gb, 2)]
@@ -238,9 +268,14 @@ def measure_speed(
         times = time_interleaved(calls, runs, warmup, device)
         latency = statistics.median(times[0])
         achieved = flops / latency / 1e9
+        parameters = count_parameters(model)
+        del calls, model  # the memory child should find the GPU as free as possible
+        if reference_dir is not None:
+            del reference
+        release_cached_memory(device)
         memory = measure_peak_memory(name, height, width, device, threads=threads, checkpoint=checkpoint)
         row = SpeedRow(
-            model_name=name, weights=weights, params_m=count_parameters(model) / 1e6, gflops=flops / 1e9,
+            model_name=name, weights=weights, params_m=parameters / 1e6, gflops=flops / 1e9,
             latency_s=latency, achieved_gflops=achieved, matmul_fraction=achieved / matmul,
             peak_rss_gb=memory["peak_rss_gb"], rss_before_inference_gb=memory["rss_before_inference_gb"],
             peak_cuda_gb=memory.get("peak_cuda_gb"),
@@ -262,6 +297,7 @@ def measure_speed(
         "warmup": warmup,
         "matmul_size": matmul_size,
         "matmul_gflops": matmul,
+        "tf32": tf32_settings(device),
         "reference_dir": None if reference_dir is None else str(reference_dir),
         "models": [row.to_dict() for row in rows],
         "table": format_table(rows, reference_dir is not None),

@@ -100,3 +100,24 @@ def test_peak_memory_is_measured_apart_from_the_calling_process():
 def test_reference_dir_without_the_model_file(tmp_path):
     with pytest.raises(InputError, match=r"no models/IFRNet\.py"):
         load_reference_class(tmp_path, "IFRNet")
+
+
+def test_cuda_runs_report_gpu_memory_tf32_and_free_the_parents_cache(monkeypatch):
+    """The CUDA-only parts, checked on the CPU: the table column, the TF32 statement, the cache release."""
+    import torch
+
+    from evaluation.speed import SpeedRow, format_table, release_cached_memory, tf32_settings
+
+    row = SpeedRow("IFRNet", "random", 9.8, 100.0, 0.05, 2000.0, 0.5, 2.0, 1.5, peak_cuda_gb=1.25)
+    table = format_table([row], with_reference=False)
+    assert "peak CUDA (GB)" in table.splitlines()[0] and table.splitlines()[2].endswith("| 1.25 |")
+    assert "CUDA" not in format_table([SpeedRow("IFRNet", "random", 9.8, 100.0, 0.05, 2000.0, 0.5, 2.0, 1.5)], False)
+    assert tf32_settings(torch.device("cpu")) == {}
+    assert set(tf32_settings(torch.device("cuda"))) == {"convolutions", "matmul"}
+    calls = []
+    monkeypatch.setattr(torch.cuda, "synchronize", lambda device=None: calls.append("synchronize"))
+    monkeypatch.setattr(torch.cuda, "empty_cache", lambda: calls.append("empty_cache"))
+    release_cached_memory(torch.device("cpu"))
+    assert calls == []
+    release_cached_memory(torch.device("cuda", 0))
+    assert calls == ["synchronize", "empty_cache"]
