@@ -126,7 +126,8 @@ def count_step_ops(model: torch.nn.Module, inputs: Inputs, device_kind: str) -> 
 
     The census losses choose their chunking by device (models.losses.census_chunk_elements);
     setting their ``chunk_device`` runs that choice here, so a CPU shows what a GPU would launch.
-    AdamW uses its multi-tensor (foreach) form on "cuda", as PyTorch does there by default.
+    AdamW uses its multi-tensor (foreach) form on "cuda", as PyTorch does there by default. An
+    uncounted forward pass comes first, so one-time work (the cached warp grids) is left out.
     """
     from models.losses import CensusLoss, GeometryConsistencyLoss
 
@@ -137,6 +138,8 @@ def count_step_ops(model: torch.nn.Module, inputs: Inputs, device_kind: str) -> 
     try:
         for m in losses:
             m.chunk_device = device_kind
+        with torch.no_grad():
+            model(*inputs)
         optimizer.zero_grad(set_to_none=True)
         with _OpCounter() as counter:
             _, loss_rec, loss_geo, loss_dis = model(*inputs)

@@ -158,3 +158,24 @@ def test_census_chunking_follows_the_device_and_never_changes_the_value():
         values[kind] = (value, *torch.autograd.grad(value, [x, y]))
     for cpu, cuda in zip(values["cpu"], values["cuda"]):
         torch.testing.assert_close(cpu, cuda, rtol=1e-12, atol=1e-18)
+
+
+def test_training_step_op_count_per_device_kind():
+    """GPU kernel launches per step (ATen ops, counted on the CPU): the GPU chunking does not grow with the
+    image, the CPU's cache-sized chunks do. At Vimeo's batch 6, crop 224, IFRNet: 56,757 ops per step with
+    the CPU chunking (what CUDA ran before), 6,304 with the CUDA one (benchmarks/train_speed.py --count_ops)."""
+    from benchmarks.train_speed import count_step_ops, make_inputs
+    from models import build_model
+
+    threads = torch.get_num_threads()
+    torch.set_num_threads(1)  # dispatch-mode counting is Python-bound: a second thread only contends
+    torch.manual_seed(0)
+    model = build_model("IFRNet_S")
+    small, large = (make_inputs(2, size, True, torch.device("cpu")) for size in (48, 96))
+    cuda_small, cuda_large = count_step_ops(model, small, "cuda"), count_step_ops(model, large, "cuda")
+    cpu_large = count_step_ops(model, large, "cpu")
+    torch.set_num_threads(threads)
+    assert cuda_small == cuda_large  # one pass per neighbour offset, whatever the size
+    assert cpu_large["forward"] > cuda_large["forward"] and cpu_large["backward"] > cuda_large["backward"]
+    assert cuda_large["optimizer"] < cpu_large["optimizer"]  # foreach AdamW, CUDA's default
+    assert all(module.chunk_device is None for module in model.modules() if hasattr(module, "chunk_device"))
