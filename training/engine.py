@@ -170,7 +170,10 @@ class Trainer:
     def _resume(self, state: TrainingState) -> None:
         # Rank 0 reads the file (it may exist on node 0 only) and checks width and keys; the
         # others take the weights rank 0 broadcast (DDP would copy rank 0's weights anyway).
-        self.context.on_main(lambda: load_checkpoint(self.model, self.args.resume, map_location="cpu") and None)
+        def load_and_check() -> None:
+            load_checkpoint(self.model, self.args.resume, map_location="cpu")
+
+        self.context.on_main(load_and_check)
         if not self.context.is_main:
             self.model.load_state_dict(state.model, strict=True)
         if state.weights_only:

@@ -14,6 +14,7 @@ import torch
 from torch.utils.data import DataLoader, Dataset, Subset
 
 from training.batches import to_model_inputs
+from training.stop import ignore_stop_signals
 from utils.distributed import DistributedContext
 from utils.metrics import calculate_psnr, calculate_ssim
 from utils.padding import InputPadder
@@ -45,7 +46,8 @@ def evaluate(
     was_training = model.training
     model.eval()
     shard = Subset(dataset, range(context.rank, len(dataset), context.world_size))
-    loader = DataLoader(shard, batch_size=batch_size, shuffle=False, num_workers=num_workers, pin_memory=context.device.type == "cuda")
+    loader = DataLoader(shard, batch_size=batch_size, shuffle=False, num_workers=num_workers,
+                        pin_memory=context.device.type == "cuda", worker_init_fn=ignore_stop_signals)
     sums = torch.zeros(3, dtype=torch.float64)  # psnr, ssim, count
     samples = []
     for batch in loader:
