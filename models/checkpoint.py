@@ -129,7 +129,7 @@ def resolve_weights(
     starter = CHECKPOINT_DIR / STARTER_CHECKPOINT if starter is None else Path(starter)
     can_fall_back = starter.is_file() and (other_variant or model_name == STARTER_MODEL_NAME)
     if downloads_disabled(offline):
-        why = f"downloads are off ({OFFLINE_VARIABLE}=1 or --offline)"
+        why = f"downloads are off: {OFFLINE_VARIABLE}=1 or --offline"
     else:
         try:
             return ResolvedWeights(model_name, download_published(entry, progress=progress), None)
@@ -140,7 +140,7 @@ def resolve_weights(
     if not can_fall_back:
         return ResolvedWeights(model_name, published, None)
     note = (
-        f"{published} not found ({why}): using this project's starter weights {starter} ({STARTER_MODEL_NAME}, "
+        f"{published} not found ({why}); using this project's starter weights {starter} ({STARTER_MODEL_NAME}, "
         f"see {starter.parent / 'README.md'}). For the paper's results run {_download_command(entry)} "
         f"or get the published checkpoints from {PUBLISHED_CHECKPOINTS_URL}"
     )

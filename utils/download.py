@@ -100,8 +100,9 @@ def download_to(url: str, handle: BinaryIO, *, label: str = "", progress: bool =
     except DownloadError:
         raise
     except (urllib.error.URLError, http.client.HTTPException, OSError, ValueError) as error:
-        if isinstance(error, http.client.IncompleteRead) and total:
-            raise DownloadError(f"the transfer ended after {_megabytes(written)} of {_megabytes(total)}") from None
+        if written:  # the host answered, then the transfer broke off
+            of = f" of {_megabytes(total)}" if total else ""
+            raise DownloadError(f"the transfer ended after {_megabytes(written)}{of} ({_reason(error)})") from None
         raise _reason(error) from None
     if total is not None and written != total:
         raise DownloadError(f"the transfer ended after {_megabytes(written)} of {_megabytes(total)}")
