@@ -58,7 +58,7 @@ from utils.atomic import atomic_writer
 from utils.errors import InputError
 from utils.flow_io import write_flo
 from utils.image_io import write_image
-from video.scene import DEFAULT_SCENE_THRESHOLD, thumbnail_grey
+from utils.scene import DEFAULT_SCENE_THRESHOLD, thumbnail_grey
 
 __all__ = [
     "CLIPS",
@@ -140,7 +140,7 @@ def _clip_path(name: str) -> str:
 
 
 def _regular_neighbours(frames: Sequence[np.ndarray]) -> Tuple[bool, ...]:
-    """For each pair of neighbours: neither a scene cut (video.scene's measure) nor a repeated frame."""
+    """For each pair of neighbours: neither a scene cut (utils.scene's measure) nor a repeated frame."""
     import cv2
 
     thumbnails = [thumbnail_grey(frame) for frame in frames]
