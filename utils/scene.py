@@ -10,7 +10,7 @@ from __future__ import annotations
 
 import numpy as np
 
-__all__ = ["DEFAULT_SCENE_THRESHOLD", "scene_difference", "is_scene_cut", "thumbnail_grey"]
+__all__ = ["DEFAULT_SCENE_THRESHOLD", "scene_difference", "is_scene_cut", "thumbnail_grey", "thumbnail_difference"]
 
 DEFAULT_SCENE_THRESHOLD = 30.0
 _THUMBNAIL_SIDE = 64
@@ -25,9 +25,14 @@ def thumbnail_grey(frame: np.ndarray) -> np.ndarray:
     return grey.reshape(height // block, block, width // block, block).mean(axis=(1, 3))
 
 
+def thumbnail_difference(thumbnail0: np.ndarray, thumbnail1: np.ndarray) -> float:
+    """The measure on thumbnails already made (a caller comparing a sequence makes each once)."""
+    return float(np.abs(thumbnail0 - thumbnail1).mean())
+
+
 def scene_difference(frame0: np.ndarray, frame1: np.ndarray) -> float:
     """Mean absolute grey difference of the two frames' thumbnails, in [0, 255]."""
-    return float(np.abs(thumbnail_grey(frame0) - thumbnail_grey(frame1)).mean())
+    return thumbnail_difference(thumbnail_grey(frame0), thumbnail_grey(frame1))
 
 
 def is_scene_cut(frame0: np.ndarray, frame1: np.ndarray, threshold: float) -> bool:

@@ -17,7 +17,7 @@ import numpy as np
 from PIL import Image
 
 from utils.errors import InputError
-from utils.scene import DEFAULT_SCENE_THRESHOLD, thumbnail_grey
+from utils.scene import DEFAULT_SCENE_THRESHOLD, thumbnail_difference, thumbnail_grey
 
 __all__ = ["CLIPS", "HOLDOUT_FRACTION", "ClipSpec", "SourceClip", "load_clip", "clip_triplet_starts", "held_out_triplets"]
 
@@ -76,7 +76,7 @@ def _regular_neighbours(frames: Sequence[np.ndarray]) -> Tuple[bool, ...]:
     greys = [cv2.cvtColor(frame, cv2.COLOR_RGB2GRAY) for frame in frames]
     regular = []
     for i in range(len(frames) - 1):
-        cut = float(np.abs(thumbnails[i] - thumbnails[i + 1]).mean()) > DEFAULT_SCENE_THRESHOLD
+        cut = thumbnail_difference(thumbnails[i], thumbnails[i + 1]) > DEFAULT_SCENE_THRESHOLD
         changed = np.count_nonzero(cv2.absdiff(greys[i], greys[i + 1]) > REPEAT_LEVEL) / greys[i].size
         regular.append(not cut and changed >= REPEAT_SHARE)
     return tuple(regular)
