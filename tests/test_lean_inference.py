@@ -1,4 +1,5 @@
-"""The fast, memory-lean inference path equals the straightforward one up to float rounding."""
+"""The memory-lean inference path (lean=True) equals the plain one up to float rounding."""
+import numpy as np
 import pytest
 import torch
 import torch.nn.functional as F
@@ -83,3 +84,28 @@ def test_channel_concatenation_keeps_layout_and_promotes_mixed_dtypes():
         out = cat_channels_last(parts)
     assert out.dtype == torch.float32 and out.is_contiguous(memory_format=torch.channels_last)
     assert torch.equal(out, torch.cat(parts, 1))
+
+
+def test_inference_under_autograd_takes_the_plain_path():
+    """lean writes in place, which autograd cannot record: with gradients on, the plain path runs."""
+    model = seeded_model("IFRNet_S")
+    generator = torch.Generator().manual_seed(5)
+    img0, img1 = torch.rand(1, 3, 32, 48, generator=generator), torch.rand(1, 3, 32, 48, generator=generator)
+    embt = torch.full((1, 1, 1, 1), 0.5)
+    assert model.lean
+    recorded = model.inference(img0, img1, embt)
+    assert recorded.requires_grad
+    with torch.no_grad():
+        plain = model.inference(img0, img1, embt, lean=False)
+    assert torch.equal(recorded.detach(), plain)
+
+
+def test_interpolator_lean_option_selects_the_path():
+    from models.interpolator import Interpolator
+
+    frames = [np.random.default_rng(i).integers(0, 256, (30, 40, 3), dtype=np.uint8) for i in range(2)]
+    lean = Interpolator.from_model(seeded_model("IFRNet_S"))
+    plain = Interpolator.from_model(seeded_model("IFRNet_S"), lean=False)
+    assert lean.model.lean and not plain.model.lean
+    got, want = lean.interpolate(*frames, [0.5])[0], plain.interpolate(*frames, [0.5])[0]
+    assert np.abs(got.astype(int) - want.astype(int)).max() <= 1  # float rounding, then 8-bit rounding
