@@ -29,6 +29,7 @@ import torch
 import torch.nn.functional as F
 
 from utils.errors import InputError
+from utils.padding import centre_offsets
 
 __all__ = [
     "Clip",
@@ -109,9 +110,8 @@ def crop(clip: Clip, top: int, left: int, height: int, width: int) -> Clip:
 
 
 def center_crop(clip: Clip, height: int, width: int) -> Clip:
-    """The central ``height`` x ``width`` window (offsets rounded down, as the reference does)."""
-    frame_height, frame_width = clip.size
-    return crop(clip, frame_height // 2 - height // 2, frame_width // 2 - width // 2, height, width)
+    """The central ``height`` x ``width`` window (:func:`utils.padding.centre_offsets`, as the reference)."""
+    return crop(clip, *centre_offsets(clip.size, (height, width)), height, width)
 
 
 def random_crop(clip: Clip, height: int, width: int, generator: Optional[torch.Generator] = None) -> Clip:

@@ -15,7 +15,6 @@ from typing import List, Optional, Sequence, Tuple, Union
 
 import numpy as np
 import torch
-from PIL import Image
 from torch.utils.data import Dataset
 
 from datasets.augment import (
@@ -28,12 +27,13 @@ from datasets.augment import (
 )
 from utils.errors import InputError
 from utils.flow_io import read_flo
-from utils.image_io import read_image
+from utils.image_io import read_image, read_image_size
 
 __all__ = [
     "VIMEO_SPLIT_FILES",
     "FRAME_NAMES",
     "FLOW_NAMES",
+    "parse_triplet_list",
     "read_triplet_list",
     "triplet_paths",
     "flo_is_complete",
@@ -48,6 +48,16 @@ FLOW_NAMES = ("flow_t0.flo", "flow_t1.flo")
 Item = Tuple[torch.Tensor, torch.Tensor, torch.Tensor, torch.Tensor, torch.Tensor]
 
 
+def parse_triplet_list(lines: Sequence[str]) -> List[str]:
+    """The "<seq>/<id>" names of a list file's lines, in order.
+
+    Blank and one-character lines are skipped, as the authors do: the official lists end with
+    blank lines.
+    """
+    names = [line.strip() for line in lines]
+    return [name for name in names if len(name) > 1]
+
+
 def read_triplet_list(root: Union[str, Path], split: str) -> List[str]:
     """The "<seq>/<id>" names listed for a split; InputError if the list is missing or empty."""
     if split not in VIMEO_SPLIT_FILES:
@@ -58,8 +68,7 @@ def read_triplet_list(root: Union[str, Path], split: str) -> List[str]:
             f"Vimeo90K list not found: {list_path}; --data_root must be the vimeo_triplet folder holding "
             f"{VIMEO_SPLIT_FILES['train']} and {VIMEO_SPLIT_FILES['test']}"
         )
-    names = [line.strip() for line in list_path.read_text().splitlines()]
-    names = [name for name in names if len(name) > 1]  # the official lists end with blank lines
+    names = parse_triplet_list(list_path.read_text().splitlines())
     if not names:
         raise InputError(f"the {split} split is empty: {list_path} lists no triplets")
     return names
@@ -116,7 +125,7 @@ def pending_flow_labels(root: Union[str, Path], splits: Sequence[str] = ("train"
             frames, flows = triplet_paths(root, name)
             _require_files(frames, f"Vimeo90K {split} frame")
             if all(os.path.isfile(path) for path in flows):
-                width, height = Vimeo90KTriplets._frame_size(frames[1])
+                width, height = read_image_size(frames[1])
                 if all(flo_is_complete(path, (height, width)) for path in flows):
                     complete += 1
                     continue
@@ -172,16 +181,8 @@ class Vimeo90KTriplets(Dataset):
             )
         if self.augment:
             first = self.frame_paths[0][0]
-            width, height = self._frame_size(first)
+            width, height = read_image_size(first)
             require_crop_fits(self.crop_size, (height, width), first)
-
-    @staticmethod
-    def _frame_size(path: Path) -> Tuple[int, int]:
-        try:
-            with Image.open(path) as image:
-                return image.size
-        except Exception as error:  # Pillow raises many types for unreadable files
-            raise InputError(f"cannot read image {path}: {error}") from None
 
     def set_epoch(self, epoch: int) -> None:
         """Select the augmentation draws of ``epoch`` (call before iterating, like DistributedSampler)."""

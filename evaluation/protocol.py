@@ -13,11 +13,9 @@ from typing import Optional, Tuple
 import numpy as np
 
 from utils.errors import InputError
-from utils.padding import InputPadder
+from utils.padding import NETWORK_MULTIPLE, InputPadder, centre_offsets
 
 __all__ = ["Protocol"]
-
-NETWORK_MULTIPLE = 16  # the encoder halves the resolution four times
 
 
 @dataclass(frozen=True)
@@ -50,8 +48,8 @@ class Protocol:
     def crop(self, frame: np.ndarray, path: object = "frame") -> np.ndarray:
         """The centre crop of an (H, W, 3) frame, or the frame itself when the protocol has none.
 
-        The window starts at (H // 2 - h // 2, W // 2 - w // 2), the authors' formula, so the same
-        pixels are scored as in their evaluation.
+        The window is placed by :func:`utils.padding.centre_offsets` (the authors' formula), so the
+        same pixels are scored as in their evaluation.
         """
         if self.center_crop is None:
             return frame
@@ -62,7 +60,7 @@ class Protocol:
                 f"{path} is {width}x{height} (width x height), smaller than the {crop_w}x{crop_h} centre crop "
                 "this benchmark scores"
             )
-        top, left = height // 2 - crop_h // 2, width // 2 - crop_w // 2
+        top, left = centre_offsets((height, width), (crop_h, crop_w))
         return frame[top : top + crop_h, left : left + crop_w]
 
     def padder(self, shape: Tuple[int, ...], path: object = "frame") -> InputPadder:

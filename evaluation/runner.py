@@ -16,7 +16,7 @@ import numpy as np
 import torch
 from tqdm import tqdm
 
-from evaluation.datasets import Sample
+from evaluation.benchmark_sets import Sample
 from evaluation.protocol import Protocol
 from utils.errors import InputError
 from utils.image_io import image_to_tensor, read_image

@@ -15,7 +15,7 @@ from __future__ import annotations
 
 import os
 from pathlib import Path
-from typing import Sequence
+from typing import Sequence, Tuple
 
 import numpy as np
 import torch
@@ -26,13 +26,18 @@ from utils.errors import InputError
 
 __all__ = [
     "ImageError",
+    "IMAGE_SUFFIXES",
     "read_image",
+    "read_image_size",
     "write_image",
     "image_to_tensor",
     "tensor_to_image",
     "save_gif",
 ]
 
+
+# The file suffixes taken for images when a folder of frames is listed (all read by read_image).
+IMAGE_SUFFIXES = (".png", ".jpg", ".jpeg", ".bmp", ".ppm", ".tif", ".tiff", ".webp")
 
 _SIXTEEN_BIT_MODES = {"I;16", "I;16L", "I;16B", "I;16N"}
 _ALPHA_MODES = {"RGBA", "LA", "PA", "RGBa", "La"}
@@ -105,6 +110,15 @@ def _to_rgb_array(image: Image.Image, path: PathLike) -> np.ndarray:
                 f"cannot convert mode {image.mode} to RGB ({exc})"
             ) from None
     return np.ascontiguousarray(np.asarray(image, dtype=np.uint8))
+
+
+def read_image_size(path: PathLike) -> Tuple[int, int]:
+    """(width, height) of an image file from its header, without decoding the pixels."""
+    try:
+        with Image.open(path) as image:
+            return image.size
+    except Exception as error:  # Pillow raises many types for unreadable files
+        raise ImageError(f"cannot read image {os.fspath(path)!s}: {error}") from None
 
 
 def read_image(path: PathLike) -> np.ndarray:
