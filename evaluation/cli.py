@@ -70,6 +70,8 @@ def _split_entry(result: BenchmarkResult) -> Dict[str, object]:
     entry: Dict[str, object] = {"count": result.count, "psnr": result.psnr, "ssim": result.ssim}
     if result.with_ie:
         entry["ie"] = result.ie
+    if result.exact_frames:
+        entry["exact_frames"] = result.exact_frames
     return entry
 
 
@@ -106,6 +108,9 @@ def _scores(entry: Dict[str, object]) -> str:
     text = f"PSNR {entry['psnr']:.4f} SSIM {entry['ssim']:.5f}"
     if "ie" in entry:
         text += f" IE {entry['ie']:.4f}"
+    exact = entry.get("exact_frames", 0)
+    if exact:  # their PSNR is infinite: left out of the PSNR average (see utils.metrics.mean_psnr)
+        return text + f" (n={entry['count']}; {exact} frame(s) predicted exactly, PSNR infinite, not in the PSNR average)"
     return text + f" (n={entry['count']})"
 
 
