@@ -12,6 +12,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Callable, Dict, List, Sequence, Tuple
 
+from datasets.gopro import check_video_frames
 from evaluation.protocol import Protocol
 from utils.errors import InputError
 
@@ -188,6 +189,8 @@ def _list_eight_x(root: Path, split: str, benchmark: Benchmark) -> List[Sample]:
     samples = []
     for video in videos:
         frames = sorted(p for p in video.iterdir() if p.is_file() and p.suffix.lower() in IMAGE_SUFFIXES)
+        if frames:  # a gap in the numbering would shift every later window's targets off their times
+            check_video_frames(frames)
         samples.extend(eight_x_windows(frames, video.name))
     if not samples:
         raise InputError(f"no video under {test} has the {WINDOW} frames one 8x window needs")
