@@ -94,3 +94,13 @@ def test_bad_data_root_is_a_one_line_error(tmp_path):
     result = run_generate_flow("--data_root", str(tmp_path / "nowhere"), "--estimator", "dis")
     assert result.returncode == 2
     assert "tri_trainlist.txt" in result.stderr and len(result.stderr.strip().splitlines()) == 1, result.stderr
+
+
+def test_dis_works_on_frames_under_its_12_pixel_minimum(tmp_path):
+    """OpenCV's DIS raises on frames under 12 px; they are edge-padded and the flow cropped back."""
+    root = make_translated_triplet(tmp_path / "vimeo_triplet", (0, 1), size=(10, 11))
+    result = run_generate_flow("--data_root", str(root), "--estimator", "dis", "--num_workers", "0")
+    assert result.returncode == 0, result.stderr
+    flow_t0 = read_flo(root / "flow" / "00001" / "0001" / "flow_t0.flo")
+    assert flow_t0.shape == (10, 11, 2)
+    assert np.abs(np.median(flow_t0.reshape(-1, 2), 0) - [-1, 0]).max() < 0.25  # im1 is im2 moved right by 1 px
