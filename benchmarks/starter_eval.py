@@ -27,7 +27,7 @@ from evaluation.baselines import average_interpolation, dis_interpolation, score
 from models import MODEL_NAMES  # noqa: E402
 from models.checkpoint import CHECKPOINT_DIR, STARTER_CHECKPOINT  # noqa: E402
 from models.interpolator import Interpolator  # noqa: E402
-from utils.atomic import write_json_report  # noqa: E402
+from utils.atomic import check_output_file, write_json_report  # noqa: E402
 from utils.cli import run_cli  # noqa: E402
 from utils.device import DEVICE_CHOICES  # noqa: E402
 from utils.errors import InputError  # noqa: E402
@@ -66,6 +66,8 @@ def main(argv: Optional[List[str]] = None) -> dict:
     args = build_parser().parse_args(argv)
     if args.limit is not None and args.limit <= 0:
         raise InputError(f"--limit must be positive, got {args.limit}")
+    if args.json is not None:
+        check_output_file(args.json, "--json")
     interpolator = Interpolator(args.model_name, args.checkpoint, args.device)
     interpolators = {
         "average": average_interpolation,

@@ -17,7 +17,7 @@ from evaluation.datasets import Benchmark, check_samples_exist, get_benchmark, l
 from evaluation.runner import BenchmarkResult, evaluate
 from models import MODEL_NAMES, build_model, load_checkpoint, published_checkpoint_path
 from models.checkpoint import resolve_weights
-from utils.atomic import write_json_report
+from utils.atomic import check_output_file, write_json_report
 from utils.device import DEVICE_CHOICES, resolve_device
 from utils.errors import InputError
 
@@ -129,6 +129,8 @@ def run_benchmark(name: str, argv: Optional[Sequence[str]] = None, description: 
     split = getattr(args, "split", benchmark.splits[0])
     splits = list(benchmark.splits) if split == ALL_SPLITS else [split]
 
+    if args.json is not None:
+        check_output_file(args.json, "--json")
     listed = {}
     for split_name in splits:  # every list and frame is checked before the model is loaded
         samples = list_samples(benchmark, args.data_root, split_name)

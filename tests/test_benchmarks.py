@@ -343,3 +343,24 @@ def test_a_prediction_that_is_not_finite_stops_at_the_first_sample(tmp_path, mod
     benchmark = get_benchmark("UCF101")
     with pytest.raises(InputError, match=r"^1: the model's prediction is not finite \(NaN or Inf\)"):
         evaluate(BrokenModel(), list_samples(benchmark, root), benchmark.protocol, torch.device("cpu"), progress=False)
+
+
+def test_unwritable_json_is_refused_before_the_run_not_after(tmp_path, seeded_checkpoints):
+    root = tmp_path / "UCF101"
+    build.build_ucf101(root, ["1"], size=(32, 48))
+    (tmp_path / "notes.txt").write_text("x")
+    for target, message in (("notes.txt/r.json", "--json's folder notes.txt is a file, not a folder"),
+                            (".", "--json . is a folder; give a file name")):
+        run = run_script("UCF101.py", "--data_root", str(root), "--model_name", MODEL, "--checkpoint",
+                         str(seeded_checkpoints[MODEL]), "--device", "cpu", "--json", target, cwd=tmp_path)
+        assert run.returncode == 2
+        assert run.stderr.strip().splitlines() == [f"UCF101.py: error: {message}"]
+        assert run.stdout == ""  # refused before scoring, not after the whole run
+
+
+def test_starter_eval_refuses_an_unwritable_json_before_decoding_the_clips(tmp_path):
+    from benchmarks import starter_eval
+
+    (tmp_path / "notes.txt").write_text("x")
+    with pytest.raises(InputError, match=r"--json's folder .*notes\.txt is a file"):
+        starter_eval.main(["--json", str(tmp_path / "notes.txt" / "r.json"), "--device", "cpu"])

@@ -12,7 +12,7 @@ from typing import BinaryIO, Iterator, List, Optional, TextIO, Union
 
 from utils.errors import InputError
 
-__all__ = ["PathLike", "atomic_writer", "write_json_report", "check_output_folder", "unwritable"]
+__all__ = ["PathLike", "atomic_writer", "write_json_report", "check_output_folder", "check_output_file", "unwritable"]
 
 PathLike = Union[str, "os.PathLike[str]"]
 
@@ -74,6 +74,17 @@ def check_output_folder(folder: PathLike, flag: str = "--output") -> None:
         raise InputError(f"{flag} {folder} cannot be created: {existing} is a file, not a folder")
     if not os.access(existing, os.W_OK | os.X_OK):
         raise InputError(f"{flag} {folder}: {existing} is not writable (no permission or a read-only file system)")
+
+
+def check_output_file(path: PathLike, flag: str) -> None:
+    """Refuse, before any long work, an output file that is a folder or whose folder cannot be written.
+
+    A benchmark that finds out only after hours that its ``--json`` cannot be written loses the run.
+    """
+    path = Path(path)
+    if path.is_dir():
+        raise InputError(f"{flag} {path} is a folder; give a file name")
+    check_output_folder(path.parent, f"{flag}'s folder")
 
 
 def _finite_or_null(value: object, where: str, replaced: List[str]) -> object:
