@@ -58,7 +58,12 @@ def read_triplet_list(root: Union[str, Path], split: str) -> List[str]:
             f"Vimeo90K list not found: {list_path}; --data_root must be the vimeo_triplet folder holding "
             f"{VIMEO_SPLIT_FILES['train']} and {VIMEO_SPLIT_FILES['test']}"
         )
-    names = [line.strip() for line in list_path.read_text().splitlines()]
+    try:
+        names = [line.strip() for line in list_path.read_text().splitlines()]
+    except UnicodeDecodeError:
+        raise InputError(f"cannot read Vimeo90K list {list_path}: it is not text") from None
+    except OSError as error:
+        raise InputError(f"cannot read Vimeo90K list {list_path}: {error.strerror or error}") from None
     names = [name for name in names if len(name) > 1]  # the official lists end with blank lines
     if not names:
         raise InputError(f"the {split} split is empty: {list_path} lists no triplets")

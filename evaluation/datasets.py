@@ -84,8 +84,10 @@ def _require_file(benchmark: Benchmark, path: Path, what: str) -> Path:
 def _read_lines(path: Path) -> List[str]:
     try:
         return path.read_text().splitlines()
-    except (OSError, UnicodeDecodeError) as error:
+    except OSError as error:
         raise InputError(f"cannot read list file {path}: {error.strerror or error}") from None
+    except UnicodeDecodeError:  # has no strerror
+        raise InputError(f"cannot read list file {path}: it is not text") from None
 
 
 def _middle(name: str, frame0: Path, frame1: Path, target: Path) -> Sample:

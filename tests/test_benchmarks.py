@@ -364,3 +364,11 @@ def test_starter_eval_refuses_an_unwritable_json_before_decoding_the_clips(tmp_p
     (tmp_path / "notes.txt").write_text("x")
     with pytest.raises(InputError, match=r"--json's folder .*notes\.txt is a file"):
         starter_eval.main(["--json", str(tmp_path / "notes.txt" / "r.json"), "--device", "cpu"])
+
+
+def test_a_list_file_that_is_not_text_is_named(tmp_path, common):
+    root = tmp_path / "SNU-FILM"
+    root.mkdir()
+    (root / "test-easy.txt").write_bytes(b"\x00\xff\xfe binary")
+    with pytest.raises(InputError, match=r"cannot read list file .*test-easy\.txt: it is not text"):
+        SNU_FILM.main(["--data_root", str(root), "--split", "easy", *common])

@@ -104,3 +104,13 @@ def test_dis_works_on_frames_under_its_12_pixel_minimum(tmp_path):
     flow_t0 = read_flo(root / "flow" / "00001" / "0001" / "flow_t0.flo")
     assert flow_t0.shape == (10, 11, 2)
     assert np.abs(np.median(flow_t0.reshape(-1, 2), 0) - [-1, 0]).max() < 0.25  # im1 is im2 moved right by 1 px
+
+
+def test_a_list_file_that_is_not_text_is_a_one_line_error(tmp_path):
+    root = make_vimeo_triplets(tmp_path / "vimeo_triplet", 1, (32, 48), n_test=0)
+    (root / "tri_trainlist.txt").write_bytes(b"\x00\xff\xfe binary")
+    result = run_generate_flow("--data_root", str(root), "--estimator", "dis")
+    assert result.returncode == 2
+    assert result.stderr.strip().splitlines() == [
+        f"generate_flow.py: error: cannot read Vimeo90K list {root / 'tri_trainlist.txt'}: it is not text"
+    ]
