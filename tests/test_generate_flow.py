@@ -114,3 +114,14 @@ def test_a_list_file_that_is_not_text_is_a_one_line_error(tmp_path):
     assert result.stderr.strip().splitlines() == [
         f"generate_flow.py: error: cannot read Vimeo90K list {root / 'tri_trainlist.txt'}: it is not text"
     ]
+
+
+def test_an_unreadable_frame_read_in_a_worker_process_is_one_line(tmp_path):
+    """DataLoader workers used to wrap the error in 'Caught ImageError in DataLoader worker' and a traceback."""
+    root = make_vimeo_triplets(tmp_path / "vimeo_triplet", 2, (32, 48), n_test=0)
+    broken = root / "sequences" / "00001" / "0002" / "im2.png"
+    broken.write_text("not a PNG")
+    result = run_generate_flow("--data_root", str(root), "--splits", "train", "--estimator", "dis", "--num_workers", "2")
+    assert result.returncode == 2
+    errors = [line for line in result.stderr.splitlines() if "error" in line.lower() or "Traceback" in line]
+    assert errors == [f"generate_flow.py: error: cannot read image {broken}: cannot identify image file '{broken}'"], result.stderr

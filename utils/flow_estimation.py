@@ -187,7 +187,12 @@ class _JobFrames(Dataset):
 
     def __getitem__(self, index: int):
         job = self.jobs[index]
-        return job, read_image(job.source), [read_image(path) for path in job.targets]
+        try:
+            return job, read_image(job.source), [read_image(path) for path in job.targets]
+        except InputError as error:
+            # Returned, not raised: the DataLoader would re-raise it with the worker's traceback in
+            # its message; write_flow_labels raises it as the one line it is.
+            return job, error, []
 
 
 def write_flow_labels(
@@ -209,6 +214,8 @@ def write_flow_labels(
         for batch in loader:
             sources, targets, outputs = [], [], []
             for job, source, job_targets in batch:
+                if isinstance(source, InputError):
+                    raise source
                 for target_path, target, output in zip(job.targets, job_targets, job.outputs):
                     if target.shape != source.shape:
                         raise InputError(f"{job.source} and {target_path} differ in size")
