@@ -19,7 +19,6 @@ from typing import List, Optional, Sequence, Tuple, Union
 
 import numpy as np
 import torch
-from PIL import Image
 from torch.utils.data import Dataset
 
 from datasets.augment import (
@@ -32,7 +31,7 @@ from datasets.augment import (
     sample_generator,
 )
 from utils.errors import InputError
-from utils.image_io import read_image
+from utils.image_io import image_size, read_image
 
 __all__ = ["IMAGE_EXTENSIONS", "list_videos", "check_video_frames", "video_windows", "GoProWindows"]
 
@@ -90,16 +89,10 @@ def check_video_frames(frames: Sequence[Path]) -> Tuple[int, int]:
                 f"frames {before} and {after.name} are numbered {numbers[index]} and {numbers[index + 1]}, "
                 f"out of step with the video's other frames (every {step})"
             )
-    size = None
-    for path in frames:
-        try:
-            with Image.open(path) as image:
-                width, height = image.size
-        except (OSError, ValueError) as error:  # not an image, unreadable, or gone
-            raise InputError(f"cannot read frame {path}: {getattr(error, 'strerror', None) or error}") from None
-        if size is None:
-            size = (height, width)
-        elif size != (height, width):
+    size = image_size(frames[0])
+    for path in frames[1:]:
+        height, width = image_size(path)
+        if (height, width) != size:
             raise InputError(f"frame {path} is {width}x{height} but {frames[0].name} is {size[1]}x{size[0]}")
     return size
 

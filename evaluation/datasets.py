@@ -15,6 +15,7 @@ from typing import Callable, Dict, List, Sequence, Tuple
 from datasets.gopro import check_video_frames
 from evaluation.protocol import Protocol
 from utils.errors import InputError
+from utils.image_io import image_size
 
 __all__ = [
     "Sample",
@@ -276,8 +277,14 @@ def list_samples(benchmark: Benchmark, root: Path, split: str = "test") -> List[
 
 
 def check_samples_exist(benchmark: Benchmark, samples: Sequence[Sample]) -> None:
-    """Stop before any inference if a frame is missing, rather than hours into a run."""
+    """Stop before any inference, rather than hours into a run, if a frame is missing or unreadable
+    (its header is opened, not its pixels) or a sample's frames differ in size."""
     for sample in samples:
+        sizes = []
         for path in sample.paths:
             if not path.is_file():
                 raise benchmark.missing("frame", path)
+            sizes.append(image_size(path))
+        if len(set(sizes)) > 1:
+            shown = ", ".join(f"{path.name} {width}x{height}" for path, (height, width) in zip(sample.paths, sizes))
+            raise InputError(f"{sample.name}: the frames of a sample must have one size, got {shown}")

@@ -372,3 +372,18 @@ def test_a_list_file_that_is_not_text_is_named(tmp_path, common):
     (root / "test-easy.txt").write_bytes(b"\x00\xff\xfe binary")
     with pytest.raises(InputError, match=r"cannot read list file .*test-easy\.txt: it is not text"):
         SNU_FILM.main(["--data_root", str(root), "--split", "easy", *common])
+
+
+def test_unreadable_or_mismatched_frames_stop_before_the_model_is_loaded(tmp_path, common, monkeypatch):
+    import evaluation.cli
+
+    monkeypatch.setattr(evaluation.cli, "load_model", lambda *a: pytest.fail("the model was loaded before the frames were checked"))
+    root = tmp_path / "vimeo_triplet"
+    build.build_vimeo90k(root, count=2, size=(32, 48))
+    broken = root / "sequences" / "00001" / "0002" / "im3.png"
+    broken.write_text("not a PNG")
+    with pytest.raises(InputError, match=r"cannot read image .*00001/0002/im3\.png"):
+        Vimeo90K.main(["--data_root", str(root), *common])
+    build.write_frame(broken, 0, 20, 20)
+    with pytest.raises(InputError, match=r"^00001/0002: the frames of a sample must have one size, got im1\.png 48x32, im3\.png 20x20"):
+        Vimeo90K.main(["--data_root", str(root), *common])

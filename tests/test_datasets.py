@@ -177,7 +177,7 @@ def test_gopro_unreadable_or_misnumbered_frames_stop_at_start_up(tmp_path):
     root = make_gopro(tmp_path / "GOPRO", train_videos=1, test_videos=1, frames_per_video=9, size=(64, 96))
     video = root / "train" / "GOPR0000_00"
     (video / "000006.png").write_text("not an image")
-    with pytest.raises(InputError, match=r"cannot read frame .*GOPR0000_00/000006\.png"):
+    with pytest.raises(InputError, match=r"cannot read image .*GOPR0000_00/000006\.png"):
         GoProWindows(root, "train", crop_size=(32, 32))
     for k in range(9):  # unpadded numbers: name order 0, 1, 10, ... is not time order
         (video / f"{k:06d}.png").rename(video / f"f{k if k < 6 else k + 4}.png")

@@ -27,6 +27,7 @@ from utils.errors import InputError
 __all__ = [
     "ImageError",
     "read_image",
+    "image_size",
     "write_image",
     "image_to_tensor",
     "tensor_to_image",
@@ -126,6 +127,23 @@ def read_image(path: PathLike) -> np.ndarray:
     except Exception as exc:  # Pillow raises many types for bad files; all mean "unreadable"
         reason = str(exc) or type(exc).__name__
         raise ImageError(f"cannot read image {os.fspath(path)!s}: {reason}") from None
+
+
+def image_size(path: PathLike) -> tuple:
+    """(height, width) from an image file's header, without decoding its pixels; ImageError if unreadable.
+
+    Cheap enough to check every frame of a dataset at start-up, so a broken file stops a run
+    before hours of work rather than at its sample.
+    """
+    if not os.path.exists(path):
+        raise ImageError(f"image not found: {os.fspath(path)!s}")
+    try:
+        with Image.open(path) as opened:
+            width, height = opened.size
+    except Exception as exc:  # Pillow raises many types for bad files; all mean "unreadable"
+        reason = getattr(exc, "strerror", None) or str(exc) or type(exc).__name__
+        raise ImageError(f"cannot read image {os.fspath(path)!s}: {reason}") from None
+    return height, width
 
 
 def _validate_frame(array: np.ndarray, what: str) -> np.ndarray:
