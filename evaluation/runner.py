@@ -4,7 +4,8 @@ All benchmarks run through :func:`evaluate`; they differ only in their samples a
 :class:`~evaluation.protocol.Protocol`. The timesteps of one sample (one for 2x, seven for an 8x
 window) are predicted in a single batched call that encodes the input pair once. Scores are
 computed as the authors compute them: on the float prediction (not rounded to 8 bits), frame by
-frame against the real frames, and averaged over every scored frame.
+frame against the real frames, and averaged over every scored frame (PSNR: over every frame not
+predicted exactly, whose PSNR is infinite; those are counted apart).
 """
 from __future__ import annotations
 
@@ -20,9 +21,16 @@ from evaluation.benchmark_sets import Sample
 from evaluation.protocol import Protocol
 from utils.errors import InputError
 from utils.image_io import image_to_tensor, read_image
-from utils.metrics import calculate_ie, calculate_psnr, calculate_ssim
+from utils.metrics import calculate_ie, calculate_psnr, calculate_ssim, count_exact, mean_psnr
 
 __all__ = ["FrameScore", "SampleScore", "BenchmarkResult", "predict_sample", "evaluate"]
+
+
+def _mean(metric: str, values: List[float]) -> float:
+    """The average of one metric; PSNR leaves out exact frames (see :func:`utils.metrics.mean_psnr`)."""
+    if metric == "psnr":
+        return mean_psnr(values)
+    return float(np.mean(values)) if values else float("nan")
 
 
 @dataclass(frozen=True)
@@ -49,7 +57,7 @@ class SampleScore:
     frames: Tuple[FrameScore, ...]
 
     def mean(self, metric: str) -> float:
-        return float(np.mean([getattr(frame, metric) for frame in self.frames]))
+        return _mean(metric, [getattr(frame, metric) for frame in self.frames])
 
     def to_dict(self, with_ie: bool) -> Dict[str, object]:
         """The JSON entry: name and means, plus per-timestep scores when there are several frames."""
@@ -73,8 +81,12 @@ class BenchmarkResult:
         return len(self.samples)
 
     def mean(self, metric: str) -> float:
-        values = [getattr(frame, metric) for sample in self.samples for frame in sample.frames]
-        return float(np.mean(values)) if values else float("nan")
+        return _mean(metric, [getattr(frame, metric) for sample in self.samples for frame in sample.frames])
+
+    @property
+    def exact_frames(self) -> int:
+        """Frames predicted exactly (PSNR infinite), left out of the PSNR average."""
+        return count_exact([frame.psnr for sample in self.samples for frame in sample.frames])
 
     @property
     def psnr(self) -> float:
@@ -161,8 +173,8 @@ def evaluate(
 ) -> BenchmarkResult:
     """Score ``model`` (in eval mode, on ``device``) on ``samples`` prepared by ``protocol``.
 
-    A progress bar shows the running averages. Frames that cannot be read raise
-    :class:`~utils.errors.InputError`.
+    A progress bar shows the running averages. Frames that cannot be read, and a prediction
+    that is not finite, raise :class:`~utils.errors.InputError`.
     """
     result = BenchmarkResult(with_ie=protocol.with_ie)
     bar = tqdm(total=len(samples), desc=description, unit="sample", disable=not progress, dynamic_ncols=True)
@@ -170,6 +182,11 @@ def evaluate(
         for sample, (frame0, frame1, targets) in _prefetched(samples, protocol):
             timesteps = [t for t, _ in sample.targets]
             preds = predict_sample(model, frame0, frame1, timesteps, protocol, device, sample.frame0)
+            if not bool(torch.isfinite(preds).all()):  # scores would be NaN: stop at the first sample, not hours later
+                raise InputError(
+                    f"{sample.name}: the model's prediction is not finite (NaN or Inf); "
+                    "the checkpoint's weights are probably corrupt"
+                )
             with torch.inference_mode():
                 truth = torch.cat([image_to_tensor(target) for target in targets]).to(device)
                 if truth.shape != preds.shape:
