@@ -1,6 +1,6 @@
 """2x interpolation: the middle frame between two images.
 
-Writes interp_t*.png and out_2x.gif into --output. See README.md for the flags and defaults.
+Writes interp_t*.png and out_2x.gif into --output. See docs/demos.md for the flags and defaults.
 """
 from __future__ import annotations
 

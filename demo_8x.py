@@ -1,6 +1,6 @@
 """8x interpolation: seven frames at t = 1/8 .. 7/8 between two images, in one batched call.
 
-Writes interp_t*.png and out_8x.gif into --output. See README.md for the flags and defaults.
+Writes interp_t*.png and out_8x.gif into --output. See docs/demos.md for the flags and defaults.
 """
 from __future__ import annotations
 

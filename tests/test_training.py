@@ -181,7 +181,7 @@ def test_resume_continues_at_the_saved_iteration_and_learning_rate_exactly(vimeo
 
 
 def test_resume_from_plain_weights_starts_a_new_schedule_from_those_weights(vimeo, tmp_path, seeded_checkpoints):
-    """How the starter's stage 2 continues from stage 1's IFRNet_S_latest.pth (README, model card)."""
+    """How the starter's stage 2 continues from stage 1's IFRNet_S_latest.pth (docs/checkpoints.md, model card)."""
     start = weights(seeded_checkpoints["IFRNet_S"])
     train_main(VIMEO90K, ["--data_root", str(vimeo), "--batch_size", "2", "--epochs", "1", "--eval_interval", "0",
                           "--lr_start", "1e-3", "--lr_end", "1e-3", "--max_steps", "1", "--resume", str(seeded_checkpoints["IFRNet_S"]),
