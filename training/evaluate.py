@@ -52,7 +52,7 @@ def evaluate(
     samples = []
     for batch in loader:
         inputs = to_model_inputs(batch, context.device, use_flow=False)
-        padder = InputPadder(inputs.img0.shape, multiple=16)
+        padder = InputPadder(inputs.img0.shape)  # to utils.padding.NETWORK_MULTIPLE
         img0, img1 = padder.pad(inputs.img0, inputs.img1)
         pred = padder.unpad(model.inference(img0, img1, inputs.embt))
         for j in range(pred.shape[0]):
