@@ -41,7 +41,7 @@ def _predicted(
         inputs = to_model_inputs(batch, device, use_flow=False)
         padder = InputPadder(inputs.img0.shape)  # to utils.padding.NETWORK_MULTIPLE
         img0, img1 = padder.pad(inputs.img0, inputs.img1)
-        pred = padder.unpad(model.inference(img0, img1, inputs.embt))
+        pred = padder.unpad(model.inference(img0, img1, inputs.embt, lean=True))
         for j in range(min(pred.shape[0], sample_count - len(samples))):
             samples.append(torch.cat([inputs.img0[j], pred[j], inputs.imgt[j]], 2).cpu())
         yield Predicted(f"batch {index}", inputs.embt.flatten().tolist(), pred, inputs.imgt)
