@@ -22,6 +22,7 @@ from models.onnx_export import (
     compare_with_onnxruntime,
     export_onnx,
 )
+from utils.atomic import check_output_folder, unwritable
 from utils.cli import run_cli
 from utils.errors import InputError
 
@@ -61,6 +62,7 @@ def main(argv: Optional[list] = None) -> None:
     output = args.output or Path(f"{args.model_name}.onnx")
     if output.is_dir():
         raise InputError(f"--output is a folder ({output}); give a file name such as {output / args.model_name}.onnx")
+    check_output_folder(output.parent, "--output's folder")
     # An exported graph is a deployment artifact of the width --model_name names, so the export
     # never swaps in the starter's IFRNet_S for another variant (other_variant=False): without
     # that variant's weights it stops and says how to get them.
@@ -73,7 +75,10 @@ def main(argv: Optional[list] = None) -> None:
     model.eval()
 
     print(f"exporting {model_name} ({checkpoint}) at scale_factor {args.scale_factor}, opset {args.opset} ...")
-    export_onnx(model, output, opset=args.opset, scale_factor=args.scale_factor)
+    try:
+        export_onnx(model, output, opset=args.opset, scale_factor=args.scale_factor)
+    except OSError as error:  # e.g. the file system is read-only or full
+        raise unwritable(output, error, "--output") from None
     print(f"wrote {output}")
     print(
         f"inputs img0, img1 (N,3,H,W float32 in [0,1]) and embt (N,1,1,1); output imgt (N,3,H,W). "

@@ -23,7 +23,7 @@ import torch  # noqa: E402
 
 from evaluation.speed import measure_speed  # noqa: E402
 from models import MODEL_NAMES  # noqa: E402
-from utils.atomic import write_json_report  # noqa: E402
+from utils.atomic import check_output_file, write_json_report  # noqa: E402
 from utils.cli import run_cli  # noqa: E402
 from utils.device import DEVICE_CHOICES, resolve_device  # noqa: E402
 from utils.errors import InputError  # noqa: E402
@@ -71,6 +71,8 @@ def main(argv: Optional[list] = None) -> dict:
         raise InputError("--checkpoint holds one variant's weights: give --model_name too")
     if args.reference_dir is not None and not args.reference_dir.is_dir():
         raise InputError(f"--reference_dir {args.reference_dir} is not a folder; point it at a checkout of the authors' repository")
+    if args.json is not None:
+        check_output_file(args.json, "--json")
     if args.threads is not None:
         torch.set_num_threads(args.threads)
     device = resolve_device(args.device)

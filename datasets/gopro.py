@@ -7,15 +7,18 @@ Videos are found by listing ``<root>/<split>``, so the official split and your o
 alike. Each video is cut into windows of ``factor + 1`` frames with stride ``factor`` (9 and 8 for
 8x): frames 0 and 8 are the inputs, frames 1..7 the targets at t = k/8. Training windows get the
 reference's augmentations (no flows); test windows a centre crop (512x512 in the paper's protocol).
+A gap in a video's numbered frames, or a frame that cannot be opened, stops at start-up
+(:func:`check_video_frames`).
 """
 from __future__ import annotations
 
+import re
+from collections import Counter
 from pathlib import Path
-from typing import List, Optional, Tuple, Union
+from typing import List, Optional, Sequence, Tuple, Union
 
 import numpy as np
 import torch
-from PIL import Image
 from torch.utils.data import Dataset
 
 from datasets.augment import (
@@ -28,9 +31,9 @@ from datasets.augment import (
     sample_generator,
 )
 from utils.errors import InputError
-from utils.image_io import read_image
+from utils.image_io import image_size, read_image
 
-__all__ = ["IMAGE_EXTENSIONS", "list_videos", "video_windows", "GoProWindows"]
+__all__ = ["IMAGE_EXTENSIONS", "list_videos", "check_video_frames", "video_windows", "GoProWindows"]
 
 IMAGE_EXTENSIONS = (".png", ".jpg", ".jpeg", ".bmp", ".tif", ".tiff", ".webp")
 
@@ -46,6 +49,52 @@ def list_videos(root: Union[str, Path], split: str) -> List[Path]:
     if not videos:
         raise InputError(f"the {split} split is empty: {split_dir} holds no video folders")
     return videos
+
+
+_NUMBERED = re.compile(r"^(.*?)(\d+)$")
+
+
+def check_video_frames(frames: Sequence[Path]) -> Tuple[int, int]:
+    """Stop on a missing or unreadable frame of one video; returns the frames' (height, width).
+
+    Windows are cut by position, so one missing frame would silently shift every later window's
+    targets off their times (and a 9-frame video would vanish). When every name ends in a number
+    with one common prefix (``000001.png``, ``frame_12.png``), the numbers must rise by one common
+    step in name order: a gap names the missing file. Each frame's header is opened here (cheap:
+    no pixels are decoded), so a file that is not an image, or of another size, stops the run at
+    start-up rather than hours into it.
+    """
+    if not frames:
+        raise ValueError("expected at least one frame")
+    matches = [_NUMBERED.match(path.stem) for path in frames]
+    if len(frames) > 1 and all(matches) and len({m.group(1) for m in matches}) == 1:
+        numbers = [int(m.group(2)) for m in matches]
+        steps = [after - before for before, after in zip(numbers, numbers[1:])]
+        for index, gap in enumerate(steps):
+            if gap <= 0:
+                raise InputError(
+                    f"frames {frames[index]} and {frames[index + 1].name} are numbered {numbers[index]} and "
+                    f"{numbers[index + 1]}: frames are taken in name order, so zero-pad the numbers (one frame per number)"
+                )
+        step = Counter(steps).most_common(1)[0][0]
+        for index, gap in enumerate(steps):
+            if gap == step:
+                continue
+            before, after = frames[index], frames[index + 1]
+            if gap % step == 0:
+                digits = matches[index].group(2)
+                name = f"{matches[index].group(1)}{numbers[index] + step:0{len(digits)}d}{before.suffix}"
+                raise InputError(f"missing frame {before.parent / name} (between {before.name} and {after.name})")
+            raise InputError(
+                f"frames {before} and {after.name} are numbered {numbers[index]} and {numbers[index + 1]}, "
+                f"out of step with the video's other frames (every {step})"
+            )
+    size = image_size(frames[0])
+    for path in frames[1:]:
+        height, width = image_size(path)
+        if (height, width) != size:
+            raise InputError(f"frame {path} is {width}x{height} but {frames[0].name} is {size[1]}x{size[0]}")
+    return size
 
 
 def video_windows(frames: List[Path], factor: int = 8) -> List[List[Path]]:
@@ -94,15 +143,17 @@ class GoProWindows(Dataset):
         self.windows: List[List[Path]] = []
         for video in list_videos(self.root, split):
             frames = sorted(p for p in video.iterdir() if p.suffix.lower() in IMAGE_EXTENSIONS)
-            self.windows.extend(video_windows(frames, factor))
+            if not frames:
+                continue
+            size = check_video_frames(frames)  # also for short videos: a gap may be why they are short
+            windows = video_windows(frames, factor)
+            if windows:
+                require_crop_fits(self._crop(), size, frames[0])
+            self.windows.extend(windows)
         if not self.windows:
             raise InputError(
                 f"the {split} split is empty: no video in {self.root / split} has the {factor + 1} frames one window needs"
             )
-        first = self.windows[0][0]
-        with Image.open(first) as image:
-            width, height = image.size
-        require_crop_fits(self._crop(), (height, width), first)
 
     def _crop(self) -> Optional[Tuple[int, int]]:
         return self.crop_size if self.augment else self.eval_crop_size

@@ -27,7 +27,7 @@ from datasets.augment import (
 )
 from utils.errors import InputError
 from utils.flow_io import read_flo
-from utils.image_io import read_image, read_image_size
+from utils.image_io import image_size, read_image
 
 __all__ = [
     "VIMEO_SPLIT_FILES",
@@ -68,7 +68,13 @@ def read_triplet_list(root: Union[str, Path], split: str) -> List[str]:
             f"Vimeo90K list not found: {list_path}; --data_root must be the vimeo_triplet folder holding "
             f"{VIMEO_SPLIT_FILES['train']} and {VIMEO_SPLIT_FILES['test']}"
         )
-    names = parse_triplet_list(list_path.read_text().splitlines())
+    try:
+        text = list_path.read_text()
+    except UnicodeDecodeError:
+        raise InputError(f"cannot read Vimeo90K list {list_path}: it is not text") from None
+    except OSError as error:
+        raise InputError(f"cannot read Vimeo90K list {list_path}: {error.strerror or error}") from None
+    names = parse_triplet_list(text.splitlines())
     if not names:
         raise InputError(f"the {split} split is empty: {list_path} lists no triplets")
     return names
@@ -125,7 +131,7 @@ def pending_flow_labels(root: Union[str, Path], splits: Sequence[str] = ("train"
             frames, flows = triplet_paths(root, name)
             _require_files(frames, f"Vimeo90K {split} frame")
             if all(os.path.isfile(path) for path in flows):
-                width, height = read_image_size(frames[1])
+                height, width = image_size(frames[1])
                 if all(flo_is_complete(path, (height, width)) for path in flows):
                     complete += 1
                     continue
@@ -181,7 +187,7 @@ class Vimeo90KTriplets(Dataset):
             )
         if self.augment:
             first = self.frame_paths[0][0]
-            width, height = read_image_size(first)
+            height, width = image_size(first)
             require_crop_fits(self.crop_size, (height, width), first)
 
     def set_epoch(self, epoch: int) -> None:

@@ -33,7 +33,7 @@ import torch
 
 from evaluation.scoring import Predicted, score_predictions
 from utils.image_io import image_to_tensor, tensor_to_image
-from utils.metrics import calculate_psnr
+from utils.metrics import calculate_psnr, count_exact, mean_psnr
 from utils.warp import warp
 
 __all__ = ["FrameInterpolator", "average_interpolation", "dis_interpolation", "middle_flows", "frame_psnr", "Scores", "score_interpolators"]
@@ -85,7 +85,11 @@ def dis_interpolation(frame0: np.ndarray, frame1: np.ndarray, t: float = 0.5, *,
 
 @dataclass
 class Scores:
-    """PSNR (dB) of each interpolator on each triplet, in order; ``mean`` averages over triplets."""
+    """PSNR (dB) of each interpolator on each triplet, in order; ``mean`` averages over triplets.
+
+    Triplets an interpolator reproduces exactly (PSNR infinite) are left out of its mean and
+    counted by ``exact`` (see :func:`utils.metrics.mean_psnr`).
+    """
 
     psnr: Dict[str, List[float]] = field(default_factory=dict)
 
@@ -94,8 +98,10 @@ class Scores:
         return len(next(iter(self.psnr.values()), []))
 
     def mean(self, name: str) -> float:
-        values = self.psnr[name]
-        return float(np.mean(values)) if values else float("nan")
+        return mean_psnr(self.psnr[name])
+
+    def exact(self, name: str) -> int:
+        return count_exact(self.psnr[name])
 
 
 def _as_scored(frame: np.ndarray) -> torch.Tensor:

@@ -12,11 +12,11 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Callable, Dict, List, Sequence, Tuple
 
-from datasets.gopro import video_windows
+from datasets.gopro import check_video_frames, video_windows
 from datasets.vimeo90k import parse_triplet_list, triplet_paths
 from evaluation.protocol import Protocol
 from utils.errors import InputError
-from utils.image_io import IMAGE_SUFFIXES
+from utils.image_io import IMAGE_SUFFIXES, image_size
 
 __all__ = [
     "Sample",
@@ -84,8 +84,10 @@ def _require_file(benchmark: Benchmark, path: Path, what: str) -> Path:
 def _read_lines(path: Path) -> List[str]:
     try:
         return path.read_text().splitlines()
-    except (OSError, UnicodeDecodeError) as error:
+    except OSError as error:
         raise InputError(f"cannot read list file {path}: {error.strerror or error}") from None
+    except UnicodeDecodeError:  # has no strerror
+        raise InputError(f"cannot read list file {path}: it is not text") from None
 
 
 def _middle(name: str, frame0: Path, frame1: Path, target: Path) -> Sample:
@@ -184,6 +186,8 @@ def _list_eight_x(root: Path, split: str, benchmark: Benchmark) -> List[Sample]:
     samples = []
     for video in videos:
         frames = sorted(p for p in video.iterdir() if p.is_file() and p.suffix.lower() in IMAGE_SUFFIXES)
+        if frames:  # a gap in the numbering would shift every later window's targets off their times
+            check_video_frames(frames)
         samples.extend(eight_x_windows(frames, video.name))
     if not samples:
         raise InputError(f"no video under {test} has the {FACTOR + 1} frames one 8x window needs")
@@ -267,8 +271,14 @@ def list_samples(benchmark: Benchmark, root: Path, split: str = "test") -> List[
 
 
 def check_samples_exist(benchmark: Benchmark, samples: Sequence[Sample]) -> None:
-    """Stop before any inference if a frame is missing, rather than hours into a run."""
+    """Stop before any inference, rather than hours into a run, if a frame is missing or unreadable
+    (its header is opened, not its pixels) or a sample's frames differ in size."""
     for sample in samples:
+        sizes = []
         for path in sample.paths:
             if not path.is_file():
                 raise benchmark.missing("frame", path)
+            sizes.append(image_size(path))
+        if len(set(sizes)) > 1:
+            shown = ", ".join(f"{path.name} {width}x{height}" for path, (height, width) in zip(sample.paths, sizes))
+            raise InputError(f"{sample.name}: the frames of a sample must have one size, got {shown}")

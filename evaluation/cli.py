@@ -17,7 +17,7 @@ from evaluation.datasets import Benchmark, check_samples_exist, get_benchmark, l
 from evaluation.runner import BenchmarkResult, evaluate
 from models import MODEL_NAMES, build_model, load_checkpoint
 from models.checkpoint import add_weights_arguments, resolve_weights
-from utils.atomic import write_json_report
+from utils.atomic import check_output_file, write_json_report
 from utils.device import DEVICE_CHOICES, resolve_device
 from utils.errors import InputError
 
@@ -68,6 +68,8 @@ def _split_entry(result: BenchmarkResult) -> Dict[str, object]:
     entry: Dict[str, object] = {"count": result.count, "psnr": result.psnr, "ssim": result.ssim}
     if result.with_ie:
         entry["ie"] = result.ie
+    if result.exact_frames:
+        entry["exact_frames"] = result.exact_frames
     return entry
 
 
@@ -104,6 +106,9 @@ def _scores(entry: Dict[str, object]) -> str:
     text = f"PSNR {entry['psnr']:.4f} SSIM {entry['ssim']:.5f}"
     if "ie" in entry:
         text += f" IE {entry['ie']:.4f}"
+    exact = entry.get("exact_frames", 0)
+    if exact:  # their PSNR is infinite: left out of the PSNR average (see utils.metrics.mean_psnr)
+        return text + f" (n={entry['count']}; {exact} frame(s) predicted exactly, PSNR infinite, not in the PSNR average)"
     return text + f" (n={entry['count']})"
 
 
@@ -122,6 +127,8 @@ def run_benchmark(name: str, argv: Optional[Sequence[str]] = None, description: 
     split = getattr(args, "split", benchmark.splits[0])
     splits = list(benchmark.splits) if split == ALL_SPLITS else [split]
 
+    if args.json is not None:
+        check_output_file(args.json, "--json")
     listed = {}
     for split_name in splits:  # every list and frame is checked before the model is loaded
         samples = list_samples(benchmark, args.data_root, split_name)

@@ -4,7 +4,8 @@ All benchmarks run through :func:`evaluate`; they differ only in their samples a
 :class:`~evaluation.protocol.Protocol`. The timesteps of one sample (one for 2x, seven for an 8x
 window) are predicted in a single batched call that encodes the input pair once. Scores are
 computed as the authors compute them: on the float prediction (not rounded to 8 bits), frame by
-frame against the real frames, and averaged over every scored frame, by
+frame against the real frames, and averaged over every scored frame (PSNR: over every frame not
+predicted exactly, whose PSNR is infinite; those are counted apart), by
 :func:`evaluation.scoring.score_predictions`, the loop shared with training's evaluation and the
 baselines.
 """
@@ -80,6 +81,11 @@ def _predicted(
     for sample, (frame0, frame1, targets) in _prefetched(samples, protocol):
         timesteps = [t for t, _ in sample.targets]
         preds = predict_sample(model, frame0, frame1, timesteps, protocol, device, sample.frame0)
+        if not bool(torch.isfinite(preds).all()):  # scores would be NaN: stop at the first sample, not hours later
+            raise InputError(
+                f"{sample.name}: the model's prediction is not finite (NaN or Inf); "
+                "the checkpoint's weights are probably corrupt"
+            )
         with torch.inference_mode():
             truth = torch.cat([image_to_tensor(target) for target in targets]).to(device)
         yield Predicted(sample.name, timesteps, preds, truth)
@@ -96,8 +102,8 @@ def evaluate(
 ) -> BenchmarkResult:
     """Score ``model`` (in eval mode, on ``device``) on ``samples`` prepared by ``protocol``.
 
-    A progress bar shows the running averages. Frames that cannot be read raise
-    :class:`~utils.errors.InputError`.
+    A progress bar shows the running averages. Frames that cannot be read, and a prediction
+    that is not finite, raise :class:`~utils.errors.InputError`.
     """
     return score_predictions(
         _predicted(model, samples, protocol, device), with_ie=protocol.with_ie, total=len(samples),

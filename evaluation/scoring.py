@@ -5,7 +5,8 @@ runner (:mod:`evaluation.runner`), the evaluation during training (:mod:`trainin
 the training-free baselines (:mod:`evaluation.baselines`). They differ only in how they produce
 the :class:`Predicted` items (reading files by a protocol, a sharded DataLoader, uint8 frames from
 an interpolator) and in which metrics they ask for. Scores are kept per frame, so an average is
-always over every scored frame, as the authors report.
+always over every scored frame, as the authors report (PSNR leaves out frames predicted exactly,
+whose PSNR is infinite; :attr:`BenchmarkResult.exact_frames` counts them).
 """
 from __future__ import annotations
 
@@ -17,9 +18,16 @@ import torch
 from tqdm import tqdm
 
 from utils.errors import InputError
-from utils.metrics import calculate_ie, calculate_psnr, calculate_ssim
+from utils.metrics import calculate_ie, calculate_psnr, calculate_ssim, count_exact, mean_psnr
 
 __all__ = ["FrameScore", "SampleScore", "BenchmarkResult", "Predicted", "score_frame", "score_predictions"]
+
+
+def _mean(metric: str, values: List[float]) -> float:
+    """The average of one metric; PSNR leaves out exact frames (see :func:`utils.metrics.mean_psnr`)."""
+    if metric == "psnr":
+        return mean_psnr(values)
+    return float(np.mean(values)) if values else float("nan")
 
 
 @dataclass(frozen=True)
@@ -46,7 +54,7 @@ class SampleScore:
     frames: Tuple[FrameScore, ...]
 
     def mean(self, metric: str) -> float:
-        return float(np.mean([getattr(frame, metric) for frame in self.frames]))
+        return _mean(metric, [getattr(frame, metric) for frame in self.frames])
 
     def to_dict(self, with_ie: bool) -> Dict[str, object]:
         """The JSON entry: name and means, plus per-timestep scores when there are several frames."""
@@ -76,8 +84,12 @@ class BenchmarkResult:
             yield from sample.frames
 
     def mean(self, metric: str) -> float:
-        values = [getattr(frame, metric) for frame in self.frames()]
-        return float(np.mean(values)) if values else float("nan")
+        return _mean(metric, [getattr(frame, metric) for frame in self.frames()])
+
+    @property
+    def exact_frames(self) -> int:
+        """Frames predicted exactly (PSNR infinite), left out of the PSNR average."""
+        return count_exact([frame.psnr for frame in self.frames()])
 
     @property
     def psnr(self) -> float:

@@ -5,6 +5,7 @@ pads), runs the script with seeded IFRNet_S weights, and recomputes the expected
 plain torch: its own padding, scale and cropping, written from the protocol's description.
 """
 import json
+import math
 import subprocess
 import sys
 from pathlib import Path
@@ -298,3 +299,91 @@ def test_cli_runs_and_refuses_a_missing_root_in_one_line(tmp_path, seeded_checkp
 
     bad_limit = run_script("UCF101.py", "--data_root", str(root), "--limit", "0", cwd=tmp_path)
     assert bad_limit.returncode == 2 and "--limit" in bad_limit.stderr
+
+
+@pytest.fixture
+def zero_checkpoint(tmp_path):
+    """IFRNet_S with every weight zero: no motion, mask 0.5, no residual, so a black pair gives an exactly black frame."""
+    model = seeded_model(MODEL)
+    path = tmp_path / "zero.pth"
+    torch.save({name: torch.zeros_like(value) for name, value in model.state_dict().items()}, path)
+    return path
+
+
+def test_exact_frames_are_left_out_of_the_psnr_mean_and_json_stays_strict(tmp_path, zero_checkpoint):
+    root = tmp_path / "UCF101"
+    build.build_ucf101(root, ["1"], size=(32, 48))
+    for name in ("frame_00.png", "frame_01_gt.png", "frame_02.png"):  # sample 2: a black still, predicted exactly
+        (root / "2").mkdir(exist_ok=True)
+        Image.fromarray(np.zeros((32, 48, 3), np.uint8)).save(root / "2" / name)
+    run = run_script("UCF101.py", "--data_root", str(root), "--model_name", MODEL, "--checkpoint", str(zero_checkpoint),
+                     "--device", "cpu", "--no_progress", "--json", "r.json", cwd=tmp_path)
+    assert run.returncode == 0, run.stderr
+    assert "nan" not in run.stdout.lower() and "inf " not in run.stdout
+    assert "(n=2; 1 frame(s) predicted exactly, PSNR infinite, not in the PSNR average)" in run.stdout
+    assert "1 non-finite value(s) written as null (per_sample[1].psnr=inf)" in run.stderr
+
+    text = (tmp_path / "r.json").read_text()
+    written = json.loads(text, parse_constant=lambda name: pytest.fail(f"bare {name} in the JSON"))
+    assert [s["psnr"] is None for s in written["per_sample"]] == [False, True]
+    assert written["psnr"] == approx(written["per_sample"][0]["psnr"]) and math.isfinite(written["psnr"])
+    assert written["exact_frames"] == 1
+
+
+def test_a_prediction_that_is_not_finite_stops_at_the_first_sample(tmp_path, model):
+    from evaluation.datasets import get_benchmark, list_samples
+    from evaluation.runner import evaluate
+
+    class BrokenModel(torch.nn.Module):  # what NaN weights that slipped past loading would produce
+        def inference(self, img0, img1, embt, scale_factor=1.0):
+            return torch.full((embt.shape[0], *img0.shape[1:]), float("nan"))
+
+    root = tmp_path / "UCF101"
+    build.build_ucf101(root, ["1", "2"], size=(32, 48))
+    benchmark = get_benchmark("UCF101")
+    with pytest.raises(InputError, match=r"^1: the model's prediction is not finite \(NaN or Inf\)"):
+        evaluate(BrokenModel(), list_samples(benchmark, root), benchmark.protocol, torch.device("cpu"), progress=False)
+
+
+def test_unwritable_json_is_refused_before_the_run_not_after(tmp_path, seeded_checkpoints):
+    root = tmp_path / "UCF101"
+    build.build_ucf101(root, ["1"], size=(32, 48))
+    (tmp_path / "notes.txt").write_text("x")
+    for target, message in (("notes.txt/r.json", "--json's folder notes.txt is a file, not a folder"),
+                            (".", "--json . is a folder; give a file name")):
+        run = run_script("UCF101.py", "--data_root", str(root), "--model_name", MODEL, "--checkpoint",
+                         str(seeded_checkpoints[MODEL]), "--device", "cpu", "--json", target, cwd=tmp_path)
+        assert run.returncode == 2
+        assert run.stderr.strip().splitlines() == [f"UCF101.py: error: {message}"]
+        assert run.stdout == ""  # refused before scoring, not after the whole run
+
+
+def test_starter_eval_refuses_an_unwritable_json_before_decoding_the_clips(tmp_path):
+    from benchmarks import starter_eval
+
+    (tmp_path / "notes.txt").write_text("x")
+    with pytest.raises(InputError, match=r"--json's folder .*notes\.txt is a file"):
+        starter_eval.main(["--json", str(tmp_path / "notes.txt" / "r.json"), "--device", "cpu"])
+
+
+def test_a_list_file_that_is_not_text_is_named(tmp_path, common):
+    root = tmp_path / "SNU-FILM"
+    root.mkdir()
+    (root / "test-easy.txt").write_bytes(b"\x00\xff\xfe binary")
+    with pytest.raises(InputError, match=r"cannot read list file .*test-easy\.txt: it is not text"):
+        SNU_FILM.main(["--data_root", str(root), "--split", "easy", *common])
+
+
+def test_unreadable_or_mismatched_frames_stop_before_the_model_is_loaded(tmp_path, common, monkeypatch):
+    import evaluation.cli
+
+    monkeypatch.setattr(evaluation.cli, "load_model", lambda *a: pytest.fail("the model was loaded before the frames were checked"))
+    root = tmp_path / "vimeo_triplet"
+    build.build_vimeo90k(root, count=2, size=(32, 48))
+    broken = root / "sequences" / "00001" / "0002" / "im3.png"
+    broken.write_text("not a PNG")
+    with pytest.raises(InputError, match=r"cannot read image .*00001/0002/im3\.png"):
+        Vimeo90K.main(["--data_root", str(root), *common])
+    build.write_frame(broken, 0, 20, 20)
+    with pytest.raises(InputError, match=r"^00001/0002: the frames of a sample must have one size, got im1\.png 48x32, im3\.png 20x20"):
+        Vimeo90K.main(["--data_root", str(root), *common])

@@ -144,3 +144,52 @@ def test_gopro_errors(tmp_path, gopro):
         GoProWindows(tmp_path / "short", "train")
     with pytest.raises(InputError, match=r"crop 512x512.*000000\.png"):
         GoProWindows(gopro, "test")  # the paper's 512x512 centre crop does not fit 64x96 frames
+
+
+def _train_gopro(data_root, cwd):
+    import subprocess
+    import sys
+    from pathlib import Path
+
+    script = Path(__file__).resolve().parents[1] / "train_gopro.py"
+    return subprocess.run(
+        [sys.executable, str(script), "--data_root", str(data_root), "--model_name", "IFRNet_S", "--device", "cpu",
+         "--log_path", str(cwd / "run"), "--crop_size", "32", "--eval_crop_size", "0", "--max_steps", "1", "--num_workers", "0"],
+        capture_output=True, text=True, cwd=cwd,
+    )
+
+
+def test_gopro_training_stops_at_start_up_on_a_missing_frame(tmp_path):
+    """A 9-frame video missing one frame used to vanish (8 frames, no window) and a longer one to
+    shift every later window's targets off their times; now the run stops naming the file."""
+    root = make_gopro(tmp_path / "GOPRO", train_videos=2, test_videos=1, frames_per_video=9, size=(64, 96))
+    missing = root / "train" / "GOPR0001_00" / "000004.png"
+    missing.unlink()
+    result = _train_gopro(root, tmp_path)
+    assert result.returncode == 2
+    assert result.stderr.strip().splitlines() == [
+        f"train_gopro.py: error: missing frame {missing} (between 000003.png and 000005.png)"
+    ]
+    assert not list(tmp_path.glob("run/*.pth"))
+
+
+def test_gopro_unreadable_or_misnumbered_frames_stop_at_start_up(tmp_path):
+    root = make_gopro(tmp_path / "GOPRO", train_videos=1, test_videos=1, frames_per_video=9, size=(64, 96))
+    video = root / "train" / "GOPR0000_00"
+    (video / "000006.png").write_text("not an image")
+    with pytest.raises(InputError, match=r"cannot read image .*GOPR0000_00/000006\.png"):
+        GoProWindows(root, "train", crop_size=(32, 32))
+    for k in range(9):  # unpadded numbers: name order 0, 1, 10, ... is not time order
+        (video / f"{k:06d}.png").rename(video / f"f{k if k < 6 else k + 4}.png")
+    (video / "f10.png").write_bytes((root / "test" / "GOPR0001_00" / "000000.png").read_bytes())
+    with pytest.raises(InputError, match=r"frames .*f12\.png and f2\.png are numbered 12 and 2: .* zero-pad the numbers"):
+        GoProWindows(root, "train", crop_size=(32, 32))
+
+
+def test_gopro_benchmark_refuses_a_gap_too(tmp_path):
+    from evaluation.datasets import get_benchmark, list_samples
+
+    root = make_gopro(tmp_path / "GOPRO", train_videos=0, test_videos=1, frames_per_video=17, size=(64, 96))
+    (root / "test" / "GOPR0000_00" / "000011.png").unlink()
+    with pytest.raises(InputError, match=r"missing frame .*000011\.png \(between 000010\.png and 000012\.png\)"):
+        list_samples(get_benchmark("GoPro"), root)

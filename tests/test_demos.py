@@ -167,3 +167,40 @@ def test_falls_back_to_the_starter_weights_with_a_note(tmp_path, frames, seeded_
     expected = expected_frames("IFRNet_S", *frames, [0.5])[0]
     written = read_image(tmp_path / "out" / "interp_t0.500.png")
     assert np.abs(written.astype(int) - expected.astype(int)).max() <= 1
+
+
+def test_output_under_a_file_is_refused_in_one_line_before_inference(tmp_path, frames, seeded_checkpoints):
+    notes = tmp_path / "notes.txt"
+    notes.write_text("x")
+    command = [sys.executable, str(ROOT / "demo_2x.py"), *base_args(frames, seeded_checkpoints["IFRNet_S"], tmp_path)]
+    command[command.index("--output") + 1] = str(notes / "out")
+    result = subprocess.run(command, capture_output=True, text=True, cwd=tmp_path)
+    assert result.returncode == 2
+    assert result.stderr.strip().splitlines() == [f"demo_2x.py: error: --output {notes / 'out'} cannot be created: {notes} is a file, not a folder"]
+    assert notes.read_text() == "x"
+
+
+def test_read_only_output_is_refused_before_inference(tmp_path, frames, seeded_checkpoints, capsys, monkeypatch):
+    """Root writes through chmod, so the read-only folder is simulated: os.access answers as on a read-only mount."""
+    import utils.atomic
+    import utils.demo
+
+    monkeypatch.setattr(utils.atomic.os, "access", lambda path, mode: False)
+    monkeypatch.setattr(utils.demo, "Interpolator", lambda *a, **k: pytest.fail("the model ran before the output was checked"))
+    line = bad_input_error(demo_2x, base_args(frames, seeded_checkpoints["IFRNet_S"], tmp_path), capsys)
+    assert "--output" in line and "is not writable (no permission or a read-only file system)" in line
+
+
+def test_output_that_fails_while_writing_is_one_line(tmp_path, frames, seeded_checkpoints, capsys, monkeypatch):
+    """The folder passes the check but the file system turns read-only (os.replace raises EROFS, as the clean-up does)."""
+    import errno
+
+    import utils.atomic
+
+    def read_only(*_args):
+        raise OSError(errno.EROFS, "Read-only file system")
+
+    monkeypatch.setattr(utils.atomic.os, "replace", read_only)
+    monkeypatch.setattr(utils.atomic.os, "unlink", read_only)
+    line = bad_input_error(demo_8x, base_args(frames, seeded_checkpoints["IFRNet_S"], tmp_path), capsys)
+    assert line.endswith("interp_t0.125.png: Read-only file system") and "cannot write" in line

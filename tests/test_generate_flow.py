@@ -94,3 +94,34 @@ def test_bad_data_root_is_a_one_line_error(tmp_path):
     result = run_generate_flow("--data_root", str(tmp_path / "nowhere"), "--estimator", "dis")
     assert result.returncode == 2
     assert "tri_trainlist.txt" in result.stderr and len(result.stderr.strip().splitlines()) == 1, result.stderr
+
+
+def test_dis_works_on_frames_under_its_12_pixel_minimum(tmp_path):
+    """OpenCV's DIS raises on frames under 12 px; they are edge-padded and the flow cropped back."""
+    root = make_translated_triplet(tmp_path / "vimeo_triplet", (0, 1), size=(10, 11))
+    result = run_generate_flow("--data_root", str(root), "--estimator", "dis", "--num_workers", "0")
+    assert result.returncode == 0, result.stderr
+    flow_t0 = read_flo(root / "flow" / "00001" / "0001" / "flow_t0.flo")
+    assert flow_t0.shape == (10, 11, 2)
+    assert np.abs(np.median(flow_t0.reshape(-1, 2), 0) - [-1, 0]).max() < 0.25  # im1 is im2 moved right by 1 px
+
+
+def test_a_list_file_that_is_not_text_is_a_one_line_error(tmp_path):
+    root = make_vimeo_triplets(tmp_path / "vimeo_triplet", 1, (32, 48), n_test=0)
+    (root / "tri_trainlist.txt").write_bytes(b"\x00\xff\xfe binary")
+    result = run_generate_flow("--data_root", str(root), "--estimator", "dis")
+    assert result.returncode == 2
+    assert result.stderr.strip().splitlines() == [
+        f"generate_flow.py: error: cannot read Vimeo90K list {root / 'tri_trainlist.txt'}: it is not text"
+    ]
+
+
+def test_an_unreadable_frame_read_in_a_worker_process_is_one_line(tmp_path):
+    """DataLoader workers used to wrap the error in 'Caught ImageError in DataLoader worker' and a traceback."""
+    root = make_vimeo_triplets(tmp_path / "vimeo_triplet", 2, (32, 48), n_test=0)
+    broken = root / "sequences" / "00001" / "0002" / "im2.png"
+    broken.write_text("not a PNG")
+    result = run_generate_flow("--data_root", str(root), "--splits", "train", "--estimator", "dis", "--num_workers", "2")
+    assert result.returncode == 2
+    errors = [line for line in result.stderr.splitlines() if "error" in line.lower() or "Traceback" in line]
+    assert errors == [f"generate_flow.py: error: cannot read image {broken}: cannot identify image file '{broken}'"], result.stderr

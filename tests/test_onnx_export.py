@@ -135,3 +135,41 @@ def test_bad_input_is_one_line_and_exit_2(argv, message, tmp_path, capsys):
 def test_export_refuses_an_opset_without_gridsample(seeded_checkpoints, tmp_path):
     with pytest.raises(InputError):
         export_model(_seeded_small(seeded_checkpoints), tmp_path / "x.onnx", opset=15)
+
+
+def test_output_under_a_file_is_one_line_before_the_export(tmp_path, seeded_checkpoints):
+    import subprocess
+    import sys
+    from pathlib import Path
+
+    notes = tmp_path / "notes.txt"
+    notes.write_text("x")
+    result = subprocess.run(
+        [sys.executable, str(Path(export_onnx.__file__)), "--model_name", "IFRNet_S",
+         "--checkpoint", str(seeded_checkpoints["IFRNet_S"]), "--output", str(notes / "m.onnx")],
+        capture_output=True, text=True, cwd=tmp_path,
+    )
+    assert result.returncode == 2
+    assert result.stderr.strip().splitlines() == [f"export_onnx.py: error: --output's folder {notes} is a file, not a folder"]
+    assert "exporting" not in result.stdout
+
+
+def test_read_only_file_system_is_one_line_and_no_chained_traceback(tmp_path, seeded_checkpoints, capsys, monkeypatch):
+    """Simulated in-process (tests run as root, which chmod does not stop): os.replace and the
+    temporary file's clean-up fail with EROFS, as on a read-only mount."""
+    import errno
+
+    import utils.atomic
+
+    def read_only(*_args):
+        raise OSError(errno.EROFS, "Read-only file system")
+
+    monkeypatch.setattr(utils.atomic.os, "replace", read_only)
+    monkeypatch.setattr(utils.atomic.os, "unlink", read_only)
+    output = tmp_path / "m.onnx"
+    with pytest.raises(SystemExit) as exit_info:
+        run_cli(export_onnx.main, ["--model_name", "IFRNet_S", "--checkpoint", str(seeded_checkpoints["IFRNet_S"]),
+                                   "--output", str(output)])
+    assert exit_info.value.code == 2
+    lines = capsys.readouterr().err.strip().splitlines()
+    assert len(lines) == 1 and lines[0].endswith(f"error: cannot write --output {output}: Read-only file system")

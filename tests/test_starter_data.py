@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import json
 import math
+from pathlib import Path
 
 import numpy as np
 import pytest
@@ -216,3 +217,19 @@ def test_build_command_passes_its_flags_to_the_builder(tmp_path, capsys):
     assert read_triplet_list(root, "train") == ["synthetic/00000", "synthetic/00001"]
     assert read_flo(root / "flow" / "synthetic/00001" / "flow_t1.flo").shape == (64, 96, 2)
     assert "wrote 3 triplets, kept 0 already there; 2 new flow labels" in capsys.readouterr().out
+
+
+@pytest.mark.parametrize("flag, value, message", [("--max_shift", "nan", "--max_shift must be a finite number of pixels"),
+                                                   ("--max_shift", "inf", "--max_shift must be a finite number of pixels"),
+                                                   ("--seed", "-5", "--seed must not be negative, got -5")])
+def test_build_command_refuses_a_nan_shift_or_negative_seed_in_one_line(tmp_path, flag, value, message):
+    import subprocess
+    import sys
+
+    script = Path(__file__).resolve().parents[1] / "tools" / "build_starter_dataset.py"
+    result = subprocess.run([sys.executable, str(script), "--output", str(tmp_path / "set"), "--clips", "--num_workers", "0",
+                             "--no_progress", flag, value], capture_output=True, text=True)
+    assert result.returncode == 2
+    lines = result.stderr.strip().splitlines()
+    assert len(lines) == 1 and message in lines[0], result.stderr
+    assert not (tmp_path / "set").exists()

@@ -22,23 +22,27 @@ if ROOT not in sys.path:  # run as a file: make the repository's packages import
 
 from models import build_model, load_checkpoint  # noqa: E402
 from models.checkpoint import CHECKPOINT_DIR, STARTER_CHECKPOINT, STARTER_MODEL_NAME  # noqa: E402
-from utils.atomic import atomic_writer  # noqa: E402
+from utils.atomic import atomic_writer, check_output_file, unwritable  # noqa: E402
 from utils.cli import run_cli  # noqa: E402
 
 
 def main(argv: Optional[list] = None) -> None:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--weights", type=Path, required=True, help="trained IFRNet_S weights or training checkpoint")
-    parser.add_argument("--output", type=Path, default=CHECKPOINT_DIR / STARTER_CHECKPOINT)
+    parser.add_argument("--output", type=Path, default=CHECKPOINT_DIR / STARTER_CHECKPOINT,
+                        help="file to write (default: checkpoints/starter/IFRNet_S_starter.pth, the shipped one)")
     args = parser.parse_args(argv)
-
+    check_output_file(args.output, "--output")
     model = build_model(STARTER_MODEL_NAME)
     load_checkpoint(model, args.weights)
     half = {key: value.half() for key, value in model.state_dict().items()}
     buffer = io.BytesIO()
     torch.save(half, buffer)
-    with atomic_writer(args.output) as handle:
-        handle.write(buffer.getvalue())
+    try:
+        with atomic_writer(args.output) as handle:
+            handle.write(buffer.getvalue())
+    except OSError as error:
+        raise unwritable(args.output, error, "--output") from None
     print(f"wrote {args.output} ({args.output.stat().st_size / 1e6:.1f} MB)")
 
 

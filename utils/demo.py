@@ -9,6 +9,7 @@ from typing import List, Sequence
 from models import MODEL_NAMES
 from models.checkpoint import add_weights_arguments
 from models.interpolator import Interpolator
+from utils.atomic import check_output_folder, unwritable
 from utils.device import DEVICE_CHOICES
 from utils.image_io import read_image, save_gif, write_image
 
@@ -34,22 +35,28 @@ def run_demo(args: argparse.Namespace, timesteps: Sequence[float], gif_name: str
     """Interpolate ``timesteps`` between --img0 and --img1; write one PNG per timestep and a GIF.
 
     The GIF plays img0, the interpolated frames and img1, one second per cycle. Returns the paths
-    written.
+    written. An --output that cannot be created or written is refused before the model runs.
     """
     frame0, frame1 = read_image(args.img0), read_image(args.img1)
+    check_output_folder(args.output)  # before the model runs, not after
     interpolator = Interpolator(args.model_name, args.checkpoint, args.device, dataset=args.dataset, offline=args.offline)
     if interpolator.weights_note:
         print(f"note: {interpolator.weights_note}", file=sys.stderr)
     frames = interpolator.interpolate(frame0, frame1, timesteps)
 
     written = []
-    for t, frame in zip(timesteps, frames):
-        path = args.output / f"interp_t{t:.3f}.png"
-        write_image(path, frame)
-        written.append(path)
     sequence = [frame0, *frames, frame1]
     gif = args.output / gif_name
-    save_gif(gif, sequence, duration_ms=max(20, 1000 // len(sequence)))
+    path = gif
+    try:  # the folder was checked, but a disk can still fill up or be remounted read-only
+        for t, frame in zip(timesteps, frames):
+            path = args.output / f"interp_t{t:.3f}.png"
+            write_image(path, frame)
+            written.append(path)
+        path = gif
+        save_gif(gif, sequence, duration_ms=max(20, 1000 // len(sequence)))
+    except OSError as error:
+        raise unwritable(path, error) from None
     written.append(gif)
     return written
 

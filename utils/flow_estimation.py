@@ -7,7 +7,8 @@ used LiteFlowNet; here three estimators are offered:
 - ``raft_large`` / ``raft_small``: torchvision's RAFT with its published weights (downloaded by
   torchvision when online, or read from a local file on offline machines). RAFT needs sides
   divisible by 8 and at least 128, so frames are replicate-padded and the flow cropped back.
-- ``dis``: OpenCV's DIS optical flow on the CPU; no weights, fast, less accurate.
+- ``dis``: OpenCV's DIS optical flow on the CPU; no weights, fast, less accurate. Frames under
+  16 pixels a side are edge-padded and the flow cropped back (DIS refuses them otherwise).
 
 Every estimator maps lists of (H, W, 3) uint8 RGB source and target frames to (H, W, 2) float32
 flows (u, v) such that ``warp(target, flow) ~ source``.
@@ -31,6 +32,7 @@ __all__ = ["ESTIMATORS", "DIS_PRESETS", "FlowEstimator", "DISFlow", "RAFTFlow", 
 
 ESTIMATORS = ("raft_large", "raft_small", "dis")
 DIS_PRESETS = ("ultrafast", "fast", "medium")
+DIS_MIN_SIDE = 16  # OpenCV's DIS needs at least 12 px (both sides, at every preset); 16 leaves a margin
 
 FlowEstimator = Callable[[Sequence[np.ndarray], Sequence[np.ndarray]], List[np.ndarray]]
 
@@ -58,8 +60,22 @@ class DISFlow:
 
     def __call__(self, sources: Sequence[np.ndarray], targets: Sequence[np.ndarray]) -> List[np.ndarray]:
         _check_pairs(sources, targets)
-        gray = lambda image: self._cv2.cvtColor(np.ascontiguousarray(image), self._cv2.COLOR_RGB2GRAY)  # noqa: E731
-        return [self._dis.calc(gray(s), gray(t), None).astype(np.float32) for s, t in zip(sources, targets)]
+        flows = []
+        for source, target in zip(sources, targets):
+            height, width = source.shape[:2]
+            flow = self._dis.calc(self._gray(source), self._gray(target), None)
+            flows.append(np.ascontiguousarray(flow[:height, :width], dtype=np.float32))
+        return flows
+
+    def _gray(self, image: np.ndarray) -> np.ndarray:
+        """Greyscale, edge-padded at the bottom and right to DIS's minimum side (cropped back by the caller).
+
+        OpenCV's DIS refuses frames under about 12 pixels a side; padding, as RAFTFlow does for its
+        own minimum, keeps small frames working instead of failing on them.
+        """
+        gray = self._cv2.cvtColor(np.ascontiguousarray(image), self._cv2.COLOR_RGB2GRAY)
+        pad_h, pad_w = max(0, DIS_MIN_SIDE - gray.shape[0]), max(0, DIS_MIN_SIDE - gray.shape[1])
+        return np.pad(gray, ((0, pad_h), (0, pad_w)), mode="edge") if pad_h or pad_w else gray
 
 
 def _raft_side(side: int) -> int:
@@ -171,7 +187,12 @@ class _JobFrames(Dataset):
 
     def __getitem__(self, index: int):
         job = self.jobs[index]
-        return job, read_image(job.source), [read_image(path) for path in job.targets]
+        try:
+            return job, read_image(job.source), [read_image(path) for path in job.targets]
+        except InputError as error:
+            # Returned, not raised: the DataLoader would re-raise it with the worker's traceback in
+            # its message; write_flow_labels raises it as the one line it is.
+            return job, error, []
 
 
 def write_flow_labels(
@@ -193,6 +214,8 @@ def write_flow_labels(
         for batch in loader:
             sources, targets, outputs = [], [], []
             for job, source, job_targets in batch:
+                if isinstance(source, InputError):
+                    raise source
                 for target_path, target, output in zip(job.targets, job_targets, job.outputs):
                     if target.shape != source.shape:
                         raise InputError(f"{job.source} and {target_path} differ in size")

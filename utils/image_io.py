@@ -28,7 +28,7 @@ __all__ = [
     "ImageError",
     "IMAGE_SUFFIXES",
     "read_image",
-    "read_image_size",
+    "image_size",
     "write_image",
     "image_to_tensor",
     "tensor_to_image",
@@ -112,15 +112,6 @@ def _to_rgb_array(image: Image.Image, path: PathLike) -> np.ndarray:
     return np.ascontiguousarray(np.asarray(image, dtype=np.uint8))
 
 
-def read_image_size(path: PathLike) -> Tuple[int, int]:
-    """(width, height) of an image file from its header, without decoding the pixels."""
-    try:
-        with Image.open(path) as image:
-            return image.size
-    except Exception as error:  # Pillow raises many types for unreadable files
-        raise ImageError(f"cannot read image {os.fspath(path)!s}: {error}") from None
-
-
 def read_image(path: PathLike) -> np.ndarray:
     """Read an image file as (H, W, 3) uint8 RGB, raising :class:`ImageError` on any problem.
 
@@ -140,6 +131,23 @@ def read_image(path: PathLike) -> np.ndarray:
     except Exception as exc:  # Pillow raises many types for bad files; all mean "unreadable"
         reason = str(exc) or type(exc).__name__
         raise ImageError(f"cannot read image {os.fspath(path)!s}: {reason}") from None
+
+
+def image_size(path: PathLike) -> Tuple[int, int]:
+    """(height, width) from an image file's header, without decoding its pixels; ImageError if unreadable.
+
+    Cheap enough to check every frame of a dataset at start-up, so a broken file stops a run
+    before hours of work rather than at its sample.
+    """
+    if not os.path.exists(path):
+        raise ImageError(f"image not found: {os.fspath(path)!s}")
+    try:
+        with Image.open(path) as opened:
+            width, height = opened.size
+    except Exception as exc:  # Pillow raises many types for bad files; all mean "unreadable"
+        reason = getattr(exc, "strerror", None) or str(exc) or type(exc).__name__
+        raise ImageError(f"cannot read image {os.fspath(path)!s}: {reason}") from None
+    return height, width
 
 
 def _validate_frame(array: np.ndarray, what: str) -> np.ndarray:

@@ -7,16 +7,36 @@ from __future__ import annotations
 
 import math
 from functools import lru_cache
+from typing import Sequence
 
 import torch
 import torch.nn.functional as F
 
-__all__ = ["calculate_psnr", "calculate_ssim", "calculate_ie"]
+__all__ = ["calculate_psnr", "calculate_ssim", "calculate_ie", "mean_psnr", "count_exact"]
 
 
 def calculate_psnr(pred: torch.Tensor, target: torch.Tensor) -> torch.Tensor:
     """PSNR in dB for images in [0, 1]: -10 log10(MSE). The prediction is not quantised."""
     return -10 * torch.log10(((pred - target) * (pred - target)).mean())
+
+
+def count_exact(psnrs: Sequence[float]) -> int:
+    """How many PSNRs are +inf: predictions equal to their target (zero error)."""
+    return sum(1 for value in psnrs if value == math.inf)
+
+
+def mean_psnr(psnrs: Sequence[float]) -> float:
+    """The mean PSNR over frames not predicted exactly; +inf only if every frame was exact.
+
+    A prediction equal to its target (e.g. a static black frame) has an infinite PSNR, and one
+    such frame would make the plain mean infinite and hide every other frame's score. Those
+    frames are left out (callers report how many, :func:`count_exact`). NaN is kept, so a broken
+    prediction shows as NaN rather than disappearing; NaN also for no frames at all.
+    """
+    finite = [float(value) for value in psnrs if value != math.inf]
+    if finite:
+        return math.fsum(finite) / len(finite)
+    return math.inf if psnrs else math.nan
 
 
 def calculate_ie(pred: torch.Tensor, target: torch.Tensor) -> torch.Tensor:

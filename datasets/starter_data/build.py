@@ -6,6 +6,7 @@ atomically, and a folder built with other settings is refused rather than mixed.
 from __future__ import annotations
 
 import json
+import math
 import multiprocessing
 import os
 from contextlib import contextmanager
@@ -55,8 +56,10 @@ class StarterSettings:
             raise InputError("--num_synthetic and --num_synthetic_test must not be negative")
         if min(self.synthetic_size) < 32:
             raise InputError(f"--synthetic_size must be at least 32x32, got {self.synthetic_size[0]}x{self.synthetic_size[1]}")
-        if self.max_shift < 0:
-            raise InputError(f"--max_shift must not be negative, got {self.max_shift}")
+        if not 0 <= self.max_shift < math.inf:  # also refuses NaN, which numpy's sampler rejects with a traceback
+            raise InputError(f"--max_shift must be a finite number of pixels, not negative, got {self.max_shift}")
+        if self.seed < 0:  # numpy seeds are non-negative
+            raise InputError(f"--seed must not be negative, got {self.seed}")
         if self.synthetic_labels not in SYNTHETIC_LABELS:
             raise InputError(f"--synthetic_labels must be one of {', '.join(SYNTHETIC_LABELS)}, got {self.synthetic_labels!r}")
         if not self.real_gaps or min(self.real_gaps) < 1 or self.real_stride < 1 or self.real_repeat < 1:

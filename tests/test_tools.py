@@ -1,0 +1,44 @@
+"""tools/*.py refuse bad input in one line (exit 2) before writing anything."""
+import subprocess
+import sys
+from pathlib import Path
+
+ROOT = Path(__file__).resolve().parents[1]
+
+
+def run_tool(name, *args, cwd):
+    return subprocess.run([sys.executable, str(ROOT / "tools" / name), *args], capture_output=True, text=True, cwd=cwd)
+
+
+def one_line_error(result):
+    assert result.returncode == 2, result.stderr
+    lines = result.stderr.strip().splitlines()
+    assert len(lines) == 1, result.stderr
+    return lines[0]
+
+
+def test_make_sample_frames_refuses_a_frame_beyond_the_video_before_writing_either(tmp_path):
+    line = one_line_error(run_tool("make_sample_frames.py", "--frames", "104", "99999", "--output_dir", "out", cwd=tmp_path))
+    assert line.endswith("bigbuckbunny.mp4 has 132 frames; there is no frame 99999")
+    assert not (tmp_path / "out").exists()  # img0.png used to be written before the KeyError
+
+
+def test_make_sample_frames_refuses_missing_or_foreign_videos_and_unwritable_folders(tmp_path):
+    (tmp_path / "notes.txt").write_text("x")
+    assert one_line_error(run_tool("make_sample_frames.py", "--video", "nothere.mp4", "--output_dir", "out", cwd=tmp_path)).endswith(
+        "cannot read video nothere.mp4: No such file or directory")
+    assert "cannot read video notes.txt" in one_line_error(
+        run_tool("make_sample_frames.py", "--video", "notes.txt", "--output_dir", "out", cwd=tmp_path))
+    assert one_line_error(run_tool("make_sample_frames.py", "--output_dir", "notes.txt/out", cwd=tmp_path)).endswith(
+        "--output_dir notes.txt/out cannot be created: notes.txt is a file, not a folder")
+
+
+def test_make_starter_checkpoint_refuses_a_folder_or_a_path_under_a_file(tmp_path):
+    weights = ROOT / "checkpoints" / "starter" / "IFRNet_S_starter.pth"
+    (tmp_path / "notes.txt").write_text("x")
+    (tmp_path / "folder").mkdir()
+    assert one_line_error(run_tool("make_starter_checkpoint.py", "--weights", str(weights), "--output", "folder", cwd=tmp_path)).endswith(
+        "--output folder is a folder; give a file name")
+    assert one_line_error(run_tool("make_starter_checkpoint.py", "--weights", str(weights), "--output", "notes.txt/s.pth",
+                                   cwd=tmp_path)).endswith("--output's folder notes.txt is a file, not a folder")
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["folder", "notes.txt"]
