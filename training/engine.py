@@ -29,7 +29,12 @@ from tqdm import tqdm
 
 from models import build_model, load_checkpoint
 from training.batches import to_model_inputs
-from training.checkpoint import (
+from training.evaluate import EvalResult, evaluate
+from training.flags import check_args, inherit_saved_flags
+from training.init import initialise_weights
+from training.recipes import Recipe
+from training.reporting import RunReporter
+from training.run_checkpoints import (
     TrainingState,
     capture_rng_state,
     checkpoint_paths,
@@ -37,11 +42,6 @@ from training.checkpoint import (
     restore_rng_state,
     save_training_checkpoint,
 )
-from training.evaluate import EvalResult, evaluate
-from training.flags import check_args, inherit_saved_flags
-from training.init import initialise_weights
-from training.recipes import Recipe
-from training.reporting import RunReporter
 from training.run_folder import default_log_path, prepare_log_folder
 from training.sampler import ResumableDistributedSampler
 from training.schedule import cosine_lr, set_lr

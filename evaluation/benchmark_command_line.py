@@ -13,7 +13,7 @@ from typing import Dict, List, Optional, Sequence
 
 import torch
 
-from evaluation.datasets import Benchmark, check_samples_exist, get_benchmark, list_samples
+from evaluation.benchmark_sets import Benchmark, check_samples_exist, get_benchmark, list_samples
 from evaluation.runner import BenchmarkResult, evaluate
 from models import MODEL_NAMES, build_model, load_checkpoint
 from models.checkpoint import add_weights_arguments, resolve_weights
