@@ -47,6 +47,7 @@ from training.sampler import ResumableDistributedSampler
 from training.schedule import cosine_lr, set_lr
 from training.step_sync import LOSS_NAMES, share_step
 from training.stop import StopRequest, TrainingStopped, ignore_stop_signals
+from utils.device import autotune_convolutions
 from utils.distributed import DistributedContext, init_distributed
 from utils.errors import InputError
 
@@ -171,8 +172,7 @@ class Trainer:
             if context.initialized
             else self.model
         )
-        if self.device.type == "cuda":
-            torch.backends.cudnn.benchmark = True
+        autotune_convolutions(self.device)  # a run owns its process; crops have one size
 
     # ------------------------------------------------------------------------------------------
     # set-up
