@@ -58,8 +58,8 @@ def build_parser(benchmark: Benchmark, description: str) -> argparse.ArgumentPar
 
 
 def load_model(model_name: str, checkpoint: Path, device: torch.device) -> torch.nn.Module:
-    """The named variant with the checkpoint's weights, in eval mode on ``device``."""
-    model = build_model(model_name)
+    """The named variant with the checkpoint's weights, in eval mode on ``device``, running the lean inference."""
+    model = build_model(model_name, lean=True)
     load_checkpoint(model, checkpoint)
     return model.to(device).eval()
 

@@ -70,7 +70,7 @@ def predict_sample(
     padder = protocol.padder(img0.shape, name)
     img0, img1 = padder.pad(img0, img1)
     embt = torch.tensor(list(timesteps), dtype=torch.float32, device=device).view(-1, 1, 1, 1)
-    preds = model.inference(img0, img1, embt, scale_factor=protocol.scale_factor, lean=True)
+    preds = model.inference(img0, img1, embt, scale_factor=protocol.scale_factor)
     return padder.unpad(preds)
 
 
