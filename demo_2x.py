@@ -7,7 +7,7 @@ from __future__ import annotations
 from typing import Optional
 
 from utils.cli import run_cli
-from utils.demo import build_demo_parser, print_written, run_demo
+from tools.demo import build_demo_parser, print_written, run_demo
 
 TIMESTEPS = [0.5]
 

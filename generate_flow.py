@@ -18,7 +18,7 @@ from typing import List, Optional
 from utils.cli import run_cli
 from utils.device import DEVICE_CHOICES, resolve_device
 from utils.errors import InputError
-from utils.flow_estimation import DIS_PRESETS, ESTIMATORS, build_estimator, write_flow_labels
+from utils.flow_estimation import DIS_PRESETS, ESTIMATORS, build_estimator
 
 
 def build_parser() -> argparse.ArgumentParser:
@@ -40,7 +40,7 @@ def build_parser() -> argparse.ArgumentParser:
 
 
 def main(argv: Optional[List[str]] = None) -> None:
-    from datasets.vimeo90k import pending_flow_labels
+    from datasets.flow_labels import pending_flow_labels, write_flow_labels
 
     args = build_parser().parse_args(argv)
     if args.batch_size <= 0 or args.num_workers < 0 or args.num_flow_updates <= 0:

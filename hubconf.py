@@ -8,6 +8,8 @@
 Without ``checkpoint`` the variant's published Vimeo90K weights are loaded from the repository's
 checkpoints/ folder, downloaded there on first use (set IFRNET_OFFLINE=1 to never download);
 ``checkpoint`` may also be an http(s) URL. ``pretrained=False`` gives freshly initialised weights.
+The hub models run the memory-lean inference (``model.lean = True``, as the Interpolator does);
+``model.lean = False`` gives the plain computation of ``models/ifrnet.py``.
 """
 from __future__ import annotations
 
@@ -41,7 +43,7 @@ def _weights_path(model_name: str, checkpoint: Optional[Union[str, Path]]) -> Pa
 
 
 def _model(model_name: str, checkpoint: Optional[Union[str, Path]], pretrained: bool, device: str) -> _IFRNetModel:
-    model = build_model(model_name)
+    model = build_model(model_name, lean=True)  # the fast inference; set model.lean = False for the plain maths
     if pretrained or checkpoint is not None:
         load_checkpoint(model, _weights_path(model_name, checkpoint))
     return model.to(device).eval()

@@ -19,7 +19,7 @@ from models import MODEL_NAMES
 from models.checkpoint import add_weights_arguments
 from models.interpolator import Interpolator
 from utils.cli import run_cli
-from utils.device import DEVICE_CHOICES
+from utils.device import DEVICE_CHOICES, autotune_convolutions
 from utils.errors import InputError
 from video.convert import MAX_OUTPUT_FPS, ConversionJob, check_job, convert, parse_rate
 from video.scene import DEFAULT_SCENE_THRESHOLD
@@ -117,6 +117,7 @@ def main(argv: Optional[list] = None) -> None:
     interpolator = Interpolator(args.model_name, args.checkpoint, args.device,
                                 scale_factor=args.scale_factor, fp16=args.fp16, batch_size=args.batch_size,
                                 offline=args.offline)
+    autotune_convolutions(interpolator.device)  # every frame of a video has one size
     if interpolator.weights_note:
         logging.getLogger("ifrnet.video").warning("%s", interpolator.weights_note)
     _interrupt_on_sigterm()

@@ -5,7 +5,7 @@
 
 <data_root>/train and <data_root>/test hold one folder of frames per video. See --help.
 """
-from training.cli import main
+from training.command_line import main
 from training.recipes import GOPRO
 from utils.cli import run_cli
 

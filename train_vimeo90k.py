@@ -7,7 +7,7 @@
 Pseudo-label flows for the distillation loss come from generate_flow.py (or pass --flow_loss off).
 See --help for every flag.
 """
-from training.cli import main
+from training.command_line import main
 from training.recipes import VIMEO90K
 from utils.cli import run_cli
 

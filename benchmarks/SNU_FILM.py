@@ -13,7 +13,7 @@ ROOT = str(Path(__file__).resolve().parents[1])
 if ROOT not in sys.path:  # run as a file: make the repository's packages importable
     sys.path.insert(0, ROOT)
 
-from evaluation.cli import run_benchmark  # noqa: E402
+from evaluation.benchmark_command_line import run_benchmark  # noqa: E402
 from utils.cli import run_cli  # noqa: E402
 
 

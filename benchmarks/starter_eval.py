@@ -77,7 +77,7 @@ def main(argv: Optional[List[str]] = None) -> dict:
     rows: Dict[str, dict] = {}
     for clip in args.clips:
         triplets = [(f0, middle, f1) for _, f0, middle, f1 in held_out_triplets(clip, GAP)][: args.limit]
-        scores = score_interpolators(triplets, interpolators, total=len(triplets), description=clip, progress=not args.no_progress)
+        scores = score_interpolators(triplets, interpolators, description=clip, progress=not args.no_progress)
         means = {name: scores.mean(name) for name in METHODS}
         rows[clip] = {
             "count": scores.count,

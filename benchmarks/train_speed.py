@@ -4,7 +4,8 @@
     python benchmarks/train_speed.py --batch_size 6 --size 224 --count_ops   # kernel launches per step, CPU vs GPU chunking
 
 With ``--reference_dir PATH`` pointing at a checkout of the authors' repository
-(github.com/ltkong218/IFRNet), their ``models/IFRNet*.py`` Model is imported from there at run time,
+(github.com/ltkong218/IFRNet), their ``models/IFRNet*.py`` Model is imported from there at run time (by
+``utils.reference_code``, isolated from this project's modules of the same names),
 given the same weights and inputs, and both are timed in alternation (so a change in machine load
 hits both alike); the script prints both medians, the
 speed-up, and the largest differences of the three losses and of the gradients (one step from
@@ -13,7 +14,6 @@ identical weights). Nothing of the authors' code is stored in this project.
 from __future__ import annotations
 
 import argparse
-import importlib
 import os
 import statistics
 import sys
@@ -33,10 +33,10 @@ from models import MODEL_NAMES, build_model  # noqa: E402
 from utils.cli import run_cli  # noqa: E402
 from utils.device import DEVICE_CHOICES, resolve_device  # noqa: E402
 from utils.errors import InputError  # noqa: E402
+from utils.padding import NETWORK_MULTIPLE  # noqa: E402
+from utils.reference_code import load_reference_class  # noqa: E402
 
 Inputs = Tuple[torch.Tensor, torch.Tensor, torch.Tensor, torch.Tensor, Optional[torch.Tensor]]
-# Top-level module names the authors' code uses that clash with ours or must not linger.
-_REFERENCE_MODULES = ("models", "utils", "loss", "metric", "datasets")
 
 
 def make_inputs(batch: int, size: int, with_flow: bool, device: torch.device, seed: int = 0) -> Inputs:
@@ -51,29 +51,6 @@ def make_inputs(batch: int, size: int, with_flow: bool, device: torch.device, se
     flow = (smooth(4, 8.0) - 4.0) if with_flow else None
     embt = torch.full((batch, 1, 1, 1), 0.5)
     return tuple(t.to(device) if t is not None else None for t in (img0, img1, embt, imgt, flow))  # type: ignore[return-value]
-
-
-def load_reference_model(reference_dir: Path, model_name: str) -> torch.nn.Module:
-    """The authors' ``Model`` for ``model_name``, imported from their checkout without disturbing ours.
-
-    Their modules are called ``models``, ``utils`` and ``loss`` like ours, so ours are set aside in
-    ``sys.modules`` while theirs are imported, and restored afterwards; the class keeps working
-    because its functions hold their own module globals.
-    """
-    module_file = reference_dir / "models" / f"{model_name}.py"
-    if not module_file.is_file():
-        raise InputError(f"--reference_dir {reference_dir} has no models/{model_name}.py; point it at a checkout of ltkong218/IFRNet")
-    clashing = lambda name: name in _REFERENCE_MODULES or name.split(".")[0] in _REFERENCE_MODULES  # noqa: E731
-    ours = {name: sys.modules.pop(name) for name in list(sys.modules) if clashing(name)}
-    sys.path.insert(0, str(reference_dir))
-    try:
-        model_class = importlib.import_module(f"models.{model_name}").Model
-    finally:
-        sys.path.remove(str(reference_dir))
-        for name in [name for name in sys.modules if clashing(name)]:
-            del sys.modules[name]
-        sys.modules.update(ours)
-    return model_class()
 
 
 def gradients(model: torch.nn.Module) -> Dict[str, torch.Tensor]:
@@ -190,8 +167,8 @@ def build_parser() -> argparse.ArgumentParser:
 
 def main(argv: Optional[List[str]] = None) -> None:
     args = build_parser().parse_args(argv)
-    if args.size <= 0 or args.size % 16:
-        raise InputError(f"--size must be a positive multiple of 16, got {args.size}")
+    if args.size <= 0 or args.size % NETWORK_MULTIPLE:
+        raise InputError(f"--size must be a positive multiple of {NETWORK_MULTIPLE}, got {args.size}")
     if args.batch_size <= 0 or args.steps <= 0 or args.warmup < 0:
         raise InputError("--batch_size and --steps must be positive and --warmup not negative")
     if args.threads:
@@ -213,7 +190,7 @@ def main(argv: Optional[List[str]] = None) -> None:
 
     reference = None
     if args.reference_dir is not None:
-        reference = load_reference_model(args.reference_dir.resolve(), args.model_name).to(device).train()
+        reference = load_reference_class(args.reference_dir, args.model_name)().to(device).train()
         reference.load_state_dict(initial, strict=True)
 
     our_losses, our_grads = losses_and_gradients(ours, inputs)

@@ -33,7 +33,7 @@ from models import MODEL_NAMES, build_model  # noqa: E402
 from models.checkpoint import resolve_weights  # noqa: E402
 from models.interpolator import Interpolator  # noqa: E402
 from utils.cli import run_cli  # noqa: E402
-from utils.device import DEVICE_CHOICES  # noqa: E402
+from utils.device import DEVICE_CHOICES, autotune_convolutions  # noqa: E402
 from video.convert import ConversionJob, convert  # noqa: E402
 from video.io import VideoFileSink, VideoFileSource  # noqa: E402
 
@@ -74,8 +74,11 @@ def make_interpolator(args) -> Interpolator:
     checkpoint = resolve_weights(args.model_name, args.checkpoint, other_variant=False, offline=True).path
     options = dict(scale_factor=args.scale_factor, batch_size=args.batch_size)
     if checkpoint.is_file():
-        return Interpolator(args.model_name, checkpoint, args.device, **options)
-    return Interpolator.from_model(build_model(args.model_name), args.device, **options)
+        interpolator = Interpolator(args.model_name, checkpoint, args.device, **options)
+    else:
+        interpolator = Interpolator.from_model(build_model(args.model_name), args.device, **options)
+    autotune_convolutions(interpolator.device)  # as interpolate_video.py: every frame has one size
+    return interpolator
 
 
 def worker_end_to_end(args) -> Dict:

@@ -31,11 +31,10 @@ from datasets.augment import (
     sample_generator,
 )
 from utils.errors import InputError
-from utils.image_io import image_size, read_image
+from utils.image_io import image_files, image_size, read_image
 
-__all__ = ["IMAGE_EXTENSIONS", "list_videos", "check_video_frames", "video_windows", "GoProWindows"]
+__all__ = ["list_videos", "check_video_frames", "video_windows", "GoProWindows"]
 
-IMAGE_EXTENSIONS = (".png", ".jpg", ".jpeg", ".bmp", ".tif", ".tiff", ".webp")
 
 Item = Tuple[torch.Tensor, torch.Tensor, torch.Tensor, torch.Tensor, torch.Tensor]
 
@@ -142,7 +141,7 @@ class GoProWindows(Dataset):
         self.probabilities = probabilities
         self.windows: List[List[Path]] = []
         for video in list_videos(self.root, split):
-            frames = sorted(p for p in video.iterdir() if p.suffix.lower() in IMAGE_EXTENSIONS)
+            frames = image_files(video)
             if not frames:
                 continue
             size = check_video_frames(frames)  # also for short videos: a gap may be why they are short

@@ -36,8 +36,7 @@ __all__ = [
     "parse_triplet_list",
     "read_triplet_list",
     "triplet_paths",
-    "flo_is_complete",
-    "pending_flow_labels",
+    "require_files",
     "Vimeo90KTriplets",
 ]
 
@@ -88,58 +87,8 @@ def triplet_paths(root: Union[str, Path], name: str) -> Tuple[List[Path], List[P
     return frames, flows
 
 
-def flo_is_complete(path: Path, size: Tuple[int, int]) -> bool:
-    """True if ``path`` is a whole ``.flo`` file of ``size`` (height, width): valid header and exact length.
-
-    Only the header is read, so checking a full dataset stays fast.
-    """
-    try:
-        with open(path, "rb") as handle:
-            header = handle.read(12)
-        if len(header) != 12 or header[:4] != b"PIEH":
-            return False
-        width, height = np.frombuffer(header[4:], dtype="<i4")
-        return (int(height), int(width)) == tuple(size) and os.path.getsize(path) == 12 + 8 * int(width) * int(height)
-    except OSError:
-        return False
-
-
-def pending_flow_labels(root: Union[str, Path], splits: Sequence[str] = ("train", "test")):
-    """The triplets of ``splits`` whose flow_t0/flow_t1 labels are missing or incomplete.
-
-    Returns ``(jobs, complete)``: :class:`utils.flow_estimation.FlowJob` items (source im2,
-    targets im1 and im3, outputs flow_t0.flo and flow_t1.flo) and the number already complete.
-    Triplets listed in several splits are done once; a missing or empty list is skipped unless
-    all are.
-    """
-    from utils.flow_estimation import FlowJob
-
-    lists, errors = [], []
-    for split in splits:  # a split without triplets has nothing to label; only all empty is an error
-        try:
-            lists.append((split, read_triplet_list(root, split)))
-        except InputError as error:
-            errors.append(error)
-    if not lists:
-        raise errors[0]
-    jobs, complete, seen = [], 0, set()
-    for split, names in lists:
-        for name in names:
-            if name in seen:
-                continue
-            seen.add(name)
-            frames, flows = triplet_paths(root, name)
-            _require_files(frames, f"Vimeo90K {split} frame")
-            if all(os.path.isfile(path) for path in flows):
-                height, width = image_size(frames[1])
-                if all(flo_is_complete(path, (height, width)) for path in flows):
-                    complete += 1
-                    continue
-            jobs.append(FlowJob(frames[1], (frames[0], frames[2]), tuple(flows)))
-    return jobs, complete
-
-
-def _require_files(paths: Sequence[Path], what: str, hint: str = "") -> None:
+def require_files(paths: Sequence[Path], what: str, hint: str = "") -> None:
+    """Raise one line naming the first of ``paths`` that is missing (and how many more are)."""
     missing = [path for path in paths if not os.path.isfile(path)]
     if missing:
         more = f" (and {len(missing) - 1} more)" if len(missing) > 1 else ""
@@ -178,9 +127,9 @@ class Vimeo90KTriplets(Dataset):
         self.probabilities = probabilities
         self.names = read_triplet_list(self.root, split)
         self.frame_paths, self.flow_paths = zip(*(triplet_paths(self.root, name) for name in self.names))
-        _require_files([p for paths in self.frame_paths for p in paths], f"Vimeo90K {split} frame")
+        require_files([p for paths in self.frame_paths for p in paths], f"Vimeo90K {split} frame")
         if with_flow:
-            _require_files(
+            require_files(
                 [p for paths in self.flow_paths for p in paths],
                 f"flow label for the {split} split",
                 f"; run generate_flow.py --data_root {self.root} first, or train with --flow_loss off",

@@ -26,12 +26,12 @@ from __future__ import annotations
 
 from dataclasses import dataclass, field
 from functools import lru_cache
-from typing import Callable, Dict, Iterable, List, Mapping, Optional, Tuple
+from typing import Callable, Dict, Iterator, List, Mapping, Sequence, Tuple
 
 import numpy as np
 import torch
-from tqdm import tqdm
 
+from evaluation.scoring import Predicted, score_predictions
 from utils.image_io import image_to_tensor, tensor_to_image
 from utils.metrics import calculate_psnr, count_exact, mean_psnr
 from utils.warp import warp
@@ -104,26 +104,36 @@ class Scores:
         return count_exact(self.psnr[name])
 
 
+def _as_scored(frame: np.ndarray) -> torch.Tensor:
+    """A uint8 (H, W, 3) frame as the (1, 3, H, W) double tensor in [0, 1] that PSNR is computed on."""
+    return image_to_tensor(frame).double()
+
+
 def frame_psnr(prediction: np.ndarray, target: np.ndarray) -> float:
     """PSNR in dB of two uint8 (H, W, 3) frames, scaled to [0, 1] (in double precision)."""
-    return float(calculate_psnr(image_to_tensor(prediction).double(), image_to_tensor(target).double()))
+    return float(calculate_psnr(_as_scored(prediction), _as_scored(target)))
 
 
 def score_interpolators(
-    triplets: Iterable[Tuple[np.ndarray, np.ndarray, np.ndarray]],
+    triplets: Sequence[Tuple[np.ndarray, np.ndarray, np.ndarray]],
     interpolators: Mapping[str, FrameInterpolator],
     *,
-    total: Optional[int] = None,
     description: str = "",
     progress: bool = True,
 ) -> Scores:
     """PSNR of every interpolator's middle frame against the real one, for (frame0, middle, frame1) triplets.
 
-    PSNR is computed on the uint8 outputs scaled to [0, 1] (``utils.metrics.calculate_psnr``), and
-    averaged per triplet as the paper's benchmarks do.
+    PSNR is computed on the uint8 outputs scaled to [0, 1] (as :func:`frame_psnr`), and averaged
+    per triplet as the paper's benchmarks do, by the shared loop
+    :func:`evaluation.scoring.score_predictions` (one pass per interpolator).
     """
-    scores = Scores({name: [] for name in interpolators})
-    for frame0, middle, frame1 in tqdm(triplets, total=total, desc=description, unit="triplet", disable=not progress, dynamic_ncols=True):
-        for name, interpolate in interpolators.items():
-            scores.psnr[name].append(frame_psnr(interpolate(frame0, frame1), middle))
+    def predicted(interpolate: FrameInterpolator) -> Iterator[Predicted]:
+        for index, (frame0, middle, frame1) in enumerate(triplets):
+            yield Predicted(f"triplet {index}", [0.5], _as_scored(interpolate(frame0, frame1)), _as_scored(middle))
+
+    scores = Scores()
+    for name, interpolate in interpolators.items():
+        result = score_predictions(predicted(interpolate), with_ssim=False, total=len(triplets),
+                                   description=f"{description} {name}".strip(), unit="triplet", progress=progress)
+        scores.psnr[name] = [frame.psnr for frame in result.frames()]
     return scores

@@ -16,7 +16,7 @@ from datasets.gopro import check_video_frames, video_windows
 from datasets.vimeo90k import parse_triplet_list, triplet_paths
 from evaluation.protocol import Protocol
 from utils.errors import InputError
-from utils.image_io import IMAGE_SUFFIXES, image_size
+from utils.image_io import image_files, image_size
 
 __all__ = [
     "Sample",
@@ -185,7 +185,7 @@ def _list_eight_x(root: Path, split: str, benchmark: Benchmark) -> List[Sample]:
         raise benchmark.missing("video folders", test / "<video>")
     samples = []
     for video in videos:
-        frames = sorted(p for p in video.iterdir() if p.is_file() and p.suffix.lower() in IMAGE_SUFFIXES)
+        frames = image_files(video)
         if frames:  # a gap in the numbering would shift every later window's targets off their times
             check_video_frames(frames)
         samples.extend(eight_x_windows(frames, video.name))

@@ -1,111 +1,29 @@
-"""The one evaluation loop: read a sample, prepare it by its protocol, interpolate, score.
+"""The benchmark run: read a sample, prepare it by its protocol, interpolate, score.
 
 All benchmarks run through :func:`evaluate`; they differ only in their samples and
 :class:`~evaluation.protocol.Protocol`. The timesteps of one sample (one for 2x, seven for an 8x
 window) are predicted in a single batched call that encodes the input pair once. Scores are
 computed as the authors compute them: on the float prediction (not rounded to 8 bits), frame by
 frame against the real frames, and averaged over every scored frame (PSNR: over every frame not
-predicted exactly, whose PSNR is infinite; those are counted apart).
+predicted exactly, whose PSNR is infinite; those are counted apart), by
+:func:`evaluation.scoring.score_predictions`, the loop shared with training's evaluation and the
+baselines.
 """
 from __future__ import annotations
 
 from concurrent.futures import ThreadPoolExecutor
-from dataclasses import dataclass, field
-from typing import Dict, Iterator, List, Optional, Sequence, Tuple
+from typing import Iterator, List, Sequence, Tuple
 
 import numpy as np
 import torch
-from tqdm import tqdm
 
 from evaluation.benchmark_sets import Sample
 from evaluation.protocol import Protocol
+from evaluation.scoring import BenchmarkResult, FrameScore, Predicted, SampleScore, score_predictions
 from utils.errors import InputError
 from utils.image_io import image_to_tensor, read_image
-from utils.metrics import calculate_ie, calculate_psnr, calculate_ssim, count_exact, mean_psnr
 
 __all__ = ["FrameScore", "SampleScore", "BenchmarkResult", "predict_sample", "evaluate"]
-
-
-def _mean(metric: str, values: List[float]) -> float:
-    """The average of one metric; PSNR leaves out exact frames (see :func:`utils.metrics.mean_psnr`)."""
-    if metric == "psnr":
-        return mean_psnr(values)
-    return float(np.mean(values)) if values else float("nan")
-
-
-@dataclass(frozen=True)
-class FrameScore:
-    """The scores of one predicted frame at timestep ``t``."""
-
-    t: float
-    psnr: float
-    ssim: float
-    ie: Optional[float] = None
-
-    def to_dict(self, with_ie: bool) -> Dict[str, float]:
-        entry = {"t": self.t, "psnr": self.psnr, "ssim": self.ssim}
-        if with_ie:
-            entry["ie"] = self.ie
-        return entry
-
-
-@dataclass(frozen=True)
-class SampleScore:
-    """A sample's name and the scores of each of its predicted frames."""
-
-    name: str
-    frames: Tuple[FrameScore, ...]
-
-    def mean(self, metric: str) -> float:
-        return _mean(metric, [getattr(frame, metric) for frame in self.frames])
-
-    def to_dict(self, with_ie: bool) -> Dict[str, object]:
-        """The JSON entry: name and means, plus per-timestep scores when there are several frames."""
-        entry: Dict[str, object] = {"name": self.name, "psnr": self.mean("psnr"), "ssim": self.mean("ssim")}
-        if with_ie:
-            entry["ie"] = self.mean("ie")
-        if len(self.frames) > 1:
-            entry["frames"] = [frame.to_dict(with_ie) for frame in self.frames]
-        return entry
-
-
-@dataclass
-class BenchmarkResult:
-    """Per-sample scores of one run; averages are over all scored frames, as the authors report."""
-
-    with_ie: bool
-    samples: List[SampleScore] = field(default_factory=list)
-
-    @property
-    def count(self) -> int:
-        return len(self.samples)
-
-    def mean(self, metric: str) -> float:
-        return _mean(metric, [getattr(frame, metric) for sample in self.samples for frame in sample.frames])
-
-    @property
-    def exact_frames(self) -> int:
-        """Frames predicted exactly (PSNR infinite), left out of the PSNR average."""
-        return count_exact([frame.psnr for sample in self.samples for frame in sample.frames])
-
-    @property
-    def psnr(self) -> float:
-        return self.mean("psnr")
-
-    @property
-    def ssim(self) -> float:
-        return self.mean("ssim")
-
-    @property
-    def ie(self) -> Optional[float]:
-        return self.mean("ie") if self.with_ie else None
-
-    def running(self) -> Dict[str, str]:
-        """The running averages shown next to the progress bar."""
-        shown = {"psnr": f"{self.psnr:.3f}", "ssim": f"{self.ssim:.4f}"}
-        if self.with_ie:
-            shown["ie"] = f"{self.ie:.3f}"
-        return shown
 
 
 _Loaded = Tuple[np.ndarray, np.ndarray, List[np.ndarray]]
@@ -156,10 +74,21 @@ def predict_sample(
     return padder.unpad(preds)
 
 
-def _score(pred: torch.Tensor, target: torch.Tensor, t: float, with_ie: bool) -> FrameScore:
-    pred, target = pred.unsqueeze(0), target.unsqueeze(0)
-    ie = float(calculate_ie(pred, target)) if with_ie else None
-    return FrameScore(t, float(calculate_psnr(pred, target)), float(calculate_ssim(pred, target)), ie)
+def _predicted(
+    model: torch.nn.Module, samples: Sequence[Sample], protocol: Protocol, device: torch.device
+) -> Iterator[Predicted]:
+    """Each sample's predictions at its timesteps with its real frames, as the scoring loop takes them."""
+    for sample, (frame0, frame1, targets) in _prefetched(samples, protocol):
+        timesteps = [t for t, _ in sample.targets]
+        preds = predict_sample(model, frame0, frame1, timesteps, protocol, device, sample.frame0)
+        if not bool(torch.isfinite(preds).all()):  # scores would be NaN: stop at the first sample, not hours later
+            raise InputError(
+                f"{sample.name}: the model's prediction is not finite (NaN or Inf); "
+                "the checkpoint's weights are probably corrupt"
+            )
+        with torch.inference_mode():
+            truth = torch.cat([image_to_tensor(target) for target in targets]).to(device)
+        yield Predicted(sample.name, timesteps, preds, truth)
 
 
 def evaluate(
@@ -176,26 +105,7 @@ def evaluate(
     A progress bar shows the running averages. Frames that cannot be read, and a prediction
     that is not finite, raise :class:`~utils.errors.InputError`.
     """
-    result = BenchmarkResult(with_ie=protocol.with_ie)
-    bar = tqdm(total=len(samples), desc=description, unit="sample", disable=not progress, dynamic_ncols=True)
-    with bar:
-        for sample, (frame0, frame1, targets) in _prefetched(samples, protocol):
-            timesteps = [t for t, _ in sample.targets]
-            preds = predict_sample(model, frame0, frame1, timesteps, protocol, device, sample.frame0)
-            if not bool(torch.isfinite(preds).all()):  # scores would be NaN: stop at the first sample, not hours later
-                raise InputError(
-                    f"{sample.name}: the model's prediction is not finite (NaN or Inf); "
-                    "the checkpoint's weights are probably corrupt"
-                )
-            with torch.inference_mode():
-                truth = torch.cat([image_to_tensor(target) for target in targets]).to(device)
-                if truth.shape != preds.shape:
-                    raise InputError(
-                        f"{sample.name}: target frames are {tuple(truth.shape[-2:])} but the inputs are "
-                        f"{tuple(preds.shape[-2:])} (height, width); all frames of a sample must have one size"
-                    )
-                frames = tuple(_score(p, g, t, protocol.with_ie) for p, g, t in zip(preds, truth, timesteps))
-            result.samples.append(SampleScore(sample.name, frames))
-            bar.set_postfix(result.running(), refresh=False)
-            bar.update(1)
-    return result
+    return score_predictions(
+        _predicted(model, samples, protocol, device), with_ie=protocol.with_ie, total=len(samples),
+        description=description, progress=progress,
+    )

@@ -22,8 +22,11 @@ __all__ = [
 MODEL_NAMES = tuple(WIDTHS)
 
 
-def build_model(name: str = "IFRNet") -> _IFRNet:
-    """A freshly initialised IFRNet of the named width (load weights with ``load_checkpoint``)."""
+def build_model(name: str = "IFRNet", *, lean: bool = False) -> _IFRNet:
+    """A freshly initialised IFRNet of the named width (load weights with ``load_checkpoint``).
+
+    ``lean=True`` makes its ``inference`` the memory-lean sibling (:mod:`models.lean_inference`).
+    """
     if name not in WIDTHS:
         raise ValueError(f"unknown model name {name!r}; expected one of {', '.join(MODEL_NAMES)}")
-    return _IFRNet(WIDTHS[name])
+    return _IFRNet(WIDTHS[name], lean=lean)

@@ -155,15 +155,15 @@ class IFRNet(nn.Module):
     ``(pred, loss_rec, loss_geo, loss_dis)``. Images are (B, 3, H, W) in [0, 1]; ``embt`` is
     (B, 1, 1, 1) so one batch may hold different timesteps.
 
-    ``lean`` (default True) makes ``inference`` run the memory-lean path of
-    :mod:`models.lean_inference` when no gradient is recorded: channels_last layout, activations
-    in place, banded convolutions, several times faster on CPU and a fraction of the memory.
-    ``lean=False`` runs the plain path below (the reference's computation); the two agree up to
-    float rounding. Lean inference overwrites activations, which autograd cannot differentiate,
+    ``inference`` runs the plain path below (the reference's computation) unless ``lean=True``
+    chooses the memory-lean sibling of :mod:`models.lean_inference` (channels_last layout,
+    activations in place, banded convolutions: several times faster on CPU and a fraction of the
+    memory); the :class:`~models.interpolator.Interpolator` chooses it by default. The two agree
+    up to float rounding. Lean inference overwrites activations, which autograd cannot differentiate,
     so with gradients enabled ``inference`` always takes the plain path.
     """
 
-    def __init__(self, width: Width, *, lean: bool = True) -> None:
+    def __init__(self, width: Width, *, lean: bool = False) -> None:
         super().__init__()
         self.width = width
         self.lean = lean

@@ -80,7 +80,7 @@ class Interpolator:
     :mod:`models.lean_inference`; False runs the plain path of :mod:`models.ifrnet`).
 
     cuDNN's autotuner is not switched on here (it is a process-wide setting): scripts that feed
-    frames of one size may set ``torch.backends.cudnn.benchmark = True`` themselves.
+    frames of one size switch it on with :func:`utils.device.autotune_convolutions`.
     """
 
     def __init__(

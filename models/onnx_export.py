@@ -200,7 +200,7 @@ def compare_with_onnxruntime(
         img0 = torch.rand((1, 3, height, width), generator=generator).expand(len(timesteps), -1, -1, -1)
         img1 = torch.rand((1, 3, height, width), generator=generator).expand(len(timesteps), -1, -1, -1)
         with torch.no_grad():
-            expected = model.inference(img0.to(device), img1.to(device), embt.to(device), scale_factor).cpu().numpy()
+            expected = model.inference(img0.to(device), img1.to(device), embt.to(device), scale_factor, lean=True).cpu().numpy()
         feed = {name: np.ascontiguousarray(x.numpy()) for name, x in zip(INPUT_NAMES, (img0, img1, embt))}
         (got,) = session.run([OUTPUT_NAME], feed)
         for i, t in enumerate(timesteps):

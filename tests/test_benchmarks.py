@@ -331,7 +331,7 @@ def test_exact_frames_are_left_out_of_the_psnr_mean_and_json_stays_strict(tmp_pa
 
 
 def test_a_prediction_that_is_not_finite_stops_at_the_first_sample(tmp_path, model):
-    from evaluation.datasets import get_benchmark, list_samples
+    from evaluation.benchmark_sets import get_benchmark, list_samples
     from evaluation.runner import evaluate
 
     class BrokenModel(torch.nn.Module):  # what NaN weights that slipped past loading would produce
@@ -375,9 +375,9 @@ def test_a_list_file_that_is_not_text_is_named(tmp_path, common):
 
 
 def test_unreadable_or_mismatched_frames_stop_before_the_model_is_loaded(tmp_path, common, monkeypatch):
-    import evaluation.cli
+    import evaluation.benchmark_command_line
 
-    monkeypatch.setattr(evaluation.cli, "load_model", lambda *a: pytest.fail("the model was loaded before the frames were checked"))
+    monkeypatch.setattr(evaluation.benchmark_command_line, "load_model", lambda *a: pytest.fail("the model was loaded before the frames were checked"))
     root = tmp_path / "vimeo_triplet"
     build.build_vimeo90k(root, count=2, size=(32, 48))
     broken = root / "sequences" / "00001" / "0002" / "im3.png"

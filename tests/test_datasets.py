@@ -187,7 +187,7 @@ def test_gopro_unreadable_or_misnumbered_frames_stop_at_start_up(tmp_path):
 
 
 def test_gopro_benchmark_refuses_a_gap_too(tmp_path):
-    from evaluation.datasets import get_benchmark, list_samples
+    from evaluation.benchmark_sets import get_benchmark, list_samples
 
     root = make_gopro(tmp_path / "GOPRO", train_videos=0, test_videos=1, frames_per_video=17, size=(64, 96))
     (root / "test" / "GOPR0000_00" / "000011.png").unlink()

@@ -183,10 +183,10 @@ def test_output_under_a_file_is_refused_in_one_line_before_inference(tmp_path, f
 def test_read_only_output_is_refused_before_inference(tmp_path, frames, seeded_checkpoints, capsys, monkeypatch):
     """Root writes through chmod, so the read-only folder is simulated: os.access answers as on a read-only mount."""
     import utils.atomic
-    import utils.demo
+    import tools.demo
 
     monkeypatch.setattr(utils.atomic.os, "access", lambda path, mode: False)
-    monkeypatch.setattr(utils.demo, "Interpolator", lambda *a, **k: pytest.fail("the model ran before the output was checked"))
+    monkeypatch.setattr(tools.demo, "Interpolator", lambda *a, **k: pytest.fail("the model ran before the output was checked"))
     line = bad_input_error(demo_2x, base_args(frames, seeded_checkpoints["IFRNet_S"], tmp_path), capsys)
     assert "--output" in line and "is not writable (no permission or a read-only file system)" in line
 

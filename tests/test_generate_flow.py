@@ -8,10 +8,10 @@ import pytest
 import torch
 
 import generate_flow
-from datasets.vimeo90k import flo_is_complete, pending_flow_labels
+from datasets.flow_labels import flo_is_complete, pending_flow_labels, write_flow_labels
 from tests.data_builders import make_translated_triplet, make_vimeo_triplets
 from utils.errors import InputError
-from utils.flow_estimation import RAFTFlow, build_estimator, write_flow_labels
+from utils.flow_estimation import RAFTFlow, build_estimator
 from utils.flow_io import read_flo
 
 ROOT = Path(__file__).resolve().parents[1]

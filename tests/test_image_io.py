@@ -170,3 +170,12 @@ def test_save_gif_validation(tmp_path):
     with pytest.raises(ValueError, match="frame 1"):
         save_gif(tmp_path / "a.gif", [_rgb(8, 10), _rgb(8, 11)])
     assert not (tmp_path / "a.gif").exists()
+
+
+def test_image_files_lists_image_suffixes_of_any_case_sorted_and_skips_folders(tmp_path):
+    from utils.image_io import image_files
+
+    for name in ("b.jpg", "a.PNG", "c.ppm", "notes.txt"):
+        (tmp_path / name).write_bytes(b"")
+    (tmp_path / "d.png").mkdir()
+    assert [p.name for p in image_files(tmp_path)] == ["a.PNG", "b.jpg", "c.ppm"]

@@ -8,7 +8,7 @@ from torch import nn
 
 from models import build_model
 from tests.data_builders import bigbuckbunny_frames, make_vimeo_triplets
-from training.cli import main as train_main
+from training.command_line import main as train_main
 from training.init import initialise_weights
 from training.recipes import VIMEO90K
 

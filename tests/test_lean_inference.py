@@ -89,6 +89,7 @@ def test_channel_concatenation_keeps_layout_and_promotes_mixed_dtypes():
 def test_inference_under_autograd_takes_the_plain_path():
     """lean writes in place, which autograd cannot record: with gradients on, the plain path runs."""
     model = seeded_model("IFRNet_S")
+    model.lean = True  # the model chose the lean sibling; autograd must still get the plain path
     generator = torch.Generator().manual_seed(5)
     img0, img1 = torch.rand(1, 3, 32, 48, generator=generator), torch.rand(1, 3, 32, 48, generator=generator)
     embt = torch.full((1, 1, 1, 1), 0.5)
@@ -109,3 +110,12 @@ def test_interpolator_lean_option_selects_the_path():
     assert lean.model.lean and not plain.model.lean
     got, want = lean.interpolate(*frames, [0.5])[0], plain.interpolate(*frames, [0.5])[0]
     assert np.abs(got.astype(int) - want.astype(int)).max() <= 1  # float rounding, then 8-bit rounding
+
+
+def test_the_model_defaults_to_the_plain_maths_and_the_interpolator_chooses_lean():
+    from models import build_model
+    from models.interpolator import Interpolator
+
+    assert not build_model("IFRNet_S").lean
+    assert build_model("IFRNet_S", lean=True).lean
+    assert Interpolator.from_model(seeded_model("IFRNet_S")).model.lean

@@ -20,7 +20,7 @@ TOLERANCE = 1e-4
 
 
 def _seeded_small(seeded_checkpoints):
-    model = build_model("IFRNet_S")
+    model = build_model("IFRNet_S", lean=True)  # a caller's lean model: the export must leave it so
     load_checkpoint(model, seeded_checkpoints["IFRNet_S"])
     return model.eval()
 

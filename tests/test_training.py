@@ -16,9 +16,9 @@ import torch
 from models import build_model, load_checkpoint
 from tests.data_builders import make_gopro, make_vimeo_triplets
 from training.batches import to_model_inputs
-from training.checkpoint import TrainingState, capture_rng_state, load_training_checkpoint, restore_rng_state, save_training_checkpoint
-from training.cli import main as train_main
-from training.cli import parse_args
+from training.run_checkpoints import TrainingState, capture_rng_state, load_training_checkpoint, restore_rng_state, save_training_checkpoint
+from training.command_line import main as train_main
+from training.command_line import parse_args
 from training.recipes import GOPRO, VIMEO90K
 from training.sampler import ResumableDistributedSampler
 from training.schedule import cosine_lr

@@ -2,7 +2,8 @@
 
 - :mod:`training.engine` - the loop: DDP, AdamW, cosine lr, evaluation, checkpoints, resumption;
 - :mod:`training.recipes` - what differs between Vimeo90K and GoPro (datasets, defaults, flags);
-- :mod:`training.cli` - the scripts' flags; :mod:`training.checkpoint` - checkpoint files;
+- :mod:`training.command_line` - the scripts' flags; :mod:`training.flags` - their rules;
+- :mod:`training.run_checkpoints` - a run's checkpoint files (resume exactly);
 - :mod:`training.schedule`, :mod:`training.sampler`, :mod:`training.batches`,
   :mod:`training.evaluate`, :mod:`training.reporting` - one job each.
 """

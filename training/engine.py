@@ -25,10 +25,16 @@ import numpy as np
 import torch
 from torch.nn.parallel import DistributedDataParallel
 from torch.utils.data import DataLoader
+from tqdm import tqdm
 
 from models import build_model, load_checkpoint
 from training.batches import to_model_inputs
-from training.checkpoint import (
+from training.evaluate import EvalResult, evaluate
+from training.flags import check_args, inherit_saved_flags
+from training.init import initialise_weights
+from training.recipes import Recipe
+from training.reporting import RunReporter
+from training.run_checkpoints import (
     TrainingState,
     capture_rng_state,
     checkpoint_paths,
@@ -36,16 +42,12 @@ from training.checkpoint import (
     restore_rng_state,
     save_training_checkpoint,
 )
-from training.evaluate import EvalResult, evaluate
-from training.flags import check_args, inherit_saved_flags
-from training.init import initialise_weights
-from training.recipes import Recipe
-from training.reporting import RunReporter
 from training.run_folder import default_log_path, prepare_log_folder
 from training.sampler import ResumableDistributedSampler
 from training.schedule import cosine_lr, set_lr
 from training.step_sync import LOSS_NAMES, share_step
 from training.stop import StopRequest, TrainingStopped, ignore_stop_signals
+from utils.device import autotune_convolutions
 from utils.distributed import DistributedContext, init_distributed
 from utils.errors import InputError
 
@@ -90,6 +92,14 @@ class _Meter:
 
     def rate(self) -> float:
         return self.samples / max(time.perf_counter() - self.started, 1e-9)
+
+
+@dataclass
+class _EpochEnd:
+    """How an epoch's loop ended: ``stop`` when --max_steps or a signal ended it early."""
+
+    stop: bool = False
+    signalled: bool = False
 
 
 @dataclass
@@ -154,6 +164,7 @@ class Trainer:
         self.scaler = torch.amp.GradScaler("cuda", enabled=bool(args.amp) and self.device.type == "cuda")
         self.position = _Position()
         self.best_score = float("-inf")
+        self.steps_this_run = 0
         if resume_state is not None:
             self._resume(resume_state)
         self.ddp_model = (
@@ -161,8 +172,7 @@ class Trainer:
             if context.initialized
             else self.model
         )
-        if self.device.type == "cuda":
-            torch.backends.cudnn.benchmark = True
+        autotune_convolutions(self.device)  # a run owns its process; crops have one size
 
     # ------------------------------------------------------------------------------------------
     # set-up
@@ -302,64 +312,76 @@ class Trainer:
         self._log_start()
         if self.position.epoch >= args.epochs:
             self.reporter.info(f"nothing to do: all {args.epochs} epochs are done (raise --epochs to train longer)")
-        steps_this_run = 0
-        stop = signalled = False
         self.ddp_model.train()
         try:
             with StopRequest() as stop_request:
                 for epoch in range(self.position.epoch, args.epochs):
-                    self.position.epoch = epoch
-                    self.sampler.set_epoch(epoch)
-                    if hasattr(self.train_set, "set_epoch"):  # our datasets draw augmentations per (seed, epoch, index)
-                        self.train_set.set_epoch(epoch)
-                    self.sampler.skip_samples(self.position.epoch_step * args.batch_size)
-                    meter = _Meter()
-                    bar = self.reporter.progress(
-                        self.loader, total=self.iters_per_epoch, initial=self.position.epoch_step, description=f"epoch {epoch + 1}/{args.epochs}"
-                    )
-                    for batch in bar:
-                        result = self._step(batch, stop_request.requested)
-                        self.position.iteration += 1
-                        self.position.epoch_step += 1
-                        steps_this_run += 1
-                        meter.update(result, result["samples"])
-                        if hasattr(bar, "set_postfix"):
-                            bar.set_postfix(
-                                loss=f"{result['loss_rec'] + result['loss_geo'] + result['loss_dis']:.4f}",
-                                lr=f"{result['lr']:.2e}",
-                                samples_per_s=f"{meter.rate():.1f}",
-                                refresh=False,
-                            )
-                        if self.position.iteration % args.log_interval == 0:
-                            self._report_training(meter)
-                        signalled = result["stop"]
-                        stop = signalled or (bool(args.max_steps) and steps_this_run >= args.max_steps)
-                        if stop:
-                            break
-                        if args.save_interval and self.position.iteration % args.save_interval == 0 and self.position.epoch_step < self.iters_per_epoch:
-                            self._save("latest")
-                    if hasattr(bar, "close"):
-                        bar.close()
-                    if self.position.epoch_step >= self.iters_per_epoch:  # the epoch is complete
-                        self.position = _Position(epoch + 1, 0, self.position.iteration)
-                        if (self.test_set is not None and not signalled  # no evaluation in a scheduler's grace period
-                                and ((epoch + 1) % args.eval_interval == 0 or epoch + 1 == args.epochs)):
-                            score = self._evaluate(epoch).psnr
-                            if score > self.best_score:
-                                self.best_score = score
-                                self._save("best")
-                        self._save("latest")
-                    elif stop:
-                        self._save("latest")
-                    if signalled:
+                    end = self._train_epoch(epoch, stop_request)
+                    self._end_epoch(epoch, end)
+                    if end.signalled:
                         self._stopped_by(stop_request.signal or signal.SIGTERM)
-                    if stop:
+                    if end.stop:
                         self.reporter.info(f"stopped after --max_steps {args.max_steps} steps (iteration {self.position.iteration})")
                         break
         except InputError as error:  # bad data found by a DataLoader worker: keep the one-line message
             raise InputError(_one_line(error)) from None
         finally:
             self.reporter.close()
+
+    def _train_epoch(self, epoch: int, stop_request: StopRequest) -> _EpochEnd:
+        """Steps from the current position to the end of ``epoch``, --max_steps or a signal."""
+        args = self.args
+        self.position.epoch = epoch
+        self.sampler.set_epoch(epoch)
+        if hasattr(self.train_set, "set_epoch"):  # our datasets draw augmentations per (seed, epoch, index)
+            self.train_set.set_epoch(epoch)
+        self.sampler.skip_samples(self.position.epoch_step * args.batch_size)
+        meter = _Meter()
+        end = _EpochEnd()
+        bar = self.reporter.progress(
+            self.loader, total=self.iters_per_epoch, initial=self.position.epoch_step, description=f"epoch {epoch + 1}/{args.epochs}"
+        )
+        with bar:
+            for batch in bar:
+                result = self._step(batch, stop_request.requested)
+                self.position.iteration += 1
+                self.position.epoch_step += 1
+                self.steps_this_run += 1
+                meter.update(result, result["samples"])
+                self._log_step(bar, meter, result)
+                end.signalled = result["stop"]
+                end.stop = end.signalled or (bool(args.max_steps) and self.steps_this_run >= args.max_steps)
+                if end.stop:
+                    break
+                if args.save_interval and self.position.iteration % args.save_interval == 0 and self.position.epoch_step < self.iters_per_epoch:
+                    self._save("latest")
+        return end
+
+    def _log_step(self, bar: tqdm, meter: _Meter, result: Dict[str, float]) -> None:
+        """The progress bar's figures after every step; a log line and TensorBoard points every --log_interval."""
+        bar.set_postfix(
+            loss=f"{result['loss_rec'] + result['loss_geo'] + result['loss_dis']:.4f}",
+            lr=f"{result['lr']:.2e}",
+            samples_per_s=f"{meter.rate():.1f}",
+            refresh=False,
+        )
+        if self.position.iteration % self.args.log_interval == 0:
+            self._report_training(meter)
+
+    def _end_epoch(self, epoch: int, end: _EpochEnd) -> None:
+        """After a complete epoch: evaluate when due (keeping ``best``) and save ``latest``; after a stop: save ``latest``."""
+        args = self.args
+        if self.position.epoch_step >= self.iters_per_epoch:  # the epoch is complete
+            self.position = _Position(epoch + 1, 0, self.position.iteration)
+            if (self.test_set is not None and not end.signalled  # no evaluation in a scheduler's grace period
+                    and ((epoch + 1) % args.eval_interval == 0 or epoch + 1 == args.epochs)):
+                score = self._evaluate(epoch).psnr
+                if score > self.best_score:
+                    self.best_score = score
+                    self._save("best")
+            self._save("latest")
+        elif end.stop:
+            self._save("latest")
 
     def _stopped_by(self, number: int) -> None:
         latest = checkpoint_paths(self.log_path, self.args.model_name, "latest")[0]

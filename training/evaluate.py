@@ -3,20 +3,21 @@
 The split is sharded over the ranks (rank r scores items r, r + world, ...) and the sums are
 combined, so every process does a share of the work and the result equals a single-process run.
 Every target counts once (for GoPro, each of the seven frames of a window), as the paper scores
-them. Sides that are not multiples of 16 are replicate-padded and cropped back.
+them. Sides that are not multiples of 16 are replicate-padded and cropped back. Frames are
+scored by :func:`evaluation.scoring.score_predictions`, the loop the benchmarks use.
 """
 from __future__ import annotations
 
 from dataclasses import dataclass
-from typing import Optional
+from typing import Iterator, List, Optional
 
 import torch
 from torch.utils.data import DataLoader, Dataset, Subset
 
+from evaluation.scoring import Predicted, score_predictions
 from training.batches import to_model_inputs
 from training.stop import ignore_stop_signals
 from utils.distributed import DistributedContext
-from utils.metrics import calculate_psnr, calculate_ssim
 from utils.padding import InputPadder
 
 __all__ = ["EvalResult", "evaluate"]
@@ -30,6 +31,20 @@ class EvalResult:
     ssim: float
     count: int
     samples: Optional[torch.Tensor] = None
+
+
+def _predicted(
+    model: torch.nn.Module, loader: DataLoader, device: torch.device, samples: List[torch.Tensor], sample_count: int
+) -> Iterator[Predicted]:
+    """Each batch's predictions with its real frames; the first ``sample_count`` strips go to ``samples``."""
+    for index, batch in enumerate(loader):
+        inputs = to_model_inputs(batch, device, use_flow=False)
+        padder = InputPadder(inputs.img0.shape)  # to utils.padding.NETWORK_MULTIPLE
+        img0, img1 = padder.pad(inputs.img0, inputs.img1)
+        pred = padder.unpad(model.inference(img0, img1, inputs.embt, lean=True))
+        for j in range(min(pred.shape[0], sample_count - len(samples))):
+            samples.append(torch.cat([inputs.img0[j], pred[j], inputs.imgt[j]], 2).cpu())
+        yield Predicted(f"batch {index}", inputs.embt.flatten().tolist(), pred, inputs.imgt)
 
 
 @torch.no_grad()
@@ -48,20 +63,13 @@ def evaluate(
     shard = Subset(dataset, range(context.rank, len(dataset), context.world_size))
     loader = DataLoader(shard, batch_size=batch_size, shuffle=False, num_workers=num_workers,
                         pin_memory=context.device.type == "cuda", worker_init_fn=ignore_stop_signals)
-    sums = torch.zeros(3, dtype=torch.float64)  # psnr, ssim, count
-    samples = []
-    for batch in loader:
-        inputs = to_model_inputs(batch, context.device, use_flow=False)
-        padder = InputPadder(inputs.img0.shape, multiple=16)
-        img0, img1 = padder.pad(inputs.img0, inputs.img1)
-        pred = padder.unpad(model.inference(img0, img1, inputs.embt))
-        for j in range(pred.shape[0]):
-            frame, target = pred[j : j + 1], inputs.imgt[j : j + 1]
-            sums[0] += float(calculate_psnr(frame, target))
-            sums[1] += float(calculate_ssim(frame, target))
-            sums[2] += 1
-            if len(samples) < sample_count:
-                samples.append(torch.cat([inputs.img0[j], pred[j], target[0]], 2).cpu())
+    samples: List[torch.Tensor] = []
+    scores = score_predictions(_predicted(model, loader, context.device, samples, sample_count), progress=False)
+    sums = torch.zeros(3, dtype=torch.float64)  # psnr, ssim, count: summed frame by frame, then over ranks
+    for frame in scores.frames():
+        sums[0] += frame.psnr
+        sums[1] += frame.ssim
+        sums[2] += 1
     if context.initialized:
         sums = context.all_reduce_sum(sums.to(context.device)).cpu()
     model.train(was_training)

@@ -11,6 +11,7 @@ from typing import Any, Dict, Iterable, List
 
 from training.recipes import crop_pair
 from utils.errors import InputError
+from utils.padding import NETWORK_MULTIPLE
 
 __all__ = ["NOT_INHERITED", "check_args", "inherit_saved_flags"]
 
@@ -35,8 +36,9 @@ def check_args(args: argparse.Namespace) -> None:
     if len(args.crop_size) > 2:
         raise InputError(f"--crop_size takes one size or height width, got {len(args.crop_size)} values")
     height, width = crop_pair(args.crop_size)
-    if height <= 0 or width <= 0 or height % 16 or width % 16:
-        raise InputError(f"--crop_size must be positive multiples of 16 (IFRNet halves the frames four times), got {height}x{width}")
+    if height <= 0 or width <= 0 or height % NETWORK_MULTIPLE or width % NETWORK_MULTIPLE:
+        raise InputError(f"--crop_size must be positive multiples of {NETWORK_MULTIPLE} (IFRNet halves the frames four times), "
+                         f"got {height}x{width}")
     eval_crop = getattr(args, "eval_crop_size", None)
     if eval_crop is not None:
         if len(eval_crop) > 2 or any(value < 0 for value in eval_crop):

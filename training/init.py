@@ -3,18 +3,15 @@
 ``pytorch`` keeps PyTorch's default initialisation, which is what the authors' release trains
 from. It works at their scale (hundreds of thousands of iterations on GPUs), but the default
 uniform(±1/sqrt(fan_in)) weights shrink activations by about 1/sqrt(3) per layer: the encoder's
-features start with standard deviations of 0.02 and below, so the warping and distillation
-gradients that should teach the decoders to find motion are tiny. Measured on the starter set
-(IFRNet_S, batch 8, crop 128), the network then sits at zero flow and a 0.5 mask, i.e. the
-frame average, after 600 iterations of batch 8 (crop 192).
+features start tiny, so the warping and distillation gradients that should teach the decoders to
+find motion are tiny too, and a short run sits at zero flow and an even blend (the frame average).
 
 ``kaiming`` draws every convolution from He et al.'s normal distribution for a PReLU of slope
 0.25 (the layers' initial slope), so activations keep their scale through the pyramid, and zeroes
 the biases. Each decoder's last layer, which emits flows, mask, residual and features, is then
 scaled by ``output_gain`` (0.1) so the network starts close to "no motion, even blend" instead of
-from random flows of many pixels. On one batch of the starter set this takes the distillation loss
-from 0.067 to 0.032 and the PSNR from 19.6 to 26.7 dB in 100 steps, where PyTorch's defaults reach
-20.8 dB in 80 steps with the distillation loss unchanged.
+from random flows of many pixels. The measurements behind this choice are in the starter model
+card (``checkpoints/starter/README.md``, Training).
 
 Only the starting point differs: architecture, state-dict keys and losses are the paper's.
 """

@@ -9,7 +9,7 @@ import logging
 import sys
 import uuid
 from pathlib import Path
-from typing import Any, Dict, Iterable, Optional, Union
+from typing import Any, Dict, Iterable, Union
 
 import torch
 from tqdm import tqdm
@@ -50,19 +50,14 @@ class RunReporter:
             else:
                 self._writer = SummaryWriter(log_dir=str(self.log_dir / "tensorboard"))
 
-    @property
-    def tensorboard_dir(self) -> Optional[Path]:
-        return self.log_dir / "tensorboard" if self._writer is not None else None
-
     def info(self, message: str) -> None:
         if self.enabled:
             self._logger.info(message)
 
-    def progress(self, iterable: Iterable, total: int, initial: int = 0, description: str = "") -> Iterable:
-        """A tqdm bar on rank 0 (the iterable itself elsewhere)."""
-        if not self.enabled:
-            return iterable
-        return tqdm(iterable, total=total, initial=initial, desc=description, dynamic_ncols=True, leave=False, mininterval=1.0, file=sys.stdout)
+    def progress(self, iterable: Iterable, total: int, initial: int = 0, description: str = "") -> tqdm:
+        """A tqdm bar over ``iterable``: shown on rank 0, disabled (iteration only) elsewhere."""
+        return tqdm(iterable, total=total, initial=initial, desc=description, dynamic_ncols=True, leave=False,
+                    mininterval=1.0, file=sys.stdout, disable=not self.enabled)
 
     def scalars(self, values: Dict[str, float], step: int) -> None:
         if self._writer is not None:
@@ -73,10 +68,6 @@ class RunReporter:
         """(N, 3, H, W) images in [0, 1]."""
         if self._writer is not None and images is not None and images.numel():
             self._writer.add_images(tag, images.detach().float().clamp(0, 1).cpu(), step)
-
-    def text(self, tag: str, text: str, step: int = 0) -> None:
-        if self._writer is not None:
-            self._writer.add_text(tag, text, step)
 
     def flush(self) -> None:
         if self._writer is not None:

@@ -1,4 +1,4 @@
-"""Optical-flow estimators for pseudo labels, and the resumable loop that writes them.
+"""Optical-flow estimators for pseudo labels (the loop that writes them is :mod:`datasets.flow_labels`).
 
 IFRNet's distillation loss needs, for every training triplet, the flow from the middle frame to
 each outer frame (the flows that backward-warp the outer frames onto the middle one). The authors
@@ -16,19 +16,15 @@ flows (u, v) such that ``warp(target, flow) ~ source``.
 from __future__ import annotations
 
 from pathlib import Path
-from typing import Callable, List, NamedTuple, Optional, Sequence, Tuple, Union
+from typing import Callable, List, Optional, Sequence, Union
 
 import numpy as np
 import torch
-from torch.utils.data import DataLoader, Dataset
-from tqdm import tqdm
 
 from utils.errors import InputError
-from utils.flow_io import write_flo
-from utils.image_io import read_image
 from utils.padding import InputPadder
 
-__all__ = ["ESTIMATORS", "DIS_PRESETS", "FlowEstimator", "DISFlow", "RAFTFlow", "build_estimator", "FlowJob", "write_flow_labels"]
+__all__ = ["ESTIMATORS", "DIS_PRESETS", "FlowEstimator", "DISFlow", "RAFTFlow", "build_estimator"]
 
 ESTIMATORS = ("raft_large", "raft_small", "dis")
 DIS_PRESETS = ("ultrafast", "fast", "medium")
@@ -166,65 +162,3 @@ def build_estimator(
     if name in ("raft_large", "raft_small"):
         return RAFTFlow(name, weights, device, num_flow_updates)
     raise InputError(f"unknown flow estimator {name!r}; expected one of {', '.join(ESTIMATORS)}")
-
-
-class FlowJob(NamedTuple):
-    """Flows from ``source`` to each of ``targets``, to be written to ``outputs`` (same order)."""
-
-    source: Path
-    targets: Tuple[Path, ...]
-    outputs: Tuple[Path, ...]
-
-
-class _JobFrames(Dataset):
-    """Reads a job's frames in DataLoader workers, so decoding overlaps estimation."""
-
-    def __init__(self, jobs: Sequence[FlowJob]) -> None:
-        self.jobs = list(jobs)
-
-    def __len__(self) -> int:
-        return len(self.jobs)
-
-    def __getitem__(self, index: int):
-        job = self.jobs[index]
-        try:
-            return job, read_image(job.source), [read_image(path) for path in job.targets]
-        except InputError as error:
-            # Returned, not raised: the DataLoader would re-raise it with the worker's traceback in
-            # its message; write_flow_labels raises it as the one line it is.
-            return job, error, []
-
-
-def write_flow_labels(
-    jobs: Sequence[FlowJob],
-    estimator: FlowEstimator,
-    *,
-    batch_size: int = 4,
-    num_workers: int = 0,
-    progress: bool = True,
-) -> int:
-    """Estimate and write every job's flows (each file atomically); returns the number of jobs done.
-
-    Files are written as soon as their batch is done, so an interrupted run loses at most one
-    batch and a rerun skips what is complete.
-    """
-    loader = DataLoader(_JobFrames(jobs), batch_size=batch_size, num_workers=num_workers, collate_fn=list)
-    done = 0
-    with tqdm(total=len(jobs), unit="triplet", disable=not progress, dynamic_ncols=True) as bar:
-        for batch in loader:
-            sources, targets, outputs = [], [], []
-            for job, source, job_targets in batch:
-                if isinstance(source, InputError):
-                    raise source
-                for target_path, target, output in zip(job.targets, job_targets, job.outputs):
-                    if target.shape != source.shape:
-                        raise InputError(f"{job.source} and {target_path} differ in size")
-                    sources.append(source)
-                    targets.append(target)
-                    outputs.append(output)
-            for output, flow in zip(outputs, estimator(sources, targets)):
-                output.parent.mkdir(parents=True, exist_ok=True)
-                write_flo(output, flow)
-            done += len(batch)
-            bar.update(len(batch))
-    return done

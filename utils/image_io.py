@@ -15,7 +15,7 @@ from __future__ import annotations
 
 import os
 from pathlib import Path
-from typing import Sequence, Tuple
+from typing import List, Sequence, Tuple
 
 import numpy as np
 import torch
@@ -27,6 +27,7 @@ from utils.errors import InputError
 __all__ = [
     "ImageError",
     "IMAGE_SUFFIXES",
+    "image_files",
     "read_image",
     "image_size",
     "write_image",
@@ -131,6 +132,11 @@ def read_image(path: PathLike) -> np.ndarray:
     except Exception as exc:  # Pillow raises many types for bad files; all mean "unreadable"
         reason = str(exc) or type(exc).__name__
         raise ImageError(f"cannot read image {os.fspath(path)!s}: {reason}") from None
+
+
+def image_files(folder: Path) -> List[Path]:
+    """The files of ``folder`` with an image suffix (:data:`IMAGE_SUFFIXES`, any case), sorted by name."""
+    return sorted(p for p in folder.iterdir() if p.is_file() and p.suffix.lower() in IMAGE_SUFFIXES)
 
 
 def image_size(path: PathLike) -> Tuple[int, int]:

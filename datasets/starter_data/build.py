@@ -18,9 +18,10 @@ from typing import Dict, List, NamedTuple, Optional, Sequence, Tuple, Union
 import numpy as np
 from tqdm import tqdm
 
+from datasets.flow_labels import flo_is_complete, pending_flow_labels, write_flow_labels
 from datasets.starter_data.clips import CLIPS, HOLDOUT_FRACTION, clip_triplet_starts, load_clip
 from datasets.starter_data.scenes import PHOTOS, Size, synthetic_scene, triplet_flow_labels, triplet_frames
-from datasets.vimeo90k import flo_is_complete, triplet_paths
+from datasets.vimeo90k import triplet_paths
 from utils.atomic import atomic_writer
 from utils.errors import InputError
 from utils.flow_io import write_flo
@@ -270,8 +271,7 @@ def _single_threaded_worker() -> None:
 
 def _write_dis_labels(output: Path, num_workers: int, progress: bool) -> int:
     """DIS flow labels (t -> 0, t -> 1) for the train split, skipping complete ones."""
-    from datasets.vimeo90k import pending_flow_labels
-    from utils.flow_estimation import build_estimator, write_flow_labels
+    from utils.flow_estimation import build_estimator
 
     jobs, _ = pending_flow_labels(output, ["train"])
     if not jobs:

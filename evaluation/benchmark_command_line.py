@@ -13,7 +13,7 @@ from typing import Dict, List, Optional, Sequence
 
 import torch
 
-from evaluation.datasets import Benchmark, check_samples_exist, get_benchmark, list_samples
+from evaluation.benchmark_sets import Benchmark, check_samples_exist, get_benchmark, list_samples
 from evaluation.runner import BenchmarkResult, evaluate
 from models import MODEL_NAMES, build_model, load_checkpoint
 from models.checkpoint import add_weights_arguments, resolve_weights
@@ -58,8 +58,8 @@ def build_parser(benchmark: Benchmark, description: str) -> argparse.ArgumentPar
 
 
 def load_model(model_name: str, checkpoint: Path, device: torch.device) -> torch.nn.Module:
-    """The named variant with the checkpoint's weights, in eval mode on ``device``."""
-    model = build_model(model_name)
+    """The named variant with the checkpoint's weights, in eval mode on ``device``, running the lean inference."""
+    model = build_model(model_name, lean=True)
     load_checkpoint(model, checkpoint)
     return model.to(device).eval()
 

@@ -1,4 +1,8 @@
-"""What demo_2x.py and demo_8x.py share: their flags and the run from two images to PNGs and a GIF."""
+"""What demo_2x.py and demo_8x.py share: their flags and the run from two images to PNGs and a GIF.
+
+It lives with the scripts (``tools/``, the top layer) because it builds a command line and runs
+the model's Interpolator: ``utils`` sits below ``models`` and may not import it.
+"""
 from __future__ import annotations
 
 import argparse
