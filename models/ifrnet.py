@@ -6,27 +6,25 @@ inputs and an *intermediate feature* of the target frame; the finest decoder als
 merge mask and a residual. The authors ship three near-identical files (IFRNet, IFRNet_L,
 IFRNet_S); here one class takes a :class:`Width` and the module tree is laid out so that the
 published checkpoints load key for key (``encoder.pyramid{1..4}``, ``decoder{1..4}.convblock``).
+
+This file is the plain computation. The memory-lean inference (same weights, same values up to
+float rounding, a fraction of the memory) is a sibling in :mod:`models.lean_inference`, chosen by
+the model's ``lean`` switch; the training losses are :mod:`models.objective`.
 """
 from __future__ import annotations
 
-import functools
 from dataclasses import dataclass
 from typing import Dict, List, NamedTuple, Optional, Sequence, Tuple
 
 import torch
 import torch.nn as nn
 
-from models.lean_ops import conv3x3_, is_lean, lean_mode, prelu_, run_layers
-from models.losses import (
-    AdaptiveCharbonnierLoss,
-    CensusLoss,
-    CharbonnierLoss,
-    GeometryConsistencyLoss,
-    robust_flow_weight,
-)
+from models.lean_inference import lean_fields
+from models.objective import IFRNetObjective
+from utils.padding import NETWORK_MULTIPLE
 from utils.warp import resize, warp
 
-__all__ = ["Width", "WIDTHS", "IFRNet", "ResBlock", "Encoder", "Decoder"]
+__all__ = ["Width", "WIDTHS", "IFRNet", "ResBlock", "Encoder", "Decoder", "Fields"]
 
 
 @dataclass(frozen=True)
@@ -45,21 +43,11 @@ WIDTHS: Dict[str, Width] = {
 }
 
 
-class PReLU(nn.PReLU):
-    """``nn.PReLU`` (same parameter, same checkpoint key) that works in place in lean inference.
-
-    See :mod:`models.lean_ops`; outside lean mode it is exactly ``nn.PReLU``.
-    """
-
-    def forward(self, x: torch.Tensor) -> torch.Tensor:
-        return prelu_(x, self.weight) if is_lean() else super().forward(x)
-
-
 def conv_prelu(in_channels: int, out_channels: int, kernel_size: int = 3, stride: int = 1) -> nn.Sequential:
     """Convolution followed by a per-channel PReLU; a Sequential so keys read ``.0`` and ``.1``."""
     return nn.Sequential(
         nn.Conv2d(in_channels, out_channels, kernel_size, stride, kernel_size // 2, bias=True),
-        PReLU(out_channels),
+        nn.PReLU(out_channels),
     )
 
 
@@ -78,27 +66,15 @@ class ResBlock(nn.Module):
         self.conv3 = conv_prelu(channels, channels)
         self.conv4 = conv_prelu(side, side)
         self.conv5 = nn.Conv2d(channels, channels, 3, 1, 1, bias=True)
-        self.prelu = PReLU(channels)
+        self.prelu = nn.PReLU(channels)
 
     def _refine_side(self, x: torch.Tensor, conv: nn.Module) -> torch.Tensor:
         return torch.cat([x[:, : -self.side], conv(x[:, -self.side :])], 1)
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
-        if is_lean():
-            return self._forward_in_place(x)
         out = self._refine_side(self.conv1(x), self.conv2)
         out = self._refine_side(self.conv3(out), self.conv4)
         return self.prelu(x + self.conv5(out))
-
-    def _forward_in_place(self, x: torch.Tensor) -> torch.Tensor:
-        """The same computation holding two full tensors (x and out) instead of three."""
-        out = self.conv1(x)  # x must survive for the residual
-        for stage in (self.conv2, self.conv3, self.conv4):
-            target = out[:, -self.side :] if stage is not self.conv3 else out
-            conv3x3_(stage[0], target)
-            stage[1](target)
-        conv3x3_(self.conv5, out)
-        return self.prelu(out.add_(x))
 
 
 class Encoder(nn.Module):
@@ -115,11 +91,15 @@ class Encoder(nn.Module):
             )
             self.add_module(f"pyramid{level}", block)
 
+    def levels(self) -> List[nn.Sequential]:
+        """The four levels, finest first."""
+        return [getattr(self, f"pyramid{level}") for level in range(1, 5)]
+
     def forward(self, image: torch.Tensor) -> List[torch.Tensor]:
         features = []
         x = image
-        for level in range(1, 5):
-            x = run_layers(getattr(self, f"pyramid{level}"), [x])
+        for level in self.levels():
+            x = level(x)
             features.append(x)
         return features
 
@@ -141,23 +121,16 @@ class Decoder(nn.Module):
         )
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
-        return run_layers(self.convblock, [x])
+        return self.convblock(x)
 
 
-def _cat_channels(tensors: Sequence[torch.Tensor], memory_format: torch.memory_format) -> torch.Tensor:
-    """Concatenate along channels straight into a tensor of the wanted layout.
+class Fields(NamedTuple):
+    """What the network predicts for one target time; the frame is merged from these."""
 
-    ``torch.cat`` of mixed layouts returns a contiguous tensor; converting it afterwards would
-    hold two copies of the largest tensor of the network at once.
-    """
-    if torch.is_grad_enabled() or memory_format == torch.contiguous_format:
-        # Autograd and the ONNX exporter do not support ``out=``: training and export go here.
-        return torch.cat(list(tensors), 1).contiguous(memory_format=memory_format)
-    first = tensors[0]
-    shape = (first.shape[0], sum(t.shape[1] for t in tensors), *first.shape[2:])
-    dtype = functools.reduce(torch.promote_types, (t.dtype for t in tensors))  # mixed under autocast
-    out = torch.empty(shape, dtype=dtype, device=first.device, memory_format=memory_format)
-    return torch.cat(list(tensors), 1, out=out)
+    flow0: torch.Tensor  # flow t->0, (B, 2, H, W)
+    flow1: torch.Tensor  # flow t->1
+    mask: torch.Tensor  # merge weight of warped img0, (B, 1, H, W)
+    residual: torch.Tensor  # RGB residual, (B, 3, H, W)
 
 
 class _Decoded(NamedTuple):
@@ -169,6 +142,10 @@ class _Decoded(NamedTuple):
     mask: torch.Tensor  # merge weight of warped img0, in (0, 1)
     residual: torch.Tensor  # RGB residual added after merging
 
+    def fields(self) -> Fields:
+        """The finest level's prediction, from which the frame is merged."""
+        return Fields(self.flows0[0], self.flows1[0], self.mask, self.residual)
+
 
 class IFRNet(nn.Module):
     """IFRNet of a given width; see :data:`WIDTHS` and :func:`models.build_model`.
@@ -177,23 +154,26 @@ class IFRNet(nn.Module):
     ``forward(img0, img1, embt, imgt, flow=None)`` is the training pass returning
     ``(pred, loss_rec, loss_geo, loss_dis)``. Images are (B, 3, H, W) in [0, 1]; ``embt`` is
     (B, 1, 1, 1) so one batch may hold different timesteps.
+
+    ``lean`` (default True) makes ``inference`` run the memory-lean path of
+    :mod:`models.lean_inference` when no gradient is recorded: channels_last layout, activations
+    in place, banded convolutions, several times faster on CPU and a fraction of the memory.
+    ``lean=False`` runs the plain path below (the reference's computation); the two agree up to
+    float rounding. Lean inference overwrites activations, which autograd cannot differentiate,
+    so with gradients enabled ``inference`` always takes the plain path.
     """
 
-    def __init__(self, width: Width) -> None:
+    def __init__(self, width: Width, *, lean: bool = True) -> None:
         super().__init__()
         self.width = width
+        self.lean = lean
         c1, c2, c3, c4 = width.pyramid
         self.encoder = Encoder(width)
         self.decoder4 = Decoder(2 * c4 + 1, 2 * c4, 4 + c3, width.side)
         self.decoder3 = Decoder(3 * c3 + 4, 3 * c3, 4 + c2, width.side)
         self.decoder2 = Decoder(3 * c2 + 4, 3 * c2, 4 + c1, width.side)
         self.decoder1 = Decoder(3 * c1 + 4, 3 * c1, 8, width.side)
-        self.charbonnier = CharbonnierLoss()
-        self.census = CensusLoss(patch_size=7)
-        self.geometry = GeometryConsistencyLoss(patch_size=3)
-        self.distillation = AdaptiveCharbonnierLoss()
-        # Inference in channels_last layout (see ``inference``); False gives the reference's layout.
-        self.fast_inference = True
+        self.objective = IFRNetObjective()  # no parameters: adds no checkpoint key
 
     # ----------------------------------------------------------------------------------------
     # building blocks shared by inference and training
@@ -214,64 +194,30 @@ class IFRNet(nn.Module):
         """
         batch = images[0].shape[0]
         pyramid = self.encoder(torch.cat(images, 0) if len(images) > 1 else images[0])
-        return [[level[i * batch : (i + 1) * batch] for level in pyramid] for i in range(len(images))]
+        return self.split_pyramid(pyramid, batch, len(images))
 
-    def decode(
-        self,
-        feats0: Sequence[torch.Tensor],
-        feats1: Sequence[torch.Tensor],
-        embt: torch.Tensor,
-        *,
-        keep_levels: bool = True,
-        memory_format: torch.memory_format = torch.contiguous_format,
-    ) -> _Decoded:
-        """Run decoders 4..1 coarse to fine on two feature pyramids.
-
-        ``keep_levels=False`` (inference) drops each level's flows and features as soon as the
-        next level no longer needs them, instead of returning them for the training losses, and
-        consumes the pyramids: their entries are set to None once warped (pass lists you own).
-        ``memory_format`` is the layout every decoder input is given (channels_last is much faster
-        for oneDNN and cuDNN convolutions).
-        """
+    def decode(self, feats0: Sequence[torch.Tensor], feats1: Sequence[torch.Tensor], embt: torch.Tensor) -> _Decoded:
+        """Run decoders 4..1 coarse to fine on two feature pyramids; every level is kept."""
         f0_4, f1_4 = feats0[3], feats1[3]
         batch, _, height, width = f0_4.shape
-        time_map = embt.expand(batch, 1, height, width)
-        inputs = [_cat_channels([f0_4, f1_4, time_map], memory_format)]
-        out = run_layers(self.decoder4.convblock, inputs)
-        flow0, flow1, feature = out[:, 0:2], out[:, 2:4], out[:, 4:]
-        flows0, flows1, features = [flow0], [flow1], [feature]
+        out = self.decoder4(torch.cat([f0_4, f1_4, embt.expand(batch, 1, height, width)], 1))
+        flows0, flows1, features = [out[:, 0:2]], [out[:, 2:4]], [out[:, 4:]]
         for level in (3, 2, 1):
+            flow0, flow1, feature = flows0[0], flows1[0], out[:, 4:]
             warped0 = warp(feats0[level - 1], flow0)
             warped1 = warp(feats1[level - 1], flow1)
-            if not keep_levels:  # inference: this level's encoder features are no longer needed
-                feats0[level - 1] = feats1[level - 1] = None
-            inputs = [_cat_channels([feature, warped0, warped1, flow0, flow1], memory_format)]
-            del warped0, warped1, feature, out
-            # Handing the input over in a list (not calling the decoder) lets it be freed early.
-            out = run_layers(getattr(self, f"decoder{level}").convblock, inputs)
-            flow0 = out[:, 0:2] + 2.0 * resize(flow0, 2.0)
-            flow1 = out[:, 2:4] + 2.0 * resize(flow1, 2.0)
-            feature = out[:, 4:]
-            if keep_levels:
-                flows0.insert(0, flow0)
-                flows1.insert(0, flow1)
-                if level > 1:
-                    features.insert(0, feature)
-            else:
-                flows0, flows1, features = [flow0], [flow1], []
-        return _Decoded(flows0, flows1, features, torch.sigmoid(feature[:, 0:1]), feature[:, 1:])
+            out = getattr(self, f"decoder{level}")(torch.cat([feature, warped0, warped1, flow0, flow1], 1))
+            # Each level predicts a residual over the upsampled flow of the level below.
+            flows0.insert(0, out[:, 0:2] + 2.0 * resize(flow0, 2.0))
+            flows1.insert(0, out[:, 2:4] + 2.0 * resize(flow1, 2.0))
+            if level > 1:
+                features.insert(0, out[:, 4:])
+        return _Decoded(flows0, flows1, features, torch.sigmoid(out[:, 4:5]), out[:, 5:])
 
     @staticmethod
-    def merge(
-        img0: torch.Tensor,
-        img1: torch.Tensor,
-        mean: torch.Tensor,
-        flow0: torch.Tensor,
-        flow1: torch.Tensor,
-        mask: torch.Tensor,
-        residual: torch.Tensor,
-    ) -> torch.Tensor:
+    def merge(img0: torch.Tensor, img1: torch.Tensor, mean: torch.Tensor, fields: Fields) -> torch.Tensor:
         """Warp the centred inputs to time t, blend by the mask, add mean and residual, clamp."""
+        flow0, flow1, mask, residual = fields
         merged = mask * warp(img0, flow0) + (1 - mask) * warp(img1, flow1) + mean
         return torch.clamp(merged + residual, 0, 1)
 
@@ -284,6 +230,8 @@ class IFRNet(nn.Module):
         img1: torch.Tensor,
         embt: torch.Tensor,
         scale_factor: float = 1.0,
+        *,
+        lean: Optional[bool] = None,
     ) -> torch.Tensor:
         """Interpolate the frame at time ``embt`` between ``img0`` (t=0) and ``img1`` (t=1).
 
@@ -294,57 +242,32 @@ class IFRNet(nn.Module):
         Several timesteps of one pair: pass a single pair (batch 1) with ``embt`` of batch T; the
         pair is encoded once and T frames come back.
 
-        With ``self.fast_inference`` (the default) the convolutions run in channels_last layout,
-        several times faster on CPU (oneDNN) and on GPU tensor cores, and, when no gradient is
-        recorded, in the memory-lean mode of :mod:`models.lean_ops` (activations in place, banded
-        convolutions, intermediates freed early). Results differ from the straightforward path
-        (``fast_inference = False``, the reference's computation) by float rounding only.
+        ``lean`` overrides the model's switch for this call (the ONNX export traces ``lean=False``).
         """
         img0, img1, embt = self._check_inputs(img0, img1, embt, scale_factor)
-        lean = self.fast_inference and not torch.is_grad_enabled()
-        memory_format = torch.channels_last if self.fast_inference else torch.contiguous_format
+        lean = self.lean if lean is None else lean
+        # Explicit fallback: the lean path writes over activations, so under autograd (training,
+        # a caller that forgot no_grad) the plain path runs whatever ``lean`` says.
+        predict = lean_fields if lean and not torch.is_grad_enabled() else IFRNet.predict_fields
         mean = self.joint_mean(img0, img1)
-        with lean_mode(lean):
-            flow0, flow1, mask, residual = self._predict_fields(
-                img0 - mean, img1 - mean, embt, scale_factor, memory_format
-            )
+        fields = Fields(*predict(self, *self._network_inputs(img0 - mean, img1 - mean, scale_factor), embt))
+        if scale_factor != 1.0:  # back to the inputs' resolution; flows scale with it
+            inverse = 1.0 / scale_factor
+            flow0, flow1, mask, residual = fields
+            fields = Fields(resize(flow0, inverse) * inverse, resize(flow1, inverse) * inverse,
+                            resize(mask, inverse), resize(residual, inverse))
         steps = embt.shape[0]
         if steps != img0.shape[0]:  # one pair, several timesteps
             img0, img1 = img0.expand(steps, -1, -1, -1), img1.expand(steps, -1, -1, -1)
             mean = mean.expand(steps, -1, -1, -1)
         # The centred images are recomputed here rather than kept through the network's peak.
-        return self.merge(img0 - mean, img1 - mean, mean, flow0, flow1, mask, residual)
+        return self.merge(img0 - mean, img1 - mean, mean, fields)
 
-    def _predict_fields(
-        self,
-        img0: torch.Tensor,
-        img1: torch.Tensor,
-        embt: torch.Tensor,
-        scale_factor: float,
-        memory_format: torch.memory_format,
-    ) -> Tuple[torch.Tensor, torch.Tensor, torch.Tensor, torch.Tensor]:
-        """Flows t->0 and t->1, merge mask and residual at the inputs' resolution (centred inputs)."""
-        if scale_factor != 1.0:
-            img0, img1 = resize(img0, scale_factor), resize(img1, scale_factor)
-        feats0, feats1 = self.encode(
-            img0.contiguous(memory_format=memory_format), img1.contiguous(memory_format=memory_format)
-        )
-        del img0, img1
-        steps = embt.shape[0]
-        if steps != feats0[0].shape[0]:  # one pair, several timesteps: share the encoder pass
-            feats0 = [f.expand(steps, -1, -1, -1) for f in feats0]
-            feats1 = [f.expand(steps, -1, -1, -1) for f in feats1]
-        out = self.decode(feats0, feats1, embt, keep_levels=False, memory_format=memory_format)
-        del feats0, feats1
-        flow0, flow1, mask, residual = out.flows0[0], out.flows1[0], out.mask, out.residual
-        del out
-        if scale_factor != 1.0:
-            inverse = 1.0 / scale_factor
-            flow0 = resize(flow0, inverse) * inverse
-            flow1 = resize(flow1, inverse) * inverse
-            mask = resize(mask, inverse)
-            residual = resize(residual, inverse)
-        return flow0, flow1, mask, residual
+    def predict_fields(self, img0: torch.Tensor, img1: torch.Tensor, embt: torch.Tensor) -> Fields:
+        """The plain coarse-to-fine pass on centred inputs at the network's resolution."""
+        feats0, feats1 = self.encode(img0, img1)
+        feats0, feats1 = self.share_pair(feats0, embt.shape[0]), self.share_pair(feats1, embt.shape[0])
+        return self.decode(feats0, feats1, embt).fields()
 
     def forward(
         self,
@@ -354,7 +277,7 @@ class IFRNet(nn.Module):
         imgt: torch.Tensor,
         flow: Optional[torch.Tensor] = None,
     ) -> Tuple[torch.Tensor, torch.Tensor, torch.Tensor, torch.Tensor]:
-        """Training pass: prediction and the three loss terms (reconstruction, geometry, distillation).
+        """Training pass: prediction and the three loss terms of :class:`models.objective.IFRNetObjective`.
 
         ``flow`` holds pseudo labels (B, 4, H, W): flow t->0 then t->1. Without it the
         distillation term is 0. The ground-truth frame is encoded with the inputs (one batched
@@ -369,37 +292,31 @@ class IFRNet(nn.Module):
         img0, img1, imgt_centred = img0 - mean, img1 - mean, imgt - mean
         feats0, feats1, featst = self.encode(img0, img1, imgt_centred)
         out = self.decode(feats0, feats1, embt)
-        pred = self.merge(img0, img1, mean, out.flows0[0], out.flows1[0], out.mask, out.residual)
-
-        loss_rec = self.charbonnier(pred - imgt) + self.census(pred, imgt)
-        loss_geo = 0.01 * sum(self.geometry(out.features[i], featst[i]) for i in range(3))
-        if flow is None:
-            loss_dis = torch.zeros_like(loss_geo)
-        else:
-            loss_dis = self.distillation_loss(out, flow)
-        return pred, loss_rec, loss_geo, loss_dis
-
-    def distillation_loss(self, out: _Decoded, flow: torch.Tensor) -> torch.Tensor:
-        """Task-oriented flow distillation of levels 2..4 towards the pseudo labels (weight 0.01)."""
-        if flow.dim() != 4 or flow.shape[1] != 4 or flow.shape[2:] != out.flows0[0].shape[2:]:
-            raise ValueError(
-                f"flow labels must be (B, 4, H, W) at the image size {tuple(out.flows0[0].shape[2:])}, "
-                f"got {tuple(flow.shape)}"
-            )
-        label0, label1 = flow[:, 0:2], flow[:, 2:4]
-        weight0 = robust_flow_weight(out.flows0[0], label0, beta=0.3)
-        weight1 = robust_flow_weight(out.flows1[0], label1, beta=0.3)
-        total = 0.0
-        for level in (1, 2, 3):  # list index: 1/2, 1/4 and 1/8 of the full resolution
-            scale = 2.0**level
-            up0 = scale * resize(out.flows0[level], scale)
-            up1 = scale * resize(out.flows1[level], scale)
-            total = total + 0.01 * (
-                self.distillation(up0 - label0, weight0) + self.distillation(up1 - label1, weight1)
-            )
-        return total
+        pred = self.merge(img0, img1, mean, out.fields())
+        losses = self.objective(pred, imgt, out.features, featst, out.flows0, out.flows1, flow)
+        return (pred, *losses)
 
     # ----------------------------------------------------------------------------------------
+
+    @staticmethod
+    def split_pyramid(pyramid: Sequence[torch.Tensor], batch: int, count: int) -> List[List[torch.Tensor]]:
+        """Split the pyramid of ``count`` concatenated batches of ``batch`` into one pyramid each."""
+        return [[level[i * batch : (i + 1) * batch] for level in pyramid] for i in range(count)]
+
+    @staticmethod
+    def share_pair(features: List[torch.Tensor], steps: int) -> List[torch.Tensor]:
+        """One pair, several timesteps: view the pair's features once per timestep (no copy)."""
+        if steps == features[0].shape[0]:
+            return features
+        return [f.expand(steps, -1, -1, -1) for f in features]
+
+    @staticmethod
+    def _network_inputs(
+        img0: torch.Tensor, img1: torch.Tensor, scale_factor: float
+    ) -> Tuple[torch.Tensor, torch.Tensor]:
+        if scale_factor != 1.0:
+            return resize(img0, scale_factor), resize(img1, scale_factor)
+        return img0, img1
 
     @staticmethod
     def _check_inputs(
@@ -422,10 +339,11 @@ class IFRNet(nn.Module):
         if not scale_factor > 0:
             raise ValueError(f"scale_factor must be positive, got {scale_factor}")
         height, width = (int(side * scale_factor) for side in img0.shape[2:])
-        if height % 16 or width % 16 or height == 0 or width == 0:
+        if height % NETWORK_MULTIPLE or width % NETWORK_MULTIPLE or height == 0 or width == 0:
             raise ValueError(
-                f"image sides times scale_factor must be positive multiples of 16, got "
+                f"image sides times scale_factor must be positive multiples of {NETWORK_MULTIPLE}, got "
                 f"{tuple(img0.shape[2:])} x {scale_factor} -> ({height}, {width}); pad the inputs "
                 "(utils.padding.InputPadder)"
             )
         return img0, img1, embt
+

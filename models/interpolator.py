@@ -3,7 +3,7 @@
 It owns what every caller of IFRNet would otherwise repeat: choosing the device, finding and
 loading the weights, padding the frames to what the network accepts and cropping back, running
 several timesteps of one pair in a single batched call, the CUDA speed-ups (half precision,
-channels-last, cuDNN autotuning), and rounding back to 8 bits. The demos, the video tool and
+channels-last), the memory-lean inference path, and rounding back to 8 bits. The demos, the video tool and
 ``hubconf.py`` all go through it.
 """
 from __future__ import annotations
@@ -21,7 +21,7 @@ from models.ifrnet import IFRNet
 from utils.device import resolve_device
 from utils.errors import InputError
 from utils.image_io import image_to_tensor, tensor_to_image
-from utils.padding import InputPadder
+from utils.padding import InputPadder, pad_multiple_for_scale  # re-exported: callers import it here
 
 __all__ = [
     "Interpolator",
@@ -32,23 +32,12 @@ __all__ = [
     "pad_multiple_for_scale",
 ]
 
-NETWORK_MULTIPLE = 16  # four stride-2 levels
 # The flow network is run on at most about this many pixels when the scale is "auto": a 1080p
 # frame (padded to 1920x1088) still runs at full resolution, a 4K frame at 0.5, 8K at 0.25.
 AUTO_SCALE_PIXEL_BUDGET = 1920 * 1088
 AUTO_SCALE_CHOICES = (1.0, 0.5, 0.25)
 
 ScaleSetting = Union[float, str]  # a number, or "auto"
-
-
-def pad_multiple_for_scale(scale_factor: float) -> int:
-    """Smallest padding multiple M such that M * scale_factor is a multiple of 16 (0.8 -> 20)."""
-    multiple = NETWORK_MULTIPLE / scale_factor if scale_factor > 0 else 0.5
-    if scale_factor <= 0 or scale_factor > 1 or abs(multiple - round(multiple)) > 1e-6:
-        raise InputError(
-            f"scale_factor must be in (0, 1] and divide 16 into a whole number (1, 0.8, 0.5, 0.25 ...), got {scale_factor}"
-        )
-    return int(round(multiple))
 
 
 def auto_scale_factor(height: int, width: int, pixel_budget: int = AUTO_SCALE_PIXEL_BUDGET) -> float:
@@ -87,7 +76,11 @@ class Interpolator:
     Options: ``scale_factor`` (a number, or ``"auto"`` to pick one per frame size with
     :func:`auto_scale_factor`); ``fp16`` (CUDA only: half-precision autocast); ``batch_size``
     (most timesteps per network call, to bound memory; ``None`` runs all timesteps of a pair in
-    one call, which encodes the pair once).
+    one call, which encodes the pair once); ``lean`` (default True: the memory-lean inference of
+    :mod:`models.lean_inference`; False runs the plain path of :mod:`models.ifrnet`).
+
+    cuDNN's autotuner is not switched on here (it is a process-wide setting): scripts that feed
+    frames of one size may set ``torch.backends.cudnn.benchmark = True`` themselves.
     """
 
     def __init__(
@@ -99,6 +92,7 @@ class Interpolator:
         scale_factor: ScaleSetting = 1.0,
         fp16: bool = False,
         batch_size: Optional[int] = None,
+        lean: bool = True,
         dataset: str = "Vimeo90K",
     ) -> None:
         device = resolve_device(device) if isinstance(device, str) else device
@@ -109,7 +103,7 @@ class Interpolator:
         model = build_model(resolved.model_name)
         load_checkpoint(model, resolved.path)
         self.model_name, self.checkpoint, self.weights_note = resolved
-        self._setup(model, device, scale_factor, fp16, batch_size)
+        self._setup(model, device, scale_factor, fp16, batch_size, lean)
 
     @classmethod
     def from_model(
@@ -120,13 +114,14 @@ class Interpolator:
         scale_factor: ScaleSetting = 1.0,
         fp16: bool = False,
         batch_size: Optional[int] = None,
+        lean: bool = True,
     ) -> "Interpolator":
         """Wrap an already built (and loaded) model."""
         self = cls.__new__(cls)
         self.model_name, self.checkpoint, self.weights_note = None, None, None
         device = resolve_device(device) if isinstance(device, str) else device
         self._check_options(device, scale_factor, fp16, batch_size)
-        self._setup(model, device, scale_factor, fp16, batch_size)
+        self._setup(model, device, scale_factor, fp16, batch_size, lean)
         return self
 
     @staticmethod
@@ -137,25 +132,22 @@ class Interpolator:
         if batch_size is not None and batch_size < 1:
             raise InputError(f"batch_size must be at least 1, got {batch_size}")
 
-    def _setup(self, model: IFRNet, device: torch.device, scale_factor: ScaleSetting, fp16: bool, batch_size: Optional[int]) -> None:
+    def _setup(
+        self, model: IFRNet, device: torch.device, scale_factor: ScaleSetting, fp16: bool, batch_size: Optional[int], lean: bool
+    ) -> None:
         self.device = device
         self.scale_setting = _parse_scale(scale_factor)
-        # Kept for callers that read a fixed scale; None when it is chosen per frame size.
-        self.scale_factor = None if self.scale_setting == "auto" else self.scale_setting
-        self.pad_multiple = None if self.scale_factor is None else pad_multiple_for_scale(self.scale_factor)
         self.fp16 = fp16
         self.batch_size = batch_size
-        self.channels_last = device.type == "cuda"
         self.model = model.to(device).eval()
-        if self.channels_last:
-            # Video frames keep one size, so cuDNN's autotuner pays off after the first pair;
+        self.model.lean = lean
+        if device.type == "cuda":
             # channels-last lets tensor cores run the convolutions without transposes.
-            torch.backends.cudnn.benchmark = True
             self.model = self.model.to(memory_format=torch.channels_last)
 
     def scale_for(self, height: int, width: int) -> float:
         """The scale the flow network runs at for frames of this size."""
-        return auto_scale_factor(height, width) if self.scale_factor is None else self.scale_factor
+        return auto_scale_factor(height, width) if self.scale_setting == "auto" else self.scale_setting
 
     def _autocast(self):
         if self.fp16 and self.device.type == "cuda":

@@ -1,45 +1,22 @@
-"""Memory-lean inference operations: the same values as the plain layers, computed in place.
+"""In-place operations of the memory-lean inference: the same values as the plain layers.
 
-Full-resolution inference is dominated by a few tensors of ~100 channels at half the frame size
-(0.8 GB each at 4K). The plain layers hold an input and an output of that size at every step, a
-ResBlock three. Inside :func:`lean_mode` (entered by ``IFRNet.inference`` when no gradient is
-recorded) activations overwrite their input and channel-preserving 3x3 convolutions are computed
-band by band over their own input, so a ResBlock holds two such tensors and never three.
-Outside it every layer is the ordinary PyTorch one, which training and export rely on.
+Used by :mod:`models.lean_inference`: activations overwrite their input and channel-preserving
+3x3 convolutions are computed band by band over their own input, so only band-sized temporaries
+are allocated. Neither may run while autograd records (it needs the overwritten inputs).
 """
 from __future__ import annotations
 
-from contextlib import contextmanager
-from contextvars import ContextVar
-from typing import Iterator, List, Optional
+from typing import Optional
 
 import torch
 import torch.nn as nn
 import torch.nn.functional as F
 
-__all__ = ["lean_mode", "is_lean", "prelu_", "conv3x3_", "run_layers"]
-
-_LEAN: ContextVar[bool] = ContextVar("ifrnet_lean_inference", default=False)
+__all__ = ["prelu_", "conv3x3_", "BAND_ELEMENTS", "band_elements"]
 
 # Elements per band: large enough for efficient convolutions, small enough that the band's
 # temporaries (a copy of its input and its output) stay in the tens of megabytes.
 BAND_ELEMENTS = 1 << 22
-
-
-@contextmanager
-def lean_mode(enabled: bool = True) -> Iterator[None]:
-    """Within this block, layers that support it compute in place (no autograd may be recording)."""
-    if enabled and torch.is_grad_enabled():
-        raise RuntimeError("lean_mode overwrites activations; use it under torch.no_grad() or inference_mode()")
-    token = _LEAN.set(enabled)
-    try:
-        yield
-    finally:
-        _LEAN.reset(token)
-
-
-def is_lean() -> bool:
-    return _LEAN.get()
 
 
 def band_elements(device_type: str, free_bytes: Optional[int], element_size: int) -> int:
@@ -97,15 +74,3 @@ def conv3x3_(conv: nn.Conv2d, x: torch.Tensor) -> torch.Tensor:
         x[:, :, start:stop].copy_(out)
     return x
 
-
-def run_layers(block: nn.Sequential, inputs: List[torch.Tensor]) -> torch.Tensor:
-    """Apply a Sequential's layers in turn to the tensor taken out of the one-element ``inputs``.
-
-    Calling the Sequential, or passing the tensor itself, would keep the input referenced (by the
-    call or by the caller's variable) until the whole block returns; taking it out of a list the
-    caller hands over releases each intermediate as soon as the next layer has consumed it.
-    """
-    x = inputs.pop()
-    for layer in block:
-        x = layer(x)
-    return x

@@ -20,15 +20,13 @@ for IFRNet_S on two CPU cores, against about 3 s here. The tracer records the si
 ``linspace`` as graph values, so H and W stay dynamic with no change to the model. The test
 suite runs the exported graph at two resolutions to keep this true.
 
-The model is traced with autograd enabled (on a private copy with frozen parameters): the
-inference-only code paths of :class:`models.ifrnet.IFRNet` work in place on row chunks whose
-count depends on the input size, which a trace would freeze; with autograd on, the plain
-out-of-place path is taken. The channels_last layout (``fast_inference``) is turned off too:
-ONNX has no memory layout, the runtime picks its own.
+The graph is traced from the plain path (``inference(..., lean=False)``), whatever the model's
+``lean`` switch says: the lean path works in place on row bands whose count depends on the input
+size, which a trace would freeze, and its channels_last layout means nothing to ONNX (the runtime
+picks its own). The caller's model is traced as it is, not copied or changed.
 """
 from __future__ import annotations
 
-import copy
 import importlib.util
 import inspect
 import io
@@ -42,9 +40,9 @@ import torch
 import torch.nn as nn
 
 from models.ifrnet import IFRNet
-from models.interpolator import pad_multiple_for_scale
 from utils.atomic import atomic_writer
 from utils.errors import InputError
+from utils.padding import pad_multiple_for_scale
 
 __all__ = [
     "INPUT_NAMES",
@@ -77,21 +75,15 @@ _TORCHSCRIPT_EXPORTER = {"dynamo": False} if "dynamo" in inspect.signature(torch
 
 
 class InferenceGraph(nn.Module):
-    """``model.inference`` at a fixed scale factor, as a module whose forward can be exported.
-
-    Holds a private copy of the model in the exportable configuration (see the module
-    docstring), so the caller's model keeps its own settings and parameters.
-    """
+    """The plain ``model.inference`` at a fixed scale factor, as a module whose forward can be exported."""
 
     def __init__(self, model: IFRNet, scale_factor: float = 1.0) -> None:
         super().__init__()
-        self.model = copy.deepcopy(model).cpu().float().eval().requires_grad_(False)
-        self.model.fast_inference = False
+        self.model = model
         self.scale_factor = float(scale_factor)
 
     def forward(self, img0: torch.Tensor, img1: torch.Tensor, embt: torch.Tensor) -> torch.Tensor:
-        with torch.enable_grad():  # the size-independent, out-of-place code path
-            return self.model.inference(img0, img1, embt, self.scale_factor)
+        return self.model.inference(img0, img1, embt, self.scale_factor, lean=False)
 
 
 def check_opset(opset: int) -> int:
@@ -116,7 +108,7 @@ def check_sizes(sizes: Sequence[Tuple[int, int]], scale_factor: float) -> int:
     return multiple
 
 
-def _example_inputs(multiple: int) -> Tuple[torch.Tensor, torch.Tensor, torch.Tensor]:
+def _example_inputs(multiple: int, device: torch.device) -> Tuple[torch.Tensor, torch.Tensor, torch.Tensor]:
     """Trace inputs: batch 2 and unequal sides, so no size is mistaken for a constant 1 or a square.
 
     The sides (80x112 at scale 1) are deliberately not the ones ``--check`` and the tests use,
@@ -127,7 +119,7 @@ def _example_inputs(multiple: int) -> Tuple[torch.Tensor, torch.Tensor, torch.Te
     img0 = torch.rand(shape, generator=generator)
     img1 = torch.rand(shape, generator=generator)
     embt = torch.tensor([0.3, 0.6]).view(2, 1, 1, 1)
-    return img0, img1, embt
+    return img0.to(device), img1.to(device), embt.to(device)
 
 
 def export_onnx(
@@ -156,7 +148,7 @@ def export_onnx(
         warnings.simplefilter("ignore", torch.jit.TracerWarning)
         torch.onnx.export(
             graph,
-            _example_inputs(multiple),
+            _example_inputs(multiple, next(model.parameters()).device),
             buffer,
             **_TORCHSCRIPT_EXPORTER,
             input_names=list(INPUT_NAMES),
@@ -200,7 +192,7 @@ def compare_with_onnxruntime(
         raise InputError("checking the export needs onnxruntime: pip install onnxruntime") from None
     check_sizes(sizes, scale_factor)
     session = onnxruntime.InferenceSession(str(onnx_path), providers=["CPUExecutionProvider"])
-    model = copy.deepcopy(model).cpu().float().eval()
+    device = next(model.parameters()).device
     generator = torch.Generator().manual_seed(seed)
     embt = torch.tensor([float(t) for t in timesteps], dtype=torch.float32).view(-1, 1, 1, 1)
     results = []
@@ -208,7 +200,7 @@ def compare_with_onnxruntime(
         img0 = torch.rand((1, 3, height, width), generator=generator).expand(len(timesteps), -1, -1, -1)
         img1 = torch.rand((1, 3, height, width), generator=generator).expand(len(timesteps), -1, -1, -1)
         with torch.no_grad():
-            expected = model.inference(img0, img1, embt, scale_factor).numpy()
+            expected = model.inference(img0.to(device), img1.to(device), embt.to(device), scale_factor).cpu().numpy()
         feed = {name: np.ascontiguousarray(x.numpy()) for name, x in zip(INPUT_NAMES, (img0, img1, embt))}
         (got,) = session.run([OUTPUT_NAME], feed)
         for i, t in enumerate(timesteps):

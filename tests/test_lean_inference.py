@@ -4,7 +4,8 @@ import torch
 import torch.nn.functional as F
 
 import models.lean_ops as lean_ops
-from models.lean_ops import conv3x3_, lean_mode, prelu_
+from models.lean_inference import cat_channels_last, lean_fields
+from models.lean_ops import conv3x3_, prelu_
 from tests.seeded import seeded_model
 
 
@@ -28,10 +29,10 @@ def test_in_place_prelu_is_exact(monkeypatch):
     assert torch.equal(prelu_(x.clone(), weight), F.prelu(x, weight))
 
 
-def test_lean_mode_refuses_autograd():
+def test_lean_path_refuses_autograd():
+    model, x = seeded_model("IFRNet_S"), torch.rand(1, 3, 32, 32)
     with pytest.raises(RuntimeError, match="no_grad"):
-        with lean_mode():
-            pass
+        lean_fields(model, x, x, torch.full((1, 1, 1, 1), 0.5))
 
 
 @pytest.mark.parametrize("name", ["IFRNet_L"])
@@ -43,7 +44,7 @@ def test_fast_path_matches_straightforward_path_with_small_bands(monkeypatch, na
     embt = torch.tensor([0.3, 0.8]).view(2, 1, 1, 1)
     results = {}
     for fast in (True, False):
-        model.fast_inference = fast
+        model.lean = fast
         with torch.inference_mode():
             results[fast] = (model.inference(img0, img1, embt), model.inference(img0, img1, embt, 0.5))
     for got, want in zip(results[True], results[False]):
@@ -57,7 +58,7 @@ def test_fast_path_matches_straightforward_path_at_720p():
     embt = torch.full((1, 1, 1, 1), 0.5)
     with torch.inference_mode():
         fast = model.inference(img0, img1, embt)
-        model.fast_inference = False
+        model.lean = False
         plain = model.inference(img0, img1, embt)
     torch.testing.assert_close(fast, plain, rtol=0, atol=1e-4)
 
@@ -67,9 +68,9 @@ def test_training_forward_is_unaffected_by_the_fast_path():
     model = seeded_model("IFRNet_S")
     x = torch.rand(1, 3, 32, 32)
     embt = torch.full((1, 1, 1, 1), 0.5)
-    model.fast_inference = True
+    model.lean = True
     losses_fast = model(x, x.flip(-1), embt, x)[1:]
-    model.fast_inference = False
+    model.lean = False
     losses_plain = model(x, x.flip(-1), embt, x)[1:]
     for a, b in zip(losses_fast, losses_plain):
         assert torch.equal(a, b)
@@ -77,10 +78,8 @@ def test_training_forward_is_unaffected_by_the_fast_path():
 
 def test_channel_concatenation_keeps_layout_and_promotes_mixed_dtypes():
     """Under CUDA autocast the decoder inputs mix float16 and float32; cat must promote, as torch.cat does."""
-    from models.ifrnet import _cat_channels
-
     parts = [torch.rand(1, 2, 5, 6).half(), torch.rand(1, 3, 5, 6)]
     with torch.no_grad():
-        out = _cat_channels(parts, torch.channels_last)
+        out = cat_channels_last(parts)
     assert out.dtype == torch.float32 and out.is_contiguous(memory_format=torch.channels_last)
     assert torch.equal(out, torch.cat(parts, 1))

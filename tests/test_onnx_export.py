@@ -102,7 +102,7 @@ def test_check_flag_prints_small_differences_and_no_temporary_file_is_left(expor
 def test_scale_factor_is_fixed_in_the_graph_and_the_callers_model_is_untouched(seeded_checkpoints, tmp_path):
     model = _seeded_small(seeded_checkpoints)
     path = export_model(model, tmp_path / "half.onnx", scale_factor=0.5)
-    assert model.fast_inference and all(p.requires_grad for p in model.parameters())
+    assert model.lean and all(p.requires_grad for p in model.parameters())
     session = _session(path)
     assert _max_diff_to_pytorch(session, model, 64, 96, scale_factor=0.5) < TOLERANCE
     # Run at full scale instead, PyTorch gives a different frame: the 0.5 really is in the graph.

@@ -15,10 +15,26 @@ from typing import List, Optional, Sequence, Tuple, Union
 import torch
 import torch.nn.functional as F
 
-__all__ = ["InputPadder"]
+from utils.errors import InputError
+
+__all__ = ["InputPadder", "NETWORK_MULTIPLE", "pad_multiple_for_scale"]
+
+# IFRNet's encoder halves the resolution four times, so the sides the network sees must be
+# multiples of 16. This is the one home of that rule.
+NETWORK_MULTIPLE = 16
 
 _MODES = ("replicate", "constant", "zero")
 _ANCHORS = ("center", "bottom_right")
+
+
+def pad_multiple_for_scale(scale_factor: float) -> int:
+    """Smallest padding multiple M such that M * scale_factor is a multiple of 16 (0.8 -> 20)."""
+    multiple = NETWORK_MULTIPLE / scale_factor if scale_factor > 0 else 0.5
+    if scale_factor <= 0 or scale_factor > 1 or abs(multiple - round(multiple)) > 1e-6:
+        raise InputError(
+            f"scale_factor must be in (0, 1] and divide 16 into a whole number (1, 0.8, 0.5, 0.25 ...), got {scale_factor}"
+        )
+    return int(round(multiple))
 
 
 def _positive_int(value: object, name: str) -> int:
@@ -56,7 +72,7 @@ class InputPadder:
     def __init__(
         self,
         shape: Sequence[int],
-        multiple: int = 16,
+        multiple: int = NETWORK_MULTIPLE,
         mode: str = "replicate",
         anchor: str = "center",
         value: float = 0.0,
