@@ -12,7 +12,7 @@ from pathlib import Path
 from typing import Optional
 
 from models import MODEL_NAMES, build_model, load_checkpoint
-from models.checkpoint import resolve_weights
+from models.checkpoint import add_weights_arguments, resolve_weights
 from models.interpolator import pad_multiple_for_scale
 from models.onnx_export import (
     DEFAULT_OPSET,
@@ -31,13 +31,7 @@ CHECK_TIMESTEPS = (0.25, 0.7)
 def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--model_name", choices=MODEL_NAMES, default="IFRNet", help="network width (default: IFRNet)")
-    parser.add_argument(
-        "--checkpoint",
-        type=Path,
-        default=None,
-        help="weights file (default: the published Vimeo90K checkpoint of the variant, "
-        "e.g. checkpoints/IFRNet/IFRNet_Vimeo90K.pth)",
-    )
+    add_weights_arguments(parser)
     parser.add_argument("--output", type=Path, default=None, help="ONNX file to write (default: <model_name>.onnx)")
     parser.add_argument(
         "--opset",
@@ -67,14 +61,18 @@ def main(argv: Optional[list] = None) -> None:
     output = args.output or Path(f"{args.model_name}.onnx")
     if output.is_dir():
         raise InputError(f"--output is a folder ({output}); give a file name such as {output / args.model_name}.onnx")
-    model_name, checkpoint, note = resolve_weights(args.model_name, args.checkpoint)
+    # An exported graph is a deployment artifact of the width --model_name names, so the export
+    # never swaps in the starter's IFRNet_S for another variant (other_variant=False): without
+    # that variant's weights it stops and says how to get them.
+    model_name, checkpoint, note = resolve_weights(args.model_name, args.checkpoint, other_variant=False,
+                                                   offline=args.offline)
     if note:
         print(f"note: {note}", file=sys.stderr)
     model = build_model(model_name)
     load_checkpoint(model, checkpoint)
     model.eval()
 
-    print(f"exporting {args.model_name} ({checkpoint}) at scale_factor {args.scale_factor}, opset {args.opset} ...")
+    print(f"exporting {model_name} ({checkpoint}) at scale_factor {args.scale_factor}, opset {args.opset} ...")
     export_onnx(model, output, opset=args.opset, scale_factor=args.scale_factor)
     print(f"wrote {output}")
     print(

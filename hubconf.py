@@ -6,7 +6,8 @@
     middle = interp.interpolate(frame0_uint8, frame1_uint8, [0.5])[0]   # any size, uint8 in/out
 
 Without ``checkpoint`` the variant's published Vimeo90K weights are loaded from the repository's
-checkpoints/ folder; ``pretrained=False`` gives freshly initialised weights for training.
+checkpoints/ folder, downloaded there on first use (set IFRNET_OFFLINE=1 to never download);
+``checkpoint`` may also be an http(s) URL. ``pretrained=False`` gives freshly initialised weights.
 """
 from __future__ import annotations
 
@@ -27,13 +28,14 @@ def _weights_path(model_name: str, checkpoint: Optional[Union[str, Path]]) -> Pa
     """The given checkpoint, else the published one; the starter weights only for their own variant.
 
     A hub entry point names its architecture, so unlike the command-line tools it never swaps in
-    weights of another width.
+    weights of another width. Missing published weights are downloaded first (resolve_weights).
     """
     path = resolve_weights(model_name, checkpoint, other_variant=False).path
     if checkpoint is None and not path.is_file():
         raise CheckpointError(
-            f"no {model_name} weights at {path}: download {path.name} from {PUBLISHED_CHECKPOINTS_URL} "
-            f"and put it there, or pass checkpoint=PATH (pretrained=False for untrained weights)"
+            f"no {model_name} weights at {path} and downloads are off (IFRNET_OFFLINE): run python "
+            f"tools/download_checkpoints.py --variant {model_name}, or download {path.name} from "
+            f"{PUBLISHED_CHECKPOINTS_URL} and put it there, or pass checkpoint=PATH (pretrained=False for untrained weights)"
         )
     return path
 

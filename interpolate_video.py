@@ -16,6 +16,7 @@ from pathlib import Path
 from typing import Optional
 
 from models import MODEL_NAMES
+from models.checkpoint import add_weights_arguments
 from models.interpolator import Interpolator
 from utils.cli import run_cli
 from utils.device import DEVICE_CHOICES
@@ -51,8 +52,7 @@ def build_parser() -> argparse.ArgumentParser:
     parser.add_argument("--input_fps", type=parse_rate, default=parse_rate("25"),
                         help="frame rate of a folder of frames (default: 25; ignored for video files)")
     parser.add_argument("--model_name", choices=MODEL_NAMES, default="IFRNet", help="network width (default: IFRNet)")
-    parser.add_argument("--checkpoint", type=Path, default=None,
-                        help="weights file (default: the published Vimeo90K checkpoint of the variant, e.g. checkpoints/IFRNet/IFRNet_Vimeo90K.pth)")
+    add_weights_arguments(parser)
     parser.add_argument("--device", choices=DEVICE_CHOICES, default="auto", help="auto takes CUDA when available")
     parser.add_argument("--scale_factor", default="auto",
                         help="resolution the flow is estimated at: 1, 0.5, 0.25 ... or auto (1 up to 1080p, 0.5 at 4K, 0.25 at 8K; default)")
@@ -97,7 +97,8 @@ def main(argv: Optional[list] = None) -> None:
     )
     check_job(job)  # fail on bad paths before loading the model
     interpolator = Interpolator(args.model_name, args.checkpoint, args.device,
-                                scale_factor=args.scale_factor, fp16=args.fp16, batch_size=args.batch_size)
+                                scale_factor=args.scale_factor, fp16=args.fp16, batch_size=args.batch_size,
+                                offline=args.offline)
     if interpolator.weights_note:
         logging.getLogger("ifrnet.video").warning("%s", interpolator.weights_note)
     _interrupt_on_sigterm()

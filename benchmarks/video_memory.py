@@ -30,7 +30,7 @@ if str(ROOT) not in sys.path:
     sys.path.insert(0, str(ROOT))
 
 from models import MODEL_NAMES, build_model  # noqa: E402
-from models.checkpoint import published_checkpoint_path  # noqa: E402
+from models.checkpoint import resolve_weights  # noqa: E402
 from models.interpolator import Interpolator  # noqa: E402
 from utils.cli import run_cli  # noqa: E402
 from utils.device import DEVICE_CHOICES  # noqa: E402
@@ -69,7 +69,9 @@ def make_clip(source: Path, path: Path, frames: int, size) -> Path:
 
 
 def make_interpolator(args) -> Interpolator:
-    checkpoint = Path(args.checkpoint) if args.checkpoint else published_checkpoint_path(args.model_name)
+    # Speed and memory do not depend on the weights' values: never download for them, never time
+    # another width; without weights on disk the network runs with its initial weights.
+    checkpoint = resolve_weights(args.model_name, args.checkpoint, other_variant=False, offline=True).path
     options = dict(scale_factor=args.scale_factor, batch_size=args.batch_size)
     if checkpoint.is_file():
         return Interpolator(args.model_name, checkpoint, args.device, **options)

@@ -15,8 +15,8 @@ import torch
 
 from evaluation.datasets import Benchmark, check_samples_exist, get_benchmark, list_samples
 from evaluation.runner import BenchmarkResult, evaluate
-from models import MODEL_NAMES, build_model, load_checkpoint, published_checkpoint_path
-from models.checkpoint import resolve_weights
+from models import MODEL_NAMES, build_model, load_checkpoint
+from models.checkpoint import add_weights_arguments, resolve_weights
 from utils.atomic import write_json_report
 from utils.device import DEVICE_CHOICES, resolve_device
 from utils.errors import InputError
@@ -45,9 +45,7 @@ def build_parser(benchmark: Benchmark, description: str) -> argparse.ArgumentPar
     parser.add_argument("--data_root", type=Path, default=Path(benchmark.default_root),
                         help=f"dataset folder (default: {benchmark.default_root})")
     parser.add_argument("--model_name", choices=MODEL_NAMES, default="IFRNet", help="network width (default: IFRNet)")
-    parser.add_argument("--checkpoint", type=Path, default=None,
-                        help=f"weights file (default: the published {benchmark.checkpoint_dataset} checkpoint of the "
-                        f"variant, e.g. {published_checkpoint_path('IFRNet', benchmark.checkpoint_dataset, root=Path('checkpoints'))})")
+    add_weights_arguments(parser, dataset=benchmark.checkpoint_dataset)
     parser.add_argument("--device", choices=DEVICE_CHOICES, default="auto", help="auto takes CUDA when available")
     parser.add_argument("--limit", type=_positive_int, default=None,
                         help="evaluate only the first N samples (of each split), e.g. for a quick check")
@@ -134,7 +132,8 @@ def run_benchmark(name: str, argv: Optional[Sequence[str]] = None, description: 
         listed[split_name] = samples
 
     device = resolve_device(args.device)
-    model_name, checkpoint, note = resolve_weights(args.model_name, args.checkpoint, benchmark.checkpoint_dataset)
+    model_name, checkpoint, note = resolve_weights(args.model_name, args.checkpoint, benchmark.checkpoint_dataset,
+                                                   offline=args.offline)
     if note:
         print(f"note: {note}", file=sys.stderr)
     model = load_model(model_name, checkpoint, device)

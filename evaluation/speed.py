@@ -18,13 +18,14 @@ import sys
 import time
 from dataclasses import asdict, dataclass
 from pathlib import Path
-from typing import Callable, Dict, List, Optional, Sequence, Tuple
+from typing import Callable, Dict, List, Optional, Sequence, Tuple, Union
 
 import torch
 from torch.utils.flop_counter import FlopCounterMode
 
 from evaluation.reference import build_reference_model
-from models import build_model, load_checkpoint, published_checkpoint_path
+from models import build_model, load_checkpoint
+from models.checkpoint import resolve_weights
 from utils.errors import InputError
 
 __all__ = [
@@ -39,7 +40,7 @@ __all__ = [
     "release_cached_memory",
     "tf32_settings",
     "format_table",
-    "resolve_weights",
+    "timing_weights",
     "build_timed_model",
     "measure_speed",
 ]
@@ -70,15 +71,16 @@ class SpeedRow:
         return asdict(self)
 
 
-def resolve_weights(model_name: str, checkpoint: Optional[Path] = None) -> Tuple[Dict[str, torch.Tensor], str]:
+def timing_weights(model_name: str, checkpoint: Optional[Union[str, Path]] = None) -> Tuple[Dict[str, torch.Tensor], str]:
     """The weights to time and a note saying which they are.
 
-    ``checkpoint`` when given; else the published Vimeo90K checkpoint if it is on disk; else the
-    default initialisation under seed 0 (the speed of a network does not depend on its weights'
-    values, so timing works before any checkpoint is downloaded).
+    Whatever :func:`models.checkpoint.resolve_weights` finds on disk for the variant (``checkpoint``
+    when given), never downloading and never another width; else the default initialisation
+    under seed 0. The speed of a network does not depend on its weights' values, so timing needs
+    no download.
     """
-    path = checkpoint if checkpoint is not None else published_checkpoint_path(model_name, "Vimeo90K")
-    if checkpoint is not None or path.is_file():
+    path = resolve_weights(model_name, checkpoint, other_variant=False, offline=True).path
+    if path.is_file():
         model = build_model(model_name)
         load_checkpoint(model, path)
         return model.state_dict(), str(path)
@@ -257,7 +259,7 @@ def measure_speed(
     inputs = make_inputs(height, width, device)
     rows = []
     for name in model_names:
-        state_dict, weights = resolve_weights(name, checkpoint)
+        state_dict, weights = timing_weights(name, checkpoint)
         model = build_timed_model(name, state_dict, device)
         calls = [lambda model=model: model.inference(*inputs)]
         if reference_dir is not None:

@@ -15,7 +15,7 @@ from typing import Optional
 
 import torch
 
-from evaluation.speed import build_timed_model, make_inputs, resolve_weights, synchronize
+from evaluation.speed import build_timed_model, make_inputs, synchronize, timing_weights
 from models import MODEL_NAMES
 from utils.cli import run_cli
 
@@ -55,7 +55,7 @@ def main(argv: Optional[list] = None) -> None:
     if args.threads is not None:
         torch.set_num_threads(args.threads)
     device = torch.device(args.device)
-    state_dict, _ = resolve_weights(args.model_name, args.checkpoint)
+    state_dict, _ = timing_weights(args.model_name, args.checkpoint)
     model = build_timed_model(args.model_name, state_dict, device, args.reference_dir)
     del state_dict
     inputs = make_inputs(args.height, args.width, device)

@@ -1,41 +1,70 @@
-"""Loading IFRNet weights from the files found in the wild.
+"""Loading IFRNet weights from the files found in the wild, and choosing which weights a tool loads.
 
 Accepted: the authors' published plain state_dicts, this project's training checkpoints (a dict
 with the weights under ``"model"``), the common wrappers (``"state_dict"``, ``"model_state_dict"``)
 and keys prefixed by DDP (``module.``) or ``torch.compile`` (``_orig_mod.``). A checkpoint of
-another width is recognised from its shapes and refused with one sentence naming both variants.
+another width is recognised from its shapes and refused with one sentence naming both variants;
+so are files that are not checkpoints at all and weights holding NaN or Inf.
+
+:func:`resolve_weights` is the one place that decides which file a tool loads: the given
+``--checkpoint`` (a path, or an http(s) URL fetched once into a cache), else the published
+checkpoint of the variant (downloaded on first use, see :mod:`models.published`), else this
+project's starter weights with a note.
 """
 from __future__ import annotations
 
+import argparse
+import hashlib
+import re
+import urllib.parse
 from pathlib import Path
 from typing import Any, Dict, Mapping, NamedTuple, Optional, Union
 
 import torch
 import torch.nn as nn
 
+from models.downloads import (
+    OFFLINE_VARIABLE,
+    Downloader,
+    FetchError,
+    check_recorded_sum,
+    downloads_disabled,
+    read_sums,
+    record_sum,
+    sha256_of,
+)
 from models.ifrnet import WIDTHS, IFRNet
+from models.published import PUBLISHED_CHECKPOINTS, PUBLISHED_FOLDER_URL, PublishedCheckpoint, find_published
+from utils.download import is_url
 from utils.errors import InputError
 
 __all__ = [
     "CheckpointError",
     "PUBLISHED_CHECKPOINTS_URL",
     "CHECKPOINT_DIR",
+    "URL_CACHE",
     "published_checkpoint_path",
     "STARTER_CHECKPOINT",
     "STARTER_MODEL_NAME",
     "ResolvedWeights",
     "resolve_weights",
+    "download_published",
+    "published_problem",
+    "verify_published",
+    "verify_weights_file",
     "extract_state_dict",
     "detect_variant",
     "load_checkpoint",
+    "add_weights_arguments",
 ]
 
-PUBLISHED_CHECKPOINTS_URL = "https://www.dropbox.com/sh/hrewbpedd2cgdp3/AADbEivu0-CKDQcHtKdMNJPJa?dl=0"
+PUBLISHED_CHECKPOINTS_URL = PUBLISHED_FOLDER_URL
 CHECKPOINT_DIR = Path(__file__).resolve().parents[1] / "checkpoints"
+URL_CACHE = "from_url"  # under CHECKPOINT_DIR: checkpoints given to --checkpoint as URLs
 
-_PUBLISHED_FOLDERS = {"IFRNet": "IFRNet", "IFRNet_L": "IFRNet_large", "IFRNet_S": "IFRNet_small"}
 _WRAPPER_KEYS = ("model", "state_dict", "model_state_dict")
 _KEY_PREFIXES = ("module.", "_orig_mod.")
+_ZIP_MAGIC, _PICKLE_MAGIC = b"PK\x03\x04", b"\x80"
 
 
 class CheckpointError(InputError):
@@ -44,12 +73,7 @@ class CheckpointError(InputError):
 
 def published_checkpoint_path(model_name: str, dataset: str = "Vimeo90K", root: Optional[Path] = None) -> Path:
     """Where the authors' release keeps a variant's weights, e.g. checkpoints/IFRNet_large/IFRNet_L_GoPro.pth."""
-    if model_name not in _PUBLISHED_FOLDERS:
-        raise ValueError(f"unknown model name {model_name!r}; expected one of {', '.join(_PUBLISHED_FOLDERS)}")
-    if dataset not in ("Vimeo90K", "GoPro"):
-        raise ValueError(f"published checkpoints exist for 'Vimeo90K' and 'GoPro', not {dataset!r}")
-    base = Path(root) if root is not None else CHECKPOINT_DIR
-    return base / _PUBLISHED_FOLDERS[model_name] / f"{model_name}_{dataset}.pth"
+    return (Path(root) if root is not None else CHECKPOINT_DIR) / find_published(model_name, dataset).path
 
 
 # Weights trained by this project on redistributable footage (see checkpoints/starter/README.md):
@@ -73,27 +97,106 @@ def resolve_weights(
     *,
     starter: Optional[Path] = None,
     other_variant: bool = True,
+    offline: bool = False,
+    progress: bool = True,
 ) -> ResolvedWeights:
-    """The weights a tool should load: ``checkpoint`` when given (it always wins); else the published
-    checkpoint of the variant when it has been downloaded; else this project's starter weights
-    (an IFRNet_S, so the variant changes), with a note saying so and where the published ones are.
+    """The weights a tool should load, the one place every tool decides it.
 
-    When neither exists the published path is returned, and loading it reports where to download it.
+    1. ``checkpoint`` when given (it always wins); an http(s) URL is downloaded once into
+       ``checkpoints/from_url/`` and verified, later runs use the cached file.
+    2. Else the published checkpoint of the variant and ``dataset``; when it is missing it is
+       downloaded first (progress on stderr), unless ``offline`` or ``IFRNET_OFFLINE=1``. A file
+       whose SHA-256 differs from the one recorded at download is refused.
+    3. Else this project's starter weights (an IFRNet_S, so the variant changes), with a note
+       saying so, why, and how to get the published ones.
+
     ``other_variant=False`` falls back only when the starter is of the requested variant (for
-    callers such as torch.hub entry points that promise a given architecture).
+    callers that promise a given architecture: torch.hub entry points, the ONNX export, timing).
+    Without a fallback, a failed download raises its error; with downloads off the published
+    path is returned and loading it says how to get it.
     """
     if checkpoint is not None:
+        if is_url(checkpoint):
+            return ResolvedWeights(model_name, _cached_url_checkpoint(str(checkpoint), offline, progress), None)
         return ResolvedWeights(model_name, Path(checkpoint), None)
-    published = published_checkpoint_path(model_name, dataset)
+    entry = find_published(model_name, dataset)
+    published = CHECKPOINT_DIR / entry.path
+    if published.is_file():
+        problem = check_recorded_sum(CHECKPOINT_DIR, entry.path)
+        if problem:
+            raise CheckpointError(f"{problem}; download it again with {_download_command(entry)}")
+        return ResolvedWeights(model_name, published, None)
     starter = CHECKPOINT_DIR / STARTER_CHECKPOINT if starter is None else Path(starter)
-    if published.is_file() or not starter.is_file() or (not other_variant and model_name != STARTER_MODEL_NAME):
+    can_fall_back = starter.is_file() and (other_variant or model_name == STARTER_MODEL_NAME)
+    if downloads_disabled(offline):
+        why = f"downloads are off: {OFFLINE_VARIABLE}=1 or --offline"
+    else:
+        try:
+            return ResolvedWeights(model_name, download_published(entry, progress=progress), None)
+        except FetchError as error:
+            if not can_fall_back:
+                raise
+            why = str(error)
+    if not can_fall_back:
         return ResolvedWeights(model_name, published, None)
     note = (
-        f"{published} not found: using this project's starter weights {starter} ({STARTER_MODEL_NAME}, "
-        f"see {starter.parent / 'README.md'}). For the paper's results download the published "
-        f"checkpoints from {PUBLISHED_CHECKPOINTS_URL}"
+        f"{published} not found ({why}); using this project's starter weights {starter} ({STARTER_MODEL_NAME}, "
+        f"see {starter.parent / 'README.md'}). For the paper's results run {_download_command(entry)} "
+        f"or get the published checkpoints from {PUBLISHED_CHECKPOINTS_URL}"
     )
     return ResolvedWeights(STARTER_MODEL_NAME, starter, note)
+
+
+def _download_command(entry: PublishedCheckpoint) -> str:
+    return f"python tools/download_checkpoints.py --variant {entry.variant} --task {entry.task}"
+
+
+def download_published(entry: PublishedCheckpoint, root: Optional[Path] = None, *, progress: bool = True,
+                       downloader: Optional[Downloader] = None) -> Path:
+    """Fetch ``entry`` into ``root`` (default: the checkpoints folder) from its first working source.
+
+    Pass a ``downloader`` (over the same root) to fetch several files with one archive download.
+    """
+    if downloader is not None:
+        return downloader.fetch(entry, lambda path: verify_published(entry, path))
+    with Downloader(CHECKPOINT_DIR if root is None else Path(root), progress=progress) as downloader:
+        return downloader.fetch(entry, lambda path: verify_published(entry, path))
+
+
+def published_problem(entry: PublishedCheckpoint, root: Optional[Path] = None) -> Optional[str]:
+    """None when ``entry`` is present under ``root`` and valid (recording its SHA-256 if none was); else why not."""
+    root = CHECKPOINT_DIR if root is None else Path(root)
+    path = root / entry.path
+    if not path.is_file():
+        return "not present"
+    problem = check_recorded_sum(root, entry.path)
+    if problem:
+        return problem
+    if entry.path not in read_sums(root):
+        try:
+            verify_published(entry, path)
+        except CheckpointError as error:
+            return f"{path} is not a valid {entry.variant} checkpoint ({error})"
+        record_sum(root, entry.path, sha256_of(path))
+    return None
+
+
+def _cached_url_checkpoint(url: str, offline: bool, progress: bool) -> Path:
+    """The file at ``url``, downloaded once into ``checkpoints/from_url/<hash of the URL>/``."""
+    name = Path(urllib.parse.urlsplit(url).path).name or "checkpoint.pth"
+    relative = f"{hashlib.sha256(url.encode()).hexdigest()[:16]}/{name}"
+    root = CHECKPOINT_DIR / URL_CACHE
+    path = root / relative
+    if path.is_file():
+        problem = check_recorded_sum(root, relative)
+        if problem:
+            raise CheckpointError(f"{problem}; delete it to download {url} again")
+        return path
+    if downloads_disabled(offline):
+        raise CheckpointError(f"--checkpoint {url} has not been downloaded yet and downloads are off "
+                              f"({OFFLINE_VARIABLE}=1 or --offline)")
+    with Downloader(root, progress=progress) as downloader:
+        return downloader.fetch_url(url, relative, verify_weights_file)
 
 
 def extract_state_dict(checkpoint: Mapping[str, Any]) -> Dict[str, torch.Tensor]:
@@ -125,13 +228,50 @@ def detect_variant(state_dict: Mapping[str, torch.Tensor]) -> Optional[str]:
     return None
 
 
-def _published_file_names() -> set:
-    return {published_checkpoint_path(m, d).name for m in _PUBLISHED_FOLDERS for d in ("Vimeo90K", "GoPro")}
-
-
 def _model_variant(model: nn.Module) -> Optional[str]:
     width = getattr(model, "width", None)
     return next((name for name, w in WIDTHS.items() if w == width), None)
+
+
+def _read_checkpoint(path: Path, map_location: Union[str, torch.device] = "cpu") -> Any:
+    """``torch.load(weights_only=True)``, failing with a reason a user can act on (without the path).
+
+    PyTorch's own message for a foreign file advises retrying with ``weights_only=False``, which
+    is wrong for random bytes or text and unsafe for files from elsewhere; the first bytes tell a
+    file that is no checkpoint at all from a damaged one.
+    """
+    with open(path, "rb") as handle:
+        head = handle.read(4)
+    if not head:
+        raise CheckpointError("the file is empty")
+    if not (head.startswith(_ZIP_MAGIC) or head.startswith(_PICKLE_MAGIC)):
+        raise CheckpointError("it is not a PyTorch checkpoint (neither PyTorch's zip format nor a pickle)")
+    try:
+        return torch.load(path, map_location=map_location, weights_only=True)
+    except Exception as error:  # torch raises many types for corrupt or foreign files
+        found = re.search(r"Unsupported global: GLOBAL ([\w.]+)", str(error))
+        if found:
+            raise CheckpointError(f"it holds Python objects besides tensors (e.g. {found.group(1)}), which are not "
+                                  f"loaded because unpickling them can run code; save the model's state_dict alone") from None
+        raise CheckpointError("it is corrupt or truncated (PyTorch cannot unpack it)") from None
+
+
+def _fit_problem(own: Mapping[str, torch.Tensor], state_dict: Mapping[str, torch.Tensor], model_label: str) -> Optional[str]:
+    """Why ``state_dict`` cannot be loaded strictly into a model with state ``own``; None when it can."""
+    missing = [k for k in own if k not in state_dict]
+    unexpected = [k for k in state_dict if k not in own]
+    mismatched = [k for k in own if k in state_dict and state_dict[k].shape != own[k].shape]
+    if missing or unexpected or mismatched:
+        details = []
+        for label, keys in (("missing", missing), ("unexpected", unexpected), ("wrong shape", mismatched)):
+            if keys:
+                details.append(f"{len(keys)} {label} (e.g. {keys[0]})")
+        return f"does not fit {model_label}: {'; '.join(details)}"
+    for key, value in state_dict.items():
+        if value.is_floating_point() and not bool(torch.isfinite(value).all()):
+            return (f"holds NaN or Inf values in {key}: the weights are unusable "
+                    f"(a diverged training run or a damaged file)")
+    return None
 
 
 def load_checkpoint(
@@ -142,21 +282,22 @@ def load_checkpoint(
 ) -> Dict[str, Any]:
     """Load weights from ``path`` into ``model`` (strictly) and return the whole checkpoint dict.
 
-    Raises :class:`CheckpointError` with one sentence for a missing or unreadable file, a file
-    of another IFRNet width, or weights that do not fit the model.
+    Raises :class:`CheckpointError` with one sentence for a missing file, a file that is not a
+    checkpoint (or is damaged), a file of another IFRNet width, weights that do not fit the
+    model, or weights holding NaN or Inf (named by the first such tensor).
     """
     path = Path(path)
     if not path.is_file():
         hint = ""
-        if path.name in _published_file_names():
-            hint = (f"; download {path.name} from the authors' folder {PUBLISHED_CHECKPOINTS_URL} and put it "
-                    f"at {path}, or pass --checkpoint PATH")
+        entry = next((e for e in PUBLISHED_CHECKPOINTS if e.file_name == path.name), None)
+        if entry is not None:
+            hint = (f"; run {_download_command(entry)}, or download {path.name} from the authors' folder "
+                    f"{PUBLISHED_CHECKPOINTS_URL} and put it at {path}, or pass --checkpoint PATH")
         raise CheckpointError(f"checkpoint not found: {path}{hint}")
     try:
-        checkpoint = torch.load(path, map_location=map_location, weights_only=True)
-    except Exception as error:  # torch raises many types for corrupt or foreign files
-        reason = str(error).strip().splitlines()[0] if str(error).strip() else type(error).__name__
-        raise CheckpointError(f"cannot read checkpoint {path}: {reason}") from None
+        checkpoint = _read_checkpoint(path, map_location)
+    except CheckpointError as error:
+        raise CheckpointError(f"cannot read checkpoint {path}: {error}") from None
     try:
         state_dict = extract_state_dict(checkpoint)
     except CheckpointError as error:
@@ -168,15 +309,50 @@ def load_checkpoint(
             f"{path} holds {found} weights but the model is {expected}: pass --model_name {found} "
             f"or an {expected} checkpoint"
         )
-    own = model.state_dict()
-    missing = [k for k in own if k not in state_dict]
-    unexpected = [k for k in state_dict if k not in own]
-    mismatched = [k for k in own if k in state_dict and state_dict[k].shape != own[k].shape]
-    if missing or unexpected or mismatched:
-        details = []
-        for label, keys in (("missing", missing), ("unexpected", unexpected), ("wrong shape", mismatched)):
-            if keys:
-                details.append(f"{len(keys)} {label} (e.g. {keys[0]})")
-        raise CheckpointError(f"{path} does not fit {expected or type(model).__name__}: {'; '.join(details)}")
+    problem = _fit_problem(model.state_dict(), state_dict, expected or type(model).__name__)
+    if problem:
+        raise CheckpointError(f"{path} {problem}")
     model.load_state_dict(state_dict, strict=True)
     return checkpoint if isinstance(checkpoint, dict) else {"model": state_dict}
+
+
+def verify_weights_file(path: Union[str, Path], variant: Optional[str] = None, parameters: Optional[int] = None) -> str:
+    """Check that ``path`` holds usable IFRNet weights (of ``variant`` and ``parameters`` when given).
+
+    The check of every downloaded file before it is moved into place: it loads with
+    ``weights_only=True``, fits its variant strictly, has the expected parameter count and only
+    finite values. Returns the variant; raises :class:`CheckpointError` with a short reason.
+    """
+    state_dict = extract_state_dict(_read_checkpoint(Path(path)))
+    found = detect_variant(state_dict)
+    if found is None:
+        raise CheckpointError("it holds no IFRNet weights of a known width")
+    if variant is not None and found != variant:
+        raise CheckpointError(f"it holds {found} weights, not {variant}")
+    problem = _fit_problem(IFRNet(WIDTHS[found]).state_dict(), state_dict, found)
+    if problem:
+        raise CheckpointError(f"it {problem}")
+    count = sum(tensor.numel() for tensor in state_dict.values())
+    if parameters is not None and count != parameters:
+        raise CheckpointError(f"it has {count:,} parameters, not the {parameters:,} of {found}")
+    return found
+
+
+def verify_published(entry: PublishedCheckpoint, path: Union[str, Path]) -> None:
+    """:func:`verify_weights_file` with the variant and parameter count of a published checkpoint."""
+    verify_weights_file(path, entry.variant, entry.parameters)
+
+
+def add_weights_arguments(parser: argparse.ArgumentParser, *, dataset: str = "Vimeo90K") -> None:
+    """``--checkpoint`` and ``--offline``, the same in every tool that loads weights.
+
+    ``--checkpoint`` stays a string so an http(s) URL survives (``Path`` would fold its ``//``).
+    """
+    example = published_checkpoint_path("IFRNet", dataset, root=Path("checkpoints"))
+    parser.add_argument(
+        "--checkpoint", default=None,
+        help=f"weights file or http(s) URL (downloaded once, verified; default: the published {dataset} checkpoint "
+        f"of the variant, e.g. {example}, downloaded on first use)")
+    parser.add_argument(
+        "--offline", action="store_true",
+        help=f"never download: without the published checkpoint use the starter weights (same as {OFFLINE_VARIABLE}=1)")

@@ -94,12 +94,14 @@ class Interpolator:
         batch_size: Optional[int] = None,
         lean: bool = True,
         dataset: str = "Vimeo90K",
+        offline: bool = False,
     ) -> None:
         device = resolve_device(device) if isinstance(device, str) else device
         self._check_options(device, scale_factor, fp16, batch_size)  # before the (slow) load
         # The published weights of ``dataset`` unless ``checkpoint`` is given; without them the
-        # starter weights, in which case ``weights_note`` says so (the tools print it).
-        resolved = resolve_weights(model_name, checkpoint, dataset)
+        # starter weights, in which case ``weights_note`` says so (the tools print it). The
+        # published weights are downloaded on first use unless ``offline``.
+        resolved = resolve_weights(model_name, checkpoint, dataset, offline=offline)
         model = build_model(resolved.model_name)
         load_checkpoint(model, resolved.path)
         self.model_name, self.checkpoint, self.weights_note = resolved

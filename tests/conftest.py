@@ -1,3 +1,4 @@
+import os
 import sys
 from pathlib import Path
 
@@ -9,6 +10,11 @@ if str(ROOT) not in sys.path:
     sys.path.insert(0, str(ROOT))
 
 from tests.seeded import seeded_model  # noqa: E402
+
+# The suite never reaches the internet: every tool runs (and every subprocess inherits) offline;
+# the download tests serve files from a loopback server and lift this themselves.
+os.environ["IFRNET_OFFLINE"] = "1"
+os.environ.pop("IFRNET_CHECKPOINT_URLS", None)
 
 
 @pytest.fixture(scope="session")

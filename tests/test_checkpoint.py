@@ -1,4 +1,9 @@
-"""load_checkpoint accepts the checkpoint shapes found in the wild and refuses the wrong variant."""
+"""load_checkpoint accepts the checkpoint shapes found in the wild and refuses the wrong variant, damaged
+or foreign files and non-finite weights, each in one line."""
+import subprocess
+import sys
+from pathlib import Path
+
 import pytest
 import torch
 
@@ -106,10 +111,6 @@ def test_resolve_weights_can_refuse_another_variant(tmp_path, monkeypatch):
 
 
 def test_starter_checkpoint_tool_writes_half_precision_weights_that_load(tmp_path, seeded_checkpoints):
-    import subprocess
-    import sys
-    from pathlib import Path
-
     root = Path(__file__).resolve().parents[1]
     output = tmp_path / "starter" / "IFRNet_S_starter.pth"
     result = subprocess.run(
@@ -126,3 +127,83 @@ def test_starter_checkpoint_tool_writes_half_precision_weights_that_load(tmp_pat
     original = torch.load(seeded_checkpoints["IFRNet_S"], weights_only=True)
     for key, value in model.state_dict().items():
         torch.testing.assert_close(value, original[key], rtol=1e-3, atol=1e-4)
+
+
+def run_demo_cli(*args, cwd):
+    return subprocess.run([sys.executable, str(Path(__file__).resolve().parents[1] / "demo_2x.py"), *args],
+                          capture_output=True, text=True, cwd=cwd)
+
+
+def test_non_finite_weights_are_refused_naming_the_first_bad_tensor(tmp_path, weights):
+    """Issue 13 item 3: NaN or Inf weights used to give black frames, PSNR nan and exported graphs of NaN."""
+    keys = list(weights)
+    poisoned = dict(weights)
+    poisoned[keys[3]] = weights[keys[3]].clone().fill_(float("inf"))
+    poisoned[keys[7]] = weights[keys[7]].clone().fill_(float("nan"))
+    path = tmp_path / "diverged.pth"
+    torch.save(poisoned, path)
+    with pytest.raises(CheckpointError) as error:
+        load_checkpoint(build_model("IFRNet_S"), path)
+    message = str(error.value)
+    assert f"NaN or Inf values in {keys[3]}" in message and str(path) in message and "\n" not in message
+
+    # Through a tool (the demo, the video tool, the benchmarks and the export all load with load_checkpoint).
+    result = run_demo_cli("--model_name", "IFRNet_S", "--checkpoint", str(path), "--output", str(tmp_path / "out"),
+                          "--device", "cpu", cwd=tmp_path)
+    assert result.returncode == 2 and result.stderr.count("\n") == 1 and keys[3] in result.stderr
+    assert not (tmp_path / "out").exists()
+
+
+def test_files_that_are_no_checkpoint_are_named_without_pytorchs_unsafe_advice(tmp_path, weights):
+    """Issue 13 item 10: random bytes or text got PyTorch's advice to retry with weights_only=False."""
+    noise = tmp_path / "noise.pth"
+    noise.write_bytes(bytes(range(256)) * 64)
+    result = run_demo_cli("--model_name", "IFRNet_S", "--checkpoint", str(noise), "--device", "cpu", cwd=tmp_path)
+    assert result.returncode == 2 and result.stderr.count("\n") == 1, result.stderr
+    assert f"cannot read checkpoint {noise}: it is not a PyTorch checkpoint" in result.stderr
+    assert "weights_only" not in result.stderr
+
+    text = tmp_path / "notes.pth"
+    text.write_text("IFRNet weights: see the Dropbox folder\n")
+    good = tmp_path / "good.pth"
+    torch.save(weights, good)
+    truncated = tmp_path / "truncated.pth"
+    truncated.write_bytes(good.read_bytes()[: good.stat().st_size // 2])
+    empty = tmp_path / "empty.pth"
+    empty.write_bytes(b"")
+    for path, reason in ((text, "not a PyTorch checkpoint"), (truncated, "corrupt or truncated"), (empty, "empty")):
+        with pytest.raises(CheckpointError) as error:
+            load_checkpoint(build_model("IFRNet_S"), path)
+        message = str(error.value)
+        assert str(path) in message and reason in message and "weights_only" not in message, message
+
+
+def test_export_names_the_variant_it_exports_and_never_swaps_in_the_starters_width(tmp_path, seeded_checkpoints,
+                                                                                  monkeypatch, capsys):
+    """Issue 13 item 5: without weights the export said "exporting IFRNet", wrote IFRNet.onnx, and held IFRNet_S.
+
+    An ONNX file is a deployment artifact of the width --model_name asks for, so the export refuses
+    to substitute the starter's IFRNet_S for another width; asked for IFRNet_S it exports the
+    starter and every name says IFRNet_S.
+    """
+    import shutil
+
+    import export_onnx
+    import models.checkpoint as checkpoint_module
+    from utils.errors import InputError
+
+    monkeypatch.setattr(checkpoint_module, "CHECKPOINT_DIR", tmp_path / "checkpoints")
+    starter = tmp_path / "checkpoints" / "starter" / "IFRNet_S_starter.pth"
+    starter.parent.mkdir(parents=True)
+    shutil.copy(seeded_checkpoints["IFRNet_S"], starter)
+    monkeypatch.chdir(tmp_path)
+    exported = []  # (width of the model handed to the exporter, output path); the ONNX export itself is tested elsewhere
+    monkeypatch.setattr(export_onnx, "export_onnx", lambda model, output, **options: exported.append((model.width, output)))
+    with pytest.raises(InputError, match=r"checkpoint not found: .*IFRNet_Vimeo90K\.pth; run python tools/download_checkpoints\.py"):
+        export_onnx.main([])  # --model_name IFRNet by default
+    assert exported == []
+
+    export_onnx.main(["--model_name", "IFRNet_S"])
+    captured = capsys.readouterr()
+    assert f"exporting IFRNet_S ({starter})" in captured.out and "starter" in captured.err
+    assert exported == [(build_model("IFRNet_S").width, Path("IFRNet_S.onnx"))]

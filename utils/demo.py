@@ -7,6 +7,7 @@ from pathlib import Path
 from typing import List, Sequence
 
 from models import MODEL_NAMES
+from models.checkpoint import add_weights_arguments
 from models.interpolator import Interpolator
 from utils.device import DEVICE_CHOICES
 from utils.image_io import read_image, save_gif, write_image
@@ -22,13 +23,7 @@ def build_demo_parser(description: str, *, dataset: str, default_output: str) ->
     parser.add_argument("--img0", type=Path, default=FIGURES / "img0.png", help="first frame (default: the sample pair in figures/)")
     parser.add_argument("--img1", type=Path, default=FIGURES / "img1.png", help="second frame")
     parser.add_argument("--model_name", choices=MODEL_NAMES, default="IFRNet", help="network width (default: IFRNet)")
-    parser.add_argument(
-        "--checkpoint",
-        type=Path,
-        default=None,
-        help=f"weights file (default: the published {dataset} checkpoint of the variant, "
-        f"e.g. checkpoints/IFRNet/IFRNet_{dataset}.pth)",
-    )
+    add_weights_arguments(parser, dataset=dataset)
     parser.add_argument("--output", type=Path, default=Path(default_output), help=f"output folder (default: {default_output})")
     parser.add_argument("--device", choices=DEVICE_CHOICES, default="auto", help="auto takes CUDA when available")
     parser.set_defaults(dataset=dataset)
@@ -42,7 +37,7 @@ def run_demo(args: argparse.Namespace, timesteps: Sequence[float], gif_name: str
     written.
     """
     frame0, frame1 = read_image(args.img0), read_image(args.img1)
-    interpolator = Interpolator(args.model_name, args.checkpoint, args.device, dataset=args.dataset)
+    interpolator = Interpolator(args.model_name, args.checkpoint, args.device, dataset=args.dataset, offline=args.offline)
     if interpolator.weights_note:
         print(f"note: {interpolator.weights_note}", file=sys.stderr)
     frames = interpolator.interpolate(frame0, frame1, timesteps)

@@ -1,0 +1,260 @@
+"""Published weights on first use: sources in order, each download verified, atomic, recorded, never online in tests.
+
+Every source is a loopback HTTP server inside the test (tests/http_server.py) serving seeded
+weights under the published file names, alone or in a zip shaped like the authors' folder.
+"""
+import hashlib
+import os
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+import pytest
+import torch
+from PIL import Image
+
+import demo_2x
+from models import build_model
+from models.checkpoint import CheckpointError, resolve_weights
+from models.published import PUBLISHED_CHECKPOINTS, find_published, sources_from_urls
+from tests.http_server import LoopbackServer, closed_port_url, zip_of
+from utils.errors import InputError
+from utils.image_io import read_image
+
+ROOT = Path(__file__).resolve().parents[1]
+TOOL = ROOT / "tools" / "download_checkpoints.py"
+SMALL = "IFRNet_S_Vimeo90K.pth"
+
+
+@pytest.fixture(scope="module")
+def weights(seeded_checkpoints):
+    """Bytes of seeded IFRNet_S and IFRNet (the wrong width for an IFRNet_S file) checkpoints."""
+    return {name: seeded_checkpoints[name].read_bytes() for name in ("IFRNet_S", "IFRNet")}
+
+
+@pytest.fixture
+def server():
+    with LoopbackServer() as running:
+        yield running
+
+
+@pytest.fixture
+def online(monkeypatch):
+    """Lift the suite-wide IFRNET_OFFLINE for this test; returns a setter for IFRNET_CHECKPOINT_URLS."""
+    monkeypatch.delenv("IFRNET_OFFLINE", raising=False)
+    return lambda *urls: monkeypatch.setenv("IFRNET_CHECKPOINT_URLS", ",".join(urls))
+
+
+def tool(*args, urls, cwd):
+    env = {k: v for k, v in os.environ.items() if k != "IFRNET_OFFLINE"}
+    env["IFRNET_CHECKPOINT_URLS"] = ",".join(urls)
+    return subprocess.run([sys.executable, str(TOOL), "--no_progress", *args], capture_output=True, text=True,
+                          cwd=cwd, env=env, timeout=120)
+
+
+def files_under(folder: Path):
+    return sorted(str(p.relative_to(folder)) for p in folder.rglob("*")) if folder.exists() else []
+
+
+def test_table_holds_each_published_file_with_its_variant_size_and_sources_authors_first():
+    folders = {"IFRNet": "IFRNet", "IFRNet_L": "IFRNet_large", "IFRNet_S": "IFRNet_small"}  # the authors' layout
+    assert len(PUBLISHED_CHECKPOINTS) == 6
+    for entry in PUBLISHED_CHECKPOINTS:
+        assert entry.path == f"{folders[entry.variant]}/{entry.variant}_{entry.task}.pth"
+        assert entry.parameters == sum(p.numel() for p in build_model(entry.variant).parameters())
+        assert entry.sources[0].archive and "dropbox.com/sh/hrewbpedd2cgdp3" in entry.sources[0].url
+        assert entry.sources[0].url.endswith("dl=1")
+    mirrors = [s.url for s in find_published("IFRNet_L", "GoPro").sources[1:]]
+    assert any("styler00dollar/VSGAN-tensorrt-docker/releases/download/models" in u for u in mirrors)
+    assert any("Fannovel16/ComfyUI-Frame-Interpolation/releases/download/models" in u for u in mirrors)
+    parsed = sources_from_urls(" http://m/a.zip?sig=1 , http://m/base ")
+    assert [(s.archive, s.url_for(SMALL)) for s in parsed] == [(True, "http://m/a.zip?sig=1"), (False, f"http://m/base/{SMALL}")]
+
+
+def test_per_file_source_puts_the_file_where_tools_look_records_its_hash_and_skips_it_later(tmp_path, server, weights,
+                                                                                          capsys):
+    server.files[f"/mirror/{SMALL}"] = weights["IFRNet_S"]
+    out = tmp_path / "ckpts"
+    result = tool("--variant", "IFRNet_S", "--task", "Vimeo90K", "--output", str(out), urls=[server.url("/mirror/")], cwd=tmp_path)
+    assert result.returncode == 0, result.stderr
+    target = out / "IFRNet_small" / SMALL
+    assert target.read_bytes() == weights["IFRNet_S"]
+    digest = hashlib.sha256(weights["IFRNet_S"]).hexdigest()
+    assert (out / "SHA256SUMS").read_text() == f"{digest}  IFRNet_small/{SMALL}\n"
+    assert files_under(out) == ["IFRNet_small", f"IFRNet_small/{SMALL}", "SHA256SUMS"]
+
+    from tools.download_checkpoints import main
+
+    main(["--variant", "IFRNet_S", "--task", "Vimeo90K", "--output", str(out)])
+    assert "present and valid, skipped" in capsys.readouterr().out
+    assert server.requests == [f"/mirror/{SMALL}"]
+
+
+def test_zip_source_takes_each_member_by_base_name_and_fetches_the_archive_once(tmp_path, server, weights, online):
+    from tools.download_checkpoints import main
+
+    server.files["/folder.zip"] = zip_of({"checkpoints/IFRNet_small/IFRNet_S_Vimeo90K.pth": weights["IFRNet_S"],
+                                          "checkpoints/IFRNet_small/IFRNet_S_GoPro.pth": weights["IFRNet_S"],
+                                          "README.txt": b"weights"})
+    online(server.url("/folder.zip"))
+    main(["--variant", "IFRNet_S", "--output", str(tmp_path), "--no_progress"])
+    for task in ("Vimeo90K", "GoPro"):
+        assert (tmp_path / "IFRNet_small" / f"IFRNet_S_{task}.pth").read_bytes() == weights["IFRNet_S"]
+    assert server.requests == ["/folder.zip"]
+
+
+def test_a_404_a_corrupt_file_and_a_wrong_width_file_fall_through_to_the_next_source(tmp_path, server, weights, online, capsys):
+    server.files[f"/corrupt/{SMALL}"] = os.urandom(4096)
+    server.files[f"/wide/{SMALL}"] = weights["IFRNet"]
+    server.files[f"/good/{SMALL}"] = weights["IFRNet_S"]
+    online(server.url("/missing/"), server.url("/corrupt/"), server.url("/wide/"), server.url("/good/"))
+    from tools.download_checkpoints import main
+
+    main(["--variant", "IFRNet_S", "--task", "Vimeo90K", "--output", str(tmp_path), "--no_progress"])
+    assert (tmp_path / "IFRNet_small" / SMALL).read_bytes() == weights["IFRNet_S"]
+    assert [p.rsplit("/", 2)[1] for p in server.requests] == ["missing", "corrupt", "wide", "good"]
+    assert files_under(tmp_path) == ["IFRNet_small", f"IFRNet_small/{SMALL}", "SHA256SUMS"]
+
+
+def test_every_source_failing_names_each_one_in_one_line_and_leaves_nothing(tmp_path, server, weights):
+    server.files[f"/text/{SMALL}"] = b"<html>sign in to download</html>\n"
+    server.files[f"/wide/{SMALL}"] = weights["IFRNet"]
+    refused = closed_port_url("/")
+    out = tmp_path / "ckpts"
+    result = tool("--variant", "IFRNet_S", "--task", "Vimeo90K", "--output", str(out),
+                  urls=[server.url("/missing/"), refused, server.url("/text/"), server.url("/wide/")], cwd=tmp_path)
+    assert result.returncode == 2 and "Traceback" not in result.stderr
+    line = result.stderr.strip().splitlines()[-1]  # after one "downloading <url>" line per source tried
+    assert line.startswith("download_checkpoints.py: error:") and result.stderr.count("error") == 1, result.stderr
+    assert f"could not download {SMALL}" in line
+    for reason in ("HTTP 404", "connection refused", "not a PyTorch checkpoint", "holds IFRNet weights, not IFRNet_S"):
+        assert reason in line, (reason, line)
+    assert not out.exists()
+
+
+def test_an_interrupted_transfer_is_refused_and_leaves_nothing(tmp_path, server, weights):
+    server.files[f"/cut/{SMALL}"] = weights["IFRNet_S"]
+    server.truncated.add(f"/cut/{SMALL}")
+    out = tmp_path / "ckpts"
+    result = tool("--variant", "IFRNet_S", "--task", "Vimeo90K", "--output", str(out), urls=[server.url("/cut/")], cwd=tmp_path)
+    assert result.returncode == 2 and "the transfer ended after" in result.stderr
+    assert not out.exists()
+
+
+def _starter_in(tmp_path, seeded_checkpoints, monkeypatch):
+    """A checkpoints folder in tmp_path holding only starter weights (the seeded IFRNet_S)."""
+    import shutil
+
+    import models.checkpoint as checkpoint_module
+
+    monkeypatch.setattr(checkpoint_module, "CHECKPOINT_DIR", tmp_path / "checkpoints")
+    starter = tmp_path / "checkpoints" / "starter" / "IFRNet_S_starter.pth"
+    starter.parent.mkdir(parents=True)
+    shutil.copy(seeded_checkpoints["IFRNet_S"], starter)
+    return starter
+
+
+def demo_args(tmp_path, out, *extra):
+    """Demo flags on a 64x96 crop of the sample pair (real frames, quick on a CPU)."""
+    paths = []
+    for name in ("img0.png", "img1.png"):
+        paths.append(tmp_path / name)
+        if not paths[-1].exists():
+            Image.open(ROOT / "figures" / name).crop((250, 150, 346, 214)).save(paths[-1])
+    return ["--img0", str(paths[0]), "--img1", str(paths[1]), "--output", str(tmp_path / out), "--device", "cpu", *extra]
+
+
+@pytest.mark.parametrize("how", ["IFRNET_OFFLINE", "--offline"])
+def test_offline_skips_the_network_and_falls_back_to_the_starter(tmp_path, server, weights, seeded_checkpoints, monkeypatch,
+                                                                 capsys, how, online):
+    starter = _starter_in(tmp_path, seeded_checkpoints, monkeypatch)
+    server.files[f"/m/{SMALL}"] = weights["IFRNet_S"]
+    online(server.url("/m/"))
+    extra = ["--offline"] if how == "--offline" else []
+    if how == "IFRNET_OFFLINE":
+        monkeypatch.setenv("IFRNET_OFFLINE", "1")
+    resolved = resolve_weights("IFRNet_S", offline=bool(extra))
+    assert resolved.path == starter and "downloads are off" in resolved.note
+    demo_2x.main(demo_args(tmp_path, "out", "--model_name", "IFRNet_S", *extra))
+    assert "downloads are off" in capsys.readouterr().err
+    assert server.requests == [] and not (tmp_path / "checkpoints" / "IFRNet_small").exists()
+
+
+def test_unreachable_sources_fall_back_to_the_starter_within_seconds(tmp_path, seeded_checkpoints, monkeypatch, online):
+    starter = _starter_in(tmp_path, seeded_checkpoints, monkeypatch)
+    online(closed_port_url("/a/"), closed_port_url("/b.zip"))
+    started = time.perf_counter()
+    resolved = resolve_weights("IFRNet", progress=False)
+    assert time.perf_counter() - started < 5
+    assert resolved.model_name == "IFRNet_S" and resolved.path == starter
+    assert "connection refused" in resolved.note and "tools/download_checkpoints.py --variant IFRNet" in resolved.note
+
+
+def test_demo_downloads_on_first_use_then_runs_the_downloaded_weights(tmp_path, server, weights, seeded_checkpoints,
+                                                                     monkeypatch, online, capsys):
+    _starter_in(tmp_path, seeded_checkpoints, monkeypatch)
+    server.files["/folder.zip"] = zip_of({f"IFRNet_small/{SMALL}": weights["IFRNet_S"]})
+    online(server.url("/folder.zip"))
+    demo_2x.main(demo_args(tmp_path, "first", "--model_name", "IFRNet_S"))
+    err = capsys.readouterr().err
+    assert "starter" not in err and "note:" not in err
+    assert (tmp_path / "checkpoints" / "IFRNet_small" / SMALL).read_bytes() == weights["IFRNet_S"]
+    demo_2x.main(demo_args(tmp_path, "given", "--checkpoint", str(seeded_checkpoints["IFRNet_S"]), "--model_name", "IFRNet_S"))
+    frame = "interp_t0.500.png"
+    assert (read_image(tmp_path / "first" / frame) == read_image(tmp_path / "given" / frame)).all()
+    demo_2x.main(demo_args(tmp_path, "again", "--model_name", "IFRNet_S"))  # no second download
+    assert server.requests == ["/folder.zip"]
+
+
+def test_hub_entry_point_downloads_its_variant_on_first_use(tmp_path, server, weights, monkeypatch, online):
+    import hubconf
+    import models.checkpoint as checkpoint_module
+
+    monkeypatch.setattr(checkpoint_module, "CHECKPOINT_DIR", tmp_path / "checkpoints")
+    server.files[f"/m/{SMALL}"] = weights["IFRNet_S"]
+    online(server.url("/m/"))
+    model = hubconf.IFRNet_S()
+    expected = torch.load(tmp_path / "checkpoints" / "IFRNet_small" / SMALL, weights_only=True)
+    assert all(torch.equal(model.state_dict()[k], v) for k, v in expected.items())
+
+
+def test_checkpoint_url_is_downloaded_once_verified_and_then_used_offline(tmp_path, server, weights, monkeypatch, online):
+    import models.checkpoint as checkpoint_module
+
+    monkeypatch.setattr(checkpoint_module, "CHECKPOINT_DIR", tmp_path / "checkpoints")
+    server.files["/mine/finetuned.pth"] = weights["IFRNet_S"]
+    server.files["/mine/junk.pth"] = b"not weights"
+    online()
+    url = server.url("/mine/finetuned.pth")
+    first = resolve_weights("IFRNet_S", url, progress=False)
+    assert first.path.read_bytes() == weights["IFRNet_S"] and first.path.name == "finetuned.pth"
+    monkeypatch.setenv("IFRNET_OFFLINE", "1")
+    assert resolve_weights("IFRNet_S", url).path == first.path
+    assert server.requests == ["/mine/finetuned.pth"]
+    monkeypatch.delenv("IFRNET_OFFLINE")
+    with pytest.raises(InputError, match=r"could not download .*junk\.pth: it is not a PyTorch checkpoint"):
+        resolve_weights("IFRNet_S", server.url("/mine/junk.pth"), progress=False)
+    folder = first.path.parent.name
+    assert files_under(first.path.parents[1]) == sorted([folder, f"{folder}/finetuned.pth", "SHA256SUMS"])
+    with pytest.raises(CheckpointError, match="downloads are off"):
+        resolve_weights("IFRNet_S", server.url("/mine/other.pth"), offline=True)
+
+
+def test_a_published_file_changed_after_download_is_refused_and_the_tool_replaces_it(tmp_path, server, weights,
+                                                                                     monkeypatch, online, capsys):
+    import models.checkpoint as checkpoint_module
+    from tools.download_checkpoints import main
+
+    monkeypatch.setattr(checkpoint_module, "CHECKPOINT_DIR", tmp_path)
+    server.files[f"/m/{SMALL}"] = weights["IFRNet_S"]
+    online(server.url("/m/"))
+    main(["--variant", "IFRNet_S", "--task", "Vimeo90K", "--output", str(tmp_path), "--no_progress"])
+    target = tmp_path / "IFRNet_small" / SMALL
+    changed = bytearray(weights["IFRNet_S"])
+    changed[len(changed) // 2] ^= 0xFF  # one byte inside a weight tensor
+    target.write_bytes(bytes(changed))
+    with pytest.raises(CheckpointError, match="SHA-256 differs"):
+        resolve_weights("IFRNet_S")
+    main(["--variant", "IFRNet_S", "--task", "Vimeo90K", "--output", str(tmp_path), "--no_progress"])
+    assert target.read_bytes() == weights["IFRNet_S"] and "downloading it again" in capsys.readouterr().err
