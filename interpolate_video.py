@@ -20,7 +20,8 @@ from models.checkpoint import add_weights_arguments
 from models.interpolator import Interpolator
 from utils.cli import run_cli
 from utils.device import DEVICE_CHOICES
-from video.convert import ConversionJob, check_job, convert, parse_rate
+from utils.errors import InputError
+from video.convert import MAX_OUTPUT_FPS, ConversionJob, check_job, convert, parse_rate
 from video.scene import DEFAULT_SCENE_THRESHOLD
 
 
@@ -38,6 +39,14 @@ def factor_int(text: str) -> int:
     return value
 
 
+def rate_arg(text: str):
+    """A frame rate flag: parse_rate's message, as argparse's error for the flag."""
+    try:
+        return parse_rate(text)
+    except InputError as error:
+        raise argparse.ArgumentTypeError(str(error)) from None
+
+
 def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0], epilog="\n".join(__doc__.splitlines()[2:]),
                                      formatter_class=argparse.RawDescriptionHelpFormatter)
@@ -47,9 +56,10 @@ def build_parser() -> argparse.ArgumentParser:
     rate = parser.add_mutually_exclusive_group()
     rate.add_argument("--factor", type=factor_int, default=None,
                       help="output rate = input rate x N; the originals stay at every N-th frame (default: 2)")
-    rate.add_argument("--fps", type=parse_rate, default=None,
-                      help="output frame rate instead of a factor (e.g. 60, 59.94, 60000/1001); each frame gets the timestep its timestamp implies")
-    parser.add_argument("--input_fps", type=parse_rate, default=parse_rate("25"),
+    rate.add_argument("--fps", type=rate_arg, default=None,
+                      help="output frame rate instead of a factor (e.g. 60, 59.94, 60000/1001); each frame gets the timestep its timestamp implies. "
+                      f"At most {MAX_OUTPUT_FPS} fps, whether from --fps or --factor: more is a typo, not slow motion")
+    parser.add_argument("--input_fps", type=rate_arg, default=parse_rate("25"),
                         help="frame rate of a folder of frames (default: 25; ignored for video files)")
     parser.add_argument("--model_name", choices=MODEL_NAMES, default="IFRNet", help="network width (default: IFRNet)")
     add_weights_arguments(parser)
@@ -59,12 +69,19 @@ def build_parser() -> argparse.ArgumentParser:
     parser.add_argument("--fp16", action="store_true", help="half-precision inference (CUDA only)")
     parser.add_argument("--batch_size", type=positive_int, default=8,
                         help="most in-between frames computed in one network call (default: 8; lower it if memory runs out)")
-    parser.add_argument("--codec", default=None, help="video encoder (default: libx264; libvpx-vp9 for .webm)")
-    parser.add_argument("--crf", type=int, default=18, help="constant-quality level for x264/x265/VP9/SVT-AV1, lower is better (default: 18)")
+    parser.add_argument("--codec", default=None,
+                        help="video encoder (default: libx264; libvpx-vp9 for .webm); checked up front, e.g. h264_nvenc needs an NVIDIA GPU")
+    parser.add_argument("--crf", type=int, default=18,
+                        help="constant-quality level, lower is better: 0-51 for x264/x265, 0-63 for VP9/SVT-AV1/AOM (default: 18)")
     parser.add_argument("--scene_threshold", type=float, default=DEFAULT_SCENE_THRESHOLD,
                         help="scene-cut threshold: mean absolute grey difference (0-255) of two consecutive frames, "
                         f"shrunk to ~64 px; above it the in-between frames repeat the nearer original (default: {DEFAULT_SCENE_THRESHOLD:g}; 0 disables)")
-    parser.add_argument("--overwrite", action="store_true", help="replace the output if it exists")
+    parser.add_argument("--overwrite", action="store_true",
+                        help="replace an existing output file, or in an existing output folder its numbered frames (other files stay); "
+                        "a folder output that holds the input is always refused")
+    parser.add_argument("--strict", action="store_true",
+                        help="a video that ends before the frame count its header promises (truncated, damaged) is an error "
+                        "instead of a warning, and no output is written")
     parser.add_argument("--quiet", action="store_true", help="no progress bar or log lines")
     return parser
 
@@ -93,6 +110,7 @@ def main(argv: Optional[list] = None) -> None:
         crf=args.crf,
         scene_threshold=args.scene_threshold,
         overwrite=args.overwrite,
+        strict=args.strict,
         progress=not args.quiet,
     )
     check_job(job)  # fail on bad paths before loading the model

@@ -5,6 +5,9 @@ that makes "this output frame is an original" (> 35 dB after the codec) an unamb
 """
 from __future__ import annotations
 
+import re
+import subprocess
+import sys
 from fractions import Fraction
 from pathlib import Path
 
@@ -18,7 +21,7 @@ from PIL import Image
 import interpolate_video
 from models.interpolator import Interpolator, auto_scale_factor
 from tests.seeded import seeded_model
-from tests.video_builders import psnr, read_video, sample_frames, write_clip
+from tests.video_builders import decode_audio, psnr, read_video, sample_frames, write_clip
 from utils.cli import run_cli
 from video.timing import OutputClock
 
@@ -307,3 +310,174 @@ def test_torch_hub_gives_a_ready_model(seeded_checkpoints, tmp_path, monkeypatch
     monkeypatch.setattr(checkpoint_module, "CHECKPOINT_DIR", tmp_path)
     with pytest.raises(checkpoint_module.CheckpointError, match="IFRNet_L_Vimeo90K.pth.*put it there"):
         torch.hub.load(str(ROOT), "IFRNet_L", source="local")
+
+
+# --------------------------------------------------------------------------------------------
+# Reliability (issue 13): nothing lost, no traceback, no silent partial result. Each issue scenario
+# runs the CLI in a subprocess, its variants in-process (``cli``); a missing --checkpoint shows that
+# a refusal comes before the model is loaded.
+
+MISSING = "no_such_checkpoint.pth"
+
+
+def run_tool(input_path, output_path, checkpoint, *extra, cwd=None):
+    command = [sys.executable, str(ROOT / "interpolate_video.py"), "--input", str(input_path), "--output", str(output_path),
+               "--model_name", "IFRNet_S", "--checkpoint", str(checkpoint), "--device", "cpu", "--quiet", *map(str, extra)]
+    return subprocess.run(command, capture_output=True, text=True, cwd=cwd)
+
+
+def assert_refused(result, expected):
+    """``result``: a CompletedProcess, or (exit code, stderr) from ``cli``."""
+    code, err = (result.returncode, result.stderr) if hasattr(result, "returncode") else result
+    lines = err.strip().splitlines()
+    assert code == 2 and "Traceback" not in err, err
+    assert expected in lines[-1] and sum("error:" in line for line in lines) == 1, err
+
+
+def folder_state(folder):
+    return {str(p.relative_to(folder)): p.read_bytes() for p in sorted(folder.rglob("*")) if p.is_file()}
+
+
+def test_overwrite_into_a_folder_holding_the_input_is_refused_and_deletes_nothing(tmp_path, clips, capsys):
+    """The issue's scenario: clip.mp4 and notes.txt in d, then --output d --overwrite."""
+    folder = tmp_path / "d"
+    folder.mkdir()
+    (folder / "clip.mp4").write_bytes(clips["bunny"].read_bytes())
+    (folder / "notes.txt").write_text("x")
+    frames = folder / "frames"  # a frame-folder input inside the output folder
+    frames.mkdir()
+    for image in sorted(clips["frames"].iterdir()):
+        (frames / image.name).write_bytes(image.read_bytes())
+    before = folder_state(folder)
+    missing = tmp_path / MISSING
+    assert_refused(run_tool(folder / "clip.mp4", folder, missing, "--overwrite"), f"the output folder {folder} holds the input")
+    assert_refused(cli(frames, folder, missing, capsys, "--overwrite"), "holds the input")
+    assert_refused(cli(frames, frames, missing, capsys, "--overwrite"), "is the input folder")
+    assert_refused(cli(folder, frames / "out", missing, capsys, "--overwrite"), "inside the input folder")
+    assert_refused(cli(folder / "clip.mp4", folder / "clip.mp4", missing, capsys, "--overwrite"), "is the input")
+    assert folder_state(folder) == before
+
+
+def test_overwrite_replaces_only_the_folders_own_frames(tmp_path, clips, checkpoint):
+    out = tmp_path / "out"
+    (out / "sub").mkdir(parents=True)
+    (out / "notes.txt").write_text("mine")
+    (out / "sub" / "00000001.png").write_bytes(b"not ours: in a subfolder")
+    (out / "frame1.png").write_bytes(b"not ours: another name")
+    for index in range(30):  # an earlier, longer output: frames 12.. must go
+        (out / f"{index:08d}.png").write_bytes(b"old frame")
+    result = run_tool(clips["bunny"], out, checkpoint, "--overwrite")
+    assert result.returncode == 0, result.stderr
+    names = sorted(p.name for p in out.iterdir())
+    assert names == [f"{k:08d}.png" for k in range(2 * CLIP_FRAMES)] + ["frame1.png", "notes.txt", "sub"]
+    assert (out / "notes.txt").read_text() == "mine" and (out / "frame1.png").read_bytes() == b"not ours: another name"
+    assert (out / "sub" / "00000001.png").read_bytes() == b"not ours: in a subfolder"
+    assert psnr(np.asarray(Image.open(out / "00000000.png")), read_video(clips["bunny"]).frames[0]) > ORIGINAL_DB
+
+
+def test_webm_output_resamples_44k_audio_to_48k_opus(tmp_path, checkpoint):
+    clip = write_clip(tmp_path / "tone.mp4", sample_frames("bigbuckbunny", 4), tone=(440.0, 44100))
+    assert decode_audio(clip)[1:] == (44100, "aac")
+    result = run_tool(clip, tmp_path / "tone.webm", checkpoint)
+    assert result.returncode == 0, result.stderr
+    samples, rate, codec = decode_audio(tmp_path / "tone.webm")
+    assert (codec, rate) == ("opus", 48000)
+    assert samples.shape[1] / rate == pytest.approx(4 / 25, abs=0.03)
+    spectrum = np.abs(np.fft.rfft(samples[0]))
+    assert np.fft.rfftfreq(samples.shape[1], 1 / rate)[spectrum.argmax()] == pytest.approx(440, abs=10)  # same pitch
+    assert len(read_video(tmp_path / "tone.webm").frames) == 8
+
+
+def test_unwritable_outputs_are_refused_before_the_model_loads(tmp_path, clips, capsys):
+    missing = tmp_path / MISSING
+    (tmp_path / "in.mp4").write_bytes(b"a file")
+    assert_refused(run_tool(clips["bunny"], tmp_path / "in.mp4" / "out.mp4", missing), "is a file, not a folder")
+    assert_refused(cli(clips["bunny"], tmp_path / "in.mp4" / "deeper" / "frames", missing, capsys), "is a file, not a folder")
+
+
+def _unwritable_folder():
+    """A folder that refuses new files even to root (chmod does not stop root): sysfs on Linux."""
+    folder = Path("/sys")
+    try:
+        (folder / "ifrnet-write-probe").open("x").close()
+    except OSError:
+        return folder
+    return None
+
+
+@pytest.mark.skipif(_unwritable_folder() is None, reason="no folder here refuses new files to this user")
+def test_a_folder_that_takes_no_files_is_refused_before_the_model_loads(tmp_path, clips, capsys):
+    result = cli(clips["bunny"], _unwritable_folder() / "out.mp4", tmp_path / MISSING, capsys)
+    assert_refused(result, "does not take new files")
+
+
+@pytest.mark.parametrize("output", [".", ".."])
+def test_dot_outputs_with_overwrite_write_frames_there(tmp_path, clips, checkpoint, output, monkeypatch):
+    """Were a traceback ("PosixPath('.') has an empty name"; for ".." after the whole run)."""
+    cwd = tmp_path / "a" / "b"
+    cwd.mkdir(parents=True)
+    (cwd / "keep.txt").write_text("keep")
+    if output == "..":
+        result = run_tool(clips["bunny"], output, checkpoint, "--overwrite", cwd=cwd)
+        assert result.returncode == 0, result.stderr
+    else:
+        monkeypatch.chdir(cwd)
+        run(clips["bunny"], output, checkpoint, "--overwrite")
+    target = (cwd / output).resolve()
+    assert sorted(p.name for p in target.glob("*.png")) == [f"{k:08d}.png" for k in range(2 * CLIP_FRAMES)]
+    assert (cwd / "keep.txt").read_text() == "keep"
+    assert sorted(p.name for p in target.iterdir() if not p.name.endswith(".png")) == (["keep.txt"] if output == "." else ["b"])
+
+
+@pytest.fixture(scope="module")
+def truncated(tmp_path_factory):
+    """A 24-frame MP4 with its index (moov) at the front, the second half of the file cut off."""
+    folder = tmp_path_factory.mktemp("truncated")
+    whole = write_clip(folder / "whole.mp4", sample_frames("bigbuckbunny", 24), faststart=True)
+    data = whole.read_bytes()
+    assert data.find(b"moov") < data.find(b"mdat")
+    path = folder / "truncated.mp4"
+    path.write_bytes(data[: len(data) // 2])
+    return path
+
+
+def test_truncated_video_warns_with_both_counts(tmp_path, truncated, checkpoint):
+    result = run_tool(truncated, tmp_path / "out.mp4", checkpoint)
+    assert result.returncode == 0, result.stderr
+    warning = re.search(r"warning: .*truncated.mp4 ends early: decoded (\d+) of the 24 frames", result.stderr)
+    assert warning, result.stderr
+    decoded = int(warning.group(1))
+    assert 2 <= decoded < 24
+    assert len(read_video(tmp_path / "out.mp4").frames) == 2 * decoded
+
+
+def test_strict_refuses_a_truncated_video_and_writes_nothing(tmp_path, truncated, checkpoint, capsys):
+    out_dir = tmp_path / "out"
+    out_dir.mkdir()
+    code, err = cli(truncated, out_dir / "out.mp4", checkpoint, capsys, "--strict")
+    assert_refused((code, err), "of the 24 frames its header promises")
+    assert "--strict refuses a partial conversion" in err and list(out_dir.iterdir()) == []
+
+
+@pytest.mark.parametrize(
+    "extra, expected",
+    [
+        (("--codec", "h264_nvenc"), "h264_nvenc"),
+        (("--fps", "0"), "argument --fps: a frame rate must be positive, got 0"),
+        (("--crf", "100"), "--crf 100 is outside the range of libx264 (0-51"),
+        (("--crf", "64", "--codec", "libvpx-vp9"), "--crf 64 is outside the range of libvpx-vp9 (0-63"),
+        (("--fps", "1e9"), "over the limit of 1000 fps"),
+        (("--factor", "64"), "over the limit of 1000 fps"),  # 25 fps x 64
+    ],
+)
+def test_bad_encoder_and_rate_flags_are_refused_in_one_line(tmp_path, clips, capsys, extra, expected):
+    if extra[1] == "h264_nvenc" and torch.cuda.is_available():
+        pytest.skip("a CUDA machine may really have NVENC")
+    if extra[1] in ("h264_nvenc", "0"):  # the issue's tracebacks, through the real command line
+        result = run_tool(clips["bunny"], tmp_path / "out.mp4", tmp_path / MISSING, *extra)
+    else:
+        result = cli(clips["bunny"], tmp_path / "out.mp4", tmp_path / MISSING, capsys, *extra)
+    assert_refused(result, expected)
+    if extra[1] == "h264_nvenc":
+        assert "libx264" in result.stderr.splitlines()[-1]  # the way out
+    assert not (tmp_path / "out.mp4").exists()

@@ -8,7 +8,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 from fractions import Fraction
 from pathlib import Path
-from typing import List, Optional, Sequence
+from typing import List, Optional, Sequence, Tuple
 
 import av
 import numpy as np
@@ -38,13 +38,17 @@ def write_clip(
     rate: Fraction = Fraction(25),
     timestamps: Optional[Sequence[Fraction]] = None,
     audio_from: Optional[str] = None,
+    tone: Optional[Tuple[float, int]] = None,
+    faststart: bool = False,
     crf: int = 10,
 ) -> Path:
     """Encode ``frames`` as H.264 into ``path``; with ``audio_from``, copy that file's audio packets
-    covering the clip's duration (no re-encoding). ``timestamps`` (seconds) make a variable-rate clip."""
+    covering the clip's duration (no re-encoding); with ``tone=(hz, sample_rate)``, add a stereo AAC
+    sine of that pitch as long as the clip. ``timestamps`` (seconds) make a variable-rate clip;
+    ``faststart`` puts the MP4 index (moov) before the frames, as streaming files have it."""
     duration = len(frames) / rate if timestamps is None else None
     time_base = Fraction(1, 1000) if timestamps is not None else 1 / rate
-    with av.open(str(path), "w") as out:
+    with av.open(str(path), "w", options={"movflags": "faststart"} if faststart else {}) as out:
         stream = out.add_stream("libx264", rate=rate)
         stream.height, stream.width = frames[0].shape[:2]
         stream.pix_fmt = "yuv420p"
@@ -52,6 +56,7 @@ def write_clip(
         stream.options = {"crf": str(crf)}
         audio_in = av.open(audio_from) if audio_from else None
         audio_out = out.add_stream_from_template(audio_in.streams.audio[0]) if audio_in else None
+        tone_out = out.add_stream("aac", rate=tone[1], layout="stereo") if tone else None
         for number, image in enumerate(frames):
             frame = av.VideoFrame.from_ndarray(np.ascontiguousarray(image), format="rgb24")
             frame.pts = number if timestamps is None else round(timestamps[number] / time_base)
@@ -66,7 +71,28 @@ def write_clip(
                 packet.stream = audio_out
                 out.mux(packet)
             audio_in.close()
+        if tone_out is not None:
+            _encode_tone(out, tone_out, *tone, seconds=len(frames) / rate)
     return path
+
+
+def _encode_tone(out: av.container.OutputContainer, stream: av.AudioStream, hz: float, sample_rate: int, seconds: Fraction) -> None:
+    samples = round(seconds * sample_rate)
+    wave = (0.3 * np.sin(2 * np.pi * hz * np.arange(samples) / sample_rate)).astype(np.float32)
+    for start in range(0, samples, 1024):
+        chunk = wave[start:start + 1024]
+        frame = av.AudioFrame.from_ndarray(np.stack([chunk, chunk]), format="fltp", layout="stereo")
+        frame.sample_rate, frame.pts, frame.time_base = sample_rate, start, Fraction(1, sample_rate)
+        out.mux(stream.encode(frame))
+    out.mux(stream.encode(None))
+
+
+def decode_audio(path: Path) -> Tuple[np.ndarray, int, str]:
+    """The first audio stream of ``path`` decoded: (channels x samples float array, sample rate, codec)."""
+    with av.open(str(path)) as container:
+        stream = container.streams.audio[0]
+        frames = [frame.to_ndarray() for frame in container.decode(stream)]
+        return np.concatenate(frames, axis=1), stream.codec_context.sample_rate, stream.codec_context.name
 
 
 @dataclass

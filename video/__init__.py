@@ -1,6 +1,8 @@
 """Video interpolation on top of models.interpolator: reading, timing, scene cuts, streaming, writing.
 
-- ``video.io``: PyAV sources (video file / frame folder) and sinks, audio passthrough, atomic output.
+- ``video.io``: PyAV sources (video file / frame folder) and sinks, audio passthrough.
+- ``video.encoders``: the default encoder, and whether an encoder and --crf can run here.
+- ``video.output``: allowed output paths (never the input, writable), --overwrite, atomic output.
 - ``video.timing``: output timestamps -> (input pair, timestep).
 - ``video.scene``: scene-cut detection.
 - ``video.pipeline``: the bounded, threaded decode -> interpolate -> encode stream.

@@ -17,24 +17,20 @@ import numpy as np
 from tqdm import tqdm
 
 from utils.errors import InputError
-from video.io import (
-    FrameFolderSink,
-    SourceInfo,
-    VideoFileSink,
-    VideoFileSource,
-    atomic_output,
-    check_output_path,
-    default_codec,
-    open_source,
-    output_is_folder,
-)
+from video.encoders import check_encoder, default_codec
+from video.io import FrameFolderSink, SourceInfo, VideoFileSink, VideoFileSource, open_source
+from video.output import atomic_output, check_output_path, output_is_folder
 from video.pipeline import PipelineStats, interpolate_stream
 from video.scene import DEFAULT_SCENE_THRESHOLD
 from video.timing import OutputClock
 
-__all__ = ["ConversionJob", "parse_rate", "output_rate", "check_job", "convert"]
+__all__ = ["ConversionJob", "MAX_OUTPUT_FPS", "parse_rate", "output_rate", "check_job", "convert"]
 
 log = logging.getLogger("ifrnet.video")
+
+# Above this an output rate is a typo (--fps 1e9 plans 240 million frames for a 6 s clip), not a
+# use: 1000 fps covers 4x slow motion of 240 fps footage, past what players and encoders expect.
+MAX_OUTPUT_FPS = 1000
 
 InterpolateFn = Callable[[np.ndarray, np.ndarray, List[float]], List[np.ndarray]]
 
@@ -52,6 +48,7 @@ class ConversionJob:
     crf: Optional[int] = 18
     scene_threshold: float = DEFAULT_SCENE_THRESHOLD
     overwrite: bool = False
+    strict: bool = False  # a video that ends before its header's frame count is an error, not a warning
     queue_size: int = 8
     progress: bool = True
 
@@ -67,25 +64,40 @@ def parse_rate(text: str) -> Fraction:
     return rate
 
 
+def _check_output_rate(rate: Fraction, how: str) -> Fraction:
+    if rate > MAX_OUTPUT_FPS:
+        raise InputError(f"an output rate of {float(rate):g} fps ({how}) is over the limit of {MAX_OUTPUT_FPS} fps")
+    return rate
+
+
 def output_rate(info: SourceInfo, factor: Optional[int], fps: Optional[Fraction]) -> Fraction:
-    """The output frame rate: ``fps`` when given, else the input's average rate times ``factor``."""
+    """The output frame rate: ``fps`` when given, else the input's average rate times ``factor``;
+    at most :data:`MAX_OUTPUT_FPS`."""
     if fps is not None:
-        return Fraction(fps)
+        return _check_output_rate(Fraction(fps), "--fps")
     if factor is None or factor < 2:
         raise InputError(f"--factor must be an integer of at least 2, got {factor}")
-    return info.rate * factor
+    return _check_output_rate(info.rate * factor, f"--factor {factor} x {float(info.rate):g} fps")
 
 
 def check_job(job: ConversionJob) -> None:
-    """The checks that need no decoding, so bad flags fail before the model is loaded."""
+    """The checks that need no decoding (paths, encoder, output rate from the input's header), so
+    bad flags fail before the model is loaded."""
     if not Path(job.input).exists():
         raise InputError(f"input not found: {job.input}")
     if job.fps is None and (job.factor is None or job.factor < 2):
         raise InputError(f"--factor must be an integer of at least 2, got {job.factor}")
-    output_is_folder(job.output)
+    to_folder = output_is_folder(job.output)
     check_output_path(job.output, job.input, job.overwrite)
     if job.crf is not None and job.crf < 0:
         raise InputError(f"--crf must be at least 0, got {job.crf}")
+    if not to_folder:
+        check_encoder(job.codec or default_codec(job.output), job.crf, default_codec(job.output))
+    source = open_source(job.input, job.input_fps)  # reads the header only: the input's rate
+    try:
+        output_rate(source.info, job.factor, job.fps)
+    finally:
+        source.close()
 
 
 def _describe(info: SourceInfo, rate: Fraction) -> str:
@@ -97,7 +109,7 @@ def _describe(info: SourceInfo, rate: Fraction) -> str:
 def convert(job: ConversionJob, interpolate: InterpolateFn) -> PipelineStats:
     """Run ``job`` with ``interpolate(frame0, frame1, timesteps) -> frames`` and return its stats."""
     check_job(job)
-    source = open_source(job.input, job.input_fps)
+    source = open_source(job.input, job.input_fps, strict=job.strict)
     try:
         info = source.info
         rate = output_rate(info, job.factor, job.fps)
@@ -137,6 +149,9 @@ def convert(job: ConversionJob, interpolate: InterpolateFn) -> PipelineStats:
                     source_name=str(job.input),
                 )
                 sink.finish()
+                if bar.total != bar.n:  # the header's count was off (e.g. a truncated file): end the bar full
+                    bar.total = bar.n
+                    bar.refresh()
             except BaseException:
                 sink.abort()
                 raise

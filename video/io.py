@@ -6,18 +6,12 @@ rate. A video sink copies the input's audio packets into the output as it goes (
 when the output container accepts the codec, else re-encodes them to the container's usual
 audio codec (AAC for MP4/MOV/MKV, Opus for WebM) and logs that once.
 
-Outputs are written under a temporary name in the destination folder and moved into place only
-by :func:`atomic_output` on success, so a failed or interrupted run never leaves a truncated
-file under the requested name.
+Where the output goes (path rules, --overwrite, the move into place) is ``video.output``.
 """
 from __future__ import annotations
 
 import logging
-import os
 import re
-import shutil
-import uuid
-from contextlib import contextmanager
 from dataclasses import dataclass
 from fractions import Fraction
 from pathlib import Path
@@ -29,6 +23,7 @@ from PIL import Image
 
 from utils.errors import InputError
 from utils.image_io import read_image
+from video.encoders import CRF_RANGES, encodable_rate, pick_pixel_format, video_encoder
 
 __all__ = [
     "VIDEO_FORMATS",
@@ -40,10 +35,7 @@ __all__ = [
     "open_source",
     "VideoFileSink",
     "FrameFolderSink",
-    "output_is_folder",
-    "check_output_path",
-    "atomic_output",
-    "default_codec",
+    "OWN_FRAME_NAME",
     "list_frames",
 ]
 
@@ -52,8 +44,8 @@ log = logging.getLogger("ifrnet.video")
 # Output containers by extension (FFmpeg muxer names).
 VIDEO_FORMATS = {".mp4": "mp4", ".m4v": "mp4", ".mov": "mov", ".mkv": "matroska", ".webm": "webm", ".avi": "avi"}
 FRAME_SUFFIXES = (".png", ".jpg", ".jpeg")
-# Encoders that take a constant-quality --crf.
-_CRF_ENCODERS = ("libx264", "libx265", "libvpx", "libvpx-vp9", "libsvtav1", "libaom-av1")
+# What FrameFolderSink names its frames: the only files --overwrite may replace in a folder output.
+OWN_FRAME_NAME = re.compile(r"\d{8}\.png")
 _AUDIO_LEAD = Fraction(1, 2)  # mux audio this far ahead of the video, as muxers interleave anyway
 
 
@@ -98,8 +90,9 @@ class VideoFileSource:
     frames whose timestamp does not increase (broken muxing) are dropped with a log line.
     """
 
-    def __init__(self, path: Union[str, Path]) -> None:
+    def __init__(self, path: Union[str, Path], *, strict: bool = False) -> None:
         self.path = Path(path)
+        self.strict = strict  # an input that ends early is an error rather than a warning
         try:
             self._container = av.open(str(self.path))
         except (av.error.FFmpegError, UnicodeDecodeError) as error:
@@ -112,6 +105,7 @@ class VideoFileSource:
         self.audio_stream = self._container.streams.audio[0] if self._container.streams.audio else None
         self.info = self._read_info()
         self.end_time: Optional[Fraction] = None  # known exactly once all frames were read
+        self.decode_error: Optional[str] = None  # the first decoding error, once frames() has run
 
     def _read_info(self) -> SourceInfo:
         stream, container = self._stream, self._container
@@ -126,24 +120,53 @@ class VideoFileSource:
             end = start + Fraction(stream.duration) * time_base
         elif container.duration:
             end = start + Fraction(container.duration, av.time_base)
+        self.promised_frames = stream.frames or None  # the header's exact count, when it has one
         frame_count = stream.frames or (round((end - start) * rate) if end is not None else None)
         width, height = stream.codec_context.width, stream.codec_context.height
         if not width or not height:
             raise InputError(f"{self.path}: the video stream has no frame size")
         return SourceInfo(width, height, rate, start, end, frame_count, time_base / 2, self.audio_stream is not None)
 
+    def _decoded(self) -> Iterator[av.VideoFrame]:
+        """The stream's frames; a damaged packet is skipped (its error kept) rather than ending the
+        decoding, and a read error ends it, so a damaged or truncated file yields what it can."""
+        packets = self._container.demux(self._stream)
+        while True:
+            try:
+                packet = next(packets)
+            except StopIteration:
+                break
+            except av.error.FFmpegError as error:  # the file ends mid-packet: flush what is decoded
+                self.decode_error = self.decode_error or _first_line(error)
+                packet = None
+            try:
+                yield from self._stream.decode(packet)
+            except av.error.FFmpegError as error:
+                self.decode_error = self.decode_error or _first_line(error)
+            if packet is None:
+                break
+
+    def _check_complete(self, decoded: int) -> None:
+        """Warn (or with ``strict``, fail) when fewer frames were decoded than the header promises."""
+        if decoded == 0 and self.decode_error:
+            raise InputError(f"cannot decode frame 1 of {self.path}: {self.decode_error}")
+        promised = self.promised_frames
+        short = promised is not None and decoded < promised
+        if not short and self.decode_error is None:
+            return
+        problem = "ends early" if short else "is damaged"
+        counts = f"decoded {decoded} of the {promised} frames its header promises" if promised else f"decoded {decoded} frames"
+        reason = f" (decode error: {self.decode_error})" if self.decode_error else ""
+        if self.strict:
+            raise InputError(f"{self.path} {problem}: {counts}{reason}; --strict refuses a partial conversion")
+        log.warning("warning: %s %s: %s%s; the output covers only those (--strict makes this an error)",
+                    self.path, problem, counts, reason)
+
     def frames(self) -> Iterator[SourceFrame]:
         """Decode frame by frame; sets ``end_time`` after the last one."""
         number, last_time, last_duration = 0, None, 1 / self.info.rate
-        decoded = self._container.decode(self._stream)
         dropped = 0
-        while True:
-            try:
-                frame = next(decoded)
-            except StopIteration:
-                break
-            except av.error.FFmpegError as error:
-                raise InputError(f"cannot decode frame {number + 1} of {self.path}: {_first_line(error)}") from None
+        for frame in self._decoded():
             if frame.pts is not None and frame.time_base is not None:
                 time = Fraction(frame.pts) * Fraction(frame.time_base)
             elif last_time is not None:
@@ -163,6 +186,7 @@ class VideoFileSource:
             yield SourceFrame(number, time, image)
         if dropped:
             log.info("dropped %d frame(s) of %s whose timestamp did not increase", dropped, self.path)
+        self._check_complete(number + dropped)
         if last_time is not None:
             self.end_time = last_time + last_duration
 
@@ -213,91 +237,19 @@ class FrameFolderSource:
 Source = Union[VideoFileSource, FrameFolderSource]
 
 
-def open_source(path: Union[str, Path], folder_rate: Fraction) -> Source:
-    """A video file or a folder of frames; ``folder_rate`` is the frame rate a folder is played at."""
+def open_source(path: Union[str, Path], folder_rate: Fraction, *, strict: bool = False) -> Source:
+    """A video file or a folder of frames; ``folder_rate`` is the frame rate a folder is played at;
+    ``strict``: a video that ends before its header's frame count is an error, not a warning."""
     path = Path(path)
     if not path.exists():
         raise InputError(f"input not found: {path}")
     if path.is_dir():
         return FrameFolderSource(path, folder_rate)
-    return VideoFileSource(path)
+    return VideoFileSource(path, strict=strict)
 
 
 # --------------------------------------------------------------------------------------------
 # Output
-
-
-def output_is_folder(path: Union[str, Path]) -> bool:
-    """A path with a video extension is a file; an existing folder or a name without suffix is a folder."""
-    path = Path(path)
-    if path.suffix.lower() in VIDEO_FORMATS:
-        return False
-    if path.is_dir() or path.suffix == "":
-        return True
-    raise InputError(
-        f"unsupported output extension {path.suffix!r}; use one of {', '.join(sorted(VIDEO_FORMATS))} or a folder"
-    )
-
-
-def check_output_path(output: Union[str, Path], input_path: Union[str, Path], overwrite: bool) -> None:
-    """Refuse to clobber: an existing output needs --overwrite, and the output may not be the input."""
-    output, input_path = Path(output), Path(input_path)
-    if output.exists() and input_path.exists() and output.resolve() == input_path.resolve():
-        raise InputError(f"the output {output} is the input; choose another output path")
-    if output.exists() and not overwrite:
-        raise InputError(f"output already exists: {output} (pass --overwrite to replace it)")
-    if output.exists() and output.is_dir() != output_is_folder(output):
-        kind = "a folder" if output.is_dir() else "a file"
-        raise InputError(f"output {output} exists and is {kind}; remove it or choose another path")
-
-
-@contextmanager
-def atomic_output(path: Union[str, Path]) -> Iterator[Path]:
-    """Yield a temporary path next to ``path`` (same extension; a folder if ``path`` is one) and
-    move it into place only if the block succeeds; on any failure or interrupt it is deleted.
-
-    Replacing an existing folder cannot be a single rename: the old one is moved aside first and
-    deleted after the new one is in place.
-    """
-    final = Path(path)
-    final.parent.mkdir(parents=True, exist_ok=True)
-    tag = uuid.uuid4().hex[:12]
-    temp = final.with_name(f".{final.stem}.{tag}.tmp{final.suffix}")
-    try:
-        yield temp
-        if temp.is_dir() and final.is_dir():
-            aside = final.with_name(f".{final.name}.{tag}.old")
-            os.replace(final, aside)
-            os.replace(temp, final)
-            shutil.rmtree(aside, ignore_errors=True)
-        else:
-            os.replace(temp, final)
-    except BaseException:
-        if temp.is_dir():
-            shutil.rmtree(temp, ignore_errors=True)
-        elif temp.exists():
-            temp.unlink()
-        raise
-
-
-def default_codec(path: Union[str, Path]) -> str:
-    """The encoder used when --codec is not given: VP9 for WebM, H.264 (libx264) otherwise."""
-    return "libvpx-vp9" if VIDEO_FORMATS.get(Path(path).suffix.lower()) == "webm" else "libx264"
-
-
-def _pick_pixel_format(codec: av.Codec, width: int, height: int) -> str:
-    """yuv420p where possible (plays everywhere); 4:4:4 for odd sizes, which 4:2:0 cannot hold."""
-    formats = [f.name for f in (codec.video_formats or [])]
-    even = width % 2 == 0 and height % 2 == 0
-    if "yuv420p" in formats and even:
-        return "yuv420p"
-    for name in ("yuv444p", "gbrp", "rgb24"):
-        if name in formats:
-            log.info("frame size %dx%d is odd: encoding %s with %s", width, height, codec.name, name)
-            return name
-    if formats:
-        return formats[0]
-    raise InputError(f"encoder {codec.name} takes no pixel format this tool can produce")
 
 
 class _AudioCarrier:
@@ -322,7 +274,7 @@ class _AudioCarrier:
             self._encoder = None
         else:
             target = "aac" if "aac" in output.supported_codecs else output.default_audio_codec
-            self.stream = output.add_stream(target, rate=in_stream.codec_context.sample_rate)
+            self.stream = output.add_stream(target, rate=encodable_rate(target, in_stream.codec_context.sample_rate))
             layout = in_stream.codec_context.layout
             if target != "aac" and layout.nb_channels > 2:
                 layout = "stereo"
@@ -393,12 +345,7 @@ class VideoFileSink:
     ) -> None:
         self.path = Path(path)
         format_name = format_name or VIDEO_FORMATS[self.path.suffix.lower()]
-        try:
-            encoder = av.Codec(codec, "w")
-        except (av.error.FFmpegError, ValueError):
-            raise InputError(f"unknown video encoder {codec!r} (try libx264, libx265, libvpx-vp9, mpeg4)") from None
-        if encoder.type != "video":
-            raise InputError(f"{codec!r} is not a video encoder")
+        encoder = video_encoder(codec)
         self._container = av.open(str(self.path), mode="w", format=format_name)
         self._audio: Optional[_AudioCarrier] = None
         try:
@@ -407,14 +354,14 @@ class VideoFileSink:
             self.rate = Fraction(rate)
             self._stream = self._container.add_stream(codec, rate=self.rate)
             self._stream.width, self._stream.height = width, height
-            self._stream.pix_fmt = _pick_pixel_format(encoder, width, height)
+            self._stream.pix_fmt = pick_pixel_format(encoder, width, height)
             # Frames are stamped in units of one output frame; the muxer may pick its own stream
             # time base (MP4 uses a multiple of the rate) and rescales the packets to it.
             self._time_base = 1 / self.rate
             self._stream.codec_context.time_base = self._time_base
             self._stream.thread_type = "AUTO"
             if crf is not None:
-                if encoder.name in _CRF_ENCODERS:
+                if encoder.name in CRF_RANGES:
                     options = {"crf": str(crf)}
                     if encoder.name.startswith("libvpx"):
                         options["b"] = "0"  # VP8/9 honour crf as constant quality only with bitrate 0
@@ -467,7 +414,7 @@ class FrameFolderSink:
     def write(self, index: int, image: np.ndarray) -> None:
         # Plain saves: the folder as a whole is made atomic by atomic_output, and a per-file fsync
         # would cost more than the encoding. A low zlib level keeps PNG from being the bottleneck.
-        Image.fromarray(image).save(self.path / f"{index:08d}.png", compress_level=3)
+        Image.fromarray(image).save(self.path / f"{index:08d}.png", compress_level=3)  # see OWN_FRAME_NAME
 
     def finish(self) -> None:
         pass

@@ -1,0 +1,146 @@
+"""Where a conversion's output goes: which paths are allowed, and the move into place.
+
+Two promises to the user. Nothing but the output is ever replaced: ``--overwrite`` replaces an
+output file, or in an output folder only the frames this tool writes (``00000000.png`` ...), and
+a folder output that holds the input (or lies inside an input folder) is refused outright. And a
+bad output path fails before any work: the folder the output goes to is probed by creating a file
+in it, which is what tells a read-only or missing folder apart (permission bits do not: root
+ignores them).
+
+The output is written under a temporary name and moved into place only on success, so a failed or
+interrupted run never leaves a truncated file under the requested name and keeps the old output.
+"""
+from __future__ import annotations
+
+import os
+import shutil
+import tempfile
+import uuid
+from contextlib import contextmanager
+from pathlib import Path
+from typing import Iterator, Union
+
+from utils.errors import InputError
+from video.io import OWN_FRAME_NAME, VIDEO_FORMATS
+
+__all__ = ["output_is_folder", "check_output_path", "check_writable", "atomic_output"]
+
+
+def output_is_folder(path: Union[str, Path]) -> bool:
+    """A path with a video extension is a file; an existing folder or a name without suffix is a folder."""
+    path = Path(path)
+    if path.suffix.lower() in VIDEO_FORMATS:
+        return False
+    if path.is_dir() or path.suffix == "":
+        return True
+    raise InputError(
+        f"unsupported output extension {path.suffix!r}; use one of {', '.join(sorted(VIDEO_FORMATS))} or a folder"
+    )
+
+
+def _absolute(path: Union[str, Path]) -> Path:
+    """``path`` made absolute with ``.`` and ``..`` resolved by name ("." has no name to rename)."""
+    return Path(os.path.abspath(path))
+
+
+def _is_within(path: Path, folder: Path) -> bool:
+    return path == folder or folder in path.parents
+
+
+def _check_not_the_input(output: Path, input_path: Path) -> None:
+    """The output may not be the input, hold it (a folder output), or lie inside an input folder."""
+    if not input_path.exists():
+        return
+    real_output, real_input = output.resolve(), input_path.resolve()
+    if output_is_folder(output):
+        if real_input == real_output:
+            raise InputError(f"the output folder {output} is the input folder; choose another output folder")
+        if _is_within(real_input, real_output):
+            raise InputError(f"the output folder {output} holds the input {input_path}; choose another output folder")
+        if real_input.is_dir() and _is_within(real_output, real_input):
+            raise InputError(f"the output folder {output} is inside the input folder {input_path}; choose another output folder")
+    elif output.exists() and os.path.samefile(output, input_path):
+        raise InputError(f"the output {output} is the input; choose another output path")
+
+
+def check_writable(output: Union[str, Path]) -> None:
+    """Fail unless the output can be created: its nearest existing folder takes a new file.
+
+    An existing output folder takes the temporary frames itself; any other output is written next
+    to its final name, in its parent folder (created when missing).
+    """
+    output = _absolute(output)
+    folder = output if output.is_dir() else output.parent
+    while not folder.exists():
+        folder = folder.parent
+    if not folder.is_dir():
+        raise InputError(f"cannot write {output}: {folder} is a file, not a folder")
+    try:
+        with tempfile.TemporaryFile(dir=folder, prefix=".ifrnet-probe-"):
+            pass
+    except OSError as error:
+        raise InputError(f"cannot write {output}: {folder} does not take new files ({error.strerror or error})") from None
+
+
+def check_output_path(output: Union[str, Path], input_path: Union[str, Path], overwrite: bool) -> None:
+    """Refuse to clobber: an existing output needs --overwrite, the output may not be (or hold)
+    the input, and it must be writable."""
+    output, input_path = Path(output), Path(input_path)
+    _check_not_the_input(output, input_path)
+    if output.exists() and not overwrite:
+        raise InputError(f"output already exists: {output} (pass --overwrite to replace it)")
+    if output.exists() and output.is_dir() != output_is_folder(output):
+        kind = "a folder" if output.is_dir() else "a file"
+        raise InputError(f"output {output} exists and is {kind}; remove it or choose another path")
+    check_writable(output)
+
+
+def _own_frames(folder: Path) -> Iterator[Path]:
+    return (p for p in folder.iterdir() if OWN_FRAME_NAME.fullmatch(p.name) and p.is_file())
+
+
+def _merge_frames(new: Path, folder: Path) -> None:
+    """Move the frames of ``new`` into the existing ``folder``, replacing its old frames of the
+    same names and deleting its old frames beyond the new count; every other file stays.
+
+    Each move is an atomic rename, so at any moment each frame file is complete, old or new.
+    """
+    names = set()
+    for frame in _own_frames(new):
+        os.replace(frame, folder / frame.name)
+        names.add(frame.name)
+    for stale in _own_frames(folder):
+        if stale.name not in names:
+            stale.unlink()
+    shutil.rmtree(new)
+
+
+@contextmanager
+def atomic_output(path: Union[str, Path]) -> Iterator[Path]:
+    """Yield a temporary path for the output at ``path`` and move it into place only if the block
+    succeeds; on any failure or interrupt it is deleted and an existing output is left untouched.
+
+    A file or a new folder is written next to ``path`` (same extension) and renamed into place. An
+    existing folder output gets a hidden temporary folder inside it, whose frames are then merged
+    in by :func:`_merge_frames`, so whatever else the folder holds is kept.
+    """
+    final = _absolute(path)
+    tag = uuid.uuid4().hex[:12]
+    into_existing_folder = final.is_dir()
+    if into_existing_folder:
+        temp = final / f".ifrnet.{tag}.tmp"
+    else:
+        final.parent.mkdir(parents=True, exist_ok=True)
+        temp = final.with_name(f".{final.stem}.{tag}.tmp{final.suffix}")
+    try:
+        yield temp
+        if into_existing_folder:
+            _merge_frames(temp, final)
+        else:
+            os.replace(temp, final)
+    except BaseException:
+        if temp.is_dir():
+            shutil.rmtree(temp, ignore_errors=True)
+        elif temp.exists():
+            temp.unlink()
+        raise
