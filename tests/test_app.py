@@ -6,7 +6,8 @@ Nothing here reaches the internet: analytics are off, the server binds 127.0.0.1
 """
 import asyncio
 import os
-import socket
+import subprocess
+import sys
 import time
 import zipfile
 from concurrent.futures import TimeoutError as FutureTimeout
@@ -21,6 +22,7 @@ gr = pytest.importorskip("gradio")
 gradio_client = pytest.importorskip("gradio_client")
 
 from models.interpolator import Interpolator  # noqa: E402
+from tests.http_server import free_loopback_port  # noqa: E402
 from tests.seeded import seeded_model  # noqa: E402
 from tests.video_builders import read_video, sample_frames, write_clip  # noqa: E402
 from utils.image_io import read_image  # noqa: E402
@@ -166,12 +168,6 @@ def test_cancelled_video_job_leaves_nothing_behind(handlers, tmp_path):
     handlers.models.lock.release()
 
 
-def free_loopback_port() -> int:
-    with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as probe:
-        probe.bind(("127.0.0.1", 0))
-        return probe.getsockname()[1]
-
-
 @pytest.fixture
 def server(handlers, tmp_path, monkeypatch):
     monkeypatch.setenv("GRADIO_TEMP_DIR", str(tmp_path / "gradio"))  # uploads land here, not in /tmp/gradio
@@ -225,3 +221,11 @@ def test_server_cancel_stops_the_video_job_and_frees_the_model(server, handlers,
     frames = client.predict(gradio_client.handle_file(pair[0]), gradio_client.handle_file(pair[1]), 1, 0, *MODEL,
                             False, api_name="/frames")[0]
     assert read_image(frames[0]["image"]).shape == (HEIGHT, WIDTH, 3)
+
+
+def test_app_without_gradio_says_how_to_install_it():
+    blocker = "import sys; sys.modules['gradio'] = None; import runpy; sys.argv = ['app.py', '--port', '1']; "
+    result = subprocess.run([sys.executable, "-c", blocker + f"runpy.run_path({str(ROOT / 'app.py')!r}, run_name='__main__')"],
+                            capture_output=True, text=True, cwd=ROOT, timeout=SERVER_TIMEOUT)
+    assert result.returncode == 2
+    assert result.stderr.strip().splitlines() == ["app.py: error: the web app needs Gradio: pip install -r requirements-app.txt"]

@@ -171,11 +171,11 @@ def build_app(handlers: Handlers) -> gr.Blocks:
             run_frames = gr.Button("Interpolate frames", variant="primary")
             frames_weights = gr.Markdown()
             with gr.Row():
-                frames_out = gr.Gallery(label="Interpolated frames", columns=4, height="auto")
-                preview = gr.Image(label="Animated preview (image 0, frames, image 1)", type="filepath")
+                frames_out = gr.Gallery(label="Interpolated frames", columns=2, object_fit="contain", height=360)
+                preview = gr.Image(label="Animated preview (image 0, frames, image 1)", type="filepath", height=360)
             archive = gr.File(label="Download the PNG frames (zip)", height=90)
             fields = gr.Gallery(label="What the network predicted (flows: colour = direction, saturation = length)",
-                                columns=4, height="auto")
+                                columns=4, object_fit="contain", height="auto")
             run_frames.click(handlers.frames, inputs=[image0, image1, count, timestep, *models, visualize],
                              outputs=[frames_out, preview, archive, fields, frames_weights],
                              api_name="frames", concurrency_id=MODEL_QUEUE, concurrency_limit=1, preprocess=False)
