@@ -6,8 +6,9 @@ Builds a small clip from a sample video (default: Big Buck Bunny from scikit-vid
   app first   one /video request to ``python app.py`` through gradio_client, from submit to the
               downloaded result (upload, queue, model load, conversion, download);
   app warm    the same request again, the model now cached by the app.
-The app's overhead is "app warm" minus "convert". The three are interleaved over --rounds rounds
-and their medians reported, since a shared machine's load drifts. Both tools run offline with the same variant,
+The app's overhead is "app warm" minus "convert", in wall time and in CPU time (the server's and
+the client's; CPU time is what to trust on a loaded machine, where wall times vary by 2x). The
+three are interleaved over --rounds rounds and their medians reported. Both tools run offline with the same variant,
 so both load the same weights (the published checkpoint if present, else the starter weights).
 
     python benchmarks/app_overhead.py --frames 24 --size 320x180 --model_name IFRNet_S --rounds 3
@@ -16,6 +17,7 @@ from __future__ import annotations
 
 import argparse
 import os
+import resource
 import socket
 import statistics
 import subprocess
@@ -24,7 +26,7 @@ import tempfile
 import time
 import urllib.request
 from pathlib import Path
-from typing import Optional
+from typing import Optional, Tuple
 
 ROOT = Path(__file__).resolve().parents[1]
 if str(ROOT) not in sys.path:
@@ -76,12 +78,18 @@ class AppServer:
         wait_until_serving(url, self.process, timeout=120)
         self.client = Client(url, verbose=False, download_files=str(folder / "downloads"))
 
-    def video(self, clip: Path, args) -> float:
-        """Seconds from submitting /video to having the result downloaded."""
-        started = time.perf_counter()
+    def cpu_seconds(self) -> float:
+        """CPU time the server process has used so far (user + system, all threads)."""
+        fields = Path(f"/proc/{self.process.pid}/stat").read_text().rsplit(")", 1)[1].split()
+        return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
+
+    def video(self, clip: Path, args) -> Tuple[float, float]:
+        """(wall seconds from submitting /video to having the result downloaded, CPU seconds of the
+        server and of this client for it)."""
+        started, cpu = time.perf_counter(), self.cpu_seconds() + time.process_time()
         self.client.predict(self._handle_file(str(clip)), args.factor, "", 10, 18, args.model_name, "Vimeo90K", "auto",
                             "float32", api_name="/video")
-        return time.perf_counter() - started
+        return time.perf_counter() - started, self.cpu_seconds() + time.process_time() - cpu
 
     def close(self) -> None:
         self.process.terminate()
@@ -98,7 +106,8 @@ def main(argv: Optional[list] = None) -> None:
     parser.add_argument("--rounds", type=int, default=3,
                         help="each measure is repeated this many times, interleaved, and the median reported (default: 3)")
     args = parser.parse_args(argv)
-    times = {"cli": [], "convert": [], "app": []}
+    wall = {"cli": [], "convert": [], "app": []}
+    cpu = {"cli": [], "convert": [], "app": []}
     with tempfile.TemporaryDirectory() as temporary:
         folder = Path(temporary)
         clip = make_clip(args.source or Path(default_source()), folder / "clip.mp4", args.frames, args.size)
@@ -110,27 +119,37 @@ def main(argv: Optional[list] = None) -> None:
         interpolator = Interpolator(args.model_name, device="cpu", offline=True, scale_factor="auto", batch_size=8)
         server = AppServer(folder)
         try:
-            first = server.video(clip, args)
+            first, _ = server.video(clip, args)
             for _ in range(args.rounds):
-                started = time.perf_counter()
+                started, children = time.perf_counter(), _children_cpu()
                 subprocess.run(cli_command, env=env, cwd=ROOT, check=True, stderr=subprocess.DEVNULL)
-                times["cli"].append(time.perf_counter() - started)
-                started = time.perf_counter()
+                wall["cli"].append(time.perf_counter() - started)
+                cpu["cli"].append(_children_cpu() - children)
+                started, own = time.perf_counter(), time.process_time()
                 convert(ConversionJob(input=clip, output=folder / "convert.mp4", factor=args.factor, overwrite=True,
                                       progress=False), interpolator.interpolate)
-                times["convert"].append(time.perf_counter() - started)
-                times["app"].append(server.video(clip, args))
+                wall["convert"].append(time.perf_counter() - started)
+                cpu["convert"].append(time.process_time() - own)
+                seconds, cpu_seconds = server.video(clip, args)
+                wall["app"].append(seconds)
+                cpu["app"].append(cpu_seconds)
         finally:
             server.close()
-    cli, in_process, warm = (statistics.median(times[key]) for key in ("cli", "convert", "app"))
+    median = {key: (statistics.median(wall[key]), statistics.median(cpu[key])) for key in wall}
     print(f"clip: {args.frames} frames {args.size[0]}x{args.size[1]}, factor {args.factor}, {args.model_name} on the CPU; "
           f"medians of {args.rounds} interleaved rounds; load average {os.getloadavg()[0]:.1f}")
-    print(f"cli (fresh process)     {cli:7.2f} s   {_spread(times['cli'])}")
-    print(f"convert (model loaded)  {in_process:7.2f} s   {_spread(times['convert'])}")
-    print(f"app first request       {first:7.2f} s   (model load included)")
-    print(f"app warm request        {warm:7.2f} s   {_spread(times['app'])}")
-    print(f"app overhead: {warm - in_process:+.2f} s over convert ({100 * (warm - in_process) / in_process:+.0f}%), "
-          f"{warm - cli:+.2f} s against the CLI ({100 * (warm - cli) / cli:+.0f}%)")
+    print(f"{'':24}{'wall s':>8}{'CPU s':>8}   wall of each round")
+    for key, label in (("cli", "cli (fresh process)"), ("convert", "convert (model loaded)"), ("app", "app warm request")):
+        print(f"{label:24}{median[key][0]:8.2f}{median[key][1]:8.2f}   {_spread(wall[key])}")
+    print(f"app first request       {first:8.2f}           (model load included)")
+    (app_wall, app_cpu), (own_wall, own_cpu) = median["app"], median["convert"]
+    print(f"app overhead over convert: wall {app_wall - own_wall:+.2f} s ({100 * (app_wall - own_wall) / own_wall:+.0f}%), "
+          f"CPU {app_cpu - own_cpu:+.2f} s ({100 * (app_cpu - own_cpu) / own_cpu:+.0f}%)")
+
+
+def _children_cpu() -> float:
+    usage = resource.getrusage(resource.RUSAGE_CHILDREN)
+    return usage.ru_utime + usage.ru_stime
 
 
 def _spread(values) -> str:

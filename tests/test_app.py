@@ -87,7 +87,12 @@ def test_frames_handler_returns_frames_preview_archive_and_fields(handlers, pair
 
 
 def test_frames_handler_single_timestep_without_fields(handlers, pair):
+    stale, other = handlers.work_dir / "frames-stale", handlers.work_dir / "keep-me"
+    for folder in (stale, other):
+        folder.mkdir(parents=True)
+        os.utime(folder, (time.time() - 7200, time.time() - 7200))
     frames, _, _, fields, _ = handlers.frames(*pair, 5, 0.3, *MODEL, False)
+    assert not stale.exists() and other.exists()  # finished jobs over an hour old are cleared, nothing else
     assert [caption for _, caption in frames] == ["t=0.300"] and fields == []
     expected = reference_interpolator().interpolate(read_image(pair[0]), read_image(pair[1]), [0.3])[0]
     assert np.array_equal(read_image(frames[0][0]), expected)

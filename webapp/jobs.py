@@ -14,11 +14,13 @@ from __future__ import annotations
 import shutil
 import tempfile
 import threading
+import time
 import zipfile
+from contextlib import contextmanager
 from dataclasses import dataclass
 from fractions import Fraction
 from pathlib import Path
-from typing import Callable, List, Optional, Sequence, Tuple
+from typing import Callable, Iterator, List, Optional, Sequence, Tuple
 
 import av
 import numpy as np
@@ -85,7 +87,7 @@ class ModelCache:
     def get(self, choice: ModelChoice) -> Interpolator:
         """The interpolator for ``choice`` (call with :attr:`lock` held)."""
         if self._key != choice:
-            self._interpolator = None  # free the old model before loading the next
+            self._key, self._interpolator = None, None  # free the old model first; a failed load keeps nothing
             self._interpolator = Interpolator(choice.model_name, self.checkpoint, self.device,
                                               scale_factor=choice.scale_factor, fp16=choice.fp16,
                                               dataset=choice.dataset, offline=self.offline)
@@ -103,9 +105,28 @@ class JobCancelled(Exception):
     """Raised inside a job whose cancel event was set; the job's folder is removed."""
 
 
-def new_job_folder(work_dir: Path, kind: str) -> Path:
-    Path(work_dir).mkdir(parents=True, exist_ok=True)
-    return Path(tempfile.mkdtemp(prefix=f"{kind}-", dir=work_dir))
+KEEP_RESULTS_SECONDS = 3600  # finished jobs' folders older than this go when a new job starts
+
+
+@contextmanager
+def job_folder(work_dir: Path, kind: str) -> Iterator[Path]:
+    """A fresh folder for one job, removed if the job fails or is cancelled.
+
+    Call it with the model's lock held: finished jobs' folders over an hour old are removed first
+    (a long-running app must not fill the disk; the page keeps its own copies of what it shows),
+    and only a job holding the lock can be running.
+    """
+    work_dir = Path(work_dir)
+    work_dir.mkdir(parents=True, exist_ok=True)
+    for old in work_dir.iterdir():
+        if old.is_dir() and old.name.startswith(("frames-", "video-")) and time.time() - old.stat().st_mtime > KEEP_RESULTS_SECONDS:
+            shutil.rmtree(old, ignore_errors=True)
+    folder = Path(tempfile.mkdtemp(prefix=f"{kind}-", dir=work_dir))
+    try:
+        yield folder
+    except BaseException:
+        shutil.rmtree(folder, ignore_errors=True)
+        raise
 
 
 def timesteps_for(count: int, timestep: Optional[float] = None) -> List[float]:
@@ -158,14 +179,12 @@ def run_frames_job(
     if frame0.shape != frame1.shape:
         raise InputError(f"the two images differ in size: {frame0.shape[1]}x{frame0.shape[0]} and "
                          f"{frame1.shape[1]}x{frame1.shape[0]} (width x height); give two frames of one video")
-    with models.lock:
+    with models.lock, job_folder(work_dir, "frames") as folder:
         interpolator = models.get(choice)
         if visualize:
             frames, fields = interpolator.interpolate_with_fields(frame0, frame1, timesteps)
         else:
             frames, fields = interpolator.interpolate(frame0, frame1, timesteps), []
-    folder = new_job_folder(work_dir, "frames")
-    try:
         paths = []
         for t, frame in zip(timesteps, frames):
             paths.append(folder / f"interp_t{t:.3f}.png")
@@ -181,9 +200,6 @@ def run_frames_job(
         for t, frame, frame_fields in zip(timesteps, frames, fields):
             written = write_field_images(folder / f"interp_t{t:.3f}", frame0, frame, frame1, frame_fields)
             pictures.extend((path, f"t={t:.3f}: {FIELD_CAPTIONS[name]}") for name, path in zip(FIELD_NAMES, written))
-    except BaseException:
-        shutil.rmtree(folder, ignore_errors=True)
-        raise
     return FramesResult(folder, paths, preview, archive, pictures, weights_description(interpolator))
 
 
@@ -245,29 +261,23 @@ def run_video_job(
     MP4 and the weights' description. Progress is reported in [0, 1] after each pair of frames."""
     _, _, _, frame_count = probe_video(video, limits)
     fps: Optional[Fraction] = parse_rate(options.fps) if options.fps else None
-    folder = new_job_folder(work_dir, "video")
-    output = folder / f"{Path(video).stem}_interpolated.mp4"
-    job = ConversionJob(input=Path(video), output=output, factor=None if fps else options.factor, fps=fps,
-                        crf=options.crf, progress=False,
-                        **({} if options.scene_threshold is None else {"scene_threshold": float(options.scene_threshold)}))
     pairs = max(1, (frame_count or 0) - 1)
     done = [0]
+    with models.lock, job_folder(work_dir, "video") as folder:
+        interpolator = models.get(choice)
 
-    try:
-        with models.lock:
-            interpolator = models.get(choice)
+        def interpolate(frame0: np.ndarray, frame1: np.ndarray, timesteps: List[float]) -> List[np.ndarray]:
+            if cancel is not None and cancel.is_set():
+                raise JobCancelled("the video job was cancelled")
+            frames = interpolator.interpolate(frame0, frame1, timesteps)
+            done[0] += 1
+            if on_progress is not None:
+                on_progress(min(1.0, done[0] / pairs))
+            return frames
 
-            def interpolate(frame0: np.ndarray, frame1: np.ndarray, timesteps: List[float]) -> List[np.ndarray]:
-                if cancel is not None and cancel.is_set():
-                    raise JobCancelled("the video job was cancelled")
-                frames = interpolator.interpolate(frame0, frame1, timesteps)
-                done[0] += 1
-                if on_progress is not None:
-                    on_progress(min(1.0, done[0] / pairs))
-                return frames
-
-            convert(job, interpolate)
-    except BaseException:
-        shutil.rmtree(folder, ignore_errors=True)
-        raise
+        output = folder / f"{Path(video).stem}_interpolated.mp4"
+        job = ConversionJob(input=Path(video), output=output, factor=None if fps else options.factor, fps=fps,
+                            crf=options.crf, progress=False,
+                            **({} if options.scene_threshold is None else {"scene_threshold": float(options.scene_threshold)}))
+        convert(job, interpolate)
     return output, weights_description(interpolator)

@@ -171,9 +171,9 @@ def build_app(handlers: Handlers) -> gr.Blocks:
             run_frames = gr.Button("Interpolate frames", variant="primary")
             frames_weights = gr.Markdown()
             with gr.Row():
-                frames_out = gr.Gallery(label="Interpolated frames", columns=2, object_fit="contain", height=360)
-                preview = gr.Image(label="Animated preview (image 0, frames, image 1)", type="filepath", height=360)
-            archive = gr.File(label="Download the PNG frames (zip)", height=90)
+                preview = gr.Image(label="Animated preview (image 0, frames, image 1)", type="filepath", height=360, scale=2)
+                archive = gr.File(label="Download the PNG frames (zip)", scale=1)
+            frames_out = gr.Gallery(label="Interpolated frames", columns=4, object_fit="contain", height="auto")
             fields = gr.Gallery(label="What the network predicted (flows: colour = direction, saturation = length)",
                                 columns=4, object_fit="contain", height="auto")
             run_frames.click(handlers.frames, inputs=[image0, image1, count, timestep, *models, visualize],
@@ -217,5 +217,6 @@ def serve(
     theme = gr.themes.Default(font=["ui-sans-serif", "system-ui", "sans-serif"], font_mono=["ui-monospace", "monospace"])
     app = build_app(handlers).queue(max_size=queue_size, default_concurrency_limit=1)
     app.launch(server_name=host, server_port=port, share=share, theme=theme, show_error=True,
-               max_file_size=f"{max_file_megabytes:g}mb", prevent_thread_lock=not block, quiet=not block)
+               max_file_size=f"{max_file_megabytes:g}mb", allowed_paths=[str(handlers.work_dir)],
+               prevent_thread_lock=not block, quiet=not block)
     return app
