@@ -14,7 +14,7 @@ the model's ``lean`` switch; the training losses are :mod:`models.objective`.
 from __future__ import annotations
 
 from dataclasses import dataclass
-from typing import Dict, List, NamedTuple, Optional, Sequence, Tuple
+from typing import Dict, List, NamedTuple, Optional, Sequence, Tuple, Union
 
 import torch
 import torch.nn as nn
@@ -232,7 +232,8 @@ class IFRNet(nn.Module):
         scale_factor: float = 1.0,
         *,
         lean: Optional[bool] = None,
-    ) -> torch.Tensor:
+        return_fields: bool = False,
+    ) -> Union[torch.Tensor, Tuple[torch.Tensor, Fields]]:
         """Interpolate the frame at time ``embt`` between ``img0`` (t=0) and ``img1`` (t=1).
 
         With ``scale_factor`` s != 1 the network runs on inputs resized by s and its flows, mask
@@ -243,6 +244,10 @@ class IFRNet(nn.Module):
         pair is encoded once and T frames come back.
 
         ``lean`` overrides the model's switch for this call (the ONNX export traces ``lean=False``).
+
+        ``return_fields=True`` returns ``(frame, fields)``: the :class:`Fields` the frame was merged
+        from (flows t->0 and t->1 in pixels, merge mask, residual), at the inputs' resolution and
+        one per timestep, for visualising what the network did. The default returns the frame only.
         """
         img0, img1, embt = self._check_inputs(img0, img1, embt, scale_factor)
         lean = self.lean if lean is None else lean
@@ -261,7 +266,8 @@ class IFRNet(nn.Module):
             img0, img1 = img0.expand(steps, -1, -1, -1), img1.expand(steps, -1, -1, -1)
             mean = mean.expand(steps, -1, -1, -1)
         # The centred images are recomputed here rather than kept through the network's peak.
-        return self.merge(img0 - mean, img1 - mean, mean, fields)
+        frame = self.merge(img0 - mean, img1 - mean, mean, fields)
+        return (frame, fields) if return_fields else frame
 
     def predict_fields(self, img0: torch.Tensor, img1: torch.Tensor, embt: torch.Tensor) -> Fields:
         """The plain coarse-to-fine pass on centred inputs at the network's resolution."""

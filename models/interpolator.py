@@ -10,14 +10,14 @@ from __future__ import annotations
 
 from contextlib import nullcontext
 from pathlib import Path
-from typing import List, Optional, Sequence, Union
+from typing import List, Optional, Sequence, Tuple, Union
 
 import numpy as np
 import torch
 
 from models import build_model
 from models.checkpoint import load_checkpoint, resolve_weights
-from models.ifrnet import IFRNet
+from models.ifrnet import Fields, IFRNet
 from utils.device import resolve_device
 from utils.errors import InputError
 from utils.image_io import image_to_tensor, tensor_to_image
@@ -170,6 +170,21 @@ class Interpolator:
         All timesteps run in one batched call that encodes the pair once (in chunks of
         ``batch_size`` when that is set and exceeded).
         """
+        return self._run(frame0, frame1, timesteps, with_fields=False)[0]
+
+    @torch.inference_mode()
+    def interpolate_with_fields(
+        self, frame0: np.ndarray, frame1: np.ndarray, timesteps: Sequence[float]
+    ) -> Tuple[List[np.ndarray], List[Fields]]:
+        """:meth:`interpolate`, plus for each frame the :class:`~models.ifrnet.Fields` it was merged
+        from, one per frame without the batch dimension (float32 on the CPU, cropped to the frames'
+        size, flows in pixels): what the
+        visualisations of ``demo_2x.py --visualize`` and the web app draw."""
+        return self._run(frame0, frame1, timesteps, with_fields=True)
+
+    def _run(
+        self, frame0: np.ndarray, frame1: np.ndarray, timesteps: Sequence[float], *, with_fields: bool
+    ) -> Tuple[List[np.ndarray], List[Fields]]:
         for name, frame in (("frame0", frame0), ("frame1", frame1)):
             if frame.ndim != 3 or frame.shape[2] != 3 or frame.dtype != np.uint8:
                 raise InputError(f"{name} must be an HxWx3 uint8 RGB image, got {frame.dtype} {frame.shape}")
@@ -187,10 +202,15 @@ class Interpolator:
         img0, img1 = padder.pad(img0, img1)
         chunk = self.batch_size or len(timesteps)
         frames: List[np.ndarray] = []
+        fields: List[Fields] = []
         for start in range(0, len(timesteps), chunk):
             embt = torch.tensor(timesteps[start : start + chunk], dtype=torch.float32, device=self.device).view(-1, 1, 1, 1)
             with self._autocast():
-                preds = self.model.inference(img0, img1, embt, scale_factor=scale)
+                preds = self.model.inference(img0, img1, embt, scale_factor=scale, return_fields=with_fields)
+            if with_fields:
+                preds, chunk_fields = preds
+                cropped = [padder.unpad(field.float()).cpu() for field in chunk_fields]
+                fields.extend(Fields(*parts) for parts in zip(*cropped))
             preds = padder.unpad(preds.float())
             frames.extend(tensor_to_image(pred) for pred in preds.cpu())
-        return frames
+        return frames, fields

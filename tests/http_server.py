@@ -56,12 +56,16 @@ class LoopbackServer:
         self._httpd.server_close()
 
 
-def closed_port_url(path: str = "/") -> str:
-    """A loopback URL on a port nothing listens on (connection refused)."""
+def free_loopback_port() -> int:
+    """A port on 127.0.0.1 that nothing listens on right now."""
     with socket.socket() as probe:
         probe.bind(("127.0.0.1", 0))
-        port = probe.getsockname()[1]
-    return f"http://127.0.0.1:{port}{path}"
+        return probe.getsockname()[1]
+
+
+def closed_port_url(path: str = "/") -> str:
+    """A loopback URL on a port nothing listens on (connection refused)."""
+    return f"http://127.0.0.1:{free_loopback_port()}{path}"
 
 
 def zip_of(members: Dict[str, bytes]) -> bytes:

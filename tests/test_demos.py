@@ -204,3 +204,23 @@ def test_output_that_fails_while_writing_is_one_line(tmp_path, frames, seeded_ch
     monkeypatch.setattr(utils.atomic.os, "unlink", read_only)
     line = bad_input_error(demo_8x, base_args(frames, seeded_checkpoints["IFRNet_S"], tmp_path), capsys)
     assert line.endswith("interp_t0.125.png: Read-only file system") and "cannot write" in line
+
+
+def test_demo_2x_visualize_writes_the_fields_of_its_frame(tmp_path, frames, seeded_checkpoints):
+    out = tmp_path / "out"
+    command = [sys.executable, str(ROOT / "demo_2x.py"), *base_args(frames, seeded_checkpoints["IFRNet_S"], tmp_path)[:-4],
+               "--output", str(out), "--device", "cpu", "--visualize"]
+    result = subprocess.run(command, capture_output=True, text=True, cwd=tmp_path)
+    assert result.returncode == 0, result.stderr
+    from models.interpolator import Interpolator
+    from utils.visualize import field_images
+
+    interpolator = Interpolator.from_model(seeded_model("IFRNet_S"), "cpu")
+    frame, fields = interpolator.interpolate_with_fields(read_image(frames[0]), read_image(frames[1]), [0.5])
+    for name, expected in field_images(*fields[0]).items():
+        written = read_image(out / f"interp_t0.500_{name}.png")
+        assert written.shape == (HEIGHT, WIDTH, 3)
+        assert np.abs(written.astype(int) - expected.astype(int)).mean() < 1.0, name
+    panel = read_image(out / "interp_t0.500_fields.png")
+    assert panel.shape == (2 * HEIGHT + 4, 4 * WIDTH + 3 * 4, 3)
+    assert np.array_equal(panel[:HEIGHT, WIDTH + 4 : 2 * WIDTH + 4], read_image(out / "interp_t0.500.png"))

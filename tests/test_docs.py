@@ -40,6 +40,8 @@ TOOL_PAGES: Dict[str, Tuple[str, Optional[str]]] = {
     "benchmarks/speed_parameters.py": ("docs/benchmarks.md", None),
     "benchmarks/starter_eval.py": ("docs/benchmarks.md", None),
     "benchmarks/video_memory.py": ("docs/benchmarks.md", None),
+    "app.py": ("docs/app.md", None),
+    "benchmarks/app_overhead.py": ("docs/app.md", None),
 }
 
 MARKDOWN_FILES = [ROOT / "README.md", ROOT / "GPU.md", ROOT / "checkpoints/starter/README.md", *sorted((ROOT / "docs").glob("*.md"))]

@@ -16,6 +16,7 @@ from models.interpolator import Interpolator
 from utils.atomic import check_output_folder, unwritable
 from utils.device import DEVICE_CHOICES
 from utils.image_io import read_image, save_gif, write_image
+from utils.visualize import field_images, panel
 
 __all__ = ["build_demo_parser", "run_demo"]
 
@@ -31,6 +32,9 @@ def build_demo_parser(description: str, *, dataset: str, default_output: str) ->
     add_weights_arguments(parser, dataset=dataset)
     parser.add_argument("--output", type=Path, default=Path(default_output), help=f"output folder (default: {default_output})")
     parser.add_argument("--device", choices=DEVICE_CHOICES, default="auto", help="auto takes CUDA when available")
+    parser.add_argument("--visualize", action="store_true",
+                        help="also write what the network predicted for each frame: its flows t->0 and t->1 (colour wheel), "
+                        "merge mask (white = from img0) and residual (heat map), as interp_t*_<name>.png and one panel interp_t*_fields.png")
     parser.set_defaults(dataset=dataset)
     return parser
 
@@ -38,7 +42,8 @@ def build_demo_parser(description: str, *, dataset: str, default_output: str) ->
 def run_demo(args: argparse.Namespace, timesteps: Sequence[float], gif_name: str) -> List[Path]:
     """Interpolate ``timesteps`` between --img0 and --img1; write one PNG per timestep and a GIF.
 
-    The GIF plays img0, the interpolated frames and img1, one second per cycle. Returns the paths
+    The GIF plays img0, the interpolated frames and img1, one second per cycle. With
+    ``--visualize`` each frame's flows, mask and residual are written too. Returns the paths
     written. An --output that cannot be created or written is refused before the model runs.
     """
     frame0, frame1 = read_image(args.img0), read_image(args.img1)
@@ -46,7 +51,10 @@ def run_demo(args: argparse.Namespace, timesteps: Sequence[float], gif_name: str
     interpolator = Interpolator(args.model_name, args.checkpoint, args.device, dataset=args.dataset, offline=args.offline)
     if interpolator.weights_note:
         print(f"note: {interpolator.weights_note}", file=sys.stderr)
-    frames = interpolator.interpolate(frame0, frame1, timesteps)
+    if getattr(args, "visualize", False):
+        frames, fields = interpolator.interpolate_with_fields(frame0, frame1, timesteps)
+    else:
+        frames, fields = interpolator.interpolate(frame0, frame1, timesteps), []
 
     written = []
     sequence = [frame0, *frames, frame1]
@@ -57,11 +65,29 @@ def run_demo(args: argparse.Namespace, timesteps: Sequence[float], gif_name: str
             path = args.output / f"interp_t{t:.3f}.png"
             write_image(path, frame)
             written.append(path)
+        for t, frame, frame_fields in zip(timesteps, frames, fields):
+            path = args.output / f"interp_t{t:.3f}"
+            written.extend(write_field_images(path, frame0, frame, frame1, frame_fields))
         path = gif
         save_gif(gif, sequence, duration_ms=max(20, 1000 // len(sequence)))
     except OSError as error:
         raise unwritable(path, error) from None
     written.append(gif)
+    return written
+
+
+def write_field_images(stem: Path, frame0, frame, frame1, fields) -> List[Path]:
+    """``<stem>_<name>.png`` for each picture of :func:`utils.visualize.field_images`, and
+    ``<stem>_fields.png``: the inputs and the frame above the flows, mask and residual."""
+    pictures = field_images(*fields)
+    written = []
+    for name, picture in pictures.items():
+        path = stem.with_name(f"{stem.name}_{name}.png")
+        write_image(path, picture)
+        written.append(path)
+    path = stem.with_name(f"{stem.name}_fields.png")
+    write_image(path, panel([[frame0, frame, frame1], list(pictures.values())]))
+    written.append(path)
     return written
 
 

@@ -1,0 +1,59 @@
+"""A local web app for IFRNet: frames between two images, and video frame-rate conversion.
+
+  pip install -r requirements-app.txt
+  python app.py                      # then open http://127.0.0.1:7860
+The API endpoints /frames and /video can be scripted with gradio_client. See docs/app.md.
+"""
+from __future__ import annotations
+
+import argparse
+import tempfile
+from pathlib import Path
+from typing import Optional
+
+from utils.cli import run_cli
+from utils.device import DEVICE_CHOICES
+from utils.errors import InputError
+
+
+def build_parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0], epilog="\n".join(__doc__.splitlines()[2:]),
+                                     formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser.add_argument("--host", default="127.0.0.1", help="address to serve on (default: 127.0.0.1, this machine only)")
+    parser.add_argument("--port", type=int, default=7860, help="port to serve on (default: 7860)")
+    parser.add_argument("--share", action="store_true", help="also publish a temporary public gradio.live link (off by default)")
+    parser.add_argument("--device", choices=DEVICE_CHOICES, default="auto", help="auto takes CUDA when available")
+    parser.add_argument("--checkpoint", default=None,
+                        help="weights file for every job (default: the published checkpoint of the model and weights chosen on the page)")
+    parser.add_argument("--offline", action="store_true",
+                        help="never download checkpoints: without the published ones use the starter weights")
+    parser.add_argument("--work_dir", type=Path, default=None,
+                        help="folder for the jobs' outputs (default: a temporary folder removed when the app stops)")
+    parser.add_argument("--max_image_pixels", type=int, default=3840 * 2160, help="largest image accepted, in pixels (default: 4K)")
+    parser.add_argument("--max_video_mb", type=float, default=200.0, help="largest video upload accepted, in MB (default: 200)")
+    parser.add_argument("--max_video_seconds", type=float, default=60.0, help="longest video accepted, in seconds (default: 60)")
+    parser.add_argument("--max_video_pixels", type=int, default=1920 * 1080, help="largest video frame accepted, in pixels (default: 1080p)")
+    parser.add_argument("--queue_size", type=int, default=16, help="most jobs waiting in the queue (default: 16)")
+    return parser
+
+
+def main(argv: Optional[list] = None) -> None:
+    args = build_parser().parse_args(argv)
+    try:
+        from webapp.ui import Handlers, serve
+    except ModuleNotFoundError as error:
+        if error.name != "gradio":
+            raise
+        raise InputError("the web app needs Gradio: pip install -r requirements-app.txt") from None
+    from webapp.jobs import AppLimits, ModelCache
+
+    limits = AppLimits(args.max_image_pixels, args.max_video_mb, args.max_video_seconds, args.max_video_pixels)
+    with tempfile.TemporaryDirectory(prefix="ifrnet-app-") as temporary:
+        work_dir = args.work_dir if args.work_dir is not None else Path(temporary)
+        handlers = Handlers(ModelCache(args.device, offline=args.offline, checkpoint=args.checkpoint), work_dir, limits)
+        serve(handlers, host=args.host, port=args.port, share=args.share, queue_size=args.queue_size,
+              max_file_megabytes=args.max_video_mb)
+
+
+if __name__ == "__main__":
+    run_cli(main)

@@ -1,0 +1,236 @@
+"""The web app: its handlers called directly on real frames and a real clip, and a live server on
+a loopback port driven through gradio_client's /frames and /video endpoints.
+
+Skipped when Gradio is not installed (it is an optional dependency, requirements-app.txt).
+Nothing here reaches the internet: analytics are off, the server binds 127.0.0.1, share is off.
+"""
+import asyncio
+import os
+import subprocess
+import sys
+import time
+import zipfile
+from concurrent.futures import TimeoutError as FutureTimeout
+from pathlib import Path
+
+import numpy as np
+import pytest
+from PIL import Image
+
+os.environ["GRADIO_ANALYTICS_ENABLED"] = "False"
+gr = pytest.importorskip("gradio")
+gradio_client = pytest.importorskip("gradio_client")
+
+from models.interpolator import Interpolator  # noqa: E402
+from tests.http_server import free_loopback_port  # noqa: E402
+from tests.seeded import seeded_model  # noqa: E402
+from tests.video_builders import read_video, sample_frames, write_clip  # noqa: E402
+from utils.image_io import read_image  # noqa: E402
+from video.convert import ConversionJob, convert  # noqa: E402
+from webapp.jobs import AppLimits, ModelCache  # noqa: E402
+from webapp.ui import Handlers, serve  # noqa: E402
+
+ROOT = Path(__file__).resolve().parents[1]
+HEIGHT, WIDTH = 93, 150  # not multiples of 16: the app pads and crops back like the CLIs
+MODEL = ("IFRNet_S", "Vimeo90K", "auto", "float32")  # model, weights, scale, precision
+SERVER_TIMEOUT = 180  # seconds any one request may take before the test fails instead of hanging
+
+
+@pytest.fixture(scope="module")
+def pair(tmp_path_factory):
+    """A crop of the real sample pair (Big Buck Bunny) as two PNG files."""
+    folder = tmp_path_factory.mktemp("pair")
+    paths = []
+    for name in ("img0.png", "img1.png"):
+        crop = read_image(ROOT / "figures" / name)[150 : 150 + HEIGHT, 250 : 250 + WIDTH]
+        Image.fromarray(crop).save(folder / name)
+        paths.append(str(folder / name))
+    return paths
+
+
+@pytest.fixture(scope="module")
+def clip(tmp_path_factory):
+    """Eight real frames of Big Buck Bunny at 160x90, 25 fps, as H.264."""
+    return write_clip(tmp_path_factory.mktemp("clip") / "bunny.mp4", sample_frames("bigbuckbunny", 8))
+
+
+@pytest.fixture(scope="module")
+def models(seeded_checkpoints):
+    return ModelCache("cpu", checkpoint=str(seeded_checkpoints["IFRNet_S"]))
+
+
+@pytest.fixture
+def handlers(models, tmp_path):
+    return Handlers(models, tmp_path / "work")
+
+
+def reference_interpolator():
+    return Interpolator.from_model(seeded_model("IFRNet_S"), "cpu", scale_factor="auto")
+
+
+def test_frames_handler_returns_frames_preview_archive_and_fields(handlers, pair, seeded_checkpoints):
+    frames, preview, archive, fields, weights = handlers.frames(*pair, 3, 0, *MODEL, True)
+    expected = reference_interpolator().interpolate(read_image(pair[0]), read_image(pair[1]), [0.25, 0.5, 0.75])
+    assert [caption for _, caption in frames] == ["t=0.250", "t=0.500", "t=0.750"]
+    for (path, _), frame in zip(frames, expected):
+        assert np.array_equal(read_image(path), frame)
+    with Image.open(preview) as gif:
+        assert gif.n_frames == 5 and gif.size == (WIDTH, HEIGHT)  # image 0, three frames, image 1
+    with zipfile.ZipFile(archive) as bundle:
+        assert sorted(bundle.namelist()) == ["interp_t0.250.png", "interp_t0.500.png", "interp_t0.750.png"]
+        assert bundle.read("interp_t0.500.png") == Path(frames[1][0]).read_bytes()
+    assert len(fields) == 3 * 4  # flow t->0, flow t->1, mask, residual for each frame
+    assert [caption for _, caption in fields[:4]] == ["t=0.250: flow t->0", "t=0.250: flow t->1",
+                                                      "t=0.250: merge mask (white: from image 0)", "t=0.250: residual"]
+    assert all(read_image(path).shape == (HEIGHT, WIDTH, 3) for path, _ in fields)
+    assert Path(seeded_checkpoints["IFRNet_S"]).name in weights
+
+
+def test_frames_handler_single_timestep_without_fields(handlers, pair):
+    stale, other = handlers.work_dir / "frames-stale", handlers.work_dir / "keep-me"
+    for folder in (stale, other):
+        folder.mkdir(parents=True)
+        os.utime(folder, (time.time() - 7200, time.time() - 7200))
+    frames, _, _, fields, _ = handlers.frames(*pair, 5, 0.3, *MODEL, False)
+    assert not stale.exists() and other.exists()  # finished jobs over an hour old are cleared, nothing else
+    assert [caption for _, caption in frames] == ["t=0.300"] and fields == []
+    expected = reference_interpolator().interpolate(read_image(pair[0]), read_image(pair[1]), [0.3])[0]
+    assert np.array_equal(read_image(frames[0][0]), expected)
+
+
+def page_error(call, *args):
+    with pytest.raises(gr.Error) as error:
+        result = call(*args)
+        if asyncio.iscoroutine(result):
+            asyncio.run(result)
+    return str(error.value)
+
+
+def test_bad_frames_input_is_a_message_on_the_page(models, pair, tmp_path):
+    handlers = Handlers(models, tmp_path / "work", AppLimits(max_image_pixels=HEIGHT * WIDTH))
+    smaller = tmp_path / "small.png"
+    Image.open(pair[1]).crop((0, 0, 100, 80)).save(smaller)
+    text = tmp_path / "notes.png"
+    text.write_text("not an image")
+    assert "differ in size: 150x93 and 100x80" in page_error(handlers.frames, pair[0], str(smaller))
+    assert "cannot read image" in page_error(handlers.frames, pair[0], str(text))
+    assert "missing" in page_error(handlers.frames, pair[0], None)
+    full = [str(ROOT / "figures" / name) for name in ("img0.png", "img1.png")]
+    assert "is 640x360, over this app's limit of 13,950 pixels" in page_error(handlers.frames, *full)
+    assert "from 1 to 31" in page_error(handlers.frames, str(smaller), str(smaller), 40)
+    assert "not available here" in page_error(handlers.frames, *pair, 1, 0, "IFRNet_S", "Vimeo90K", "auto", "float64")
+    assert not (tmp_path / "work").exists() or not any((tmp_path / "work").iterdir())  # nothing written
+
+
+def test_bad_video_input_is_a_message_on_the_page(models, clip, pair, tmp_path):
+    handlers = Handlers(models, tmp_path / "work", AppLimits(max_video_seconds=0.2))
+    text = tmp_path / "notes.mp4"
+    text.write_text("not a video")
+    assert "notes.mp4 is not a video this app can read" in page_error(handlers.video, str(text))
+    assert "img0.png is an image, not a video" in page_error(handlers.video, pair[0])
+    assert "no video was given" in page_error(handlers.video, None)
+    assert "lasts 0.3 s, over this app's limit of 0.2 s" in page_error(handlers.video, str(clip))
+    small = Handlers(models, tmp_path / "work", AppLimits(max_video_megabytes=0.001))
+    assert "MB, over this app's limit" in page_error(small.video, str(clip))
+    assert "not a frame rate" in page_error(Handlers(models, tmp_path / "work").video, str(clip), 2, "fast")
+    assert not (tmp_path / "work").exists() or not any((tmp_path / "work").iterdir())
+
+
+def test_video_handler_makes_what_interpolate_video_makes(handlers, clip, tmp_path):
+    output, weights = asyncio.run(handlers.video(str(clip), 2, "", 10, 18, *MODEL))
+    made = read_video(Path(output))
+    assert len(made.frames) == 16 and made.rate == 50
+    # interpolate_video.py's conversion with the same options and weights: the same video.
+    reference = tmp_path / "reference.mp4"
+    convert(ConversionJob(input=clip, output=reference, factor=2, scene_threshold=10, crf=18, progress=False),
+            reference_interpolator().interpolate)
+    assert all(np.array_equal(a, b) for a, b in zip(made.frames, read_video(reference).frames))
+    assert "IFRNet_S" in weights
+
+
+def test_cancelled_video_job_leaves_nothing_behind(handlers, tmp_path):
+    clip = write_clip(tmp_path / "long.mp4", sample_frames("bigbuckbunny", 40))
+    work = tmp_path / "work"
+
+    async def run_and_cancel():
+        started = asyncio.Event()
+        loop = asyncio.get_running_loop()
+
+        def progress(fraction, desc=None):
+            if fraction > 0:
+                loop.call_soon_threadsafe(started.set)
+
+        task = asyncio.ensure_future(handlers.video(str(clip), 4, "", 10, 18, *MODEL, progress=progress))
+        await asyncio.wait_for(started.wait(), SERVER_TIMEOUT)
+        assert any(work.iterdir())  # the job is writing its output
+        task.cancel()
+        with pytest.raises(asyncio.CancelledError):
+            await task
+
+    asyncio.run(run_and_cancel())
+    assert list(work.iterdir()) == []  # no folder, no temporary or partial video
+    assert handlers.models.lock.acquire(timeout=5)  # and the model is free for the next job
+    handlers.models.lock.release()
+
+
+@pytest.fixture
+def server(handlers, tmp_path, monkeypatch):
+    monkeypatch.setenv("GRADIO_TEMP_DIR", str(tmp_path / "gradio"))  # uploads land here, not in /tmp/gradio
+    port = free_loopback_port()
+    app = serve(handlers, port=port, block=False)
+    try:
+        yield f"http://127.0.0.1:{port}/"
+    finally:
+        app.close()
+
+
+def test_server_endpoints_driven_by_gradio_client(server, pair, clip, tmp_path):
+    client = gradio_client.Client(server, verbose=False, download_files=str(tmp_path / "downloads"))
+    assert {"/frames", "/video"} <= set(client.view_api(print_info=False, return_format="dict")["named_endpoints"])
+
+    job = client.submit(gradio_client.handle_file(pair[0]), gradio_client.handle_file(pair[1]), 1, 0, *MODEL, True,
+                        api_name="/frames")
+    frames, preview, archive, fields, weights = job.result(timeout=SERVER_TIMEOUT)
+    expected = reference_interpolator().interpolate(read_image(pair[0]), read_image(pair[1]), [0.5])[0]
+    assert np.array_equal(read_image(frames[0]["image"]), expected)
+    assert len(fields) == 4 and Path(archive).suffix == ".zip" and Path(preview).suffix == ".gif"
+
+    job = client.submit(gradio_client.handle_file(str(clip)), 2, "", 10, 18, *MODEL, api_name="/video")
+    output, _ = job.result(timeout=SERVER_TIMEOUT)
+    made = read_video(Path(output["video"] if isinstance(output, dict) else output))
+    assert len(made.frames) == 16 and made.rate == 50
+
+    # A bad input comes back as the handler's message, not a stack trace.
+    job = client.submit(gradio_client.handle_file(pair[0]), gradio_client.handle_file(str(ROOT / "README.md")), 1, 0,
+                        *MODEL, False, api_name="/frames")
+    with pytest.raises(Exception) as error:
+        job.result(timeout=SERVER_TIMEOUT)
+    assert not isinstance(error.value, FutureTimeout)
+    assert "cannot read image" in str(error.value) and "Traceback" not in str(error.value)
+
+
+def test_server_cancel_stops_the_video_job_and_frees_the_model(server, handlers, pair, tmp_path):
+    clip = write_clip(tmp_path / "long.mp4", sample_frames("bigbuckbunny", 40))
+    client = gradio_client.Client(server, verbose=False, download_files=str(tmp_path / "downloads"))
+    job = client.submit(gradio_client.handle_file(str(clip)), 4, "", 10, 18, *MODEL, api_name="/video")
+    deadline = time.monotonic() + SERVER_TIMEOUT
+    while not any(unit.progress for unit in (job.status().progress_data or []) if unit.progress):
+        assert time.monotonic() < deadline and not job.done(), "the video job never reported progress"
+        time.sleep(0.05)
+    assert [p.name[:6] for p in handlers.work_dir.iterdir()] == ["video-"]  # it is writing its output
+    job.cancel()
+    while any(handlers.work_dir.iterdir()):  # the job's folder goes once the worker has stopped
+        assert time.monotonic() < deadline, f"left behind: {list(handlers.work_dir.rglob('*'))}"
+        time.sleep(0.05)
+    # The next job gets the model.
+    frames = client.predict(gradio_client.handle_file(pair[0]), gradio_client.handle_file(pair[1]), 1, 0, *MODEL,
+                            False, api_name="/frames")[0]
+    assert read_image(frames[0]["image"]).shape == (HEIGHT, WIDTH, 3)
+
+
+def test_app_without_gradio_says_how_to_install_it():
+    blocker = "import sys; sys.modules['gradio'] = None; import runpy; sys.argv = ['app.py', '--port', '1']; "
+    result = subprocess.run([sys.executable, "-c", blocker + f"runpy.run_path({str(ROOT / 'app.py')!r}, run_name='__main__')"],
+                            capture_output=True, text=True, cwd=ROOT, timeout=SERVER_TIMEOUT)
+    assert result.returncode == 2
+    assert result.stderr.strip().splitlines() == ["app.py: error: the web app needs Gradio: pip install -r requirements-app.txt"]

@@ -1,0 +1,222 @@
+"""The Gradio page: a Frames tab and a Video tab over :mod:`webapp.jobs`, API names ``/frames`` and ``/video``.
+
+:class:`Handlers` holds the functions the page's buttons call (tests call them directly): they turn
+page values into job arguments and every :class:`~utils.errors.InputError` into ``gr.Error``, a
+message on the page instead of a stack trace. Both events share one queue slot (concurrency id
+``model``), so jobs run one at a time on the model; the video job runs in a worker thread that
+the Cancel button stops at the next pair of frames, after which its folder is gone.
+
+Gradio is an optional dependency (``requirements-app.txt``): import this module only from the app.
+"""
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import os
+import threading
+from pathlib import Path
+from typing import Any, List, Optional, Tuple
+
+# Before gradio is imported: no usage reports or version checks leave the machine.
+os.environ.setdefault("GRADIO_ANALYTICS_ENABLED", "False")
+
+import gradio as gr  # noqa: E402
+import torch  # noqa: E402
+
+from models import MODEL_NAMES  # noqa: E402
+from models.published import TASKS  # noqa: E402
+from utils.errors import InputError  # noqa: E402
+from video.scene import DEFAULT_SCENE_THRESHOLD  # noqa: E402
+from webapp.jobs import (  # noqa: E402
+    MAX_IN_BETWEEN,
+    AppLimits,
+    ModelCache,
+    ModelChoice,
+    VideoOptions,
+    run_frames_job,
+    run_video_job,
+    timesteps_for,
+)
+
+__all__ = ["Handlers", "build_app", "serve", "PRECISIONS", "SCALES"]
+
+SCALES = ("auto", "1", "0.5", "0.25")
+FLOAT16 = "float16 (CUDA)"
+PRECISIONS = ("float32", FLOAT16) if torch.cuda.is_available() else ("float32",)
+MODEL_QUEUE = "model"  # the concurrency id both jobs share: one job at a time on the model
+
+INTRO = """# IFRNet frame interpolation
+**Frames**: two images in, the frames between them out. **Video**: a higher frame rate, as
+`interpolate_video.py` makes it. Weights: the published checkpoint of the chosen width and training
+set when it is present (downloaded on first use unless the app runs `--offline`), else this
+project's starter weights (IFRNet_S); the line under the results says which ran."""
+
+
+def _choice(model_name: str, weights: str, scale: str, precision: str) -> ModelChoice:
+    if model_name not in MODEL_NAMES:
+        raise InputError(f"unknown model {model_name!r}; choose one of {', '.join(MODEL_NAMES)}")
+    if weights not in TASKS:
+        raise InputError(f"unknown weights {weights!r}; choose one of {', '.join(TASKS)}")
+    if precision not in PRECISIONS:
+        raise InputError(f"precision {precision!r} is not available here; choose one of {', '.join(PRECISIONS)}")
+    return ModelChoice(model_name, weights, str(scale), precision == FLOAT16)
+
+
+def _upload_path(value: Any) -> Optional[str]:
+    """The file path of an upload as the page sends it unprocessed (``{"path": ...}``, for a video
+    ``{"video": {"path": ...}}``), or as tests pass it (a path).
+
+    The events run with ``preprocess=False``: Gradio's own image and video preprocessing would
+    refuse a bad upload with its internal error before the handler could say what is wrong."""
+    if value is None or value == "":
+        return None
+    if isinstance(value, dict):
+        return _upload_path(value.get("video") if "video" in value else value.get("path"))
+    if hasattr(value, "path"):  # a FileData model
+        return _upload_path(value.path)
+    return str(value)
+
+
+class Handlers:
+    """What the page's buttons call; public so tests can call them with real files."""
+
+    def __init__(self, models: ModelCache, work_dir: Path, limits: AppLimits = AppLimits()) -> None:
+        self.models, self.work_dir, self.limits = models, Path(work_dir), limits
+
+    def frames(
+        self,
+        image0: Optional[str],
+        image1: Optional[str],
+        count: float = 1,
+        timestep: Optional[float] = None,
+        model_name: str = "IFRNet",
+        weights: str = "Vimeo90K",
+        scale: str = "auto",
+        precision: str = "float32",
+        visualize: bool = True,
+    ) -> Tuple[List[Tuple[str, str]], str, str, List[Tuple[str, str]], str]:
+        """Frames tab: (frames with captions, GIF preview, zip of PNGs, field pictures, weights line).
+
+        ``timestep`` in (0, 1) asks for that one frame; 0 or None asks for ``count`` evenly spaced ones."""
+        try:
+            times = timesteps_for(int(count), float(timestep) if timestep else None)  # 0 or empty: use the count
+            result = run_frames_job(_upload_path(image0), _upload_path(image1), times, _choice(model_name, weights, scale, precision),
+                                    self.models, self.work_dir, limits=self.limits, visualize=bool(visualize))
+        except InputError as error:
+            raise gr.Error(str(error), print_exception=False) from None
+        frames = [(str(path), f"t={t:.3f}") for path, t in zip(result.frames, times)]
+        fields = [(str(path), caption) for path, caption in result.fields]
+        return frames, str(result.preview), str(result.archive), fields, f"Ran {result.weights}"
+
+    async def video(
+        self,
+        video: Optional[str],
+        factor: float = 2,
+        fps: Optional[str] = None,
+        scene_threshold: float = DEFAULT_SCENE_THRESHOLD,
+        crf: float = 18,
+        model_name: str = "IFRNet",
+        weights: str = "Vimeo90K",
+        scale: str = "auto",
+        precision: str = "float32",
+        progress: Any = gr.Progress(),
+    ) -> Tuple[str, str]:
+        """Video tab: (the output MP4, weights line). Async so that a cancel reaches it: the
+        conversion runs in a worker thread, told to stop and awaited before the cancel completes."""
+        cancel = threading.Event()
+        try:
+            options = VideoOptions(factor=int(factor), fps=(fps or "").strip() or None,
+                                   scene_threshold=float(scene_threshold), crf=int(crf))
+            choice = _choice(model_name, weights, scale, precision)
+        except InputError as error:
+            raise gr.Error(str(error), print_exception=False) from None
+        progress(0.0, desc="interpolating")
+        worker = asyncio.ensure_future(asyncio.to_thread(
+            run_video_job, _upload_path(video), options, choice, self.models, self.work_dir, limits=self.limits,
+            on_progress=lambda fraction: progress(fraction, desc="interpolating"), cancel=cancel))
+        try:
+            output, described = await asyncio.shield(worker)
+        except asyncio.CancelledError:
+            cancel.set()
+            with contextlib.suppress(BaseException):
+                await worker  # the job removes its folder on the way out
+            raise
+        except InputError as error:
+            raise gr.Error(str(error), print_exception=False) from None
+        return str(output), f"Ran {described}"
+
+
+def _model_controls() -> List[gr.components.Component]:
+    with gr.Row():
+        model_name = gr.Dropdown(list(MODEL_NAMES), value="IFRNet", label="Model")
+        weights = gr.Dropdown(list(TASKS), value="Vimeo90K", label="Weights (published, trained on)")
+        scale = gr.Dropdown(list(SCALES), value="auto", label="Flow scale (auto: 1 up to 1080p, 0.5 at 4K)")
+        precision = gr.Radio(list(PRECISIONS), value="float32", label="Precision")
+    return [model_name, weights, scale, precision]
+
+
+def build_app(handlers: Handlers) -> gr.Blocks:
+    """The page's layout and events (not yet queued nor served: see :func:`serve`)."""
+    with gr.Blocks(title="IFRNet frame interpolation", delete_cache=(900, 3600)) as app:
+        gr.Markdown(INTRO)
+        models = _model_controls()
+        with gr.Tab("Frames"):
+            with gr.Row():
+                image0 = gr.Image(type="filepath", label="Image 0 (t = 0)", sources=["upload", "clipboard"])
+                image1 = gr.Image(type="filepath", label="Image 1 (t = 1)", sources=["upload", "clipboard"])
+            with gr.Row():
+                count = gr.Slider(1, MAX_IN_BETWEEN, value=1, step=1, label="In-between frames")
+                timestep = gr.Number(value=0, minimum=0, maximum=1, label="Or one timestep in (0, 1) (0: use the count)")
+                visualize = gr.Checkbox(value=True, label="Show flows, merge mask and residual")
+            run_frames = gr.Button("Interpolate frames", variant="primary")
+            frames_weights = gr.Markdown()
+            with gr.Row():
+                preview = gr.Image(label="Animated preview (image 0, frames, image 1)", type="filepath", height=360, scale=2)
+                archive = gr.File(label="Download the PNG frames (zip)", scale=1)
+            frames_out = gr.Gallery(label="Interpolated frames", columns=4, object_fit="contain", height="auto")
+            fields = gr.Gallery(label="What the network predicted (flows: colour = direction, saturation = length)",
+                                columns=4, object_fit="contain", height="auto")
+            run_frames.click(handlers.frames, inputs=[image0, image1, count, timestep, *models, visualize],
+                             outputs=[frames_out, preview, archive, fields, frames_weights],
+                             api_name="frames", concurrency_id=MODEL_QUEUE, concurrency_limit=1, preprocess=False)
+        with gr.Tab("Video"):
+            video_in = gr.Video(label="Video", sources=["upload"])
+            with gr.Row():
+                factor = gr.Slider(2, 8, value=2, step=1, label="Factor (output rate = input rate x N)")
+                fps = gr.Textbox(label="Or a target frame rate (e.g. 60, 59.94, 60000/1001)", value="")
+                scene = gr.Number(value=DEFAULT_SCENE_THRESHOLD, label="Scene-cut threshold (0 disables)")
+                crf = gr.Slider(0, 51, value=18, step=1, label="Quality (CRF, lower is better)")
+            with gr.Row():
+                run_video = gr.Button("Interpolate video", variant="primary")
+                cancel = gr.Button("Cancel", variant="stop")
+            video_weights = gr.Markdown()
+            video_out = gr.Video(label="Result")
+            job = run_video.click(handlers.video, inputs=[video_in, factor, fps, scene, crf, *models],
+                                  outputs=[video_out, video_weights], api_name="video",
+                                  concurrency_id=MODEL_QUEUE, concurrency_limit=1, preprocess=False)
+            cancel.click(None, cancels=[job])
+    return app
+
+
+def serve(
+    handlers: Handlers,
+    *,
+    host: str = "127.0.0.1",
+    port: int = 7860,
+    share: bool = False,
+    queue_size: int = 16,
+    max_file_megabytes: float = 200.0,
+    block: bool = True,
+) -> gr.Blocks:
+    """Queue the page (one job at a time on the model, at most ``queue_size`` waiting) and serve it.
+
+    ``block=False`` returns once the server is up (tests); stop it with ``.close()``. Uploads over
+    ``max_file_megabytes`` are refused by the page before they reach a handler.
+    """
+    # System fonts only: the default theme would have the browser fetch Google Fonts.
+    theme = gr.themes.Default(font=["ui-sans-serif", "system-ui", "sans-serif"], font_mono=["ui-monospace", "monospace"])
+    app = build_app(handlers).queue(max_size=queue_size, default_concurrency_limit=1)
+    app.launch(server_name=host, server_port=port, share=share, theme=theme, show_error=True,
+               max_file_size=f"{max_file_megabytes:g}mb", allowed_paths=[str(handlers.work_dir)],
+               prevent_thread_lock=not block, quiet=not block)
+    return app
