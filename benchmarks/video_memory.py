@@ -35,7 +35,8 @@ from models.interpolator import Interpolator  # noqa: E402
 from utils.cli import run_cli  # noqa: E402
 from utils.device import DEVICE_CHOICES  # noqa: E402
 from video.convert import ConversionJob, convert  # noqa: E402
-from video.io import VideoFileSink, VideoFileSource  # noqa: E402
+from video.sinks import VideoFileSink  # noqa: E402
+from video.sources import VideoFileSource  # noqa: E402
 
 
 def parse_size(text: str):

@@ -4,14 +4,16 @@ from __future__ import annotations
 import json
 import os
 import re
+import shutil
 import uuid
 from contextlib import contextmanager
 from pathlib import Path
-from typing import BinaryIO, Iterator, List, Union
+from typing import BinaryIO, Iterator, List, Optional, Union
 
 from utils.errors import InputError
 
-__all__ = ["PathLike", "atomic_writer", "write_json_report", "remove_stale_temporaries"]
+__all__ = ["PathLike", "atomic_writer", "write_json_report", "remove_stale_temporaries", "temporary_path", "discard",
+           "atomic_path"]
 
 PathLike = Union[str, "os.PathLike[str]"]
 
@@ -72,3 +74,46 @@ def remove_stale_temporaries(folder: PathLike) -> List[Path]:
                 continue
             removed.append(path)
     return removed
+
+
+def temporary_path(final: PathLike, folder: Optional[PathLike] = None) -> Path:
+    """A fresh hidden name for the temporary twin of ``final``, in ``folder`` (default: beside it).
+
+    The same ``.<stem>.<32 hex digits>.tmp<suffix>`` shape :func:`atomic_writer` uses, so
+    :func:`remove_stale_temporaries` recognises it and the final extension still picks the format.
+    """
+    final = Path(final)
+    return Path(folder if folder is not None else final.parent) / f".{final.stem}.{uuid.uuid4().hex}.tmp{final.suffix}"
+
+
+def discard(path: PathLike) -> None:
+    """Delete a temporary file or folder tree if it exists; never raises, so the error that made
+    it a leftover is the one the caller sees."""
+    path = Path(path)
+    try:
+        if path.is_dir() and not path.is_symlink():
+            shutil.rmtree(path, ignore_errors=True)
+        else:
+            path.unlink()
+    except OSError:
+        pass
+
+
+@contextmanager
+def atomic_path(path: PathLike, *, make_parents: bool = True) -> Iterator[Path]:
+    """Yield a temporary path for a file or folder that some other writer (an encoder, an image
+    library) creates; it is renamed onto ``path`` only if the block succeeds, and deleted on any
+    failure or interrupt, leaving an existing ``path`` untouched.
+
+    :func:`atomic_writer` is the variant for content written through a Python file handle.
+    """
+    final = Path(os.path.abspath(path))
+    if make_parents:
+        final.parent.mkdir(parents=True, exist_ok=True)
+    temp = temporary_path(final)
+    try:
+        yield temp
+        os.replace(temp, final)
+    except BaseException:
+        discard(temp)
+        raise

@@ -18,10 +18,11 @@ from tqdm import tqdm
 
 from utils.errors import InputError
 from video.encoders import check_encoder, default_codec
-from video.io import FrameFolderSink, SourceInfo, VideoFileSink, VideoFileSource, open_source
 from video.output import atomic_output, check_output_path, output_is_folder
 from video.pipeline import PipelineStats, interpolate_stream
 from video.scene import DEFAULT_SCENE_THRESHOLD
+from video.sinks import FrameFolderSink, FrameSink, VideoFileSink
+from video.sources import SourceInfo, open_source
 from video.timing import OutputClock
 
 __all__ = ["ConversionJob", "MAX_OUTPUT_FPS", "parse_rate", "output_rate", "check_job", "convert"]
@@ -120,10 +121,11 @@ def convert(job: ConversionJob, interpolate: InterpolateFn) -> PipelineStats:
         if to_folder and info.has_audio:
             log.info("writing frames to a folder: the audio is not kept")
         with atomic_output(job.output) as temp:
+            sink: FrameSink
             if to_folder:
                 sink = FrameFolderSink(temp)
             else:
-                audio = Path(job.input) if isinstance(source, VideoFileSource) and info.has_audio else None
+                audio = source.media_path if info.has_audio else None
                 sink = VideoFileSink(
                     temp,
                     width=info.width,
