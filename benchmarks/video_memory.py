@@ -54,7 +54,7 @@ def make_clip(source: Path, path: Path, frames: int, size) -> Path:
     """The first ``frames`` frames of ``source`` at ``size`` (looping if it is shorter), with its audio."""
     reader = VideoFileSource(source)
     sink = VideoFileSink(path, width=size[0], height=size[1], rate=reader.info.rate, codec="libx264", crf=18,
-                         audio_from=source)
+                         tracks_from=source)
     written = 0
     while written < frames:
         for frame in reader.frames():

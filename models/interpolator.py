@@ -18,6 +18,7 @@ import torch
 from models import build_model
 from models.checkpoint import load_checkpoint, resolve_weights
 from models.ifrnet import IFRNet
+from models.tta import averaged_inference
 from utils.device import resolve_device
 from utils.errors import InputError
 from utils.image_io import image_to_tensor, tensor_to_image
@@ -87,7 +88,9 @@ class Interpolator:
     Options: ``scale_factor`` (a number, or ``"auto"`` to pick one per frame size with
     :func:`auto_scale_factor`); ``fp16`` (CUDA only: half-precision autocast); ``batch_size``
     (most timesteps per network call, to bound memory; ``None`` runs all timesteps of a pair in
-    one call, which encodes the pair once).
+    one call, which encodes the pair once); ``tta`` (test-time augmentation: each frame is the
+    mean of the plain prediction and the one on the pair turned by 180 degrees, see
+    :mod:`models.tta`; about twice the time).
     """
 
     def __init__(
@@ -101,6 +104,7 @@ class Interpolator:
         batch_size: Optional[int] = None,
         dataset: str = "Vimeo90K",
         offline: bool = False,
+        tta: bool = False,
     ) -> None:
         device = resolve_device(device) if isinstance(device, str) else device
         self._check_options(device, scale_factor, fp16, batch_size)  # before the (slow) load
@@ -112,6 +116,7 @@ class Interpolator:
         load_checkpoint(model, resolved.path)
         self.model_name, self.checkpoint, self.weights_note = resolved
         self._setup(model, device, scale_factor, fp16, batch_size)
+        self.tta = tta
 
     @classmethod
     def from_model(
@@ -122,6 +127,7 @@ class Interpolator:
         scale_factor: ScaleSetting = 1.0,
         fp16: bool = False,
         batch_size: Optional[int] = None,
+        tta: bool = False,
     ) -> "Interpolator":
         """Wrap an already built (and loaded) model."""
         self = cls.__new__(cls)
@@ -129,6 +135,7 @@ class Interpolator:
         device = resolve_device(device) if isinstance(device, str) else device
         self._check_options(device, scale_factor, fp16, batch_size)
         self._setup(model, device, scale_factor, fp16, batch_size)
+        self.tta = tta
         return self
 
     @staticmethod
@@ -198,7 +205,10 @@ class Interpolator:
         for start in range(0, len(timesteps), chunk):
             embt = torch.tensor(timesteps[start : start + chunk], dtype=torch.float32, device=self.device).view(-1, 1, 1, 1)
             with self._autocast():
-                preds = self.model.inference(img0, img1, embt, scale_factor=scale)
+                if self.tta:
+                    preds = averaged_inference(self.model, img0, img1, embt, scale)
+                else:
+                    preds = self.model.inference(img0, img1, embt, scale_factor=scale)
             preds = padder.unpad(preds.float())
             frames.extend(tensor_to_image(pred) for pred in preds.cpu())
         return frames

@@ -26,6 +26,8 @@ def build_demo_parser(description: str, *, dataset: str, default_output: str) ->
     add_weights_arguments(parser, dataset=dataset)
     parser.add_argument("--output", type=Path, default=Path(default_output), help=f"output folder (default: {default_output})")
     parser.add_argument("--device", choices=DEVICE_CHOICES, default="auto", help="auto takes CUDA when available")
+    parser.add_argument("--tta", action="store_true",
+                        help="test-time augmentation: average with the prediction on the pair turned by 180 degrees (about 2x the time)")
     parser.set_defaults(dataset=dataset)
     return parser
 
@@ -38,6 +40,7 @@ def run_demo(args: argparse.Namespace, timesteps: Sequence[float], gif_name: str
     """
     frame0, frame1 = read_image(args.img0), read_image(args.img1)
     interpolator = Interpolator(args.model_name, args.checkpoint, args.device, dataset=args.dataset, offline=args.offline)
+    interpolator.tta = args.tta  # see Interpolator's tta option
     if interpolator.weights_note:
         print(f"note: {interpolator.weights_note}", file=sys.stderr)
     frames = interpolator.interpolate(frame0, frame1, timesteps)

@@ -20,20 +20,25 @@ from typing import Iterator, Union
 
 from utils.atomic import atomic_path, discard, temporary_path
 from utils.errors import InputError
-from video.sinks import OWN_FRAME_NAME, VIDEO_FORMATS
+from video.sinks import GIF_SUFFIX, OWN_FRAME_NAME, VIDEO_FORMATS
 
-__all__ = ["output_is_folder", "check_output_path", "check_writable", "atomic_output"]
+__all__ = ["is_gif", "output_is_folder", "check_output_path", "check_writable", "atomic_output"]
+
+
+def is_gif(path: Union[str, Path]) -> bool:
+    """An animated GIF output (``.gif``)."""
+    return Path(path).suffix.lower() == GIF_SUFFIX
 
 
 def output_is_folder(path: Union[str, Path]) -> bool:
-    """A path with a video extension is a file; an existing folder or a name without suffix is a folder."""
+    """A path with a video or .gif extension is a file; an existing folder or a name without suffix is a folder."""
     path = Path(path)
-    if path.suffix.lower() in VIDEO_FORMATS:
+    if path.suffix.lower() in VIDEO_FORMATS or is_gif(path):
         return False
     if path.is_dir() or path.suffix == "":
         return True
     raise InputError(
-        f"unsupported output extension {path.suffix!r}; use one of {', '.join(sorted(VIDEO_FORMATS))} or a folder"
+        f"unsupported output extension {path.suffix!r}; use one of {', '.join(sorted([*VIDEO_FORMATS, GIF_SUFFIX]))} or a folder"
     )
 
 

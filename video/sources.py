@@ -74,6 +74,10 @@ class FrameSource(Protocol):
         """The frames in presentation order, one at a time."""
         ...
 
+    def seek(self, time: Fraction) -> None:
+        """Make ``frames()`` start at a frame at or shortly before ``time`` seconds (for --start)."""
+        ...
+
     def close(self) -> None:
         """Release the input (safe to call once after any number of frames)."""
         ...
@@ -114,6 +118,7 @@ class VideoFileSource:
         self.media_path: Optional[Path] = self.path
         self.end_time: Optional[Fraction] = None  # known exactly once all frames were read
         self.decode_error: Optional[str] = None  # the first decoding error, once frames() has run
+        self._sought = False
 
     def _read_info(self) -> SourceInfo:
         stream, container = self._stream, self._container
@@ -155,11 +160,17 @@ class VideoFileSource:
             if packet is None:
                 break
 
+    def seek(self, time: Fraction) -> None:
+        """Jump to the key frame at or before ``time``, so a part late in a long file starts at once."""
+        time_base = Fraction(self._stream.time_base) if self._stream.time_base else Fraction(1, 1000000)
+        self._container.seek(int(time / time_base), backward=True, any_frame=False, stream=self._stream)
+        self._sought = True
+
     def _check_complete(self, decoded: int) -> None:
         """Warn (or with ``strict``, fail) when fewer frames were decoded than the header promises."""
         if decoded == 0 and self.decode_error:
             raise InputError(f"cannot decode frame 1 of {self.path}: {self.decode_error}")
-        promised = self.promised_frames
+        promised = None if self._sought else self.promised_frames  # after a seek the counts differ
         short = promised is not None and decoded < promised
         if not short and self.decode_error is None:
             return
@@ -226,10 +237,15 @@ class FrameFolderSource:
             has_audio=False,
         )
         self.end_time: Optional[Fraction] = None
+        self._first = 0  # index of the first file frames() reads
+
+    def seek(self, time: Fraction) -> None:
+        """Start at the frame shown at ``time`` (frame k is shown from k / rate on)."""
+        self._first = min(max(0, int(Fraction(time) * self.info.rate)), len(self.files) - 1)
 
     def frames(self) -> Iterator[SourceFrame]:
         size = (self.info.height, self.info.width, 3)
-        for number, path in enumerate(self.files, start=1):
+        for number, path in enumerate(self.files[self._first:], start=self._first + 1):
             image = read_image(path)
             if image.shape != size:
                 raise InputError(
