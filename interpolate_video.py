@@ -6,7 +6,7 @@ Examples:
   python interpolate_video.py --input frames/ --output out/ --factor 4 --input_fps 30
   python interpolate_video.py --input anime.mp4 --output anime_2x.mp4 --dedup 1     # held drawings become motion
   python interpolate_video.py --input clip.mp4 --output loop.gif --loop --start 2 --duration 3
-See docs/video.md for every flag and more recipes.
+See README.md for every flag and more recipes.
 """
 from __future__ import annotations
 
@@ -142,13 +142,7 @@ def main(argv: Optional[list] = None) -> None:
         overwrite=args.overwrite,
         strict=args.strict,
         progress=not args.quiet,
-        dedup=args.dedup,
-        loop=args.loop,
-        montage=args.montage,
-        image_format=args.image_format,
-        quality=args.quality,
-        start=args.start,
-        duration=args.duration,
+        **{name: getattr(args, name) for name in ("dedup", "loop", "montage", "image_format", "quality", "start", "duration")},
     )
     check_job(job)  # fail on bad paths before loading the model
     interpolator = Interpolator(args.model_name, args.checkpoint, args.device,

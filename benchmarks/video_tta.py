@@ -58,13 +58,20 @@ def triplets(path: str, count: int, width: int, stride: int) -> List[Tuple[np.nd
     return [tuple(frames[i:i + 3]) for i in range(0, len(frames) - 2, stride)][:count]
 
 
-def score(interpolator: Interpolator, samples: Sequence[tuple]) -> Tuple[float, float]:
-    """Mean PSNR of the predicted middle frames, and seconds per predicted frame."""
-    values, started = [], time.perf_counter()
+def score(interpolators: Dict[str, Interpolator], samples: Sequence[tuple]) -> Dict[str, Dict[str, float]]:
+    """Mean PSNR of each interpolator's middle frames and its seconds per frame. The variants take
+    turns on each sample, so a machine whose load changes during the run slows them alike."""
+    values: Dict[str, List[float]] = {name: [] for name in interpolators}
+    seconds = dict.fromkeys(interpolators, 0.0)
     for frame0, middle, frame1 in samples:
-        error = interpolator.interpolate(frame0, frame1, [0.5])[0].astype(np.float64) - middle
-        values.append(10 * np.log10(255.0**2 / max(float(np.mean(error**2)), 1e-10)))
-    return float(np.mean(values)), (time.perf_counter() - started) / len(samples)
+        for name, interpolator in interpolators.items():
+            started = time.perf_counter()
+            predicted = interpolator.interpolate(frame0, frame1, [0.5])[0]
+            seconds[name] += time.perf_counter() - started
+            error = predicted.astype(np.float64) - middle
+            values[name].append(10 * np.log10(255.0**2 / max(float(np.mean(error**2)), 1e-10)))
+    return {name: {"psnr": float(np.mean(values[name])), "seconds_per_frame": seconds[name] / len(samples)}
+            for name in interpolators}
 
 
 def main(argv: Optional[list] = None) -> Dict[str, Dict[str, float]]:
@@ -86,13 +93,14 @@ def main(argv: Optional[list] = None) -> Dict[str, Dict[str, float]]:
     print(f"weights: {resolved.model_name} {resolved.path}")
     samples = [t for clip in (args.clips or default_clips()) for t in triplets(clip, args.triplets, args.width, stride=5)]
     print(f"{len(samples)} held-out frames at width {args.width}")
-    results = {}
-    for name in args.variants:
-        interpolator = Interpolator.from_model(TestTimeAugmented(model, VARIANTS[name]), args.device)
-        value, seconds = score(interpolator, samples)
-        results[name] = {"psnr": value, "seconds_per_frame": seconds}
-        gain = value - results["plain"]["psnr"] if "plain" in results else float("nan")
-        print(f"{name:>20}: PSNR {value:6.3f} dB ({gain:+.3f} vs plain), {seconds:6.3f} s/frame")
+    interpolators = {name: Interpolator.from_model(TestTimeAugmented(model, VARIANTS[name]), args.device)
+                     for name in args.variants}
+    results = score(interpolators, samples)
+    baseline = results.get("plain")
+    for name, result in results.items():
+        versus = (f" ({result['psnr'] - baseline['psnr']:+.3f} dB, "
+                  f"{result['seconds_per_frame'] / baseline['seconds_per_frame']:.2f}x the time of plain)" if baseline else "")
+        print(f"{name:>20}: PSNR {result['psnr']:6.3f} dB, {result['seconds_per_frame']:6.3f} s/frame{versus}")
     return results
 
 

@@ -41,9 +41,12 @@ def _display_matrix(path: Path) -> Optional[Tuple[int, ...]]:
     frame, or None. Frames are decoded as stored, so the output must carry the matrix to show
     them upright. A separate open, so the demuxer that carries the tracks starts untouched."""
     with av.open(str(path)) as container:
-        for frame in container.decode(video=0):
-            data = frame.side_data.get(av.sidedata.sidedata.Type.DISPLAYMATRIX)
-            return None if data is None else tuple(int(v) for v in np.frombuffer(bytes(data), dtype=np.int32))
+        try:
+            for frame in container.decode(video=0):
+                data = frame.side_data.get(av.sidedata.sidedata.Type.DISPLAYMATRIX)
+                return None if data is None else tuple(int(v) for v in np.frombuffer(bytes(data), dtype=np.int32))
+        except av.error.FFmpegError:  # an undecodable first frame: the frame reader reports it
+            return None
     return None
 
 
