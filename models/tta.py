@@ -7,9 +7,11 @@ second, partly independent estimate of the same frame; their mean has less error
 more forward pass: about twice the time, and the same peak memory (the passes run one after
 the other).
 
-Why the 180-degree turn: on held-out real frames (``python benchmarks/video_tta.py``) it scored
-higher than a horizontal flip alone, a vertical flip alone or swapping the frames in time (t ->
-1 - t), whose figures that script prints side by side; see the README for them.
+Why the 180-degree turn: on held-out real frames (``python benchmarks/video_tta.py`` prints the
+variants side by side; figures in the README) it gained more than a horizontal flip or swapping the
+frames in time (t -> 1 - t) and as much as a vertical flip, within noise. Of those two it is the one
+that reverses motion along both axes, so what the second pass sees differs from the first whatever
+the direction of motion (a vertical flip leaves a horizontal pan as it was).
 """
 from __future__ import annotations
 
