@@ -35,7 +35,8 @@ from models.interpolator import Interpolator  # noqa: E402
 from utils.cli import run_cli  # noqa: E402
 from utils.device import DEVICE_CHOICES, autotune_convolutions  # noqa: E402
 from video.convert import ConversionJob, convert  # noqa: E402
-from video.io import VideoFileSink, VideoFileSource  # noqa: E402
+from video.sinks import VideoFileSink  # noqa: E402
+from video.sources import VideoFileSource  # noqa: E402
 
 
 def parse_size(text: str):
@@ -53,7 +54,7 @@ def make_clip(source: Path, path: Path, frames: int, size) -> Path:
     """The first ``frames`` frames of ``source`` at ``size`` (looping if it is shorter), with its audio."""
     reader = VideoFileSource(source)
     sink = VideoFileSink(path, width=size[0], height=size[1], rate=reader.info.rate, codec="libx264", crf=18,
-                         audio_from=source)
+                         tracks_from=source)
     written = 0
     while written < frames:
         for frame in reader.frames():

@@ -17,6 +17,7 @@ from evaluation.benchmark_sets import Benchmark, check_samples_exist, get_benchm
 from evaluation.runner import BenchmarkResult, evaluate
 from models import MODEL_NAMES, build_model, load_checkpoint
 from models.checkpoint import add_weights_arguments, resolve_weights
+from models.tta import TestTimeAugmented
 from utils.atomic import check_output_file, write_json_report
 from utils.device import DEVICE_CHOICES, resolve_device
 from utils.errors import InputError
@@ -54,6 +55,8 @@ def build_parser(benchmark: Benchmark, description: str) -> argparse.ArgumentPar
         parser.add_argument("--split", choices=(*benchmark.splits, ALL_SPLITS), default=ALL_SPLITS,
                             help=f"which list to evaluate (default: {ALL_SPLITS}, each reported separately)")
     parser.add_argument("--no_progress", action="store_true", help="hide the progress bar")
+    parser.add_argument("--tta", action="store_true",
+                        help="test-time augmentation: average with the prediction on the pair turned by 180 degrees (about 2x the time)")
     return parser
 
 
@@ -144,6 +147,8 @@ def run_benchmark(name: str, argv: Optional[Sequence[str]] = None, description: 
     if note:
         print(f"note: {note}", file=sys.stderr)
     model = load_model(model_name, checkpoint, device)
+    if args.tta:
+        model = TestTimeAugmented(model)
 
     results = {}
     for split_name, samples in listed.items():

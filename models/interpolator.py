@@ -18,6 +18,7 @@ import torch
 from models import build_model
 from models.checkpoint import load_checkpoint, resolve_weights
 from models.ifrnet import Fields, IFRNet
+from models.tta import averaged_inference
 from utils.device import resolve_device
 from utils.errors import InputError
 from utils.image_io import image_to_tensor, tensor_to_image
@@ -77,7 +78,9 @@ class Interpolator:
     :func:`auto_scale_factor`); ``fp16`` (CUDA only: half-precision autocast); ``batch_size``
     (most timesteps per network call, to bound memory; ``None`` runs all timesteps of a pair in
     one call, which encodes the pair once); ``lean`` (default True: the memory-lean inference of
-    :mod:`models.lean_inference`; False runs the plain path of :mod:`models.ifrnet`).
+    :mod:`models.lean_inference`; False runs the plain path of :mod:`models.ifrnet`); ``tta``
+    (test-time augmentation: each frame is the mean of the plain prediction and the one on the
+    pair turned by 180 degrees, see :mod:`models.tta`; about twice the time).
 
     cuDNN's autotuner is not switched on here (it is a process-wide setting): scripts that feed
     frames of one size switch it on with :func:`utils.device.autotune_convolutions`.
@@ -95,6 +98,7 @@ class Interpolator:
         lean: bool = True,
         dataset: str = "Vimeo90K",
         offline: bool = False,
+        tta: bool = False,
     ) -> None:
         device = resolve_device(device) if isinstance(device, str) else device
         self._check_options(device, scale_factor, fp16, batch_size)  # before the (slow) load
@@ -106,6 +110,7 @@ class Interpolator:
         load_checkpoint(model, resolved.path)
         self.model_name, self.checkpoint, self.weights_note = resolved
         self._setup(model, device, scale_factor, fp16, batch_size, lean)
+        self.tta = tta
 
     @classmethod
     def from_model(
@@ -117,6 +122,7 @@ class Interpolator:
         fp16: bool = False,
         batch_size: Optional[int] = None,
         lean: bool = True,
+        tta: bool = False,
     ) -> "Interpolator":
         """Wrap an already built (and loaded) model."""
         self = cls.__new__(cls)
@@ -124,6 +130,7 @@ class Interpolator:
         device = resolve_device(device) if isinstance(device, str) else device
         self._check_options(device, scale_factor, fp16, batch_size)
         self._setup(model, device, scale_factor, fp16, batch_size, lean)
+        self.tta = tta
         return self
 
     @staticmethod
@@ -180,6 +187,8 @@ class Interpolator:
         from, one per frame without the batch dimension (float32 on the CPU, cropped to the frames'
         size, flows in pixels): what the
         visualisations of ``demo_2x.py --visualize`` and the web app draw."""
+        if self.tta:  # a test-time averaged frame is not merged from one set of fields
+            raise InputError("the fields of a frame cannot be shown with test-time augmentation (tta): drop one of the two")
         return self._run(frame0, frame1, timesteps, with_fields=True)
 
     def _run(
@@ -206,7 +215,10 @@ class Interpolator:
         for start in range(0, len(timesteps), chunk):
             embt = torch.tensor(timesteps[start : start + chunk], dtype=torch.float32, device=self.device).view(-1, 1, 1, 1)
             with self._autocast():
-                preds = self.model.inference(img0, img1, embt, scale_factor=scale, return_fields=with_fields)
+                if self.tta:
+                    preds = averaged_inference(self.model, img0, img1, embt, scale)
+                else:
+                    preds = self.model.inference(img0, img1, embt, scale_factor=scale, return_fields=with_fields)
             if with_fields:
                 preds, chunk_fields = preds
                 cropped = [padder.unpad(field.float()).cpu() for field in chunk_fields]

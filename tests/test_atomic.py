@@ -1,4 +1,5 @@
-"""utils.atomic: a failed write leaves nothing behind and raises once; reports are strict JSON; output checks.
+"""utils.atomic: a failed write leaves nothing behind and raises once; an output made by another
+writer appears whole under its name or not at all; reports are strict JSON; output checks.
 
 Tests run as root, for whom chmod does not make a folder read-only, so a read-only file system is
 simulated in-process: os.replace, os.unlink or os.access are patched to fail as they do on one (EROFS).
@@ -12,7 +13,7 @@ import os
 import pytest
 
 import utils.atomic as atomic
-from utils.atomic import atomic_writer, check_output_folder, write_json_report
+from utils.atomic import atomic_path, atomic_writer, check_output_folder, remove_stale_temporaries, temporary_path, write_json_report
 from utils.errors import InputError
 
 
@@ -78,3 +79,42 @@ def test_output_folder_checks(tmp_path, monkeypatch):
     monkeypatch.setattr(atomic.os, "access", lambda path, mode: False if os.fspath(path) == os.fspath(tmp_path) else real_access(path, mode))
     with pytest.raises(InputError, match=r"is not writable \(no permission or a read-only file system\)"):
         check_output_folder(tmp_path / "new")
+
+
+def test_atomic_path_replaces_only_on_success(tmp_path):
+    final = tmp_path / "out.mp4"
+    final.write_bytes(b"old")
+    with atomic_path(final) as temp:
+        assert temp.parent == tmp_path and temp.suffix == ".mp4" and temp.name.startswith(".out.")
+        temp.write_bytes(b"new")
+        assert final.read_bytes() == b"old"  # nothing visible under the final name until the end
+    assert final.read_bytes() == b"new"
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["out.mp4"]
+
+
+@pytest.mark.parametrize("kind", ["file", "folder"])
+def test_atomic_path_failure_deletes_the_partial_output_and_keeps_the_old(tmp_path, kind):
+    final = tmp_path / ("out.mp4" if kind == "file" else "frames")
+    if kind == "file":
+        final.write_bytes(b"old")
+    with pytest.raises(KeyboardInterrupt):
+        with atomic_path(final) as temp:
+            if kind == "file":
+                temp.write_bytes(b"half")
+            else:
+                temp.mkdir()
+                (temp / "00000000.png").write_bytes(b"half")
+            raise KeyboardInterrupt
+    expected = ["out.mp4"] if kind == "file" else []
+    assert sorted(p.name for p in tmp_path.iterdir()) == expected
+    if kind == "file":
+        assert final.read_bytes() == b"old"
+
+
+def test_a_temporary_left_by_a_killed_process_is_recognised_as_stale(tmp_path):
+    stale = temporary_path(tmp_path / "clip.mkv")  # what atomic_path writes to before the rename
+    stale.write_bytes(b"half")  # a SIGKILL here leaves it behind
+    keep = tmp_path / "clip.mkv"
+    keep.write_bytes(b"done")
+    assert remove_stale_temporaries(tmp_path) == [stale]
+    assert [p.name for p in tmp_path.iterdir()] == ["clip.mkv"]

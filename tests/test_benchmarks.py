@@ -130,6 +130,19 @@ def test_vimeo90k_plain_inference_and_json(tmp_path, model, common):
     assert set(written["per_sample"][0]) == {"name", "psnr", "ssim"}
 
 
+def test_tta_scores_the_mean_with_the_turned_pair(tmp_path, model, common):
+    root = tmp_path / "vimeo_triplet"
+    names = build.build_vimeo90k(root, count=2, size=(64, 96))
+    report = Vimeo90K.main(["--data_root", str(root), "--tta", *common])
+    expected = []
+    for name in names:
+        folder = root / "sequences" / name
+        img0, img1 = load(folder / "im1.png"), load(folder / "im3.png")
+        turned = infer(model, img0.flip(2, 3), img1.flip(2, 3), [0.5]).flip(2, 3)
+        expected.append((name, *scores((infer(model, img0, img1, [0.5]) + turned) / 2, load(folder / "im2.png"))[:2]))
+    assert_matches(report, expected)
+
+
 def test_ucf101_limit_takes_the_first_samples_in_name_order(tmp_path, model, common, capsys):
     root = tmp_path / "UCF101"
     build.build_ucf101(root, ["3", "1", "2"], size=(64, 64))

@@ -31,8 +31,9 @@ def frames(tmp_path_factory):
     return paths
 
 
-def expected_frames(model_name, img0_path, img1_path, timesteps):
-    """Independent computation: replicate-pad to 16, infer, crop, round to uint8."""
+def expected_frames(model_name, img0_path, img1_path, timesteps, tta=False):
+    """Independent computation: replicate-pad to 16, infer, crop, round to uint8; with ``tta``
+    the mean with the prediction on the padded pair turned by 180 degrees, turned back."""
     model = seeded_model(model_name)
     to_tensor = lambda p: torch.from_numpy(np.asarray(Image.open(p).convert("RGB")).copy()).permute(2, 0, 1)[None].float() / 255
     img0, img1 = to_tensor(img0_path), to_tensor(img1_path)
@@ -41,6 +42,9 @@ def expected_frames(model_name, img0_path, img1_path, timesteps):
     img0, img1 = F.pad(img0, pads, mode="replicate"), F.pad(img1, pads, mode="replicate")
     with torch.no_grad():
         preds = model.inference(img0, img1, torch.tensor(timesteps).view(-1, 1, 1, 1))
+        if tta:
+            turned = model.inference(img0.rot90(2, (2, 3)), img1.rot90(2, (2, 3)), torch.tensor(timesteps).view(-1, 1, 1, 1))
+            preds = (preds + turned.rot90(2, (2, 3))) / 2
     preds = preds[..., pads[2] : pads[2] + HEIGHT, pads[0] : pads[0] + WIDTH]
     return [(p.permute(1, 2, 0).numpy() * 255).round().astype(np.uint8) for p in preds]
 
@@ -65,6 +69,16 @@ def test_demo_end_to_end(tmp_path, frames, seeded_checkpoints, script, model_nam
     with Image.open(out / gif) as animation:
         assert animation.n_frames == len(timesteps) + 2
         assert animation.size == (WIDTH, HEIGHT)
+
+
+def test_demo_tta_averages_with_the_turned_pair(tmp_path, frames, seeded_checkpoints):
+    out = tmp_path / "out"
+    demo_2x.main(["--img0", str(frames[0]), "--img1", str(frames[1]), "--model_name", "IFRNet_S", "--checkpoint",
+                  str(seeded_checkpoints["IFRNet_S"]), "--output", str(out), "--device", "cpu", "--tta"])
+    written = read_image(out / "interp_t0.500.png").astype(int)
+    with_tta, plain = (expected_frames("IFRNet_S", *frames, [0.5], tta=tta)[0].astype(int) for tta in (True, False))
+    assert np.abs(written - with_tta).max() <= 1
+    assert np.abs(written - plain).max() > 1
 
 
 def run_demo(module, argv, capsys):

@@ -76,6 +76,67 @@ def write_clip(
     return path
 
 
+@dataclass
+class Track:
+    """An extra track for :func:`write_tracks_clip`: a stereo AAC sine (``hz`` at ``sample_rate``),
+    or the subtitles of an .srt file (``srt``); ``language`` becomes the track's tag."""
+
+    language: str
+    hz: float = 0.0
+    sample_rate: int = 44100
+    srt: Optional[Path] = None
+
+
+def write_tracks_clip(path: Path, frames: Sequence[np.ndarray], tracks: Sequence[Track], *, title: str = "",
+                      rotation: Optional[int] = None, rate: Fraction = Fraction(25)) -> Path:
+    """Encode ``frames`` as H.264 into ``path`` (.mkv or .mp4) with each of ``tracks`` beside them,
+    the container ``title`` and, with ``rotation`` (degrees, counter-clockwise), a display matrix."""
+    with av.open(str(path), "w") as out:
+        if title:
+            out.metadata["title"] = title
+        stream = out.add_stream("libx264", rate=rate)
+        stream.height, stream.width = frames[0].shape[:2]
+        stream.pix_fmt = "yuv420p"
+        if rotation is not None:
+            stream.set_display_rotation(rotation)
+        audio, subtitles = [], []
+        for track in tracks:
+            if track.srt is not None:
+                source = av.open(str(track.srt))
+                added = out.add_stream_from_template(source.streams[0])
+                subtitles.append((source, added))
+            else:
+                added = out.add_stream("aac", rate=track.sample_rate, layout="stereo")
+                audio.append((track, added))
+            added.metadata["language"] = track.language
+        for number, image in enumerate(frames):
+            frame = av.VideoFrame.from_ndarray(np.ascontiguousarray(image), format="rgb24")
+            frame.pts, frame.time_base = number, 1 / rate
+            out.mux(stream.encode(frame))
+        out.mux(stream.encode(None))
+        for track, added in audio:
+            _encode_tone(out, added, track.hz, track.sample_rate, seconds=len(frames) / rate)
+        for source, added in subtitles:
+            for packet in source.demux(source.streams[0]):
+                if packet.size:
+                    packet.stream = added
+                    out.mux(packet)
+            source.close()
+    return path
+
+
+def dominant_pitches(path: Path) -> List[float]:
+    """The strongest frequency (Hz) of each audio track of ``path``, in track order."""
+    pitches = []
+    with av.open(str(path)) as container:
+        for stream in container.streams.audio:
+            samples = np.concatenate([f.to_ndarray()[0] for f in container.decode(stream)])
+            container.seek(0)
+            spectrum = np.abs(np.fft.rfft(samples * np.hanning(len(samples))))
+            pitches.append(float(np.argmax(spectrum)) * stream.codec_context.sample_rate / len(samples))
+    return pitches
+
+
 def _encode_tone(out: av.container.OutputContainer, stream: av.AudioStream, hz: float, sample_rate: int, seconds: Fraction) -> None:
     samples = round(seconds * sample_rate)
     wave = (0.3 * np.sin(2 * np.pi * hz * np.arange(samples) / sample_rate)).astype(np.float32)

@@ -15,6 +15,7 @@ from models.checkpoint import add_weights_arguments
 from models.interpolator import Interpolator
 from utils.atomic import check_output_folder, unwritable
 from utils.device import DEVICE_CHOICES
+from utils.errors import InputError
 from utils.image_io import read_image, save_gif, write_image
 from utils.visualize import field_images, panel
 
@@ -32,6 +33,8 @@ def build_demo_parser(description: str, *, dataset: str, default_output: str) ->
     add_weights_arguments(parser, dataset=dataset)
     parser.add_argument("--output", type=Path, default=Path(default_output), help=f"output folder (default: {default_output})")
     parser.add_argument("--device", choices=DEVICE_CHOICES, default="auto", help="auto takes CUDA when available")
+    parser.add_argument("--tta", action="store_true",
+                        help="test-time augmentation: average with the prediction on the pair turned by 180 degrees (about 2x the time)")
     parser.add_argument("--visualize", action="store_true",
                         help="also write what the network predicted for each frame: its flows t->0 and t->1 (colour wheel), "
                         "merge mask (white = from img0) and residual (heat map), as interp_t*_<name>.png and one panel interp_t*_fields.png")
@@ -48,10 +51,13 @@ def run_demo(args: argparse.Namespace, timesteps: Sequence[float], gif_name: str
     """
     frame0, frame1 = read_image(args.img0), read_image(args.img1)
     check_output_folder(args.output)  # before the model runs, not after
-    interpolator = Interpolator(args.model_name, args.checkpoint, args.device, dataset=args.dataset, offline=args.offline)
+    if args.visualize and args.tta:  # an averaged frame is not merged from one set of fields
+        raise InputError("--visualize draws the fields a frame was merged from and cannot be combined with --tta")
+    interpolator = Interpolator(args.model_name, args.checkpoint, args.device, dataset=args.dataset, offline=args.offline,
+                                tta=args.tta)
     if interpolator.weights_note:
         print(f"note: {interpolator.weights_note}", file=sys.stderr)
-    if getattr(args, "visualize", False):
+    if args.visualize:
         frames, fields = interpolator.interpolate_with_fields(frame0, frame1, timesteps)
     else:
         frames, fields = interpolator.interpolate(frame0, frame1, timesteps), []

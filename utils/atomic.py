@@ -5,6 +5,7 @@ import json
 import math
 import os
 import re
+import shutil
 import sys
 import uuid
 from contextlib import contextmanager
@@ -16,6 +17,9 @@ from utils.errors import InputError
 __all__ = [
     "PathLike",
     "atomic_writer",
+    "atomic_path",
+    "temporary_path",
+    "discard",
     "write_json_report",
     "check_output_folder",
     "check_output_file",
@@ -24,14 +28,6 @@ __all__ = [
 ]
 
 PathLike = Union[str, "os.PathLike[str]"]
-
-
-def _remove_quietly(path: Path) -> None:
-    """Delete a temporary file if it can be; a failed clean-up must not hide the error that caused it."""
-    try:
-        os.unlink(path)
-    except OSError:
-        pass
 
 
 @contextmanager
@@ -47,7 +43,7 @@ def atomic_writer(path: PathLike, *, make_parents: bool = True) -> Iterator[Bina
     final = Path(path)
     if make_parents:
         final.parent.mkdir(parents=True, exist_ok=True)
-    tmp = final.with_name(f".{final.stem}.{uuid.uuid4().hex}.tmp{final.suffix}")
+    tmp = temporary_path(final)
     handle = open(tmp, "xb")  # if this fails there is nothing to clean up
     try:
         with handle:
@@ -56,7 +52,7 @@ def atomic_writer(path: PathLike, *, make_parents: bool = True) -> Iterator[Bina
             os.fsync(handle.fileno())
         os.replace(tmp, final)
     except BaseException:
-        _remove_quietly(tmp)
+        discard(tmp)
         raise
 
 
@@ -148,3 +144,46 @@ def remove_stale_temporaries(folder: PathLike) -> List[Path]:
                 continue
             removed.append(path)
     return removed
+
+
+def temporary_path(final: PathLike, folder: Optional[PathLike] = None) -> Path:
+    """A fresh hidden name for the temporary twin of ``final``, in ``folder`` (default: beside it).
+
+    The same ``.<stem>.<32 hex digits>.tmp<suffix>`` shape :func:`atomic_writer` uses, so
+    :func:`remove_stale_temporaries` recognises it and the final extension still picks the format.
+    """
+    final = Path(final)
+    return Path(folder if folder is not None else final.parent) / f".{final.stem}.{uuid.uuid4().hex}.tmp{final.suffix}"
+
+
+def discard(path: PathLike) -> None:
+    """Delete a temporary file or folder tree if it exists; never raises, so the error that made
+    it a leftover is the one the caller sees."""
+    path = Path(path)
+    try:
+        if path.is_dir() and not path.is_symlink():
+            shutil.rmtree(path, ignore_errors=True)
+        else:
+            path.unlink()
+    except OSError:
+        pass
+
+
+@contextmanager
+def atomic_path(path: PathLike, *, make_parents: bool = True) -> Iterator[Path]:
+    """Yield a temporary path for a file or folder that some other writer (an encoder, an image
+    library) creates; it is renamed onto ``path`` only if the block succeeds, and deleted on any
+    failure or interrupt, leaving an existing ``path`` untouched.
+
+    :func:`atomic_writer` is the variant for content written through a Python file handle.
+    """
+    final = Path(os.path.abspath(path))
+    if make_parents:
+        final.parent.mkdir(parents=True, exist_ok=True)
+    temp = temporary_path(final)
+    try:
+        yield temp
+        os.replace(temp, final)
+    except BaseException:
+        discard(temp)
+        raise

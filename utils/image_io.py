@@ -15,7 +15,7 @@ from __future__ import annotations
 
 import os
 from pathlib import Path
-from typing import List, Sequence, Tuple
+from typing import List, Sequence, Tuple, Union
 
 import numpy as np
 import torch
@@ -219,10 +219,11 @@ def tensor_to_image(tensor: torch.Tensor) -> np.ndarray:
 def save_gif(
     path: PathLike,
     frames: Sequence[np.ndarray],
-    duration_ms: int = 100,
+    duration_ms: Union[int, Sequence[int]] = 100,
     loop: int = 0,
 ) -> None:
-    """Save uint8 RGB frames as an animated GIF (``loop=0`` repeats forever).
+    """Save uint8 RGB frames as an animated GIF (``loop=0`` repeats forever); ``duration_ms`` is
+    one duration for every frame, or a list with one per frame.
 
     Meant for quick visual inspection of interpolated sequences; GIF's 256-colour
     palette makes it unsuitable for anything quantitative.  Note that Pillow merges
@@ -231,9 +232,12 @@ def save_gif(
     frame_list = list(frames)
     if len(frame_list) < 1:
         raise ValueError("save_gif expects at least 1 frame, got 0")
-    if isinstance(duration_ms, bool) or not isinstance(duration_ms, int) or duration_ms < 0:
+    durations = list(duration_ms) if isinstance(duration_ms, (list, tuple)) else [duration_ms]
+    if any(isinstance(d, bool) or not isinstance(d, int) or d < 0 for d in durations) or (
+        len(durations) > 1 and len(durations) != len(frame_list)
+    ):
         raise ValueError(
-            f"save_gif expects a non-negative integer duration_ms, got {duration_ms!r}"
+            f"save_gif expects a non-negative integer duration_ms (or one per frame), got {duration_ms!r}"
         )
     if isinstance(loop, bool) or not isinstance(loop, int) or loop < 0:
         raise ValueError(f"save_gif expects a non-negative integer loop count, got {loop!r}")
@@ -252,6 +256,6 @@ def save_gif(
             format="GIF",
             save_all=True,
             append_images=images[1:],
-            duration=duration_ms,
+            duration=duration_ms if isinstance(duration_ms, int) else list(duration_ms),
             loop=loop,
         )

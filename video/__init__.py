@@ -1,10 +1,14 @@
 """Video interpolation on top of models.interpolator: reading, timing, scene cuts, streaming, writing.
 
-- ``video.io``: PyAV sources (video file / frame folder) and sinks, audio passthrough.
+- ``video.sources``: what frames are read from (video file / frame folder), the ``FrameSource`` protocol.
+- ``video.part``: a part of the input (--start, --duration), as a ``FrameSource``.
+- ``video.sinks``: what frames are written to (video file / image folder / GIF), the ``FrameSink`` protocol.
+- ``video.passthrough``: the input's audio and subtitle tracks, tags and display matrix carried into a video output.
 - ``video.encoders``: the default encoder, and whether an encoder and --crf can run here.
 - ``video.output``: allowed output paths (never the input, writable), --overwrite, atomic output.
 - ``video.timing``: output timestamps -> (input pair, timestep).
 - ``video.scene``: scene-cut detection.
-- ``video.pipeline``: the bounded, threaded decode -> interpolate -> encode stream.
+- ``video.dedup``: dropping held frames (--dedup) before interpolation.
+- ``video.pipeline``: the bounded, threaded decode -> interpolate -> encode stream (and --loop, --montage).
 - ``video.convert``: one whole conversion (what ``interpolate_video.py`` runs).
 """

@@ -13,28 +13,32 @@ interrupted run never leaves a truncated file under the requested name and keeps
 from __future__ import annotations
 
 import os
-import shutil
 import tempfile
-import uuid
 from contextlib import contextmanager
 from pathlib import Path
 from typing import Iterator, Union
 
+from utils.atomic import atomic_path, discard, temporary_path
 from utils.errors import InputError
-from video.io import OWN_FRAME_NAME, VIDEO_FORMATS
+from video.sinks import GIF_SUFFIX, OWN_FRAME_NAME, VIDEO_FORMATS
 
-__all__ = ["output_is_folder", "check_output_path", "check_writable", "atomic_output"]
+__all__ = ["is_gif", "output_is_folder", "check_output_path", "check_writable", "atomic_output"]
+
+
+def is_gif(path: Union[str, Path]) -> bool:
+    """An animated GIF output (``.gif``)."""
+    return Path(path).suffix.lower() == GIF_SUFFIX
 
 
 def output_is_folder(path: Union[str, Path]) -> bool:
-    """A path with a video extension is a file; an existing folder or a name without suffix is a folder."""
+    """A path with a video or .gif extension is a file; an existing folder or a name without suffix is a folder."""
     path = Path(path)
-    if path.suffix.lower() in VIDEO_FORMATS:
+    if path.suffix.lower() in VIDEO_FORMATS or is_gif(path):
         return False
     if path.is_dir() or path.suffix == "":
         return True
     raise InputError(
-        f"unsupported output extension {path.suffix!r}; use one of {', '.join(sorted(VIDEO_FORMATS))} or a folder"
+        f"unsupported output extension {path.suffix!r}; use one of {', '.join(sorted([*VIDEO_FORMATS, GIF_SUFFIX]))} or a folder"
     )
 
 
@@ -112,7 +116,7 @@ def _merge_frames(new: Path, folder: Path) -> None:
     for stale in _own_frames(folder):
         if stale.name not in names:
             stale.unlink()
-    shutil.rmtree(new)
+    discard(new)
 
 
 @contextmanager
@@ -120,27 +124,20 @@ def atomic_output(path: Union[str, Path]) -> Iterator[Path]:
     """Yield a temporary path for the output at ``path`` and move it into place only if the block
     succeeds; on any failure or interrupt it is deleted and an existing output is left untouched.
 
-    A file or a new folder is written next to ``path`` (same extension) and renamed into place. An
-    existing folder output gets a hidden temporary folder inside it, whose frames are then merged
-    in by :func:`_merge_frames`, so whatever else the folder holds is kept.
+    A file or a new folder is :func:`utils.atomic.atomic_path`'s job (written next to ``path``,
+    renamed into place). An existing folder output gets a hidden temporary folder inside it (the
+    folder itself is what was probed writable), whose frames are then merged in by
+    :func:`_merge_frames`, so whatever else the folder holds is kept.
     """
     final = _absolute(path)
-    tag = uuid.uuid4().hex[:12]
-    into_existing_folder = final.is_dir()
-    if into_existing_folder:
-        temp = final / f".ifrnet.{tag}.tmp"
-    else:
-        final.parent.mkdir(parents=True, exist_ok=True)
-        temp = final.with_name(f".{final.stem}.{tag}.tmp{final.suffix}")
+    if not final.is_dir():
+        with atomic_path(final) as temp:
+            yield temp
+        return
+    temp = temporary_path(final, folder=final)
     try:
         yield temp
-        if into_existing_folder:
-            _merge_frames(temp, final)
-        else:
-            os.replace(temp, final)
+        _merge_frames(temp, final)
     except BaseException:
-        if temp.is_dir():
-            shutil.rmtree(temp, ignore_errors=True)
-        elif temp.exists():
-            temp.unlink()
+        discard(temp)
         raise

@@ -18,6 +18,7 @@ from typing import Callable, Iterable, List, Optional
 import numpy as np
 
 from utils.errors import InputError
+from video.dedup import HeldFrameFilter
 from video.scene import is_scene_cut
 from video.timing import OutputClock, OutputSlot
 
@@ -38,6 +39,7 @@ class PipelineStats:
     model_seconds: float = 0.0
     total_seconds: float = 0.0
     cut_pairs: List[int] = field(default_factory=list)  # input frame numbers that start a cut
+    duplicates_dropped: int = 0  # frames dropped by --dedup before interpolation
 
 
 class _Stopped(Exception):
@@ -113,12 +115,20 @@ def interpolate_stream(
     on_written: Optional[Callable[[int], None]] = None,
     queue_size: int = 8,
     source_name: str = "the input",
+    dedup_threshold: float = 0.0,
+    loop: bool = False,
+    montage: bool = False,
 ) -> PipelineStats:
     """Run the three stages over ``frames`` (SourceFrame-like: ``.time``, ``.image``).
 
     ``write(index, image)`` is called in order from the writer thread; ``end_time()`` is asked
     after the last frame for when it stops being shown (the input's end). Raises InputError for an
     input with fewer than two frames; any error of a stage is re-raised here.
+
+    ``dedup_threshold`` > 0 drops held frames first (:mod:`video.dedup`); ``loop`` fills the slots
+    after the last frame with in-between frames of the last and the first, so the output loops
+    without a jump; ``montage`` writes each frame as the input frame on screen at its time (left)
+    beside the output frame (right).
     """
     stats = PipelineStats()
     started = time.perf_counter()
@@ -126,8 +136,10 @@ def interpolate_stream(
     decoded: "queue.Queue" = queue.Queue(maxsize=queue_size)
     to_write: "queue.Queue" = queue.Queue(maxsize=queue_size)
 
+    held_frames = HeldFrameFilter(dedup_threshold) if dedup_threshold > 0 else None
+
     def read() -> None:
-        for frame in frames:
+        for frame in (held_frames(frames) if held_frames is not None else frames):
             _put(decoded, frame, stop)
         _put(decoded, _END, stop)
 
@@ -149,8 +161,10 @@ def interpolate_stream(
         item = _get(decoded, stop)
         return None if item is _END else item
 
-    def emit(slots: List[OutputSlot], images: List[np.ndarray]) -> None:
+    def emit(slots: List[OutputSlot], images: List[np.ndarray], shown: np.ndarray) -> None:
         for slot, image in zip(slots, images):
+            if montage:
+                image = np.concatenate([shown, image], axis=1)
             _put(to_write, (slot.index, image), stop)
         stats.frames_out += len(slots)
 
@@ -161,6 +175,7 @@ def interpolate_stream(
         if previous is None:
             raise InputError(f"no frame could be decoded from {source_name}")
         stats.frames_in = 1
+        first = previous
         while True:
             current = next_frame()
             if current is None:
@@ -177,7 +192,7 @@ def interpolate_stream(
             images = frames_for_pair(previous.image, current.image, slots, interpolate, cut)
             stats.model_seconds += time.perf_counter() - tick
             stats.interpolated += 0 if cut else sum(not slot.is_original for slot in slots)
-            emit(slots, images)
+            emit(slots, images, previous.image)
             previous = current
         if stats.frames_in < 2:
             raise InputError(f"{source_name} has only one frame; at least two are needed to interpolate")
@@ -185,7 +200,16 @@ def interpolate_stream(
         if end is None or end <= previous.time:
             end = previous.time + 1 / clock.rate
         tail = clock.slots_between(previous.time, end)
-        emit(tail, frames_for_pair(previous.image, None, tail, interpolate, False))
+        if loop:  # the last frame's slots lead back into the first frame
+            cut = any(not slot.is_original for slot in tail) and is_scene_cut(previous.image, first.image, scene_threshold)
+            stats.scene_cuts += int(cut)
+            tick = time.perf_counter()
+            images = frames_for_pair(previous.image, first.image, tail, interpolate, cut)
+            stats.model_seconds += time.perf_counter() - tick
+            stats.interpolated += 0 if cut else sum(not slot.is_original for slot in tail)
+        else:
+            images = frames_for_pair(previous.image, None, tail, interpolate, False)
+        emit(tail, images, previous.image)
         _put(to_write, _END, stop)
         writer.join()
     except _Stopped:
@@ -201,4 +225,6 @@ def interpolate_stream(
         if stage.error is not None:
             raise stage.error
     stats.total_seconds = time.perf_counter() - started
+    if held_frames is not None:
+        stats.duplicates_dropped = held_frames.dropped
     return stats

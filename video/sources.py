@@ -1,12 +1,8 @@
-"""Reading and writing videos and frame folders with PyAV, with exact timestamps and the audio kept.
+"""Reading the input: a video file or a folder of images, as timestamped frames.
 
 Sources yield :class:`SourceFrame` (timestamp in seconds as an exact fraction, RGB pixels), one at
-a time, so memory does not grow with the video. Sinks take output frames by index at a constant
-rate. A video sink copies the input's audio packets into the output as it goes (no re-encoding)
-when the output container accepts the codec, else re-encodes them to the container's usual
-audio codec (AAC for MP4/MOV/MKV, Opus for WebM) and logs that once.
-
-Where the output goes (path rules, --overwrite, the move into place) is ``video.output``.
+a time, so memory does not grow with the video. Both kinds meet :class:`FrameSource`; what is
+written, and where, is ``video.sinks`` and ``video.output``.
 """
 from __future__ import annotations
 
@@ -15,38 +11,28 @@ import re
 from dataclasses import dataclass
 from fractions import Fraction
 from pathlib import Path
-from typing import Iterator, List, Optional, Union
+from typing import Iterator, List, Optional, Protocol, Union
 
 import av
 import numpy as np
-from PIL import Image
 
 from utils.errors import InputError
 from utils.image_io import read_image
-from video.encoders import CRF_RANGES, encodable_rate, pick_pixel_format, video_encoder
 
 __all__ = [
-    "VIDEO_FORMATS",
     "FRAME_SUFFIXES",
     "SourceFrame",
     "SourceInfo",
+    "FrameSource",
     "VideoFileSource",
     "FrameFolderSource",
     "open_source",
-    "VideoFileSink",
-    "FrameFolderSink",
-    "OWN_FRAME_NAME",
     "list_frames",
 ]
 
 log = logging.getLogger("ifrnet.video")
 
-# Output containers by extension (FFmpeg muxer names).
-VIDEO_FORMATS = {".mp4": "mp4", ".m4v": "mp4", ".mov": "mov", ".mkv": "matroska", ".webm": "webm", ".avi": "avi"}
 FRAME_SUFFIXES = (".png", ".jpg", ".jpeg")
-# What FrameFolderSink names its frames: the only files --overwrite may replace in a folder output.
-OWN_FRAME_NAME = re.compile(r"\d{8}\.png")
-_AUDIO_LEAD = Fraction(1, 2)  # mux audio this far ahead of the video, as muxers interleave anyway
 
 
 @dataclass(frozen=True)
@@ -72,12 +58,38 @@ class SourceInfo:
     has_audio: bool
 
 
+class FrameSource(Protocol):
+    """What a conversion reads frames from (a video file, a folder of images).
+
+    ``info`` is known on opening; ``end_time`` (when the last frame stops being shown) once
+    ``frames()`` is exhausted; ``media_path`` is the file whose other streams (audio) and metadata
+    may travel with the frames into a video output, or None when there is no such file.
+    """
+
+    info: SourceInfo
+    end_time: Optional[Fraction]
+    media_path: Optional[Path]
+
+    def frames(self) -> Iterator[SourceFrame]:
+        """The frames in presentation order, one at a time."""
+        ...
+
+    def seek(self, time: Fraction) -> None:
+        """Make ``frames()`` start at a frame at or shortly before ``time`` seconds (for --start)."""
+        ...
+
+    def close(self) -> None:
+        """Release the input (safe to call once after any number of frames)."""
+        ...
+
+
 def _natural_key(name: str) -> list:
     """Sort "frame2.png" before "frame10.png"."""
     return [int(part) if part.isdigit() else part.lower() for part in re.split(r"(\d+)", name)]
 
 
 def _first_line(error: BaseException) -> str:
+    """The first line of an FFmpeg error, for a one-line message."""
     text = str(error).strip()
     return text.splitlines()[0] if text else type(error).__name__
 
@@ -102,10 +114,11 @@ class VideoFileSource:
             raise InputError(f"{self.path} has no video stream")
         self._stream = self._container.streams.video[0]
         self._stream.thread_type = "AUTO"
-        self.audio_stream = self._container.streams.audio[0] if self._container.streams.audio else None
         self.info = self._read_info()
+        self.media_path: Optional[Path] = self.path
         self.end_time: Optional[Fraction] = None  # known exactly once all frames were read
         self.decode_error: Optional[str] = None  # the first decoding error, once frames() has run
+        self._sought = False
 
     def _read_info(self) -> SourceInfo:
         stream, container = self._stream, self._container
@@ -125,7 +138,8 @@ class VideoFileSource:
         width, height = stream.codec_context.width, stream.codec_context.height
         if not width or not height:
             raise InputError(f"{self.path}: the video stream has no frame size")
-        return SourceInfo(width, height, rate, start, end, frame_count, time_base / 2, self.audio_stream is not None)
+        has_audio = bool(container.streams.audio)
+        return SourceInfo(width, height, rate, start, end, frame_count, time_base / 2, has_audio)
 
     def _decoded(self) -> Iterator[av.VideoFrame]:
         """The stream's frames; a damaged packet is skipped (its error kept) rather than ending the
@@ -146,11 +160,17 @@ class VideoFileSource:
             if packet is None:
                 break
 
+    def seek(self, time: Fraction) -> None:
+        """Jump to the key frame at or before ``time``, so a part late in a long file starts at once."""
+        time_base = Fraction(self._stream.time_base) if self._stream.time_base else Fraction(1, 1000000)
+        self._container.seek(int(time / time_base), backward=True, any_frame=False, stream=self._stream)
+        self._sought = True
+
     def _check_complete(self, decoded: int) -> None:
         """Warn (or with ``strict``, fail) when fewer frames were decoded than the header promises."""
         if decoded == 0 and self.decode_error:
             raise InputError(f"cannot decode frame 1 of {self.path}: {self.decode_error}")
-        promised = self.promised_frames
+        promised = None if self._sought else self.promised_frames  # after a seek the counts differ
         short = promised is not None and decoded < promised
         if not short and self.decode_error is None:
             return
@@ -205,7 +225,7 @@ class FrameFolderSource:
         if not self.files:
             raise InputError(f"no {'/'.join(s[1:] for s in FRAME_SUFFIXES)} frames in folder {self.path}")
         first = read_image(self.files[0])
-        self.audio_stream = None
+        self.media_path: Optional[Path] = None  # images carry no audio
         self.info = SourceInfo(
             width=first.shape[1],
             height=first.shape[0],
@@ -217,10 +237,15 @@ class FrameFolderSource:
             has_audio=False,
         )
         self.end_time: Optional[Fraction] = None
+        self._first = 0  # index of the first file frames() reads
+
+    def seek(self, time: Fraction) -> None:
+        """Start at the frame shown at ``time`` (frame k is shown from k / rate on)."""
+        self._first = min(max(0, int(Fraction(time) * self.info.rate)), len(self.files) - 1)
 
     def frames(self) -> Iterator[SourceFrame]:
         size = (self.info.height, self.info.width, 3)
-        for number, path in enumerate(self.files, start=1):
+        for number, path in enumerate(self.files[self._first:], start=self._first + 1):
             image = read_image(path)
             if image.shape != size:
                 raise InputError(
@@ -231,13 +256,10 @@ class FrameFolderSource:
         self.end_time = Fraction(len(self.files)) / self.info.rate
 
     def close(self) -> None:
-        pass
+        """Nothing to release: each image is opened and closed as it is read."""
 
 
-Source = Union[VideoFileSource, FrameFolderSource]
-
-
-def open_source(path: Union[str, Path], folder_rate: Fraction, *, strict: bool = False) -> Source:
+def open_source(path: Union[str, Path], folder_rate: Fraction, *, strict: bool = False) -> FrameSource:
     """A video file or a folder of frames; ``folder_rate`` is the frame rate a folder is played at;
     ``strict``: a video that ends before its header's frame count is an error, not a warning."""
     path = Path(path)
@@ -248,182 +270,6 @@ def open_source(path: Union[str, Path], folder_rate: Fraction, *, strict: bool =
     return VideoFileSource(path, strict=strict)
 
 
-# --------------------------------------------------------------------------------------------
-# Output
-
-
-class _AudioCarrier:
-    """Carries the input's audio into the output while the video is written.
-
-    Reads the input's audio packets through its own demuxer (a second open of the input file), so
-    the video decoder can run ahead in another thread. Packets are copied as they are when the
-    output container takes the codec, else decoded and re-encoded. Timestamps are shifted by the
-    same amount as the video (the output starts at the first video frame).
-    """
-
-    def __init__(self, output: av.container.OutputContainer, source_path: Path, shift: Fraction) -> None:
-        self._input = av.open(str(source_path))
-        in_stream = self._input.streams.audio[0]
-        self._shift = shift
-        self._packets = self._input.demux(in_stream)
-        self._pending = None
-        self._done = False
-        codec_name = in_stream.codec_context.name
-        if codec_name in output.supported_codecs:
-            self.stream = output.add_stream_from_template(in_stream)
-            self._encoder = None
-        else:
-            target = "aac" if "aac" in output.supported_codecs else output.default_audio_codec
-            self.stream = output.add_stream(target, rate=encodable_rate(target, in_stream.codec_context.sample_rate))
-            layout = in_stream.codec_context.layout
-            if target != "aac" and layout.nb_channels > 2:
-                layout = "stereo"
-            self.stream.layout = layout
-            self._encoder = self.stream
-            log.info("the output container cannot hold %s audio: re-encoding it to %s", codec_name, self.stream.codec_context.name)
-        self._in_stream = in_stream
-
-    def _mux_packet(self, output: av.container.OutputContainer, packet: av.Packet) -> None:
-        time_base = Fraction(packet.time_base)
-        offset = round(self._shift / time_base)
-        if self._encoder is None:
-            if packet.pts is not None:
-                packet.pts -= offset
-            if packet.dts is not None:
-                packet.dts -= offset
-            packet.stream = self.stream
-            output.mux(packet)
-            return
-        for frame in packet.decode():
-            if frame.pts is not None:
-                frame.pts -= round(self._shift / Fraction(frame.time_base))
-            output.mux(self._encoder.encode(frame))
-
-    def mux_until(self, output: av.container.OutputContainer, time: Optional[Fraction]) -> None:
-        """Mux the audio up to ``time`` seconds of the output (all of it when None)."""
-        while not self._done:
-            packet = self._pending or next(self._packets, None)
-            self._pending = None
-            if packet is None:
-                self._done = True
-                break
-            if packet.dts is None and packet.size == 0:  # the demuxer's final flush packet
-                continue
-            if time is not None and packet.pts is not None:
-                packet_time = Fraction(packet.pts) * Fraction(packet.time_base) - self._shift
-                if packet_time > time:
-                    self._pending = packet
-                    return
-            self._mux_packet(output, packet)
-        if time is None and self._encoder is not None:
-            output.mux(self._encoder.encode(None))
-            self._encoder = None
-
-    def close(self) -> None:
-        self._input.close()
-
-
-class VideoFileSink:
-    """Encodes frames at a constant ``rate`` into a video file, carrying the source's audio along.
-
-    ``write(index, image)`` must be called with indices 0, 1, 2 ...; frame ``index`` is shown at
-    ``index / rate`` seconds. ``finish()`` flushes the encoder and the rest of the audio.
-    """
-
-    def __init__(
-        self,
-        path: Union[str, Path],
-        *,
-        width: int,
-        height: int,
-        rate: Fraction,
-        codec: str,
-        crf: Optional[int],
-        audio_from: Optional[Path] = None,
-        audio_shift: Fraction = Fraction(0),
-        format_name: Optional[str] = None,
-    ) -> None:
-        self.path = Path(path)
-        format_name = format_name or VIDEO_FORMATS[self.path.suffix.lower()]
-        encoder = video_encoder(codec)
-        self._container = av.open(str(self.path), mode="w", format=format_name)
-        self._audio: Optional[_AudioCarrier] = None
-        try:
-            if encoder.canonical_name not in self._container.supported_codecs:
-                raise InputError(f"a {self.path.suffix} file cannot hold {codec} video; choose another --codec or extension")
-            self.rate = Fraction(rate)
-            self._stream = self._container.add_stream(codec, rate=self.rate)
-            self._stream.width, self._stream.height = width, height
-            self._stream.pix_fmt = pick_pixel_format(encoder, width, height)
-            # Frames are stamped in units of one output frame; the muxer may pick its own stream
-            # time base (MP4 uses a multiple of the rate) and rescales the packets to it.
-            self._time_base = 1 / self.rate
-            self._stream.codec_context.time_base = self._time_base
-            self._stream.thread_type = "AUTO"
-            if crf is not None:
-                if encoder.name in CRF_RANGES:
-                    options = {"crf": str(crf)}
-                    if encoder.name.startswith("libvpx"):
-                        options["b"] = "0"  # VP8/9 honour crf as constant quality only with bitrate 0
-                    self._stream.options = options
-                else:
-                    log.info("--crf does not apply to %s; using its default quality", encoder.name)
-            if audio_from is not None:
-                self._audio = _AudioCarrier(self._container, Path(audio_from), audio_shift)
-        except BaseException:
-            self.abort()
-            raise
-        self._next_index = 0
-
-    def write(self, index: int, image: np.ndarray) -> None:
-        if index != self._next_index:
-            raise ValueError(f"frames must be written in order: expected {self._next_index}, got {index}")
-        self._next_index += 1
-        frame = av.VideoFrame.from_ndarray(image, format="rgb24")
-        frame.pts = index
-        frame.time_base = self._time_base
-        if self._audio is not None:
-            self._audio.mux_until(self._container, Fraction(index) / self.rate + _AUDIO_LEAD)
-        self._container.mux(self._stream.encode(frame))
-
-    def finish(self) -> None:
-        self._container.mux(self._stream.encode(None))
-        if self._audio is not None:
-            self._audio.mux_until(self._container, None)
-            self._audio.close()
-            self._audio = None
-        self._container.close()
-
-    def abort(self) -> None:
-        """Close without flushing (the partial file is then deleted by :func:`atomic_output`)."""
-        if self._audio is not None:
-            self._audio.close()
-        try:
-            self._container.close()
-        except Exception:  # closing a half-written container may complain; the file is discarded
-            pass
-
-
-class FrameFolderSink:
-    """Writes output frames as numbered PNGs (00000000.png, 00000001.png, ...) into a folder."""
-
-    def __init__(self, path: Union[str, Path]) -> None:
-        self.path = Path(path)
-        self.path.mkdir(parents=True, exist_ok=True)
-
-    def write(self, index: int, image: np.ndarray) -> None:
-        # Plain saves: the folder as a whole is made atomic by atomic_output, and a per-file fsync
-        # would cost more than the encoding. A low zlib level keeps PNG from being the bottleneck.
-        Image.fromarray(image).save(self.path / f"{index:08d}.png", compress_level=3)  # see OWN_FRAME_NAME
-
-    def finish(self) -> None:
-        pass
-
-    def abort(self) -> None:
-        pass
-
-
-Sink = Union[VideoFileSink, FrameFolderSink]
 
 
 def list_frames(folder: Union[str, Path]) -> List[Path]:

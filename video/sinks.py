@@ -1,0 +1,207 @@
+"""Writing the output: a video file (the input's other tracks carried along), a folder of images,
+or an animated GIF.
+
+Sinks take output frames by index at a constant rate and meet :class:`FrameSink`. Where the output
+goes (path rules, --overwrite, the move into place) is ``video.output``.
+"""
+from __future__ import annotations
+
+import logging
+import re
+from fractions import Fraction
+from pathlib import Path
+from typing import List, Optional, Protocol, Union
+
+import av
+import numpy as np
+from PIL import Image
+
+from utils.errors import InputError
+from video.encoders import CRF_RANGES, pick_pixel_format, video_encoder
+from utils.image_io import save_gif
+from video.passthrough import StreamCarrier, copy_metadata
+
+__all__ = ["VIDEO_FORMATS", "GIF_SUFFIX", "IMAGE_FORMATS", "OWN_FRAME_NAME", "FrameSink", "VideoFileSink", "FrameFolderSink",
+           "GifSink", "gif_durations"]
+
+log = logging.getLogger("ifrnet.video")
+
+# Output containers by extension (FFmpeg muxer names).
+VIDEO_FORMATS = {".mp4": "mp4", ".m4v": "mp4", ".mov": "mov", ".mkv": "matroska", ".webm": "webm", ".avi": "avi"}
+GIF_SUFFIX = ".gif"
+# Folder output: --image_format -> Pillow's format name. JPEG and WebP take --quality.
+IMAGE_FORMATS = {"png": "PNG", "jpg": "JPEG", "webp": "WEBP"}
+# What FrameFolderSink names its frames: the only files --overwrite may replace in a folder output.
+OWN_FRAME_NAME = re.compile(r"\d{8}\.(png|jpg|webp)")
+_AUDIO_LEAD = Fraction(1, 2)  # mux audio this far ahead of the video, as muxers interleave anyway
+
+
+class FrameSink(Protocol):
+    """What a conversion writes frames to (a video file, a folder of images).
+
+    ``write(index, image)`` is called with indices 0, 1, 2 ... in order; ``finish()`` once after
+    the last frame makes the output complete; ``abort()`` instead releases it after a failure (the
+    partial output is then discarded by :func:`video.output.atomic_output`).
+    """
+
+    def write(self, index: int, image: np.ndarray) -> None:
+        ...
+
+    def finish(self) -> None:
+        ...
+
+    def abort(self) -> None:
+        ...
+
+
+class VideoFileSink:
+    """Encodes frames at a constant ``rate`` into a video file, carrying the source's other tracks
+    along (audio, subtitles, metadata, display matrix: :class:`video.passthrough.StreamCarrier`).
+
+    ``write(index, image)`` must be called with indices 0, 1, 2 ...; frame ``index`` is shown at
+    ``index / rate`` seconds. ``finish()`` flushes the encoder and the rest of the tracks.
+    ``tracks_shift`` is the input time of output frame 0; ``trim_start`` and ``tracks_end`` (output
+    seconds) say a part of the input is converted, so the tracks are cut to it.
+    """
+
+    def __init__(
+        self,
+        path: Union[str, Path],
+        *,
+        width: int,
+        height: int,
+        rate: Fraction,
+        codec: str,
+        crf: Optional[int],
+        tracks_from: Optional[Path] = None,
+        tracks_shift: Fraction = Fraction(0),
+        trim_start: bool = False,
+        tracks_end: Optional[Fraction] = None,
+        format_name: Optional[str] = None,
+    ) -> None:
+        self.path = Path(path)
+        format_name = format_name or VIDEO_FORMATS[self.path.suffix.lower()]
+        encoder = video_encoder(codec)
+        self._container = av.open(str(self.path), mode="w", format=format_name)
+        self._tracks: Optional[StreamCarrier] = None
+        try:
+            if encoder.canonical_name not in self._container.supported_codecs:
+                raise InputError(f"a {self.path.suffix} file cannot hold {codec} video; choose another --codec or extension")
+            self.rate = Fraction(rate)
+            self._stream = self._container.add_stream(codec, rate=self.rate)
+            self._stream.width, self._stream.height = width, height
+            self._stream.pix_fmt = pick_pixel_format(encoder, width, height)
+            # Frames are stamped in units of one output frame; the muxer may pick its own stream
+            # time base (MP4 uses a multiple of the rate) and rescales the packets to it.
+            self._time_base = 1 / self.rate
+            self._stream.codec_context.time_base = self._time_base
+            self._stream.thread_type = "AUTO"
+            if crf is not None:
+                if encoder.name in CRF_RANGES:
+                    options = {"crf": str(crf)}
+                    if encoder.name.startswith("libvpx"):
+                        options["b"] = "0"  # VP8/9 honour crf as constant quality only with bitrate 0
+                    self._stream.options = options
+                else:
+                    log.info("--crf does not apply to %s; using its default quality", encoder.name)
+            if tracks_from is not None:
+                self._tracks = StreamCarrier(self._container, Path(tracks_from), tracks_shift,
+                                             trim_start=trim_start, end=tracks_end)
+                copy_metadata(self._tracks.video_tags, self._stream.metadata)
+                if self._tracks.display_matrix is not None:
+                    self._stream.set_display_matrix(list(self._tracks.display_matrix))
+        except BaseException:
+            self.abort()
+            raise
+        self._next_index = 0
+
+    def write(self, index: int, image: np.ndarray) -> None:
+        if index != self._next_index:
+            raise ValueError(f"frames must be written in order: expected {self._next_index}, got {index}")
+        self._next_index += 1
+        frame = av.VideoFrame.from_ndarray(image, format="rgb24")
+        frame.pts = index
+        frame.time_base = self._time_base
+        if self._tracks is not None:
+            self._tracks.mux_until(self._container, Fraction(index) / self.rate + _AUDIO_LEAD)
+        self._container.mux(self._stream.encode(frame))
+
+    def finish(self) -> None:
+        self._container.mux(self._stream.encode(None))
+        if self._tracks is not None:
+            self._tracks.mux_until(self._container, None)
+            self._tracks.close()
+            self._tracks = None
+        self._container.close()
+
+    def abort(self) -> None:
+        """Close without flushing (the partial file is then deleted by :func:`atomic_output`)."""
+        if self._tracks is not None:
+            self._tracks.close()
+        try:
+            self._container.close()
+        except Exception:  # closing a half-written container may complain; the file is discarded
+            pass
+
+
+class FrameFolderSink:
+    """Writes output frames as numbered images (00000000.png, 00000001.png, ...) into a folder, in
+    ``image_format`` (a key of :data:`IMAGE_FORMATS`); ``quality`` (1-100) applies to jpg and webp."""
+
+    def __init__(self, path: Union[str, Path], image_format: str = "png", quality: int = 95) -> None:
+        if image_format not in IMAGE_FORMATS:
+            raise InputError(f"unknown image format {image_format!r}; choose one of {', '.join(IMAGE_FORMATS)}")
+        self.path = Path(path)
+        self.path.mkdir(parents=True, exist_ok=True)
+        self._suffix = image_format
+        # A low zlib level keeps PNG from being the bottleneck; JPEG/WebP take the quality asked for.
+        self._options = {"compress_level": 3} if image_format == "png" else {"quality": quality}
+
+    def write(self, index: int, image: np.ndarray) -> None:
+        # Plain saves: the folder as a whole is made atomic by atomic_output, and a per-file fsync
+        # would cost more than the encoding.
+        name = f"{index:08d}.{self._suffix}"  # see OWN_FRAME_NAME
+        Image.fromarray(image).save(self.path / name, format=IMAGE_FORMATS[self._suffix], **self._options)
+
+    def finish(self) -> None:
+        """Nothing to flush: each frame is a complete file once ``write`` returns."""
+
+    def abort(self) -> None:
+        """Nothing to close: the partial folder is deleted by :func:`atomic_output`."""
+
+
+def gif_durations(count: int, rate: Fraction) -> List[int]:
+    """Per-frame durations in milliseconds, multiples of 10 (GIF counts hundredths of a second),
+    rounded so that the running total stays on the output clock: 30 fps gives 30, 40, 30, ..."""
+    ends = [round(Fraction(100 * (k + 1)) / rate) * 10 for k in range(count)]
+    return [end - start for start, end in zip([0] + ends[:-1], ends)]
+
+
+class GifSink:
+    """Collects the output frames and saves them as a looping animated GIF on ``finish``.
+
+    Each frame gets its own 256-colour palette computed from its pixels (Pillow's adaptive
+    quantizer), and durations from the output rate (:func:`gif_durations`). The frames are held in
+    memory until the end, which suits what GIFs are for: short clips.
+    """
+
+    def __init__(self, path: Union[str, Path], rate: Fraction) -> None:
+        self.path = Path(path)
+        self.rate = Fraction(rate)
+        if self.rate > 50:
+            log.warning("warning: GIF players show frames shorter than 20 ms (over 50 fps) slower than asked; "
+                        "%g fps will play slow", float(self.rate))
+        self._frames: List[np.ndarray] = []
+
+    def write(self, index: int, image: np.ndarray) -> None:
+        if index != len(self._frames):
+            raise ValueError(f"frames must be written in order: expected {len(self._frames)}, got {index}")
+        self._frames.append(image)
+
+    def finish(self) -> None:
+        save_gif(self.path, self._frames, duration_ms=gif_durations(len(self._frames), self.rate))
+        self._frames = []
+
+    def abort(self) -> None:
+        """Drop the collected frames; nothing was written yet."""
+        self._frames = []
