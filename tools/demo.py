@@ -17,7 +17,7 @@ from utils.atomic import check_output_folder, unwritable
 from utils.device import DEVICE_CHOICES
 from utils.errors import InputError
 from utils.image_io import read_image, save_gif, write_image
-from utils.visualize import field_images, panel
+from utils.visualize import write_field_images
 
 __all__ = ["build_demo_parser", "run_demo"]
 
@@ -79,21 +79,6 @@ def run_demo(args: argparse.Namespace, timesteps: Sequence[float], gif_name: str
     except OSError as error:
         raise unwritable(path, error) from None
     written.append(gif)
-    return written
-
-
-def write_field_images(stem: Path, frame0, frame, frame1, fields) -> List[Path]:
-    """``<stem>_<name>.png`` for each picture of :func:`utils.visualize.field_images`, and
-    ``<stem>_fields.png``: the inputs and the frame above the flows, mask and residual."""
-    pictures = field_images(*fields)
-    written = []
-    for name, picture in pictures.items():
-        path = stem.with_name(f"{stem.name}_{name}.png")
-        write_image(path, picture)
-        written.append(path)
-    path = stem.with_name(f"{stem.name}_fields.png")
-    write_image(path, panel([[frame0, frame, frame1], list(pictures.values())]))
-    written.append(path)
     return written
 
 

@@ -13,13 +13,16 @@ draw them with the functions here. Inputs are one frame's fields without the bat
 """
 from __future__ import annotations
 
-from typing import Dict, Optional, Sequence, Tuple
+from pathlib import Path
+from typing import Dict, List, Optional, Sequence, Tuple
 
 import numpy as np
 import torch
 from torchvision.utils import flow_to_image
 
-__all__ = ["FIELD_NAMES", "flow_images", "mask_image", "residual_image", "field_images", "panel"]
+from utils.image_io import write_image
+
+__all__ = ["FIELD_NAMES", "flow_images", "mask_image", "residual_image", "field_images", "panel", "write_field_images"]
 
 FIELD_NAMES = ("flow_t0", "flow_t1", "mask", "residual")
 
@@ -82,3 +85,18 @@ def panel(rows: Sequence[Sequence[np.ndarray]], gap: int = 4) -> np.ndarray:
             top, left = r * (height + gap), c * (width + gap)
             out[top : top + height, left : left + width] = image
     return out
+
+
+def write_field_images(stem: Path, frame0, frame, frame1, fields) -> List[Path]:
+    """``<stem>_<name>.png`` for each picture of :func:`utils.visualize.field_images`, and
+    ``<stem>_fields.png``: the inputs and the frame above the flows, mask and residual."""
+    pictures = field_images(*fields)
+    written = []
+    for name, picture in pictures.items():
+        path = stem.with_name(f"{stem.name}_{name}.png")
+        write_image(path, picture)
+        written.append(path)
+    path = stem.with_name(f"{stem.name}_fields.png")
+    write_image(path, panel([[frame0, frame, frame1], list(pictures.values())]))
+    written.append(path)
+    return written

@@ -26,7 +26,7 @@ import av
 import numpy as np
 
 from models.interpolator import Interpolator
-from utils.demo import write_field_images
+from utils.visualize import write_field_images
 from utils.errors import InputError
 from utils.image_io import read_image, save_gif, write_image
 from utils.visualize import FIELD_NAMES
