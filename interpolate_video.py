@@ -20,6 +20,7 @@ from models.checkpoint import add_weights_arguments
 from models.interpolator import Interpolator
 from utils.cli import run_cli
 from utils.device import DEVICE_CHOICES
+from utils.precision import add_precision_argument
 from video.convert import ConversionJob, check_job, convert, parse_rate
 from video.scene import DEFAULT_SCENE_THRESHOLD
 
@@ -56,7 +57,8 @@ def build_parser() -> argparse.ArgumentParser:
     parser.add_argument("--device", choices=DEVICE_CHOICES, default="auto", help="auto takes CUDA when available")
     parser.add_argument("--scale_factor", default="auto",
                         help="resolution the flow is estimated at: 1, 0.5, 0.25 ... or auto (1 up to 1080p, 0.5 at 4K, 0.25 at 8K; default)")
-    parser.add_argument("--fp16", action="store_true", help="half-precision inference (CUDA only)")
+    add_precision_argument(parser)
+    parser.add_argument("--fp16", action="store_true", help="same as --precision fp16 (CUDA only)")
     parser.add_argument("--batch_size", type=positive_int, default=8,
                         help="most in-between frames computed in one network call (default: 8; lower it if memory runs out)")
     parser.add_argument("--codec", default=None, help="video encoder (default: libx264; libvpx-vp9 for .webm)")
@@ -97,7 +99,7 @@ def main(argv: Optional[list] = None) -> None:
     )
     check_job(job)  # fail on bad paths before loading the model
     interpolator = Interpolator(args.model_name, args.checkpoint, args.device,
-                                scale_factor=args.scale_factor, fp16=args.fp16, batch_size=args.batch_size,
+                                scale_factor=args.scale_factor, precision=args.precision, fp16=args.fp16, batch_size=args.batch_size,
                                 offline=args.offline)
     if interpolator.weights_note:
         logging.getLogger("ifrnet.video").warning("%s", interpolator.weights_note)

@@ -11,6 +11,7 @@ from models.checkpoint import add_weights_arguments
 from models.interpolator import Interpolator
 from utils.device import DEVICE_CHOICES
 from utils.image_io import read_image, save_gif, write_image
+from utils.precision import add_precision_argument
 
 __all__ = ["build_demo_parser", "run_demo"]
 
@@ -26,6 +27,7 @@ def build_demo_parser(description: str, *, dataset: str, default_output: str) ->
     add_weights_arguments(parser, dataset=dataset)
     parser.add_argument("--output", type=Path, default=Path(default_output), help=f"output folder (default: {default_output})")
     parser.add_argument("--device", choices=DEVICE_CHOICES, default="auto", help="auto takes CUDA when available")
+    add_precision_argument(parser)
     parser.set_defaults(dataset=dataset)
     return parser
 
@@ -37,7 +39,8 @@ def run_demo(args: argparse.Namespace, timesteps: Sequence[float], gif_name: str
     written.
     """
     frame0, frame1 = read_image(args.img0), read_image(args.img1)
-    interpolator = Interpolator(args.model_name, args.checkpoint, args.device, dataset=args.dataset, offline=args.offline)
+    interpolator = Interpolator(args.model_name, args.checkpoint, args.device, precision=args.precision,
+                                dataset=args.dataset, offline=args.offline)
     if interpolator.weights_note:
         print(f"note: {interpolator.weights_note}", file=sys.stderr)
     frames = interpolator.interpolate(frame0, frame1, timesteps)
