@@ -68,6 +68,7 @@ def interpolator(model_name: str = "IFRNet", checkpoint: Optional[Union[str, Pat
                  **options) -> Interpolator:
     """An :class:`~models.interpolator.Interpolator`: uint8 frames of any size in and out.
 
-    ``options``: ``scale_factor`` (number or "auto"), ``fp16`` (CUDA), ``batch_size``.
+    ``options``: ``scale_factor`` (number or "auto"), ``precision`` ("fp32", "bf16", "fp16", "auto"),
+    ``fp16`` (CUDA; same as precision="fp16"), ``batch_size``.
     """
     return Interpolator(model_name, _weights_path(model_name, checkpoint), device, **options)

@@ -27,6 +27,7 @@ from utils.atomic import check_output_file, write_json_report  # noqa: E402
 from utils.cli import run_cli  # noqa: E402
 from utils.device import DEVICE_CHOICES, resolve_device  # noqa: E402
 from utils.errors import InputError  # noqa: E402
+from utils.precision import PRECISION_DTYPES, add_precision_argument, resolve_precision  # noqa: E402
 
 
 def _positive(text: str) -> int:
@@ -57,6 +58,7 @@ def build_parser() -> argparse.ArgumentParser:
     parser.add_argument("--reference_dir", type=Path, default=None,
                         help="a checkout of the authors' IFRNet repository: time its models/<name>.py beside ours, "
                         "with the same weights, and report the speed-up")
+    add_precision_argument(parser, " (of our models; the authors' run fp32)")
     parser.add_argument("--matmul_size", type=_positive, default=2048, help="side of the matmul probe (default: 2048)")
     parser.add_argument("--json", type=Path, default=None, help="also write the figures to this JSON file")
     return parser
@@ -76,14 +78,16 @@ def main(argv: Optional[list] = None) -> dict:
     if args.threads is not None:
         torch.set_num_threads(args.threads)
     device = resolve_device(args.device)
+    dtype = resolve_precision(args.precision, device)
+    precision = next(name for name, value in PRECISION_DTYPES.items() if value == dtype)
     names = [args.model_name] if args.model_name else list(MODEL_NAMES)
     report = measure_speed(
         names, height=args.height, width=args.width, device=device, runs=args.runs, warmup=args.warmup,
         threads=args.threads, checkpoint=args.checkpoint, reference_dir=args.reference_dir,
-        matmul_size=args.matmul_size, log=lambda message: print(message, file=sys.stderr),
+        matmul_size=args.matmul_size, precision=precision, log=lambda message: print(message, file=sys.stderr),
     )
     print(f"IFRNet at {args.height}x{args.width} on {report['device']} ({report['threads']} threads, torch "
-          f"{report['torch']}), median of {args.runs} runs after {args.warmup} warm-up; float32 matmul "
+          f"{report['torch']}), {precision}, median of {args.runs} runs after {args.warmup} warm-up; float32 matmul "
           f"{report['matmul_gflops']:.1f} GFLOP/s")
     if report["tf32"]:
         tf32 = report["tf32"]

@@ -2,6 +2,12 @@
 
     python benchmarks/train_speed.py --model_name IFRNet --batch_size 4 --size 224 --threads 2
     python benchmarks/train_speed.py --batch_size 6 --size 224 --count_ops   # kernel launches per step, CPU vs GPU chunking
+    python benchmarks/train_speed.py --amp --threads 2   # float32 against mixed precision, as train_*.py --amp
+
+With ``--amp`` a second copy of the model (same weights) trains under the autocast of the
+training engine's ``--amp`` (bfloat16 on CPU, float16 on CUDA); both are timed in alternation and
+the losses of every step are printed side by side, to show whether mixed precision pays and
+whether it follows the float32 run.
 
 With ``--reference_dir PATH`` pointing at a checkout of the authors' repository
 (github.com/ltkong218/IFRNet), their ``models/IFRNet*.py`` Model is imported from there at run time (by
@@ -66,24 +72,34 @@ def losses_and_gradients(model: torch.nn.Module, inputs: Inputs) -> Tuple[torch.
 
 
 class StepTimer:
-    """Times optimiser steps (zero_grad, forward, backward, AdamW step) of one model on fixed inputs."""
+    """Times optimiser steps (zero_grad, forward, backward, AdamW step) of one model on fixed inputs.
 
-    def __init__(self, model: torch.nn.Module, inputs: Inputs, device: torch.device) -> None:
+    ``amp`` runs the forward under the training engine's autocast (bfloat16 on CPU, float16 on
+    CUDA; no loss scaling, which only matters for float16 underflow over many steps).
+    """
+
+    def __init__(self, model: torch.nn.Module, inputs: Inputs, device: torch.device, amp: bool = False) -> None:
         self.model, self.inputs = model, inputs
         self.optimizer = torch.optim.AdamW(model.parameters(), lr=1e-4, weight_decay=0)
         self.sync: Callable[[], None] = torch.cuda.synchronize if device.type == "cuda" else (lambda: None)
+        amp_dtype = torch.float16 if device.type == "cuda" else torch.bfloat16
+        self.autocast = lambda: torch.autocast(device.type, dtype=amp_dtype, enabled=amp)
         self.times: List[float] = []
+        self.losses: List[float] = []
 
     def step(self, record: bool = True) -> None:
         self.sync()
         started = time.perf_counter()
         self.optimizer.zero_grad(set_to_none=True)
-        _, loss_rec, loss_geo, loss_dis = self.model(*self.inputs)
-        (loss_rec + loss_geo + loss_dis).backward()
+        with self.autocast():
+            _, loss_rec, loss_geo, loss_dis = self.model(*self.inputs)
+        total = loss_rec.float() + loss_geo.float() + loss_dis.float()
+        total.backward()
         self.optimizer.step()
         self.sync()
         if record:
             self.times.append(time.perf_counter() - started)
+        self.losses.append(total.item())
 
 
 class _OpCounter(TorchDispatchMode):
@@ -162,6 +178,9 @@ def build_parser() -> argparse.ArgumentParser:
     parser.add_argument("--count_ops", action="store_true",
                         help="instead of timing, count the ATen ops (GPU kernel launches) of one step with the "
                         "census chunking of a CPU and of a GPU; runs on this machine's --device")
+    parser.add_argument("--amp", action="store_true",
+                        help="also time a copy of the model under the training's --amp autocast (bfloat16 on CPU, "
+                        "float16 on CUDA) and print its losses beside float32's")
     return parser
 
 
@@ -205,13 +224,25 @@ def main(argv: Optional[List[str]] = None) -> None:
         print(f"max |loss difference| {loss_diff:.3e}; max |gradient difference| {grad_diff:.3e} "
               f"(largest gradient {grad_scale:.3e}){'; parameters without a match: ' + ', '.join(missing) if missing else ''}")
 
-    timers = [StepTimer(ours, inputs, device)] + ([StepTimer(reference, inputs, device)] if reference is not None else [])
+    timers = [StepTimer(ours, inputs, device)]
+    labels = ["ours:     "]
+    if reference is not None:
+        timers.append(StepTimer(reference, inputs, device))
+        labels.append("reference:")
+    if args.amp:
+        mixed = build_model(args.model_name).to(device).train()
+        mixed.load_state_dict(initial, strict=True)
+        timers.append(StepTimer(mixed, inputs, device, amp=True))
+        labels.append("ours, amp:")
     time_alternating(timers, args.steps, args.warmup)
     medians = [statistics.median(timer.times) for timer in timers]
-    for label, timer, median in zip(("ours:     ", "reference:"), timers, medians):
+    for label, timer, median in zip(labels, timers, medians):
         print(f"{label} median {median:.3f} s per step  (steps: {', '.join(f'{t:.3f}' for t in timer.times)})")
     if reference is not None:
         print(f"speed-up: {medians[1] / medians[0]:.2f}x")
+    if args.amp:
+        print(f"amp against float32: {medians[0] / medians[-1]:.2f}x the speed; total loss per step, float32 | amp: "
+              + ", ".join(f"{a:.5f} | {b:.5f}" for a, b in zip(timers[0].losses, timers[-1].losses)))
 
 if __name__ == "__main__":
     os.environ.setdefault("KMP_WARNINGS", "0")

@@ -21,6 +21,7 @@ from models.tta import TestTimeAugmented
 from utils.atomic import check_output_file, write_json_report
 from utils.device import DEVICE_CHOICES, resolve_device
 from utils.errors import InputError
+from utils.precision import add_precision_argument, resolve_precision
 
 __all__ = ["build_parser", "run_benchmark", "build_report", "summary_line", "load_model"]
 
@@ -48,6 +49,7 @@ def build_parser(benchmark: Benchmark, description: str) -> argparse.ArgumentPar
     parser.add_argument("--model_name", choices=MODEL_NAMES, default="IFRNet", help="network width (default: IFRNet)")
     add_weights_arguments(parser, dataset=benchmark.checkpoint_dataset)
     parser.add_argument("--device", choices=DEVICE_CHOICES, default="auto", help="auto takes CUDA when available")
+    add_precision_argument(parser)
     parser.add_argument("--limit", type=_positive_int, default=None,
                         help="evaluate only the first N samples (of each split), e.g. for a quick check")
     parser.add_argument("--json", type=Path, default=None, help="also write the scores, per sample, to this JSON file")
@@ -142,11 +144,12 @@ def run_benchmark(name: str, argv: Optional[Sequence[str]] = None, description: 
         listed[split_name] = samples
 
     device = resolve_device(args.device)
+    dtype = resolve_precision(args.precision, device)
     model_name, checkpoint, note = resolve_weights(args.model_name, args.checkpoint, benchmark.checkpoint_dataset,
                                                    offline=args.offline)
     if note:
         print(f"note: {note}", file=sys.stderr)
-    model = load_model(model_name, checkpoint, device)
+    model = load_model(model_name, checkpoint, device).set_precision(dtype)
     if args.tta:
         model = TestTimeAugmented(model)
 

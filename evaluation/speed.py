@@ -26,6 +26,7 @@ from torch.utils.flop_counter import FlopCounterMode
 from evaluation.reference import build_reference_model
 from models import build_model, load_checkpoint
 from models.checkpoint import resolve_weights
+from utils.precision import PRECISION_DTYPES
 from utils.errors import InputError
 
 __all__ = [
@@ -192,6 +193,7 @@ def measure_peak_memory(
     threads: Optional[int] = None,
     checkpoint: Optional[Path] = None,
     reference_dir: Optional[Path] = None,
+    precision: str = "fp32",
 ) -> Dict[str, float]:
     """Peak memory of one inference, measured in a fresh Python process (see speed_worker).
 
@@ -206,6 +208,7 @@ def measure_peak_memory(
         command += ["--checkpoint", str(checkpoint)]
     if reference_dir is not None:
         command += ["--reference_dir", str(reference_dir)]
+    command += ["--precision", precision]
     env = dict(os.environ, PYTHONPATH=os.pathsep.join(filter(None, [str(REPO_ROOT), os.environ.get("PYTHONPATH")])))
     done = subprocess.run(command, capture_output=True, text=True, cwd=REPO_ROOT, env=env)
     if done.returncode != 0:
@@ -251,16 +254,20 @@ def measure_speed(
     checkpoint: Optional[Path] = None,
     reference_dir: Optional[Path] = None,
     matmul_size: int = 2048,
+    precision: str = "fp32",
     log: Callable[[str], None] = lambda message: None,
 ) -> Dict[str, object]:
-    """All figures of ``model_names`` at ``height`` x ``width``: the JSON report of speed_parameters.py."""
+    """All figures of ``model_names`` at ``height`` x ``width``: the JSON report of speed_parameters.py.
+
+    ``precision`` (fp32, bf16, fp16; already checked against the device) is our models'; the
+    authors' models run float32."""
     matmul = measure_matmul_gflops(device, matmul_size)
     log(f"float32 matmul ({matmul_size}x{matmul_size}) on {device}: {matmul:.1f} GFLOP/s")
     inputs = make_inputs(height, width, device)
     rows = []
     for name in model_names:
         state_dict, weights = timing_weights(name, checkpoint)
-        model = build_timed_model(name, state_dict, device)
+        model = build_timed_model(name, state_dict, device).set_precision(PRECISION_DTYPES[precision])
         calls = [lambda model=model: model.inference(*inputs)]
         if reference_dir is not None:
             reference = build_timed_model(name, state_dict, device, reference_dir)
@@ -275,7 +282,8 @@ def measure_speed(
         if reference_dir is not None:
             del reference
         release_cached_memory(device)
-        memory = measure_peak_memory(name, height, width, device, threads=threads, checkpoint=checkpoint)
+        memory = measure_peak_memory(name, height, width, device, threads=threads, checkpoint=checkpoint,
+                                     precision=precision)
         row = SpeedRow(
             model_name=name, weights=weights, params_m=parameters / 1e6, gflops=flops / 1e9,
             latency_s=latency, achieved_gflops=achieved, matmul_fraction=achieved / matmul,
@@ -299,6 +307,7 @@ def measure_speed(
         "warmup": warmup,
         "matmul_size": matmul_size,
         "matmul_gflops": matmul,
+        "precision": precision,
         "tf32": tf32_settings(device),
         "reference_dir": None if reference_dir is None else str(reference_dir),
         "models": [row.to_dict() for row in rows],

@@ -15,6 +15,7 @@ from typing import Optional
 
 import torch
 
+from utils.precision import PRECISION_DTYPES
 from evaluation.speed import build_timed_model, make_inputs, synchronize, timing_weights
 from models import MODEL_NAMES
 from utils.cli import run_cli
@@ -50,6 +51,7 @@ def main(argv: Optional[list] = None) -> None:
     parser.add_argument("--threads", type=int, default=None)
     parser.add_argument("--checkpoint", type=Path, default=None)
     parser.add_argument("--reference_dir", type=Path, default=None)
+    parser.add_argument("--precision", choices=tuple(PRECISION_DTYPES), default="fp32", help="compute precision of our model")
     args = parser.parse_args(argv)
 
     if args.threads is not None:
@@ -57,6 +59,8 @@ def main(argv: Optional[list] = None) -> None:
     device = torch.device(args.device)
     state_dict, _ = timing_weights(args.model_name, args.checkpoint)
     model = build_timed_model(args.model_name, state_dict, device, args.reference_dir)
+    if args.reference_dir is None:
+        model.set_precision(PRECISION_DTYPES[args.precision])
     del state_dict
     inputs = make_inputs(args.height, args.width, device)
     before = max_rss_bytes()

@@ -13,6 +13,7 @@ the model's ``lean`` switch; the training losses are :mod:`models.objective`.
 """
 from __future__ import annotations
 
+import functools
 from dataclasses import dataclass
 from typing import Dict, List, NamedTuple, Optional, Sequence, Tuple, Union
 
@@ -20,6 +21,7 @@ import torch
 import torch.nn as nn
 
 from models.lean_inference import lean_fields
+from models.low_precision import CastLayers
 from models.objective import IFRNetObjective
 from utils.padding import NETWORK_MULTIPLE
 from utils.warp import resize, warp
@@ -161,6 +163,11 @@ class IFRNet(nn.Module):
     memory); the :class:`~models.interpolator.Interpolator` chooses it by default. The two agree
     up to float rounding. Lean inference overwrites activations, which autograd cannot differentiate,
     so with gradients enabled ``inference`` always takes the plain path.
+
+    ``set_precision(torch.bfloat16)`` (or float16 on CUDA) makes the lean inference run its
+    convolutions in that dtype on weights cast once, keeping flows, warps and the merge in
+    float32 (:mod:`models.low_precision` says what runs in which precision and why). It is a
+    choice of the lean path: the plain path and training stay float32.
     """
 
     def __init__(self, width: Width, *, lean: bool = False) -> None:
@@ -174,6 +181,21 @@ class IFRNet(nn.Module):
         self.decoder2 = Decoder(3 * c2 + 4, 3 * c2, 4 + c1, width.side)
         self.decoder1 = Decoder(3 * c1 + 4, 3 * c1, 8, width.side)
         self.objective = IFRNetObjective()  # no parameters: adds no checkpoint key
+        self._cast_layers: Optional[CastLayers] = None  # a plain attribute: adds no checkpoint key
+
+    @property
+    def precision(self) -> torch.dtype:
+        """The dtype the lean inference's convolutions compute in (float32 unless set)."""
+        return torch.float32 if self._cast_layers is None else self._cast_layers.dtype
+
+    def set_precision(self, dtype: torch.dtype, *, float32_outputs: bool = True) -> "IFRNet":
+        """Run the lean inference's convolutions in ``dtype``: float32, bfloat16 or float16.
+
+        ``float32_outputs`` keeps each decoder's last (output) layer in float32. The cast copies
+        are made on first use and again only when the weights change. Returns the model.
+        """
+        self._cast_layers = None if dtype == torch.float32 else CastLayers(dtype, float32_outputs=float32_outputs)
+        return self
 
     # ----------------------------------------------------------------------------------------
     # building blocks shared by inference and training
@@ -253,7 +275,14 @@ class IFRNet(nn.Module):
         lean = self.lean if lean is None else lean
         # Explicit fallback: the lean path writes over activations, so under autograd (training,
         # a caller that forgot no_grad) the plain path runs whatever ``lean`` says.
-        predict = lean_fields if lean and not torch.is_grad_enabled() else IFRNet.predict_fields
+        if lean and not torch.is_grad_enabled():
+            cast = self._cast_layers
+            predict = functools.partial(lean_fields, layers=None if cast is None else cast.layers(self))
+        elif self._cast_layers is not None and not lean:
+            raise ValueError(f"precision {self.precision} is a choice of the lean inference path; "
+                             "set lean=True or set_precision(torch.float32)")
+        else:  # under autograd: the plain float32 path, as for lean
+            predict = IFRNet.predict_fields
         mean = self.joint_mean(img0, img1)
         fields = Fields(*predict(self, *self._network_inputs(img0 - mean, img1 - mean, scale_factor), embt))
         if scale_factor != 1.0:  # back to the inputs' resolution; flows scale with it

@@ -2,13 +2,13 @@
 
 It owns what every caller of IFRNet would otherwise repeat: choosing the device, finding and
 loading the weights, padding the frames to what the network accepts and cropping back, running
-several timesteps of one pair in a single batched call, the CUDA speed-ups (half precision,
-channels-last), the memory-lean inference path, and rounding back to 8 bits. The demos, the video tool and
+several timesteps of one pair in a single batched call, reduced precision (bfloat16 on CPUs with
+native support, float16 on CUDA), channels-last on CUDA, the memory-lean inference path, and
+rounding back to 8 bits. The demos, the video tool and
 ``hubconf.py`` all go through it.
 """
 from __future__ import annotations
 
-from contextlib import nullcontext
 from pathlib import Path
 from typing import List, Optional, Sequence, Tuple, Union
 
@@ -23,6 +23,7 @@ from utils.device import resolve_device
 from utils.errors import InputError
 from utils.image_io import image_to_tensor, tensor_to_image
 from utils.padding import InputPadder, pad_multiple_for_scale  # re-exported: callers import it here
+from utils.precision import resolve_precision
 
 __all__ = [
     "Interpolator",
@@ -75,7 +76,10 @@ class Interpolator:
     blended into the flows) and cropped back.
 
     Options: ``scale_factor`` (a number, or ``"auto"`` to pick one per frame size with
-    :func:`auto_scale_factor`); ``fp16`` (CUDA only: half-precision autocast); ``batch_size``
+    :func:`auto_scale_factor`); ``precision`` (``"fp32"``, ``"bf16"`` on a CPU with native
+    bfloat16, ``"fp16"`` on CUDA, or ``"auto"`` for the device's fast choice: the network's
+    convolutions run in it, flows, warps and the merge stay float32, see
+    :mod:`models.low_precision`; ``fp16=True`` is an alias of ``precision="fp16"``); ``batch_size``
     (most timesteps per network call, to bound memory; ``None`` runs all timesteps of a pair in
     one call, which encodes the pair once); ``lean`` (default True: the memory-lean inference of
     :mod:`models.lean_inference`; False runs the plain path of :mod:`models.ifrnet`); ``tta``
@@ -93,6 +97,7 @@ class Interpolator:
         device: Union[str, torch.device] = "auto",
         *,
         scale_factor: ScaleSetting = 1.0,
+        precision: Union[str, torch.dtype] = "fp32",
         fp16: bool = False,
         batch_size: Optional[int] = None,
         lean: bool = True,
@@ -101,7 +106,7 @@ class Interpolator:
         tta: bool = False,
     ) -> None:
         device = resolve_device(device) if isinstance(device, str) else device
-        self._check_options(device, scale_factor, fp16, batch_size)  # before the (slow) load
+        dtype = self._check_options(device, scale_factor, precision, fp16, batch_size, lean)  # before the (slow) load
         # The published weights of ``dataset`` unless ``checkpoint`` is given; without them the
         # starter weights, in which case ``weights_note`` says so (the tools print it). The
         # published weights are downloaded on first use unless ``offline``.
@@ -109,7 +114,7 @@ class Interpolator:
         model = build_model(resolved.model_name)
         load_checkpoint(model, resolved.path)
         self.model_name, self.checkpoint, self.weights_note = resolved
-        self._setup(model, device, scale_factor, fp16, batch_size, lean)
+        self._setup(model, device, scale_factor, dtype, batch_size, lean)
         self.tta = tta
 
     @classmethod
@@ -119,6 +124,7 @@ class Interpolator:
         device: Union[str, torch.device] = "cpu",
         *,
         scale_factor: ScaleSetting = 1.0,
+        precision: Union[str, torch.dtype] = "fp32",
         fp16: bool = False,
         batch_size: Optional[int] = None,
         lean: bool = True,
@@ -128,40 +134,49 @@ class Interpolator:
         self = cls.__new__(cls)
         self.model_name, self.checkpoint, self.weights_note = None, None, None
         device = resolve_device(device) if isinstance(device, str) else device
-        self._check_options(device, scale_factor, fp16, batch_size)
-        self._setup(model, device, scale_factor, fp16, batch_size, lean)
+        dtype = self._check_options(device, scale_factor, precision, fp16, batch_size, lean)
+        self._setup(model, device, scale_factor, dtype, batch_size, lean)
         self.tta = tta
         return self
 
     @staticmethod
-    def _check_options(device: torch.device, scale_factor: ScaleSetting, fp16: bool, batch_size: Optional[int]) -> None:
+    def _check_options(
+        device: torch.device, scale_factor: ScaleSetting, precision: Union[str, torch.dtype], fp16: bool,
+        batch_size: Optional[int], lean: bool,
+    ) -> torch.dtype:
+        """Refuse bad options before anything slow happens; returns the compute dtype."""
         _parse_scale(scale_factor)
-        if fp16 and device.type != "cuda":
-            raise InputError("--fp16 needs a CUDA device (half precision is slower and less accurate on the CPU); drop --fp16 or use --device cuda")
+        if fp16:  # the older switch, an alias of precision="fp16"
+            if precision not in ("fp32", "fp16", torch.float32, torch.float16):
+                raise InputError(f"--fp16 is --precision fp16; it contradicts --precision {precision}")
+            if device.type != "cuda":
+                raise InputError("--fp16 needs a CUDA device (half precision is slower and less accurate on the CPU); drop --fp16 or use --device cuda")
+            precision = "fp16"
+        dtype = resolve_precision(precision, device)
+        if dtype != torch.float32 and not lean:
+            raise InputError("reduced precision runs on the lean inference path; drop lean=False or use precision fp32")
         if batch_size is not None and batch_size < 1:
             raise InputError(f"batch_size must be at least 1, got {batch_size}")
+        return dtype
 
     def _setup(
-        self, model: IFRNet, device: torch.device, scale_factor: ScaleSetting, fp16: bool, batch_size: Optional[int], lean: bool
+        self, model: IFRNet, device: torch.device, scale_factor: ScaleSetting, dtype: torch.dtype, batch_size: Optional[int], lean: bool
     ) -> None:
         self.device = device
         self.scale_setting = _parse_scale(scale_factor)
-        self.fp16 = fp16
+        self.precision = dtype
         self.batch_size = batch_size
         self.model = model.to(device).eval()
         self.model.lean = lean
         if device.type == "cuda":
             # channels-last lets tensor cores run the convolutions without transposes.
             self.model = self.model.to(memory_format=torch.channels_last)
+        # The weights are cast once, here (on first use), not per call; see models.low_precision.
+        self.model.set_precision(dtype)
 
     def scale_for(self, height: int, width: int) -> float:
         """The scale the flow network runs at for frames of this size."""
         return auto_scale_factor(height, width) if self.scale_setting == "auto" else self.scale_setting
-
-    def _autocast(self):
-        if self.fp16 and self.device.type == "cuda":
-            return torch.autocast(device_type="cuda", dtype=torch.float16)
-        return nullcontext()
 
     def _to_device(self, frame: np.ndarray) -> torch.Tensor:
         tensor = image_to_tensor(frame)
@@ -214,11 +229,10 @@ class Interpolator:
         fields: List[Fields] = []
         for start in range(0, len(timesteps), chunk):
             embt = torch.tensor(timesteps[start : start + chunk], dtype=torch.float32, device=self.device).view(-1, 1, 1, 1)
-            with self._autocast():
-                if self.tta:
-                    preds = averaged_inference(self.model, img0, img1, embt, scale)
-                else:
-                    preds = self.model.inference(img0, img1, embt, scale_factor=scale, return_fields=with_fields)
+            if self.tta:
+                preds = averaged_inference(self.model, img0, img1, embt, scale)
+            else:
+                preds = self.model.inference(img0, img1, embt, scale_factor=scale, return_fields=with_fields)
             if with_fields:
                 preds, chunk_fields = preds
                 cropped = [padder.unpad(field.float()).cpu() for field in chunk_fields]

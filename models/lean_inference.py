@@ -15,11 +15,18 @@ size at every step, a ResBlock three. This sibling walks the same modules differ
 Results equal the plain path's up to float rounding (``tests/test_lean_inference.py``). Writing in
 place breaks autograd, so :func:`lean_fields` refuses to run while gradients are recorded.
 ``IFRNet.inference`` calls it when the model's ``lean`` switch is on.
+
+Reduced precision (bfloat16 on CPUs that have it, float16 on CUDA) is this same walk over a model
+whose weights were cast once by :mod:`models.low_precision`: the dtype of each layer's weights
+says what it computes in. Every decoder output is brought back to float32 where it is split, so
+the flows accumulate across levels, and warping, the mask and the residual run, in float32; the
+low-precision values only ever enter a convolution. With float32 weights every cast below is a
+no-op and the values are bit for bit those of the float32 path.
 """
 from __future__ import annotations
 
 import functools
-from typing import TYPE_CHECKING, List, Sequence, Tuple
+from typing import TYPE_CHECKING, List, Optional, Sequence, Tuple
 
 import torch
 import torch.nn as nn
@@ -34,23 +41,30 @@ __all__ = ["lean_fields", "cat_channels_last"]
 
 
 def lean_fields(
-    model: "IFRNet", img0: torch.Tensor, img1: torch.Tensor, embt: torch.Tensor
+    model: "IFRNet", img0: torch.Tensor, img1: torch.Tensor, embt: torch.Tensor, *, layers: Optional[nn.Module] = None
 ) -> Tuple[torch.Tensor, torch.Tensor, torch.Tensor, torch.Tensor]:
-    """``model.predict_fields`` computed lean: flows t->0, t->1, mask and residual (centred inputs)."""
+    """``model.predict_fields`` computed lean: flows t->0, t->1, mask and residual (centred inputs).
+
+    ``layers`` holds the encoder and decoders to run: the model's own (default), or copies cast to
+    a lower precision (:class:`models.low_precision.CastLayers`). The fields come back float32.
+    """
     if torch.is_grad_enabled():
         raise RuntimeError(
             "lean inference overwrites activations in place, which autograd cannot differentiate; "
             "run it under torch.no_grad() or torch.inference_mode(), or set model.lean = False"
         )
     batch = img0.shape[0]
-    images = [torch.cat([img0, img1], 0).contiguous(memory_format=torch.channels_last)]
+    # The images only feed the first convolution here (the merge warps the float32 originals).
+    layers = model if layers is None else layers
+    dtype = _weight_dtype(layers.encoder.pyramid1[0][0])
+    images = [torch.cat([img0, img1], 0).to(dtype).contiguous(memory_format=torch.channels_last)]
     del img0, img1
-    feats0, feats1 = model.split_pyramid(_encode(model, images), batch, 2)
+    feats0, feats1 = model.split_pyramid(_encode(layers, images), batch, 2)
     feats0, feats1 = model.share_pair(feats0, embt.shape[0]), model.share_pair(feats1, embt.shape[0])
-    return _decode(model, feats0, feats1, embt)
+    return _decode(layers, feats0, feats1, embt)
 
 
-def _encode(model: "IFRNet", inputs: List[torch.Tensor]) -> List[torch.Tensor]:
+def _encode(model: nn.Module, inputs: List[torch.Tensor]) -> List[torch.Tensor]:
     features = []
     x = inputs.pop()  # the images are released by the first convolution
     for level in model.encoder.levels():
@@ -60,24 +74,38 @@ def _encode(model: "IFRNet", inputs: List[torch.Tensor]) -> List[torch.Tensor]:
     return features
 
 
-def _decode(model: "IFRNet", feats0: List[torch.Tensor], feats1: List[torch.Tensor], embt: torch.Tensor):
+def _decode(model: nn.Module, feats0: List[torch.Tensor], feats1: List[torch.Tensor], embt: torch.Tensor):
     """``IFRNet.decode`` keeping only what the next level needs, and consuming the pyramids."""
     f0_4, f1_4 = feats0[3], feats1[3]
     batch, _, height, width = f0_4.shape
-    inputs = [cat_channels_last([f0_4, f1_4, embt.expand(batch, 1, height, width)])]
+    dtype = _weight_dtype(model.decoder4.convblock[0][0])
+    inputs = [cat_channels_last([f0_4, f1_4, embt.expand(batch, 1, height, width)], dtype)]
     out = _decoder(model.decoder4.convblock, inputs)
     flow0, flow1, feature = out[:, 0:2], out[:, 2:4], out[:, 4:]
     for level in (3, 2, 1):
-        warped0 = warp(feats0[level - 1], flow0)
-        warped1 = warp(feats1[level - 1], flow1)
+        # Features are sampled at float32 positions from float32 values (grid_sample takes one
+        # dtype; a bfloat16 grid would be off by up to a pixel on a 720p map).
+        warped0 = warp(_float32(feats0[level - 1]), flow0)
+        warped1 = warp(_float32(feats1[level - 1]), flow1)
         feats0[level - 1] = feats1[level - 1] = None  # this level's encoder features are used up
-        inputs = [cat_channels_last([feature, warped0, warped1, flow0, flow1])]
+        convblock = getattr(model, f"decoder{level}").convblock
+        inputs = [cat_channels_last([feature, warped0, warped1, flow0, flow1], _weight_dtype(convblock[0][0]))]
         del warped0, warped1, feature, out
-        out = _decoder(getattr(model, f"decoder{level}").convblock, inputs)
+        out = _decoder(convblock, inputs)
+        # The flow residuals are added to float32 accumulators: rounding the accumulated flow to
+        # 8 mantissa bits would move pixels by up to 1/4 px at 60 px of motion.
         flow0 = out[:, 0:2] + 2.0 * resize(flow0, 2.0)
         flow1 = out[:, 2:4] + 2.0 * resize(flow1, 2.0)
         feature = out[:, 4:]
     return flow0, flow1, torch.sigmoid(feature[:, 0:1]), feature[:, 1:]
+
+
+def _weight_dtype(layer: nn.Module) -> torch.dtype:
+    return layer.weight.dtype
+
+
+def _float32(x: torch.Tensor) -> torch.Tensor:
+    return x if x.dtype == torch.float32 else x.float()
 
 
 def _conv_prelu(block: nn.Sequential, x: torch.Tensor) -> torch.Tensor:
@@ -86,11 +114,14 @@ def _conv_prelu(block: nn.Sequential, x: torch.Tensor) -> torch.Tensor:
 
 
 def _decoder(convblock: nn.Sequential, inputs: List[torch.Tensor]) -> torch.Tensor:
-    """A decoder's conv+PReLU, ResBlock and transposed conv, releasing the input once consumed."""
+    """A decoder's conv+PReLU, ResBlock and transposed conv, releasing the input once consumed.
+
+    The output (flows, feature, or mask and residual) is float32 whatever the layers compute in.
+    """
     head, resblock, upsample = convblock
     x = _conv_prelu(head, inputs.pop())
     x = _resblock(resblock, x)
-    return upsample(x)
+    return _float32(upsample(x.to(_weight_dtype(upsample))))
 
 
 def _resblock(block: "ResBlock", x: torch.Tensor) -> torch.Tensor:
@@ -104,15 +135,17 @@ def _resblock(block: "ResBlock", x: torch.Tensor) -> torch.Tensor:
     return prelu_(out.add_(x), block.prelu.weight)
 
 
-def cat_channels_last(tensors: Sequence[torch.Tensor]) -> torch.Tensor:
-    """Concatenate along channels straight into a channels_last tensor.
+def cat_channels_last(tensors: Sequence[torch.Tensor], dtype: Optional[torch.dtype] = None) -> torch.Tensor:
+    """Concatenate along channels straight into a channels_last tensor of ``dtype``.
 
     ``torch.cat`` of mixed layouts returns a contiguous tensor; converting it afterwards would
-    hold two copies of the largest tensor of the network at once. Under CUDA autocast the parts
-    mix float16 and float32: the result takes the promoted type, as ``torch.cat``'s does.
+    hold two copies of the largest tensor of the network at once. Without ``dtype`` the result
+    takes the promoted type of the parts (as ``torch.cat``'s does, e.g. under CUDA autocast);
+    with it, each part is rounded once, on its way into the result.
     """
     first = tensors[0]
     shape = (first.shape[0], sum(t.shape[1] for t in tensors), *first.shape[2:])
-    dtype = functools.reduce(torch.promote_types, (t.dtype for t in tensors))
+    if dtype is None:
+        dtype = functools.reduce(torch.promote_types, (t.dtype for t in tensors))
     out = torch.empty(shape, dtype=dtype, device=first.device, memory_format=torch.channels_last)
     return torch.cat(list(tensors), 1, out=out)

@@ -17,6 +17,7 @@ from utils.atomic import check_output_folder, unwritable
 from utils.device import DEVICE_CHOICES
 from utils.errors import InputError
 from utils.image_io import read_image, save_gif, write_image
+from utils.precision import add_precision_argument
 from utils.visualize import write_field_images
 
 __all__ = ["build_demo_parser", "run_demo"]
@@ -33,6 +34,7 @@ def build_demo_parser(description: str, *, dataset: str, default_output: str) ->
     add_weights_arguments(parser, dataset=dataset)
     parser.add_argument("--output", type=Path, default=Path(default_output), help=f"output folder (default: {default_output})")
     parser.add_argument("--device", choices=DEVICE_CHOICES, default="auto", help="auto takes CUDA when available")
+    add_precision_argument(parser)
     parser.add_argument("--tta", action="store_true",
                         help="test-time augmentation: average with the prediction on the pair turned by 180 degrees (about 2x the time)")
     parser.add_argument("--visualize", action="store_true",
@@ -53,8 +55,8 @@ def run_demo(args: argparse.Namespace, timesteps: Sequence[float], gif_name: str
     check_output_folder(args.output)  # before the model runs, not after
     if args.visualize and args.tta:  # an averaged frame is not merged from one set of fields
         raise InputError("--visualize draws the fields a frame was merged from and cannot be combined with --tta")
-    interpolator = Interpolator(args.model_name, args.checkpoint, args.device, dataset=args.dataset, offline=args.offline,
-                                tta=args.tta)
+    interpolator = Interpolator(args.model_name, args.checkpoint, args.device, precision=args.precision,
+                                dataset=args.dataset, offline=args.offline, tta=args.tta)
     if interpolator.weights_note:
         print(f"note: {interpolator.weights_note}", file=sys.stderr)
     if args.visualize:

