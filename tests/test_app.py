@@ -28,7 +28,8 @@ from tests.video_builders import read_video, sample_frames, write_clip  # noqa: 
 from utils.image_io import read_image  # noqa: E402
 from video.convert import ConversionJob, convert  # noqa: E402
 from webapp.jobs import AppLimits, ModelCache  # noqa: E402
-from webapp.ui import Handlers, serve  # noqa: E402
+from utils.precision import cpu_has_native_bfloat16  # noqa: E402
+from webapp.ui import PRECISIONS, Handlers, serve  # noqa: E402
 
 ROOT = Path(__file__).resolve().parents[1]
 HEIGHT, WIDTH = 93, 150  # not multiples of 16: the app pads and crops back like the CLIs
@@ -234,3 +235,26 @@ def test_app_without_gradio_says_how_to_install_it():
                             capture_output=True, text=True, cwd=ROOT, timeout=SERVER_TIMEOUT)
     assert result.returncode == 2
     assert result.stderr.strip().splitlines() == ["app.py: error: the web app needs Gradio: pip install -r requirements-app.txt"]
+
+
+@pytest.mark.skipif(not cpu_has_native_bfloat16(), reason="needs a CPU with native bfloat16")
+def test_frames_handler_runs_the_cores_bfloat16_where_the_cpu_has_it(handlers, pair):
+    """The page offers bfloat16 exactly where the core runs it natively, and a job in it is the core's bf16 frame."""
+    assert "bfloat16 (CPU)" in PRECISIONS
+    frames, _, _, _, _ = handlers.frames(*pair, 5, 0.5, *MODEL[:3], "bfloat16 (CPU)", False)
+    expected = Interpolator.from_model(seeded_model("IFRNet_S"), "cpu", precision="bf16").interpolate(
+        read_image(pair[0]), read_image(pair[1]), [0.5])[0]
+    assert np.array_equal(read_image(frames[0][0]), expected)
+
+
+def test_precisions_offered_follow_the_cpu(monkeypatch):
+    import importlib
+
+    import webapp.ui
+
+    monkeypatch.setattr("utils.precision.cpu_has_native_bfloat16", lambda: False)
+    try:
+        assert "bfloat16 (CPU)" not in importlib.reload(webapp.ui).PRECISIONS
+    finally:
+        monkeypatch.undo()
+        importlib.reload(webapp.ui)

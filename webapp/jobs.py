@@ -67,7 +67,7 @@ class ModelChoice:
     model_name: str = "IFRNet"
     dataset: str = "Vimeo90K"  # whose published weights: Vimeo90K or GoPro
     scale_factor: str = "auto"
-    fp16: bool = False
+    precision: str = "fp32"  # a precision of utils.precision: fp32, bf16 (CPUs with native bfloat16), fp16 (CUDA)
 
 
 class ModelCache:
@@ -89,7 +89,7 @@ class ModelCache:
         if self._key != choice:
             self._key, self._interpolator = None, None  # free the old model first; a failed load keeps nothing
             self._interpolator = Interpolator(choice.model_name, self.checkpoint, self.device,
-                                              scale_factor=choice.scale_factor, fp16=choice.fp16,
+                                              scale_factor=choice.scale_factor, precision=choice.precision,
                                               dataset=choice.dataset, offline=self.offline)
             self._key = choice
         return self._interpolator

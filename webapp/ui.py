@@ -26,6 +26,7 @@ import torch  # noqa: E402
 from models import MODEL_NAMES  # noqa: E402
 from models.published import TASKS  # noqa: E402
 from utils.errors import InputError  # noqa: E402
+from utils.precision import cpu_has_native_bfloat16  # noqa: E402
 from video.scene import DEFAULT_SCENE_THRESHOLD  # noqa: E402
 from webapp.jobs import (  # noqa: E402
     MAX_IN_BETWEEN,
@@ -41,8 +42,11 @@ from webapp.jobs import (  # noqa: E402
 __all__ = ["Handlers", "build_app", "serve", "PRECISIONS", "SCALES"]
 
 SCALES = ("auto", "1", "0.5", "0.25")
-FLOAT16 = "float16 (CUDA)"
-PRECISIONS = ("float32", FLOAT16) if torch.cuda.is_available() else ("float32",)
+# What the page offers: float32 everywhere, bfloat16 on a CPU that computes it natively (it would be
+# slower emulated), float16 on CUDA; labels the page shows -> the core's precision names.
+PRECISION_NAMES = {"float32": "fp32", "bfloat16 (CPU)": "bf16", "float16 (CUDA)": "fp16"}
+PRECISIONS = ("float32",) + (("bfloat16 (CPU)",) if cpu_has_native_bfloat16() else ()) + (
+    ("float16 (CUDA)",) if torch.cuda.is_available() else ())
 MODEL_QUEUE = "model"  # the concurrency id both jobs share: one job at a time on the model
 
 INTRO = """# IFRNet frame interpolation
@@ -59,7 +63,7 @@ def _choice(model_name: str, weights: str, scale: str, precision: str) -> ModelC
         raise InputError(f"unknown weights {weights!r}; choose one of {', '.join(TASKS)}")
     if precision not in PRECISIONS:
         raise InputError(f"precision {precision!r} is not available here; choose one of {', '.join(PRECISIONS)}")
-    return ModelChoice(model_name, weights, str(scale), precision == FLOAT16)
+    return ModelChoice(model_name, weights, str(scale), PRECISION_NAMES[precision])
 
 
 def _upload_path(value: Any) -> Optional[str]:
