@@ -6,12 +6,13 @@ from pathlib import Path
 ROOT = Path(__file__).resolve().parents[1]
 
 BANNED = {
-    "utils": {"models", "datasets", "video", "evaluation", "training", "tools", "benchmarks"},
-    "models": {"datasets", "video", "evaluation", "training", "tools", "benchmarks"},
-    "datasets": {"video", "evaluation", "training", "tools", "benchmarks"},
-    "video": {"datasets", "evaluation", "training", "tools", "benchmarks"},
-    "evaluation": {"training", "tools", "benchmarks"},
-    "training": {"tools", "benchmarks"},
+    "utils": {"models", "datasets", "video", "evaluation", "training", "webapp", "tools", "benchmarks"},
+    "models": {"datasets", "video", "evaluation", "training", "webapp", "tools", "benchmarks"},
+    "datasets": {"video", "evaluation", "training", "webapp", "tools", "benchmarks"},
+    "video": {"datasets", "evaluation", "training", "webapp", "tools", "benchmarks"},
+    "evaluation": {"training", "webapp", "tools", "benchmarks"},
+    "training": {"webapp", "tools", "benchmarks"},
+    "webapp": {"datasets", "evaluation", "training", "tools", "benchmarks"},  # the app's jobs: models, video, utils
 }
 
 
