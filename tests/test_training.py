@@ -248,7 +248,7 @@ def test_log_path_on_a_file_or_under_a_file_is_one_line_before_any_data_is_read(
     existing = tmp_path / "notes.txt"
     existing.write_text("not a folder")
     missing_data = tmp_path / "no_dataset_here"  # a data error would show if the data were read first
-    for log_path, expected in ((existing, "is a file, not a folder"), (existing / "run", "lies under")):
+    for log_path, expected in ((existing, "is a file, not a folder"), (existing / "run", "cannot be created")):
         result = _train_script(["--data_root", str(missing_data), "--log_path", str(log_path), *TINY])
         assert result.returncode == 2, result.stderr
         message = result.stderr.strip()
@@ -259,12 +259,12 @@ def test_log_path_on_a_file_or_under_a_file_is_one_line_before_any_data_is_read(
 def test_unwritable_log_path_is_refused_before_any_data_is_read(tmp_path, monkeypatch):
     """Tests run as root, for whom chmod does not make a folder read-only: the permission probe is
     replaced instead, as a read-only filesystem or another user's folder would answer it."""
-    import training.run_folder
+    import utils.atomic  # where the run folder's writability is checked
 
     read_only = tmp_path / "read_only"
     read_only.mkdir()
     real_access = os.access
-    monkeypatch.setattr(training.run_folder.os, "access", lambda path, mode: False if Path(path) == read_only else real_access(path, mode))
+    monkeypatch.setattr(utils.atomic.os, "access", lambda path, mode: False if Path(path) == read_only else real_access(path, mode))
     with pytest.raises(InputError, match=r"--log_path .*read_only is not writable"):
         train_main(VIMEO90K, ["--data_root", str(tmp_path / "no_dataset_here"), "--log_path", str(read_only), *TINY])
 

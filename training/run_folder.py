@@ -9,12 +9,11 @@ killed run never finished are removed here too.
 from __future__ import annotations
 
 import argparse
-import os
 from pathlib import Path
-from typing import List, Optional
+from typing import List
 
 from training.recipes import Recipe
-from utils.atomic import remove_stale_temporaries
+from utils.atomic import check_output_folder, remove_stale_temporaries
 from utils.errors import InputError
 
 __all__ = ["default_log_path", "prepare_log_folder"]
@@ -29,25 +28,10 @@ def default_log_path(args: argparse.Namespace, recipe: Recipe) -> Path:
     return Path("runs") / f"{recipe.name}_{args.model_name}"
 
 
-def _nearest_existing(path: Path) -> Optional[Path]:
-    for candidate in (path, *path.parents):
-        if candidate.exists():
-            return candidate
-    return None
-
-
 def _ensure_writable_folder(path: Path) -> None:
     if path.exists() and not path.is_dir():
         raise InputError(f"--log_path {path} is a file, not a folder; pass a folder for the run's checkpoints and logs")
-    existing = _nearest_existing(path)
-    if existing is not None and not existing.is_dir():
-        raise InputError(f"--log_path {path} lies under {existing}, which is a file, not a folder")
-    try:
-        path.mkdir(parents=True, exist_ok=True)
-    except OSError as error:
-        raise InputError(f"cannot create --log_path {path}: {error.strerror or error}") from None
-    if not os.access(path, os.W_OK | os.X_OK):
-        raise InputError(f"--log_path {path} is not writable; choose a folder you can write to")
+    check_output_folder(path, "--log_path", create=True)
 
 
 def prepare_log_folder(path: Path, *, resuming: bool, overwrite: bool) -> List[str]:

@@ -7,6 +7,7 @@ import os
 import re
 import shutil
 import sys
+import tempfile
 import uuid
 from contextlib import contextmanager
 from pathlib import Path
@@ -62,12 +63,14 @@ def unwritable(path: PathLike, error: OSError, flag: Optional[str] = None) -> In
     return InputError(f"cannot write {what}: {error.strerror or error}")
 
 
-def check_output_folder(folder: PathLike, flag: str = "--output") -> None:
+def check_output_folder(folder: PathLike, flag: str = "--output", *, create: bool = False) -> None:
     """Refuse, before any long work, an output folder that cannot be created or written into.
 
     The folder need not exist: its nearest existing ancestor must be a folder this process may
-    write into (``os.access`` also reports a read-only file system, even to root). A path under a
-    file, or a file where the folder should be, is named in the error.
+    write into. ``os.access`` reports a missing permission and a read-only file system (even to
+    root); a probe file then catches what permission bits do not show (a pseudo file system, an
+    immutable folder). A path under a file, or a file where the folder should be, is named in the
+    error. ``create`` also makes the folder, for callers that write into it at once.
     """
     folder = Path(folder)
     existing = folder
@@ -79,6 +82,16 @@ def check_output_folder(folder: PathLike, flag: str = "--output") -> None:
         raise InputError(f"{flag} {folder} cannot be created: {existing} is a file, not a folder")
     if not os.access(existing, os.W_OK | os.X_OK):
         raise InputError(f"{flag} {folder}: {existing} is not writable (no permission or a read-only file system)")
+    try:
+        with tempfile.TemporaryFile(dir=existing, prefix=".ifrnet-probe-"):
+            pass
+    except OSError as error:
+        raise InputError(f"{flag} {folder}: {existing} does not take new files ({error.strerror or error})") from None
+    if create:
+        try:
+            folder.mkdir(parents=True, exist_ok=True)
+        except OSError as error:
+            raise InputError(f"{flag} {folder} cannot be created: {error.strerror or error}") from None
 
 
 def check_output_file(path: PathLike, flag: str) -> None:

@@ -13,12 +13,11 @@ interrupted run never leaves a truncated file under the requested name and keeps
 from __future__ import annotations
 
 import os
-import tempfile
 from contextlib import contextmanager
 from pathlib import Path
 from typing import Iterator, Union
 
-from utils.atomic import atomic_path, discard, temporary_path
+from utils.atomic import atomic_path, check_output_folder, discard, temporary_path
 from utils.errors import InputError
 from video.sinks import GIF_SUFFIX, OWN_FRAME_NAME, VIDEO_FORMATS
 
@@ -74,16 +73,7 @@ def check_writable(output: Union[str, Path]) -> None:
     to its final name, in its parent folder (created when missing).
     """
     output = _absolute(output)
-    folder = output if output.is_dir() else output.parent
-    while not folder.exists():
-        folder = folder.parent
-    if not folder.is_dir():
-        raise InputError(f"cannot write {output}: {folder} is a file, not a folder")
-    try:
-        with tempfile.TemporaryFile(dir=folder, prefix=".ifrnet-probe-"):
-            pass
-    except OSError as error:
-        raise InputError(f"cannot write {output}: {folder} does not take new files ({error.strerror or error})") from None
+    check_output_folder(output if output.is_dir() else output.parent, f"cannot write {output}:")
 
 
 def check_output_path(output: Union[str, Path], input_path: Union[str, Path], overwrite: bool) -> None:
