@@ -62,7 +62,7 @@ def seconds_arg(text: str) -> Fraction:
 def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0], epilog="\n".join(__doc__.splitlines()[2:]),
                                      formatter_class=argparse.RawDescriptionHelpFormatter)
-    parser.add_argument("--input", type=Path, required=True, help="a video file, or a folder of png/jpg frames (natural name order)")
+    parser.add_argument("--input", type=Path, required=True, help="a video file, or a folder of image frames (png, jpg, webp ...; natural name order)")
     parser.add_argument("--output", type=Path, required=True,
                         help="a video file (.mp4 .mkv .mov .webm .avi), an animated .gif, or a folder for numbered frames (see --image_format)")
     rate = parser.add_mutually_exclusive_group()

@@ -17,10 +17,9 @@ import av
 import numpy as np
 
 from utils.errors import InputError
-from utils.image_io import read_image
+from utils.image_io import IMAGE_SUFFIXES, image_files, read_image
 
 __all__ = [
-    "FRAME_SUFFIXES",
     "SourceFrame",
     "SourceInfo",
     "FrameSource",
@@ -31,8 +30,6 @@ __all__ = [
 ]
 
 log = logging.getLogger("ifrnet.video")
-
-FRAME_SUFFIXES = (".png", ".jpg", ".jpeg")
 
 
 @dataclass(frozen=True)
@@ -215,7 +212,7 @@ class VideoFileSource:
 
 
 class FrameFolderSource:
-    """The PNG/JPEG frames of a folder, in natural name order, shown at ``rate`` frames per second."""
+    """The image frames of a folder (:data:`utils.image_io.IMAGE_SUFFIXES`), in natural name order, shown at ``rate`` frames per second."""
 
     def __init__(self, path: Union[str, Path], rate: Fraction) -> None:
         self.path = Path(path)
@@ -223,7 +220,7 @@ class FrameFolderSource:
             raise InputError(f"--input_fps must be positive, got {rate}")
         self.files = list_frames(self.path)
         if not self.files:
-            raise InputError(f"no {'/'.join(s[1:] for s in FRAME_SUFFIXES)} frames in folder {self.path}")
+            raise InputError(f"no image frames ({', '.join(s[1:] for s in IMAGE_SUFFIXES)}) in folder {self.path}")
         first = read_image(self.files[0])
         self.media_path: Optional[Path] = None  # images carry no audio
         self.info = SourceInfo(
@@ -274,7 +271,4 @@ def open_source(path: Union[str, Path], folder_rate: Fraction, *, strict: bool =
 
 def list_frames(folder: Union[str, Path]) -> List[Path]:
     """The frame files of a folder in the order a FrameFolderSource reads them."""
-    return sorted(
-        (p for p in Path(folder).iterdir() if p.is_file() and p.suffix.lower() in FRAME_SUFFIXES),
-        key=lambda p: _natural_key(p.name),
-    )
+    return sorted(image_files(Path(folder)), key=lambda p: _natural_key(p.name))
