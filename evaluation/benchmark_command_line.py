@@ -14,7 +14,8 @@ from typing import Dict, List, Optional, Sequence
 import torch
 
 from evaluation.benchmark_sets import Benchmark, check_samples_exist, get_benchmark, list_samples
-from evaluation.runner import BenchmarkResult, evaluate
+from evaluation.runner import evaluate
+from evaluation.scoring import BenchmarkResult
 from models import MODEL_NAMES, build_model, load_checkpoint
 from models.checkpoint import add_weights_arguments, resolve_weights
 from models.tta import TestTimeAugmented

@@ -19,11 +19,11 @@ import torch
 
 from evaluation.benchmark_sets import Sample
 from evaluation.protocol import Protocol
-from evaluation.scoring import BenchmarkResult, FrameScore, Predicted, SampleScore, score_predictions
+from evaluation.scoring import BenchmarkResult, Predicted, score_predictions
 from utils.errors import InputError
 from utils.image_io import image_to_tensor, read_image
 
-__all__ = ["FrameScore", "SampleScore", "BenchmarkResult", "predict_sample", "evaluate"]
+__all__ = ["predict_sample", "evaluate"]
 
 
 _Loaded = Tuple[np.ndarray, np.ndarray, List[np.ndarray]]

@@ -15,7 +15,7 @@ the direction of motion (a vertical flip leaves a horizontal pan as it was).
 """
 from __future__ import annotations
 
-from typing import Callable, Dict, Sequence
+from typing import Dict, Sequence
 
 import torch
 from torch import nn
@@ -24,7 +24,6 @@ __all__ = ["TRANSFORMS", "DEFAULT_TTA", "averaged_inference", "TestTimeAugmented
 
 # Each transform: (img0, img1, embt) -> the pair and timesteps to run, and how to undo it on the
 # prediction. Flips are their own inverse; the time swap needs no undo.
-_Transform = Callable[[torch.Tensor, torch.Tensor, torch.Tensor], tuple]
 TRANSFORMS: Dict[str, tuple] = {
     "hflip": (lambda a, b, t: (a.flip(-1), b.flip(-1), t), lambda p: p.flip(-1)),
     "vflip": (lambda a, b, t: (a.flip(-2), b.flip(-2), t), lambda p: p.flip(-2)),
