@@ -139,10 +139,10 @@ def resolve_weights(
             why = str(error)
     if not can_fall_back:
         return ResolvedWeights(model_name, published, None)
+    # One short line: the run goes on, so the user must see at once that these are not the paper's weights.
     note = (
-        f"{published} not found ({why}); using this project's starter weights {starter} ({STARTER_MODEL_NAME}, "
-        f"see {starter.parent / 'README.md'}). For the paper's results run {_download_command(entry)} "
-        f"or get the published checkpoints from {PUBLISHED_CHECKPOINTS_URL}"
+        f"{published} not found ({why}); running the starter weights instead ({STARTER_MODEL_NAME}, much weaker "
+        f"than the paper's; {starter.parent / 'README.md'}); to get the paper's: {_download_command(entry)}"
     )
     return ResolvedWeights(STARTER_MODEL_NAME, starter, note)
 
