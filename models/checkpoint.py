@@ -181,8 +181,14 @@ def published_problem(entry: PublishedCheckpoint, root: Optional[Path] = None) -
 
 
 def _cached_url_checkpoint(url: str, offline: bool, progress: bool) -> Path:
-    """The file at ``url``, downloaded once into ``checkpoints/from_url/<hash of the URL>/``."""
-    name = Path(urllib.parse.urlsplit(url).path).name or "checkpoint.pth"
+    """The file at ``url``, downloaded once into ``checkpoints/from_url/<hash of the URL>/``.
+
+    The cached copy keeps the URL's file name, so a URL naming no file (``http://host/dir/``,
+    ``.../.``, ``.../..``, or a name with an encoded slash) is refused rather than written over a folder.
+    """
+    name = urllib.parse.unquote(urllib.parse.urlsplit(url).path.rsplit("/", 1)[-1])
+    if name in ("", ".", "..") or "/" in name or "\\" in name or "\0" in name:
+        raise CheckpointError(f"--checkpoint {url} names no file (its path must end in a file name such as model.pth)")
     relative = f"{hashlib.sha256(url.encode()).hexdigest()[:16]}/{name}"
     root = CHECKPOINT_DIR / URL_CACHE
     path = root / relative
