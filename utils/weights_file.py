@@ -16,7 +16,6 @@ parsed (its wording changes between releases); the reason is told from the file 
 """
 from __future__ import annotations
 
-import io
 import pickletools
 import warnings
 import zipfile
@@ -40,6 +39,7 @@ _PLAIN_GLOBALS = {
 }
 _TORCH_HELPER_MODULES = ("torch._utils", "torch._tensor", "torch.serialization", "torch.storage")
 _STRING_OPS = {"SHORT_BINUNICODE", "BINUNICODE", "BINUNICODE8", "UNICODE", "STRING", "BINSTRING", "SHORT_BINSTRING"}
+_MAX_READ = 1 << 26  # 64 MiB: no string a checkpoint's pickle holds comes near it
 _GET_OPS = {"GET", "BINGET", "LONG_BINGET"}
 _PUT_OPS = {"PUT", "BINPUT", "LONG_BINPUT", "MEMOIZE"}
 
@@ -86,34 +86,53 @@ def _globals_of(stream: BinaryIO) -> Iterator[str]:
         del pushed[:-2]
 
 
+class _Clamped:
+    """A read-only stream whose reads never ask for more than ``_MAX_READ`` bytes: a damaged pickle's
+    length field (up to 2**64) then ends the scan instead of allocating that much."""
+
+    def __init__(self, stream: BinaryIO) -> None:
+        self._stream = stream
+
+    def read(self, size: int = -1) -> bytes:
+        return self._stream.read(_MAX_READ if size is None or size < 0 else min(size, _MAX_READ))
+
+    def readline(self) -> bytes:
+        return self._stream.readline(_MAX_READ)
+
+
+def _first_foreign(stream: BinaryIO, pickles: int) -> Optional[str]:
+    """The first non-plain global of up to ``pickles`` consecutive pickles in ``stream``."""
+    clamped = _Clamped(stream)
+    for _ in range(pickles):
+        try:
+            for found in _globals_of(clamped):  # type: ignore[arg-type]
+                if found == "an unnamed global" or not _is_plain(*found.rsplit(".", 1)):
+                    return found
+        except Exception:  # damaged, or the raw bytes after a legacy file's pickles  # noqa: BLE001
+            return None
+    return None
+
+
 def foreign_global(path: Union[str, Path]) -> Optional[str]:
     """The first global in ``path``'s pickle(s) that a plain checkpoint never names; None if there is none.
 
     Reads the ``data.pkl`` of PyTorch's zip format, or the leading pickles of a raw or legacy file
-    (a legacy file continues with raw storage bytes, where reading stops). Nothing is executed.
+    (a legacy file is a handful of pickles, then raw storage bytes, where reading stops). Nothing
+    is executed.
     """
     path = Path(path)
     try:
-        if zipfile.is_zipfile(path):
-            with zipfile.ZipFile(path) as archive:
-                names = [n for n in archive.namelist() if n.endswith("data.pkl") and n.count("/") <= 1]
-                if not names:
-                    return None
-                with archive.open(names[0]) as member:
-                    stream: BinaryIO = io.BytesIO(member.read())
-        else:
-            stream = open(path, "rb")
+        if not zipfile.is_zipfile(path):
+            with open(path, "rb") as handle:
+                return _first_foreign(handle, pickles=8)
+        with zipfile.ZipFile(path) as archive:
+            names = [n for n in archive.namelist() if n.endswith("data.pkl") and n.count("/") <= 1]
+            if not names:
+                return None
+            with archive.open(names[0]) as member:
+                return _first_foreign(member, pickles=1)
     except (OSError, zipfile.BadZipFile, EOFError, RuntimeError, NotImplementedError):
         return None
-    with stream:
-        for _ in range(8):  # a legacy file is a handful of pickles, then raw bytes
-            try:
-                for found in _globals_of(stream):
-                    if found == "an unnamed global" or not _is_plain(*found.rsplit(".", 1)):
-                        return found
-            except Exception:  # damaged or raw bytes: nothing more to read  # noqa: BLE001
-                return None
-    return None
 
 
 def load_weights_file(path: Union[str, Path], map_location: Union[str, torch.device] = "cpu") -> Any:
