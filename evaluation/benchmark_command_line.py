@@ -147,7 +147,7 @@ def run_benchmark(name: str, argv: Optional[Sequence[str]] = None, description: 
     device = resolve_device(args.device)
     dtype = resolve_precision(args.precision, device)
     model_name, checkpoint, note = resolve_weights(args.model_name, args.checkpoint, benchmark.checkpoint_dataset,
-                                                   offline=args.offline)
+                                                   offline=args.offline, progress=not args.no_progress)
     if note:
         print(f"note: {note}", file=sys.stderr)
     model = load_model(model_name, checkpoint, device).set_precision(dtype)

@@ -84,7 +84,8 @@ class Interpolator:
     one call, which encodes the pair once); ``lean`` (default True: the memory-lean inference of
     :mod:`models.lean_inference`; False runs the plain path of :mod:`models.ifrnet`); ``tta``
     (test-time augmentation: each frame is the mean of the plain prediction and the one on the
-    pair turned by 180 degrees, see :mod:`models.tta`; about twice the time).
+    pair turned by 180 degrees, see :mod:`models.tta`; about twice the time); ``progress`` (False
+    hides the download progress bar of weights fetched on first use).
 
     cuDNN's autotuner is not switched on here (it is a process-wide setting): scripts that feed
     frames of one size switch it on with :func:`utils.device.autotune_convolutions`.
@@ -104,13 +105,15 @@ class Interpolator:
         dataset: str = "Vimeo90K",
         offline: bool = False,
         tta: bool = False,
+        progress: bool = True,
     ) -> None:
         device = resolve_device(device) if isinstance(device, str) else device
         dtype = self._check_options(device, scale_factor, precision, fp16, batch_size, lean)  # before the (slow) load
         # The published weights of ``dataset`` unless ``checkpoint`` is given; without them the
         # starter weights, in which case ``weights_note`` says so (the tools print it). The
-        # published weights are downloaded on first use unless ``offline``.
-        resolved = resolve_weights(model_name, checkpoint, dataset, offline=offline)
+        # published weights are downloaded on first use unless ``offline`` (with a progress bar
+        # on stderr unless ``progress`` is False).
+        resolved = resolve_weights(model_name, checkpoint, dataset, offline=offline, progress=progress)
         model = build_model(resolved.model_name)
         load_checkpoint(model, resolved.path)
         self.model_name, self.checkpoint, self.weights_note = resolved

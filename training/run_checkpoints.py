@@ -21,6 +21,7 @@ import torch
 
 from utils.atomic import atomic_writer
 from utils.errors import InputError
+from utils.weights_file import WeightsFileError, load_weights_file
 
 __all__ = [
     "CHECKPOINT_FORMAT",
@@ -151,10 +152,9 @@ def load_training_checkpoint(path: Union[str, Path]) -> TrainingState:
     if not path.is_file():
         raise InputError(f"--resume checkpoint not found: {path}")
     try:
-        checkpoint = torch.load(path, map_location="cpu", weights_only=True)
-    except Exception as error:  # torch raises many types for corrupt or foreign files
-        reason = str(error).strip().splitlines()[0] if str(error).strip() else type(error).__name__
-        raise InputError(f"cannot read --resume checkpoint {path}: {reason}") from None
+        checkpoint = load_weights_file(path)
+    except WeightsFileError as error:
+        raise InputError(f"cannot read --resume checkpoint {path}: {error}") from None
     if not isinstance(checkpoint, Mapping):
         raise InputError(f"--resume checkpoint {path} holds no dict")
     try:

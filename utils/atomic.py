@@ -8,6 +8,7 @@ import re
 import shutil
 import sys
 import tempfile
+import time
 import uuid
 from contextlib import contextmanager
 from pathlib import Path
@@ -141,16 +142,25 @@ def write_json_report(path: PathLike, report: object, *, notes: Optional[TextIO]
 _TEMPORARY_NAME = re.compile(r"^\..+\.[0-9a-f]{32}\.tmp(\.[^.]+)?$")
 
 
-def remove_stale_temporaries(folder: PathLike) -> List[Path]:
+def remove_stale_temporaries(folder: PathLike, *, older_than_s: Optional[float] = None,
+                             prefix: str = "") -> List[Path]:
     """Delete the temporary files :func:`atomic_writer` left in ``folder`` when its process was killed.
 
     A killed process (SIGKILL, power loss) cannot clean up, so each interrupted save leaves a
     hidden partial file as large as the real one. Call this when a program that owns ``folder``
-    starts, before it writes there; returns the removed paths.
+    starts, before it writes there; returns the removed paths. In a folder other processes may be
+    writing into at the same time (downloads), ``older_than_s`` spares files modified more
+    recently; ``prefix`` limits the sweep to names starting with it (a shared folder such as /tmp).
     """
     removed = []
+    now = time.time()
     for path in sorted(Path(folder).iterdir()) if Path(folder).is_dir() else []:
-        if _TEMPORARY_NAME.match(path.name) and path.is_file():
+        if _TEMPORARY_NAME.match(path.name) and path.name.startswith(prefix) and path.is_file():
+            try:
+                if older_than_s is not None and now - path.stat().st_mtime <= older_than_s:
+                    continue
+            except FileNotFoundError:
+                continue
             try:
                 path.unlink()
             except FileNotFoundError:
