@@ -23,7 +23,7 @@ from video.part import SourcePart
 from video.pipeline import PipelineStats, interpolate_stream
 from video.scene import DEFAULT_SCENE_THRESHOLD
 from video.sinks import IMAGE_FORMATS, FrameFolderSink, FrameSink, GifSink, VideoFileSink
-from video.sources import FrameSource, SourceInfo, open_source
+from video.sources import SourceInfo, open_source
 from video.timing import OutputClock
 
 __all__ = ["ConversionJob", "MAX_OUTPUT_FPS", "parse_rate", "output_rate", "check_job", "convert"]
@@ -109,11 +109,10 @@ def _check_flags(job: ConversionJob, to_folder: bool) -> None:
         raise InputError(f"--duration must be positive, got {float(job.duration):g} seconds")
 
 
-def _open_part(job: ConversionJob, *, strict: bool = False) -> FrameSource:
-    """The input, or the part of it that --start/--duration select."""
+def _open_part(job: ConversionJob, *, strict: bool = False) -> SourcePart:
+    """The part of the input that --start/--duration select (by default all of it), from its first
+    decoded frame on."""
     source = open_source(job.input, job.input_fps, strict=strict)
-    if job.start == 0 and job.duration is None:
-        return source
     try:
         return SourcePart(source, job.start, job.duration)
     except BaseException:
@@ -138,7 +137,7 @@ def check_job(job: ConversionJob) -> None:
         source.close()
 
 
-def _open_sink(job: ConversionJob, source: FrameSource, rate: Fraction, temp: Path) -> FrameSink:
+def _open_sink(job: ConversionJob, source: SourcePart, rate: Fraction, temp: Path) -> FrameSink:
     """The sink for the output's kind: a folder of images, a GIF, or a video with the input's tracks."""
     info = source.info
     width = info.width * (2 if job.montage else 1)
@@ -155,7 +154,7 @@ def _open_sink(job: ConversionJob, source: FrameSource, rate: Fraction, temp: Pa
         crf=job.crf,
         tracks_from=source.media_path,
         tracks_shift=info.start,
-        trim_start=job.start > 0,  # (a part's info.start is its first frame)
+        trim_start=source.starts_late,  # (a part's info.start is its first frame)
         tracks_end=info.end - info.start if job.duration is not None and info.end is not None else None,
     )
 
@@ -175,6 +174,9 @@ def convert(job: ConversionJob, interpolate: InterpolateFn) -> PipelineStats:
         rate = output_rate(info, job.factor, job.fps)
         clock = OutputClock(rate, origin=info.start, snap=info.snap)
         log.info("%s", _describe(info, rate))
+        if source.starts_late and job.start == 0:
+            log.info("the first frame that decodes is %.3f s into the video stream (cut mid-GOP?): the output starts there",
+                     float(source.lead))
         expected = clock.count_until(info.end) if info.end is not None else None
         if info.has_audio and (output_is_folder(job.output) or is_gif(job.output)):
             log.info("writing %s: the audio is not kept", "a GIF" if is_gif(job.output) else "frames to a folder")

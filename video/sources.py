@@ -6,6 +6,7 @@ written, and where, is ``video.sinks`` and ``video.output``.
 """
 from __future__ import annotations
 
+import heapq
 import logging
 import re
 from dataclasses import dataclass
@@ -97,6 +98,11 @@ class VideoFileSource:
     Timestamps come from the stream (``pts x time_base``), so variable-frame-rate input keeps its
     timing; frames without a timestamp follow the previous one by one average frame interval, and
     frames whose timestamp does not increase (broken muxing) are dropped with a log line.
+
+    AVI stores no presentation times, only each packet's place in decoding order, so with B-frames
+    the decoded frames (in presentation order) carry scrambled stamps (1, 4, 3, 5, 2 ...) and half
+    of them would look out of order. There each frame gets the smallest packet stamp not yet given
+    out: the decoder returns frames in presentation order, one per packet, so that is its time.
     """
 
     def __init__(self, path: Union[str, Path], *, strict: bool = False) -> None:
@@ -116,6 +122,7 @@ class VideoFileSource:
         self.end_time: Optional[Fraction] = None  # known exactly once all frames were read
         self.decode_error: Optional[str] = None  # the first decoding error, once frames() has run
         self._sought = False
+        self._restamp = self._container.format.name == "avi"  # see the class docstring
 
     def _read_info(self) -> SourceInfo:
         stream, container = self._stream, self._container
@@ -136,12 +143,17 @@ class VideoFileSource:
         if not width or not height:
             raise InputError(f"{self.path}: the video stream has no frame size")
         has_audio = bool(container.streams.audio)
-        return SourceInfo(width, height, rate, start, end, frame_count, time_base / 2, has_audio)
+        # Stored stamps are rounded to the time base, so the clock snaps within half of it; but when
+        # the time base divides the frame interval (AVI: one unit per frame) every stamp is exact,
+        # and half a unit would be the middle of a 2x output, which must be interpolated, not snapped.
+        snap = Fraction(0) if ((1 / rate) / time_base).denominator == 1 else time_base / 2
+        return SourceInfo(width, height, rate, start, end, frame_count, snap, has_audio)
 
     def _decoded(self) -> Iterator[av.VideoFrame]:
         """The stream's frames; a damaged packet is skipped (its error kept) rather than ending the
         decoding, and a read error ends it, so a damaged or truncated file yields what it can."""
         packets = self._container.demux(self._stream)
+        pending: List[int] = []  # AVI: stamps of the packets sent whose frames have not come out
         while True:
             try:
                 packet = next(packets)
@@ -150,8 +162,13 @@ class VideoFileSource:
             except av.error.FFmpegError as error:  # the file ends mid-packet: flush what is decoded
                 self.decode_error = self.decode_error or _first_line(error)
                 packet = None
+            if self._restamp and packet is not None and packet.size and packet.pts is not None:
+                heapq.heappush(pending, packet.pts)
             try:
-                yield from self._stream.decode(packet)
+                for frame in self._stream.decode(packet):
+                    if self._restamp and pending:
+                        frame.pts = heapq.heappop(pending)
+                    yield frame
             except av.error.FFmpegError as error:
                 self.decode_error = self.decode_error or _first_line(error)
             if packet is None:

@@ -1,0 +1,74 @@
+"""interpolate_video.py on awkward real inputs and bad values (issue 23): files that do not start
+with a key frame, AVI stamps, non-finite network output, extreme aspect ratios, static clips.
+
+Most cases run :func:`video.convert.convert` with a stand-in for the network (the mean of the two
+frames), so they check the video tool's own logic in a fraction of a second each.
+"""
+from __future__ import annotations
+
+import logging
+from fractions import Fraction
+from pathlib import Path
+
+import numpy as np
+import pytest
+from PIL import Image
+
+from tests.video_builders import cut_packets, psnr, read_video, sample_frames, write_clip
+from video.convert import ConversionJob, convert
+
+ORIGINAL_DB = 35.0  # an original frame after one more H.264 generation at crf 18
+
+
+def blend(frame0, frame1, timesteps):
+    """A stand-in for the network: the frames' weighted mean at each t."""
+    a, b = frame0.astype(np.float32), frame1.astype(np.float32)
+    return [np.round(a * (1 - t) + b * t).astype(np.uint8) for t in timesteps]
+
+
+def job(input_path, output_path, **options) -> ConversionJob:
+    return ConversionJob(input=Path(input_path), output=Path(output_path), progress=False, **options)
+
+
+@pytest.fixture(scope="module")
+def bikes():
+    return sample_frames("bikes", 12)
+
+
+@pytest.fixture(scope="module")
+def mid_gop(tmp_path_factory, bikes):
+    """A key frame every 5 frames, cut after 2 packets: frames 0-4 cannot be decoded, the first
+    frame that decodes is frame 5 (at 0.2 s of a stream whose header starts at 0.04 s)."""
+    folder = tmp_path_factory.mktemp("mid_gop")
+    return cut_packets(write_clip(folder / "gop5.mp4", bikes, gop=5), folder / "cut.mkv", skip=2)
+
+
+@pytest.mark.parametrize("output", ["out.mp4", "frames"])
+def test_a_file_cut_mid_gop_is_numbered_from_its_first_decoded_frame(tmp_path, mid_gop, bikes, output, caplog):
+    caplog.set_level(logging.INFO, logger="ifrnet.video")
+    stats = convert(job(mid_gop, tmp_path / output), blend)
+    assert stats.frames_in == 7 and stats.frames_out == 14 and stats.interpolated == 6
+    if output == "frames":
+        names = sorted(p.name for p in (tmp_path / output).iterdir())
+        assert names == [f"{k:08d}.png" for k in range(14)]
+        first = np.asarray(Image.open(tmp_path / output / names[0]))
+    else:
+        video = read_video(tmp_path / output)
+        assert len(video.frames) == 14 and video.times[0] == 0
+        first = video.frames[0]
+    assert psnr(first, bikes[5]) > ORIGINAL_DB
+    assert "cut mid-GOP" in caplog.text
+
+
+def test_our_own_avi_output_reads_back_with_every_frame(tmp_path, bikes):
+    """AVI keeps decode-order stamps (B-frames come out as 1, 4, 3, 5, 2 ...) and one unit per
+    frame: re-read, every frame counts (none dropped as out of order), numbering starts at 0, and
+    the middle frames of 2x are interpolated (not snapped to the originals half a unit away)."""
+    clip = write_clip(tmp_path / "clip.mp4", bikes[:8])
+    first = convert(job(clip, tmp_path / "own.avi"), blend)
+    assert first.frames_out == 16
+    again = convert(job(tmp_path / "own.avi", tmp_path / "again.mp4"), blend)
+    assert (again.frames_in, again.frames_out, again.interpolated) == (16, 32, 15)
+    video = read_video(tmp_path / "again.mp4")
+    assert len(video.frames) == 32 and video.times[0] == 0
+    assert psnr(video.frames[0], bikes[0]) > 30  # two more H.264 generations
