@@ -11,6 +11,7 @@ from fractions import Fraction
 from pathlib import Path
 
 import numpy as np
+import torch
 import pytest
 from PIL import Image
 
@@ -72,3 +73,16 @@ def test_our_own_avi_output_reads_back_with_every_frame(tmp_path, bikes):
     video = read_video(tmp_path / "again.mp4")
     assert len(video.frames) == 32 and video.times[0] == 0
     assert psnr(video.frames[0], bikes[0]) > 30  # two more H.264 generations
+
+
+def test_weights_that_give_nan_stop_the_video_tool_in_one_line(tmp_path, bikes, capsys):
+    """Finite weights whose output is NaN: exit 2 with one line, no (black) output written."""
+    from tests.test_inference_inputs import overflowing_model
+    from tests.test_video import cli
+
+    checkpoint = tmp_path / "diverged.pth"
+    torch.save(overflowing_model().state_dict(), checkpoint)
+    clip = write_clip(tmp_path / "clip.mp4", bikes[:3])
+    code, err = cli(clip, tmp_path / "out.mp4", checkpoint, capsys)
+    assert code == 2 and "not finite" in err and "Traceback" not in err and len(err.strip().splitlines()) == 1, err
+    assert not (tmp_path / "out.mp4").exists()
