@@ -86,3 +86,38 @@ def test_weights_that_give_nan_stop_the_video_tool_in_one_line(tmp_path, bikes, 
     code, err = cli(clip, tmp_path / "out.mp4", checkpoint, capsys)
     assert code == 2 and "not finite" in err and "Traceback" not in err and len(err.strip().splitlines()) == 1, err
     assert not (tmp_path / "out.mp4").exists()
+
+
+@pytest.fixture(scope="module")
+def frame_folder(tmp_path_factory, bikes):
+    folder = tmp_path_factory.mktemp("frames")
+    for number, image in enumerate(bikes[:3]):
+        Image.fromarray(image).save(folder / f"{number}.png")
+    return folder
+
+
+@pytest.mark.parametrize("which, extra, expected", [
+    ("clip", ("--start", "1e30"), "--start 1e+30 s is past the last frame"),  # was OverflowError
+    ("clip", ("--start", "0.1", "--duration", "1e30"), None),  # runs: to the end
+    ("folder", ("--input_fps", "1e-9"), "below the lowest accepted, 0.01 fps"),  # was av.error.ArgumentError
+    ("folder", ("--fps", "0.001"), "below the lowest accepted, 0.01 fps"),
+])
+def test_extreme_times_and_rates_are_refused_in_one_line(tmp_path, bikes, frame_folder, capsys, which, extra, expected):
+    from tests.test_video import MISSING, assert_refused, cli
+
+    source = write_clip(tmp_path / "clip.mp4", bikes[:5]) if which == "clip" else frame_folder
+    if expected is None:
+        stats = convert(job(source, tmp_path / "out.mp4", start=Fraction(1, 10), duration=Fraction(10**30)), blend)
+        assert stats.frames_in == 2  # 0.12 s and 0.16 s
+        return
+    assert_refused(cli(source, tmp_path / "out.mp4", tmp_path / MISSING, capsys, *extra), expected)
+    assert not (tmp_path / "out.mp4").exists()
+
+
+def test_a_long_decimal_rate_is_read_as_the_simple_fraction_it_means(tmp_path, frame_folder):
+    """29.970029970029973 (30000/1001 printed as a float) would need a time base no container holds."""
+    from video.convert import parse_rate
+
+    assert parse_rate("29.970029970029973") == Fraction(30000, 1001)
+    stats = convert(job(frame_folder, tmp_path / "out.mp4", input_fps=parse_rate("29.970029970029973")), blend)
+    assert stats.frames_out == 6 and read_video(tmp_path / "out.mp4").rate == Fraction(60000, 1001)

@@ -26,13 +26,19 @@ from video.sinks import IMAGE_FORMATS, FrameFolderSink, FrameSink, GifSink, Vide
 from video.sources import SourceInfo, open_source
 from video.timing import OutputClock
 
-__all__ = ["ConversionJob", "MAX_OUTPUT_FPS", "parse_rate", "output_rate", "check_job", "convert"]
+__all__ = ["ConversionJob", "MAX_OUTPUT_FPS", "MIN_FPS", "parse_rate", "output_rate", "check_job", "convert"]
 
 log = logging.getLogger("ifrnet.video")
 
 # Above this an output rate is a typo (--fps 1e9 plans 240 million frames for a 6 s clip), not a
 # use: 1000 fps covers 4x slow motion of 240 fps footage, past what players and encoders expect.
 MAX_OUTPUT_FPS = 1000
+# Below this a rate is a typo too (--input_fps 1e-9 is a frame every 30 years): one frame every 100
+# s is what GIF's per-frame delay (at most 655 s) and the containers' time bases still hold.
+MIN_FPS = Fraction(1, 100)
+# "29.970029970029973" means 30000/1001: decimals are read as the simplest fraction this close, so
+# that time bases stay within what the containers store (32-bit numerators and denominators).
+_RATE_DENOMINATOR = 100000
 
 InterpolateFn = Callable[[np.ndarray, np.ndarray, List[float]], List[np.ndarray]]
 
@@ -70,10 +76,14 @@ def parse_rate(text: str) -> Fraction:
         raise InputError(f"not a frame rate: {text!r} (examples: 60, 59.94, 60000/1001)") from None
     if rate <= 0:
         raise InputError(f"a frame rate must be positive, got {text}")
-    return rate
+    if rate < MIN_FPS:
+        raise InputError(f"a frame rate of {text} is below the lowest accepted, {float(MIN_FPS):g} fps (a frame every 100 s)")
+    return rate.limit_denominator(_RATE_DENOMINATOR)
 
 
 def _check_output_rate(rate: Fraction, how: str) -> Fraction:
+    if rate < MIN_FPS:
+        raise InputError(f"an output rate of {float(rate):g} fps ({how}) is below the limit of {float(MIN_FPS):g} fps")
     if rate > MAX_OUTPUT_FPS:
         raise InputError(f"an output rate of {float(rate):g} fps ({how}) is over the limit of {MAX_OUTPUT_FPS} fps")
     return rate
@@ -127,6 +137,8 @@ def check_job(job: ConversionJob) -> None:
         raise InputError(f"input not found: {job.input}")
     to_folder = output_is_folder(job.output)
     _check_flags(job, to_folder)
+    if Path(job.input).is_dir() and not MIN_FPS <= job.input_fps <= MAX_OUTPUT_FPS:
+        raise InputError(f"--input_fps must be in {float(MIN_FPS):g}-{MAX_OUTPUT_FPS} fps, got {float(job.input_fps):g}")
     check_output_path(job.output, job.input, job.overwrite)
     if not to_folder and not is_gif(job.output):
         check_encoder(job.codec or default_codec(job.output), job.crf, default_codec(job.output))

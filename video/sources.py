@@ -177,7 +177,9 @@ class VideoFileSource:
     def seek(self, time: Fraction) -> None:
         """Jump to the key frame at or before ``time``, so a part late in a long file starts at once."""
         time_base = Fraction(self._stream.time_base) if self._stream.time_base else Fraction(1, 1000000)
-        self._container.seek(int(time / time_base), backward=True, any_frame=False, stream=self._stream)
+        # A time past any file (--start 1e30) lands at the end, where no frame follows (an int64 offset).
+        target = min(int(time / time_base), 2**62)
+        self._container.seek(target, backward=True, any_frame=False, stream=self._stream)
         self._sought = True
 
     def _check_complete(self, decoded: int) -> None:
