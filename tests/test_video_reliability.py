@@ -121,3 +121,26 @@ def test_a_long_decimal_rate_is_read_as_the_simple_fraction_it_means(tmp_path, f
     assert parse_rate("29.970029970029973") == Fraction(30000, 1001)
     stats = convert(job(frame_folder, tmp_path / "out.mp4", input_fps=parse_rate("29.970029970029973")), blend)
     assert stats.frames_out == 6 and read_video(tmp_path / "out.mp4").rate == Fraction(60000, 1001)
+
+
+@pytest.mark.parametrize("size", [(1024, 8), (8, 1024), (700, 1), (1, 1)])  # width, height
+def test_scene_measure_is_defined_for_any_aspect_ratio(size):
+    """A strip shorter than 1/64 of its length used to give an empty thumbnail: NaN, cuts and
+    --dedup silently off."""
+    from utils.scene import scene_difference
+
+    rng = np.random.default_rng(0)
+    dark, bright = (rng.integers(lo, lo + 40, (size[1], size[0], 3), dtype=np.uint8) for lo in (0, 200))
+    with np.errstate(all="raise"):
+        assert scene_difference(dark, dark) == 0
+        assert scene_difference(dark, bright) > 150
+
+
+def test_cuts_and_dedup_work_on_strip_frames(tmp_path, bikes):
+    strip = [np.ascontiguousarray(np.resize(frame, (8, 1024, 3))) for frame in bikes[:3]]
+    folder = tmp_path / "strips"
+    folder.mkdir()
+    for number, image in enumerate([strip[0], strip[0], strip[1], strip[1], np.full_like(strip[2], 255)]):
+        Image.fromarray(image).save(folder / f"{number}.png")
+    stats = convert(job(folder, tmp_path / "out", dedup=1.0), blend)
+    assert stats.duplicates_dropped == 2 and stats.scene_cuts == 1
