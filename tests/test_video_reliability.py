@@ -144,3 +144,46 @@ def test_cuts_and_dedup_work_on_strip_frames(tmp_path, bikes):
         Image.fromarray(image).save(folder / f"{number}.png")
     stats = convert(job(folder, tmp_path / "out", dedup=1.0), blend)
     assert stats.duplicates_dropped == 2 and stats.scene_cuts == 1
+
+
+@pytest.fixture(scope="module")
+def one_second(tmp_path_factory, bikes):
+    """1 s at 25 fps: a static clip (one picture 25 times) and a moving one."""
+    folder = tmp_path_factory.mktemp("one_second")
+    moving = sample_frames("bikes", 25)
+    return {"static": write_clip(folder / "static.mp4", [moving[0]] * 25), "moving": write_clip(folder / "moving.mp4", moving)}
+
+
+@pytest.mark.parametrize("loop", [False, True])
+def test_a_static_clip_with_dedup_is_held_not_refused(tmp_path, one_second, bikes, caplog, loop):
+    stats = convert(job(one_second["static"], tmp_path / "out.mp4", dedup=1.0, loop=loop), blend)
+    assert (stats.frames_in, stats.duplicates_dropped, stats.frames_out, stats.interpolated) == (1, 24, 50, 0)
+    video = read_video(tmp_path / "out.mp4")
+    assert len(video.frames) == 50 and video.duration == pytest.approx(1.0)
+    assert min(psnr(frame, video.frames[0]) for frame in video.frames) > ORIGINAL_DB
+    assert "dropped all 24 frames after the first" in caplog.text
+
+
+@pytest.mark.parametrize("options, expected", [
+    ({"duration": Fraction(1, 1000)}, "the part of {input} from 0 s to 0.001 s (--start/--duration) has only one frame"),
+    ({"start": Fraction(96, 100)}, "the part of {input} from 0.96 s to its end (--start/--duration) has only one frame"),
+])
+def test_a_part_with_one_frame_is_named(tmp_path, one_second, options, expected):
+    from utils.errors import InputError
+
+    with pytest.raises(InputError) as info:
+        convert(job(one_second["moving"], tmp_path / "out.mp4", **options), blend)
+    assert expected.format(input=one_second["moving"]) in str(info.value)
+    assert not (tmp_path / "out.mp4").exists()
+
+
+@pytest.mark.parametrize("extra, expected", [
+    (("--dedup", "nan"), "--dedup must be at least 0 and at most 255"),
+    (("--dedup", "1000"), "--dedup must be at least 0 and at most 255"),
+    (("--scene_threshold", "nan"), "--scene_threshold must be at least 0 and at most 255"),
+    (("--scene_threshold", "-5"), "--scene_threshold must be at least 0 and at most 255"),
+])
+def test_thresholds_outside_the_grey_scale_are_refused(tmp_path, one_second, capsys, extra, expected):
+    from tests.test_video import MISSING, assert_refused, cli
+
+    assert_refused(cli(one_second["moving"], tmp_path / "out.mp4", tmp_path / MISSING, capsys, *extra), expected)

@@ -105,8 +105,11 @@ def _check_flags(job: ConversionJob, to_folder: bool) -> None:
         raise InputError(f"--factor must be an integer of at least 2, got {job.factor}")
     if job.crf is not None and job.crf < 0:
         raise InputError(f"--crf must be at least 0, got {job.crf}")
-    if job.dedup < 0:
-        raise InputError(f"--dedup must be at least 0, got {job.dedup:g}")
+    # Both are grey-level differences on the 0-255 scale (video.scene); NaN would compare false
+    # everywhere and switch the feature off without a word.
+    for flag, value in (("--dedup", job.dedup), ("--scene_threshold", job.scene_threshold)):
+        if not 0 <= value <= 255:
+            raise InputError(f"{flag} must be at least 0 and at most 255 (a grey-level difference), got {value:g}")
     if job.image_format is not None and not to_folder:
         raise InputError(f"--image_format applies to a folder output; {job.output} is a file")
     if job.image_format is not None and job.image_format not in IMAGE_FORMATS:
@@ -205,7 +208,7 @@ def convert(job: ConversionJob, interpolate: InterpolateFn) -> PipelineStats:
                     scene_threshold=job.scene_threshold,
                     on_written=bar.update,
                     queue_size=job.queue_size,
-                    source_name=str(job.input),
+                    source_name=_part_name(job),
                     dedup_threshold=job.dedup,
                     loop=job.loop,
                     montage=job.montage,
@@ -221,6 +224,18 @@ def convert(job: ConversionJob, interpolate: InterpolateFn) -> PipelineStats:
                 bar.close()
     finally:
         source.close()
-    if job.dedup > 0:
+    if job.dedup > 0 and stats.frames_in == 1:
+        log.warning("warning: --dedup %g dropped all %d frames after the first (a static clip at this threshold): "
+                    "the output holds that frame", job.dedup, stats.duplicates_dropped)
+    elif job.dedup > 0:
         log.info("--dedup %g dropped %d held frame(s) before interpolation", job.dedup, stats.duplicates_dropped)
     return stats
+
+
+def _part_name(job: ConversionJob) -> str:
+    """The input, or the part of it that --start/--duration select, for messages."""
+    if job.start == 0 and job.duration is None:
+        return str(job.input)
+    begin = f"{float(job.start):g} s"
+    end = "its end" if job.duration is None else f"{float(job.start + job.duration):g} s"
+    return f"the part of {job.input} from {begin} to {end} (--start/--duration)"

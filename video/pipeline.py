@@ -123,7 +123,9 @@ def interpolate_stream(
 
     ``write(index, image)`` is called in order from the writer thread; ``end_time()`` is asked
     after the last frame for when it stops being shown (the input's end). Raises InputError for an
-    input with fewer than two frames; any error of a stage is re-raised here.
+    input with fewer than two frames (``source_name`` says which input or part); when --dedup left
+    one frame of several (a static clip), that frame is held to the end instead. Any error of a
+    stage is re-raised here.
 
     ``dedup_threshold`` > 0 drops held frames first (:mod:`video.dedup`); ``loop`` fills the slots
     after the last frame with in-between frames of the last and the first, so the output loops
@@ -194,13 +196,14 @@ def interpolate_stream(
             stats.interpolated += 0 if cut else sum(not slot.is_original for slot in slots)
             emit(slots, images, previous.image)
             previous = current
-        if stats.frames_in < 2:
+        static = held_frames is not None and held_frames.dropped > 0
+        if stats.frames_in < 2 and not static:
             raise InputError(f"{source_name} has only one frame; at least two are needed to interpolate")
         end = end_time()
         if end is None or end <= previous.time:
             end = previous.time + 1 / clock.rate
         tail = clock.slots_between(previous.time, end)
-        if loop:  # the last frame's slots lead back into the first frame
+        if loop and stats.frames_in > 1:  # the last frame's slots lead back into the first frame
             cut = any(not slot.is_original for slot in tail) and is_scene_cut(previous.image, first.image, scene_threshold)
             stats.scene_cuts += int(cut)
             tick = time.perf_counter()
