@@ -187,3 +187,35 @@ def test_thresholds_outside_the_grey_scale_are_refused(tmp_path, one_second, cap
     from tests.test_video import MISSING, assert_refused, cli
 
     assert_refused(cli(one_second["moving"], tmp_path / "out.mp4", tmp_path / MISSING, capsys, *extra), expected)
+
+
+@pytest.mark.parametrize("kind", ["file", "folder"])
+def test_a_killed_runs_temporaries_are_swept_at_the_next_start(tmp_path, frame_folder, kind):
+    """SIGKILL leaves the hidden temporary output; the next run for the same output removes it once
+    it is stale, and leaves alone a young one (maybe another run's) and other outputs' files."""
+    import os
+    import time
+
+    from video.output import STALE_AFTER_SECONDS
+
+    output = tmp_path / ("out.mp4" if kind == "file" else "frames")
+    if kind == "folder":
+        output.mkdir()
+        (output / "notes.txt").write_text("mine")
+    home = output if kind == "folder" else tmp_path
+    suffix = ".mp4" if kind == "file" else ""
+    stale, young = (home / f".{output.stem}.{digit * 32}.tmp{suffix}" for digit in "ab")
+    other = tmp_path / f".other.{'c' * 32}.tmp.mp4"
+    for path in (stale, young, other):
+        if kind == "folder" and path is not other:
+            path.mkdir()
+            (path / "00000000.png").write_bytes(b"partial")
+        else:
+            path.write_bytes(b"partial")
+    old = time.time() - STALE_AFTER_SECONDS - 60
+    for path in (stale, *stale.glob("*"), other):
+        os.utime(path, (old, old))
+    convert(job(frame_folder, output, overwrite=True), blend)
+    assert not stale.exists() and young.exists() and other.exists()
+    if kind == "folder":
+        assert (output / "notes.txt").read_text() == "mine" and len(list(output.glob("0*.png"))) == 6

@@ -18,7 +18,7 @@ from tqdm import tqdm
 
 from utils.errors import InputError
 from video.encoders import check_encoder, default_codec
-from video.output import atomic_output, check_output_path, is_gif, output_is_folder
+from video.output import atomic_output, check_output_path, is_gif, output_is_folder, remove_stale_outputs
 from video.part import SourcePart
 from video.pipeline import PipelineStats, interpolate_stream
 from video.scene import DEFAULT_SCENE_THRESHOLD
@@ -183,6 +183,8 @@ def _describe(info: SourceInfo, rate: Fraction) -> str:
 def convert(job: ConversionJob, interpolate: InterpolateFn) -> PipelineStats:
     """Run ``job`` with ``interpolate(frame0, frame1, timesteps) -> frames`` and return its stats."""
     check_job(job)
+    for stale in remove_stale_outputs(job.output):
+        log.info("removed %s, a temporary output left by a run that was killed", stale)
     source = _open_part(job, strict=job.strict)
     try:
         info = source.info
