@@ -219,3 +219,41 @@ def test_a_killed_runs_temporaries_are_swept_at_the_next_start(tmp_path, frame_f
     assert not stale.exists() and young.exists() and other.exists()
     if kind == "folder":
         assert (output / "notes.txt").read_text() == "mine" and len(list(output.glob("0*.png"))) == 6
+
+
+def write_hlg_clip(path, frames):
+    """10-bit H.264 tagged as HDR: bt2020 primaries and matrix, HLG transfer, limited range."""
+    import av
+
+    with av.open(str(path), "w") as out:
+        stream = out.add_stream("libx264", rate=25)
+        stream.height, stream.width = frames[0].shape[:2]
+        stream.pix_fmt = "yuv420p10le"
+        stream.options = {"crf": "10"}
+        context = stream.codec_context
+        context.color_primaries, context.color_trc, context.colorspace, context.color_range = 9, 18, 9, 1
+        for number, image in enumerate(frames):
+            frame = av.VideoFrame.from_ndarray(image, format="rgb24").reformat(
+                format="yuv420p10le", dst_colorspace=9, dst_color_range=1)
+            frame.pts = number
+            out.mux(stream.encode(frame))
+        out.mux(stream.encode(None))
+    return path
+
+
+def test_hdr_input_keeps_its_colour_tags_and_says_the_output_is_8_bit(tmp_path, bikes, caplog):
+    import av
+
+    clip = write_hlg_clip(tmp_path / "hlg.mp4", bikes[:4])
+    convert(job(clip, tmp_path / "out.mp4"), blend)
+    colours = []
+    for path in (clip, tmp_path / "out.mp4"):
+        with av.open(str(path)) as container:
+            context = container.streams.video[0].codec_context
+            colours.append((context.color_primaries, context.color_trc, context.colorspace, context.color_range))
+    assert colours[1] == colours[0] == (9, 18, 9, 1)
+    source, output = read_video(clip), read_video(tmp_path / "out.mp4")
+    # The same YUV values under the same tags: the originals look as they did (the wrong matrix
+    # shifts the colours by ~16 levels).
+    assert psnr(output.frames[0], source.frames[0]) > ORIGINAL_DB and psnr(output.frames[6], source.frames[3]) > ORIGINAL_DB
+    assert "is 10-bit; the output is 8-bit" in caplog.text and "bt2020, HLG" in caplog.text

@@ -171,6 +171,7 @@ def _open_sink(job: ConversionJob, source: SourcePart, rate: Fraction, temp: Pat
         tracks_shift=info.start,
         trim_start=source.starts_late,  # (a part's info.start is its first frame)
         tracks_end=info.end - info.start if job.duration is not None and info.end is not None else None,
+        colour=info.colour,
     )
 
 
@@ -191,6 +192,7 @@ def convert(job: ConversionJob, interpolate: InterpolateFn) -> PipelineStats:
         rate = output_rate(info, job.factor, job.fps)
         clock = OutputClock(rate, origin=info.start, snap=info.snap)
         log.info("%s", _describe(info, rate))
+        _warn_colour(job, info)
         if source.starts_late and job.start == 0:
             log.info("the first frame that decodes is %.3f s into the video stream (cut mid-GOP?): the output starts there",
                      float(source.lead))
@@ -232,6 +234,18 @@ def convert(job: ConversionJob, interpolate: InterpolateFn) -> PipelineStats:
     elif job.dedup > 0:
         log.info("--dedup %g dropped %d held frame(s) before interpolation", job.dedup, stats.duplicates_dropped)
     return stats
+
+
+def _warn_colour(job: ConversionJob, info: SourceInfo) -> None:
+    """Say in one line what of the input's colour does not reach the output."""
+    video_out = not output_is_folder(job.output) and not is_gif(job.output)
+    if info.bit_depth > 8:
+        kept = f"with its colour tags ({info.colour.describe()})" if video_out and info.colour else "without its colour tags"
+        log.warning("warning: %s is %d-bit; the output is 8-bit (the network works on 8-bit frames), %s",
+                    job.input, info.bit_depth, kept)
+    elif info.colour is not None and not video_out:
+        log.warning("warning: %s has colour tags (%s) that %s cannot hold", job.input, info.colour.describe(),
+                    "a GIF" if is_gif(job.output) else "image frames")
 
 
 def _part_name(job: ConversionJob) -> str:

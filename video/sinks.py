@@ -20,6 +20,7 @@ from utils.errors import InputError
 from video.encoders import CRF_RANGES, pick_pixel_format, video_encoder
 from utils.image_io import save_gif
 from video.passthrough import StreamCarrier, copy_metadata
+from video.sources import ColourTags
 
 __all__ = ["VIDEO_FORMATS", "GIF_SUFFIX", "IMAGE_FORMATS", "OWN_FRAME_NAME", "FrameSink", "VideoFileSink", "FrameFolderSink",
            "GifSink", "gif_durations"]
@@ -34,6 +35,8 @@ IMAGE_FORMATS = {"png": "PNG", "jpg": "JPEG", "webp": "WEBP"}
 # What FrameFolderSink names its frames: the only files --overwrite may replace in a folder output.
 OWN_FRAME_NAME = re.compile(r"\d{8}\.(png|jpg|webp)")
 _AUDIO_LEAD = Fraction(1, 2)  # mux audio this far ahead of the video, as muxers interleave anyway
+# The colour matrices swscale converts with (FFmpeg's AVColorSpace numbers: bt709, fcc, bt601, smpte240m, bt2020nc).
+_SWSCALE_MATRICES = (1, 4, 5, 7, 9)
 
 
 class FrameSink(Protocol):
@@ -61,7 +64,9 @@ class VideoFileSink:
     ``write(index, image)`` must be called with indices 0, 1, 2 ...; frame ``index`` is shown at
     ``index / rate`` seconds. ``finish()`` flushes the encoder and the rest of the tracks.
     ``tracks_shift`` is the input time of output frame 0; ``trim_start`` and ``tracks_end`` (output
-    seconds) say a part of the input is converted, so the tracks are cut to it.
+    seconds) say a part of the input is converted, so the tracks are cut to it. ``colour``: the
+    input's colour tags, written on the output stream (frames keep their YUV values through the
+    tool, so the same tags make them look the same).
     """
 
     def __init__(
@@ -78,6 +83,7 @@ class VideoFileSink:
         trim_start: bool = False,
         tracks_end: Optional[Fraction] = None,
         format_name: Optional[str] = None,
+        colour: Optional[ColourTags] = None,
     ) -> None:
         self.path = Path(path)
         format_name = format_name or VIDEO_FORMATS[self.path.suffix.lower()]
@@ -96,6 +102,16 @@ class VideoFileSink:
             self._time_base = 1 / self.rate
             self._stream.codec_context.time_base = self._time_base
             self._stream.thread_type = "AUTO"
+            if colour is not None:
+                context = self._stream.codec_context
+                context.color_primaries, context.color_trc, context.colorspace, context.color_range = colour
+            self._colour = colour
+            # RGB -> YUV with the input's matrix and range (the decoder used them for YUV -> RGB), so
+            # the output's YUV values are the input's; the encoder's own conversion would use BT.601.
+            self._to_yuv = None
+            if colour is not None and colour.matrix in _SWSCALE_MATRICES and colour.range in (1, 2):
+                self._to_yuv = {"format": self._stream.pix_fmt, "dst_colorspace": colour.matrix,
+                                "dst_color_range": colour.range}
             if crf is not None:
                 if encoder.name in CRF_RANGES:
                     options = {"crf": str(crf)}
@@ -120,6 +136,9 @@ class VideoFileSink:
             raise ValueError(f"frames must be written in order: expected {self._next_index}, got {index}")
         self._next_index += 1
         frame = av.VideoFrame.from_ndarray(image, format="rgb24")
+        if self._to_yuv is not None:
+            frame = frame.reformat(**self._to_yuv)
+            frame.colorspace, frame.color_range = self._colour.matrix, self._colour.range
         frame.pts = index
         frame.time_base = self._time_base
         if self._tracks is not None:

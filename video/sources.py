@@ -12,7 +12,7 @@ import re
 from dataclasses import dataclass
 from fractions import Fraction
 from pathlib import Path
-from typing import Iterator, List, Optional, Protocol, Union
+from typing import Iterator, List, NamedTuple, Optional, Protocol, Union
 
 import av
 import numpy as np
@@ -23,6 +23,7 @@ from utils.image_io import IMAGE_SUFFIXES, image_files, read_image
 __all__ = [
     "SourceFrame",
     "SourceInfo",
+    "ColourTags",
     "FrameSource",
     "VideoFileSource",
     "FrameFolderSource",
@@ -42,6 +43,26 @@ class SourceFrame:
     image: np.ndarray
 
 
+class ColourTags(NamedTuple):
+    """A video stream's colour description (FFmpeg's AVColor* numbers): how its pixel values map to
+    light. Frames pass through the tool as the same YUV values, so the output needs the same tags to
+    look the same (bt2020 / HLG or PQ for HDR; players assume bt709 SDR where a tag is missing)."""
+
+    primaries: int
+    transfer: int
+    matrix: int
+    range: int
+
+    def describe(self) -> str:
+        names = {"primaries": {1: "bt709", 9: "bt2020"}, "transfer": {1: "bt709", 16: "PQ", 18: "HLG"},
+                 "matrix": {1: "bt709", 9: "bt2020nc"}}
+        parts = [names[field].get(getattr(self, field), f"{field} {getattr(self, field)}") for field in names]
+        return ", ".join(parts + [{1: "limited range", 2: "full range"}.get(self.range, "range unspecified")])
+
+
+_UNSPECIFIED_COLOUR = ColourTags(2, 2, 2, 0)
+
+
 @dataclass(frozen=True)
 class SourceInfo:
     """What is known about an input before decoding it; ``end`` and ``frame_count`` may be estimates."""
@@ -54,6 +75,8 @@ class SourceInfo:
     frame_count: Optional[int]
     snap: Fraction  # rounding of stored timestamps (half the time base)
     has_audio: bool
+    colour: Optional[ColourTags] = None  # None: unspecified (and always for image frames)
+    bit_depth: int = 8  # bits per sample as stored; frames are decoded to 8 bits
 
 
 class FrameSource(Protocol):
@@ -147,7 +170,11 @@ class VideoFileSource:
         # the time base divides the frame interval (AVI: one unit per frame) every stamp is exact,
         # and half a unit would be the middle of a 2x output, which must be interpolated, not snapped.
         snap = Fraction(0) if ((1 / rate) / time_base).denominator == 1 else time_base / 2
-        return SourceInfo(width, height, rate, start, end, frame_count, snap, has_audio)
+        context = stream.codec_context
+        colour = ColourTags(context.color_primaries, context.color_trc, context.colorspace, context.color_range)
+        bit_depth = max((c.bits for c in context.format.components), default=8) if context.format is not None else 8
+        return SourceInfo(width, height, rate, start, end, frame_count, snap, has_audio,
+                          None if colour == _UNSPECIFIED_COLOUR else colour, bit_depth)
 
     def _decoded(self) -> Iterator[av.VideoFrame]:
         """The stream's frames; a damaged packet is skipped (its error kept) rather than ending the
