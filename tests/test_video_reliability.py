@@ -257,3 +257,62 @@ def test_hdr_input_keeps_its_colour_tags_and_says_the_output_is_8_bit(tmp_path, 
     # shifts the colours by ~16 levels).
     assert psnr(output.frames[0], source.frames[0]) > ORIGINAL_DB and psnr(output.frames[6], source.frames[3]) > ORIGINAL_DB
     assert "is 10-bit; the output is 8-bit" in caplog.text and "bt2020, HLG" in caplog.text
+
+
+def test_alpha_in_a_video_is_dropped_with_one_warning(tmp_path, bikes, caplog):
+    import av
+
+    clip = tmp_path / "alpha.mov"
+    with av.open(str(clip), "w") as out:
+        stream = out.add_stream("png", rate=25)
+        stream.height, stream.width = bikes[0].shape[:2]
+        stream.pix_fmt = "rgba"
+        for number, image in enumerate(bikes[:3]):
+            rgba = np.dstack([image, np.full(image.shape[:2], 128, np.uint8)])
+            frame = av.VideoFrame.from_ndarray(rgba, format="rgba")
+            frame.pts = number
+            out.mux(stream.encode(frame))
+        out.mux(stream.encode(None))
+    stats = convert(job(clip, tmp_path / "out.mp4"), blend)
+    assert stats.frames_out == 6
+    warnings = [r.getMessage() for r in caplog.records if "alpha channel" in r.getMessage()]
+    assert len(warnings) == 1 and "rgba" in warnings[0] and "transparency is dropped" in warnings[0]
+
+
+def test_gif_log_and_stats_give_the_frames_the_file_holds(tmp_path, bikes, caplog):
+    """Pillow merges identical consecutive frames: a, a, a | a-b | b, b are 3 frames in the file."""
+    from PIL import Image as PILImage
+
+    folder = tmp_path / "frames"
+    folder.mkdir()
+    for number, image in enumerate([bikes[0], bikes[0], bikes[1]]):
+        PILImage.fromarray(image).save(folder / f"{number}.png")
+    caplog.set_level(logging.INFO, logger="ifrnet.video")
+    stats = convert(job(folder, tmp_path / "out.gif", scene_threshold=0.0), blend)
+    with PILImage.open(tmp_path / "out.gif") as gif:
+        assert stats.frames_out == gif.n_frames == 3  # a, a, a | a-b | b, b
+    assert "the GIF holds 3 frames" in caplog.text and "of the 6 written were merged" in caplog.text
+
+
+def test_a_loop_seam_that_is_a_cut_is_said(tmp_path, bikes, caplog):
+    folder = tmp_path / "frames"
+    folder.mkdir()
+    for number, image in enumerate([bikes[0], bikes[1], np.full_like(bikes[1], 255)]):
+        Image.fromarray(image).save(folder / f"{number}.png")
+    caplog.set_level(logging.INFO, logger="ifrnet.video")
+    stats = convert(job(folder, tmp_path / "out.mp4", loop=True), blend)
+    assert stats.scene_cuts == 2 and stats.loop_seam_cut
+    assert "--loop: the last and the first frame differ like a scene cut" in caplog.text
+
+
+@pytest.mark.parametrize("output, image_format, expected", [
+    ("out.mp4", None, "not to {output} (see --crf for videos)"),
+    ("frames", None, "not to png frames (lossless)"),
+    ("frames", "png", "not to png frames (lossless)"),
+])
+def test_quality_where_it_does_not_apply_is_refused(tmp_path, frame_folder, capsys, output, image_format, expected):
+    from tests.test_video import MISSING, assert_refused, cli
+
+    extra = ("--quality", "80") + (("--image_format", image_format) if image_format else ())
+    result = cli(frame_folder, tmp_path / output, tmp_path / MISSING, capsys, *extra)
+    assert_refused(result, expected.format(output=tmp_path / output))

@@ -40,6 +40,8 @@ MIN_FPS = Fraction(1, 100)
 # that time bases stay within what the containers store (32-bit numerators and denominators).
 _RATE_DENOMINATOR = 100000
 
+DEFAULT_QUALITY = 95  # of jpg/webp frames
+
 InterpolateFn = Callable[[np.ndarray, np.ndarray, List[float]], List[np.ndarray]]
 
 
@@ -63,7 +65,7 @@ class ConversionJob:
     loop: bool = False  # interpolate from the last frame back to the first
     montage: bool = False  # the input frame on screen beside each output frame
     image_format: Optional[str] = None  # folder output: png (default), jpg or webp
-    quality: int = 95  # jpg/webp folder output, 1-100
+    quality: Optional[int] = None  # jpg/webp folder output, 1-100; None: DEFAULT_QUALITY
     start: Fraction = Fraction(0)  # seconds from the first frame
     duration: Optional[Fraction] = None  # seconds; None: to the end
 
@@ -114,8 +116,11 @@ def _check_flags(job: ConversionJob, to_folder: bool) -> None:
         raise InputError(f"--image_format applies to a folder output; {job.output} is a file")
     if job.image_format is not None and job.image_format not in IMAGE_FORMATS:
         raise InputError(f"--image_format must be one of {', '.join(IMAGE_FORMATS)}, got {job.image_format!r}")
-    if not 1 <= job.quality <= 100:
+    if job.quality is not None and not 1 <= job.quality <= 100:
         raise InputError(f"--quality must be in 1-100, got {job.quality}")
+    if job.quality is not None and (not to_folder or (job.image_format or "png") == "png"):
+        target = "png frames (lossless)" if to_folder else f"{job.output} (see --crf for videos)"
+        raise InputError(f"--quality applies to jpg and webp frames (--image_format jpg or webp), not to {target}")
     if job.start < 0:
         raise InputError(f"--start must be at least 0 seconds, got {float(job.start):g}")
     if job.duration is not None and job.duration <= 0:
@@ -157,7 +162,7 @@ def _open_sink(job: ConversionJob, source: SourcePart, rate: Fraction, temp: Pat
     info = source.info
     width = info.width * (2 if job.montage else 1)
     if output_is_folder(job.output):
-        return FrameFolderSink(temp, job.image_format or "png", job.quality)
+        return FrameFolderSink(temp, job.image_format or "png", job.quality or DEFAULT_QUALITY)
     if is_gif(job.output):
         return GifSink(temp, rate)
     return VideoFileSink(
@@ -192,7 +197,7 @@ def convert(job: ConversionJob, interpolate: InterpolateFn) -> PipelineStats:
         rate = output_rate(info, job.factor, job.fps)
         clock = OutputClock(rate, origin=info.start, snap=info.snap)
         log.info("%s", _describe(info, rate))
-        _warn_colour(job, info)
+        _warn_what_is_lost(job, info)
         if source.starts_late and job.start == 0:
             log.info("the first frame that decodes is %.3f s into the video stream (cut mid-GOP?): the output starts there",
                      float(source.lead))
@@ -218,6 +223,11 @@ def convert(job: ConversionJob, interpolate: InterpolateFn) -> PipelineStats:
                     montage=job.montage,
                 )
                 sink.finish()
+                saved = sink.frames_saved if isinstance(sink, GifSink) else None  # identical frames merged
+                if saved is not None and saved != stats.frames_out:
+                    log.info("the GIF holds %d frames: identical consecutive frames of the %d written were merged "
+                             "into longer ones (same timing)", saved, stats.frames_out)
+                    stats.frames_out = saved
                 if bar.total != bar.n:  # the header's count was off (e.g. a truncated file): end the bar full
                     bar.total = bar.n
                     bar.refresh()
@@ -228,6 +238,9 @@ def convert(job: ConversionJob, interpolate: InterpolateFn) -> PipelineStats:
                 bar.close()
     finally:
         source.close()
+    if stats.loop_seam_cut:
+        log.info("--loop: the last and the first frame differ like a scene cut (counted as one): the seam repeats "
+                 "them instead of blending")
     if job.dedup > 0 and stats.frames_in == 1:
         log.warning("warning: --dedup %g dropped all %d frames after the first (a static clip at this threshold): "
                     "the output holds that frame", job.dedup, stats.duplicates_dropped)
@@ -236,8 +249,13 @@ def convert(job: ConversionJob, interpolate: InterpolateFn) -> PipelineStats:
     return stats
 
 
-def _warn_colour(job: ConversionJob, info: SourceInfo) -> None:
-    """Say in one line what of the input's colour does not reach the output."""
+def _warn_what_is_lost(job: ConversionJob, info: SourceInfo) -> None:
+    """Say in one line each what of the input's pixels does not reach the output: bit depth, colour
+    tags, transparency (the network works on 8-bit RGB). Image frames with transparent pixels are
+    refused instead (utils.image_io): there is no video file to fall back on."""
+    if info.alpha:
+        log.warning("warning: %s has an alpha channel (%s); the output is opaque: the transparency is dropped",
+                    job.input, info.alpha)
     video_out = not output_is_folder(job.output) and not is_gif(job.output)
     if info.bit_depth > 8:
         kept = f"with its colour tags ({info.colour.describe()})" if video_out and info.colour else "without its colour tags"

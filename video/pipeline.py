@@ -40,6 +40,7 @@ class PipelineStats:
     total_seconds: float = 0.0
     cut_pairs: List[int] = field(default_factory=list)  # input frame numbers that start a cut
     duplicates_dropped: int = 0  # frames dropped by --dedup before interpolation
+    loop_seam_cut: bool = False  # --loop: the last and first frames differ like a scene cut (counted in scene_cuts)
 
 
 class _Stopped(Exception):
@@ -206,6 +207,7 @@ def interpolate_stream(
         if loop and stats.frames_in > 1:  # the last frame's slots lead back into the first frame
             cut = any(not slot.is_original for slot in tail) and is_scene_cut(previous.image, first.image, scene_threshold)
             stats.scene_cuts += int(cut)
+            stats.loop_seam_cut = cut
             tick = time.perf_counter()
             images = frames_for_pair(previous.image, first.image, tail, interpolate, cut)
             stats.model_seconds += time.perf_counter() - tick

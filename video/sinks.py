@@ -201,7 +201,9 @@ class GifSink:
 
     Each frame gets its own 256-colour palette computed from its pixels (Pillow's adaptive
     quantizer), and durations from the output rate (:func:`gif_durations`). The frames are held in
-    memory until the end, which suits what GIFs are for: short clips.
+    memory until the end, which suits what GIFs are for: short clips. Pillow merges identical
+    consecutive frames into one longer frame, so the file may hold fewer frames than were written:
+    ``frames_saved`` is the count in the file, known after ``finish``.
     """
 
     def __init__(self, path: Union[str, Path], rate: Fraction) -> None:
@@ -211,6 +213,7 @@ class GifSink:
             log.warning("warning: GIF players show frames shorter than 20 ms (over 50 fps) slower than asked; "
                         "%g fps will play slow", float(self.rate))
         self._frames: List[np.ndarray] = []
+        self.frames_saved: Optional[int] = None
 
     def write(self, index: int, image: np.ndarray) -> None:
         if index != len(self._frames):
@@ -220,6 +223,8 @@ class GifSink:
     def finish(self) -> None:
         save_gif(self.path, self._frames, duration_ms=gif_durations(len(self._frames), self.rate))
         self._frames = []
+        with Image.open(self.path) as saved:
+            self.frames_saved = saved.n_frames
 
     def abort(self) -> None:
         """Drop the collected frames; nothing was written yet."""

@@ -77,6 +77,7 @@ class SourceInfo:
     has_audio: bool
     colour: Optional[ColourTags] = None  # None: unspecified (and always for image frames)
     bit_depth: int = 8  # bits per sample as stored; frames are decoded to 8 bits
+    alpha: Optional[str] = None  # the pixel format, when it has an alpha channel (decoded without it)
 
 
 class FrameSource(Protocol):
@@ -172,9 +173,11 @@ class VideoFileSource:
         snap = Fraction(0) if ((1 / rate) / time_base).denominator == 1 else time_base / 2
         context = stream.codec_context
         colour = ColourTags(context.color_primaries, context.color_trc, context.colorspace, context.color_range)
-        bit_depth = max((c.bits for c in context.format.components), default=8) if context.format is not None else 8
+        components = context.format.components if context.format is not None else ()
+        bit_depth = max((c.bits for c in components), default=8)
+        alpha = context.format.name if any(c.is_alpha for c in components) else None
         return SourceInfo(width, height, rate, start, end, frame_count, snap, has_audio,
-                          None if colour == _UNSPECIFIED_COLOUR else colour, bit_depth)
+                          None if colour == _UNSPECIFIED_COLOUR else colour, bit_depth, alpha)
 
     def _decoded(self) -> Iterator[av.VideoFrame]:
         """The stream's frames; a damaged packet is skipped (its error kept) rather than ending the
