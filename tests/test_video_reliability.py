@@ -316,3 +316,23 @@ def test_quality_where_it_does_not_apply_is_refused(tmp_path, frame_folder, caps
     extra = ("--quality", "80") + (("--image_format", image_format) if image_format else ())
     result = cli(frame_folder, tmp_path / output, tmp_path / MISSING, capsys, *extra)
     assert_refused(result, expected.format(output=tmp_path / output))
+
+
+@pytest.mark.parametrize("rotation, turns", [(90, 1), (-90, 3)])
+def test_montage_of_a_rotated_video_is_side_by_side_as_seen(tmp_path, bikes, rotation, turns):
+    """A phone video stored sideways with a display matrix: the montage turns both halves upright
+    and drops the matrix, instead of letting the player stack them top and bottom."""
+    import av
+
+    from tests.video_builders import write_tracks_clip
+
+    clip = write_tracks_clip(tmp_path / "rotated.mp4", bikes[:3], [], rotation=rotation)
+    convert(job(clip, tmp_path / "montage.mp4", montage=True), blend)
+    with av.open(str(tmp_path / "montage.mp4")) as container:
+        first = next(container.decode(video=0))
+        assert first.rotation == 0
+    video = read_video(tmp_path / "montage.mp4")
+    height, width = bikes[0].shape[:2]
+    assert video.frames[0].shape == (width, 2 * height, 3)
+    upright = np.rot90(bikes[0], turns)
+    assert psnr(video.frames[0][:, :height], upright) > 30 and psnr(video.frames[0][:, height:], upright) > 30

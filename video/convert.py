@@ -20,6 +20,7 @@ from utils.errors import InputError
 from video.encoders import check_encoder, default_codec
 from video.output import atomic_output, check_output_path, is_gif, output_is_folder, remove_stale_outputs
 from video.part import SourcePart
+from video.passthrough import display_quarter_turns
 from video.pipeline import PipelineStats, interpolate_stream
 from video.scene import DEFAULT_SCENE_THRESHOLD
 from video.sinks import IMAGE_FORMATS, FrameFolderSink, FrameSink, GifSink, VideoFileSink
@@ -157,10 +158,20 @@ def check_job(job: ConversionJob) -> None:
         source.close()
 
 
-def _open_sink(job: ConversionJob, source: SourcePart, rate: Fraction, temp: Path) -> FrameSink:
-    """The sink for the output's kind: a folder of images, a GIF, or a video with the input's tracks."""
+def _montage_turns(job: ConversionJob, source: SourcePart) -> int:
+    """Quarter turns that make a montage's frames upright: a rotated video (phones) is shown turned
+    by its display matrix, and its halves side by side as stored would be seen one above the other."""
+    if not job.montage or source.media_path is None:
+        return 0
+    return display_quarter_turns(source.media_path)
+
+
+def _open_sink(job: ConversionJob, source: SourcePart, rate: Fraction, temp: Path, turns: int = 0) -> FrameSink:
+    """The sink for the output's kind: a folder of images, a GIF, or a video with the input's tracks;
+    ``turns``: quarter turns the frames were given (a montage made upright)."""
     info = source.info
-    width = info.width * (2 if job.montage else 1)
+    width, height = (info.height, info.width) if turns % 2 else (info.width, info.height)
+    width *= 2 if job.montage else 1
     if output_is_folder(job.output):
         return FrameFolderSink(temp, job.image_format or "png", job.quality or DEFAULT_QUALITY)
     if is_gif(job.output):
@@ -168,7 +179,7 @@ def _open_sink(job: ConversionJob, source: SourcePart, rate: Fraction, temp: Pat
     return VideoFileSink(
         temp,
         width=width,
-        height=info.height,
+        height=height,
         rate=rate,
         codec=job.codec or default_codec(job.output),
         crf=job.crf,
@@ -177,6 +188,7 @@ def _open_sink(job: ConversionJob, source: SourcePart, rate: Fraction, temp: Pat
         trim_start=source.starts_late,  # (a part's info.start is its first frame)
         tracks_end=info.end - info.start if job.duration is not None and info.end is not None else None,
         colour=info.colour,
+        keep_display_matrix=turns == 0,
     )
 
 
@@ -205,7 +217,8 @@ def convert(job: ConversionJob, interpolate: InterpolateFn) -> PipelineStats:
         if info.has_audio and (output_is_folder(job.output) or is_gif(job.output)):
             log.info("writing %s: the audio is not kept", "a GIF" if is_gif(job.output) else "frames to a folder")
         with atomic_output(job.output) as temp:
-            sink = _open_sink(job, source, rate, temp)
+            turns = _montage_turns(job, source)
+            sink = _open_sink(job, source, rate, temp, turns)
             bar = tqdm(total=expected, unit="frame", desc="interpolating", disable=not job.progress, dynamic_ncols=True)
             try:
                 stats = interpolate_stream(
@@ -221,6 +234,7 @@ def convert(job: ConversionJob, interpolate: InterpolateFn) -> PipelineStats:
                     dedup_threshold=job.dedup,
                     loop=job.loop,
                     montage=job.montage,
+                    montage_turns=turns,
                 )
                 sink.finish()
                 saved = sink.frames_saved if isinstance(sink, GifSink) else None  # identical frames merged

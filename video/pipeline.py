@@ -119,6 +119,7 @@ def interpolate_stream(
     dedup_threshold: float = 0.0,
     loop: bool = False,
     montage: bool = False,
+    montage_turns: int = 0,
 ) -> PipelineStats:
     """Run the three stages over ``frames`` (SourceFrame-like: ``.time``, ``.image``).
 
@@ -131,7 +132,8 @@ def interpolate_stream(
     ``dedup_threshold`` > 0 drops held frames first (:mod:`video.dedup`); ``loop`` fills the slots
     after the last frame with in-between frames of the last and the first, so the output loops
     without a jump; ``montage`` writes each frame as the input frame on screen at its time (left)
-    beside the output frame (right).
+    beside the output frame (right); ``montage_turns`` first turns both by that many quarter turns
+    counter-clockwise (a video shown rotated: the halves stay side by side as seen).
     """
     stats = PipelineStats()
     started = time.perf_counter()
@@ -167,7 +169,7 @@ def interpolate_stream(
     def emit(slots: List[OutputSlot], images: List[np.ndarray], shown: np.ndarray) -> None:
         for slot, image in zip(slots, images):
             if montage:
-                image = np.concatenate([shown, image], axis=1)
+                image = np.concatenate([np.rot90(shown, montage_turns), np.rot90(image, montage_turns)], axis=1)
             _put(to_write, (slot.index, image), stop)
         stats.frames_out += len(slots)
 

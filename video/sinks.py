@@ -66,7 +66,8 @@ class VideoFileSink:
     ``tracks_shift`` is the input time of output frame 0; ``trim_start`` and ``tracks_end`` (output
     seconds) say a part of the input is converted, so the tracks are cut to it. ``colour``: the
     input's colour tags, written on the output stream (frames keep their YUV values through the
-    tool, so the same tags make them look the same).
+    tool, so the same tags make them look the same). ``keep_display_matrix`` False: the frames come
+    already turned upright (a montage), so the input's rotation is not applied again.
     """
 
     def __init__(
@@ -84,6 +85,7 @@ class VideoFileSink:
         tracks_end: Optional[Fraction] = None,
         format_name: Optional[str] = None,
         colour: Optional[ColourTags] = None,
+        keep_display_matrix: bool = True,
     ) -> None:
         self.path = Path(path)
         format_name = format_name or VIDEO_FORMATS[self.path.suffix.lower()]
@@ -124,7 +126,7 @@ class VideoFileSink:
                 self._tracks = StreamCarrier(self._container, Path(tracks_from), tracks_shift,
                                              trim_start=trim_start, end=tracks_end)
                 copy_metadata(self._tracks.video_tags, self._stream.metadata)
-                if self._tracks.display_matrix is not None:
+                if self._tracks.display_matrix is not None and keep_display_matrix:
                     self._stream.set_display_matrix(list(self._tracks.display_matrix))
         except BaseException:
             self.abort()
