@@ -108,8 +108,8 @@ def build_parser() -> argparse.ArgumentParser:
                         help="the input (each frame held) on the left and the result on the right, side by side, same timing")
     parser.add_argument("--image_format", choices=("png", "jpg", "webp"), default=None,
                         help="format of the frames of a folder output (default: png)")
-    parser.add_argument("--quality", type=int, default=95,
-                        help="quality 1-100 of jpg/webp frames (default: 95)")
+    parser.add_argument("--quality", type=int, default=None,
+                        help="quality 1-100 of jpg/webp frames (default: 95); refused for png frames and video files")
     parser.add_argument("--start", type=seconds_arg, default=Fraction(0),
                         help="begin this many seconds into the input (default: 0), e.g. for a quick look before a long run")
     parser.add_argument("--duration", type=seconds_arg, default=None,
