@@ -281,3 +281,13 @@ def test_a_full_disk_is_one_line_naming_the_path_and_leaves_no_partial_file(tmp_
             temp.write_bytes(b"half")
             raise OSError(errno.EDQUOT, "Disk quota exceeded")
     assert [p.name for p in tmp_path.iterdir()] == ["model.onnx"]
+
+
+def test_a_program_sharing_a_folder_sweeps_only_its_own_outputs_temporaries(tmp_path):
+    mine = temporary_path(tmp_path / "IFRNet.onnx")
+    other_name = temporary_path(tmp_path / "IFRNet_S.onnx")  # another export's, perhaps still running
+    other_kind = temporary_path(tmp_path / "IFRNet.mp4")
+    for path in (mine, other_name, other_kind):
+        path.write_bytes(b"half")
+    assert remove_stale_temporaries(tmp_path, output=tmp_path / "IFRNet.onnx") == [mine]
+    assert sorted(p.name for p in tmp_path.iterdir()) == sorted([other_name.name, other_kind.name])

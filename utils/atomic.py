@@ -28,6 +28,7 @@ __all__ = [
     "check_output_file",
     "unwritable",
     "remove_stale_temporaries",
+    "full_disk_is_one_line",
 ]
 
 PathLike = Union[str, "os.PathLike[str]"]
@@ -53,13 +54,13 @@ def atomic_writer(path: PathLike, *, make_parents: bool = True, overwrite: bool 
     if through:
         if not overwrite:
             raise _already_exists(final)
-        with _no_space_is_one_line(final), open(final, "wb") as handle:
+        with full_disk_is_one_line(final), open(final, "wb") as handle:
             yield handle
         return
     if make_parents:
         final.parent.mkdir(parents=True, exist_ok=True)
     tmp = temporary_path(final)
-    with _no_space_is_one_line(final):
+    with full_disk_is_one_line(final):
         handle = open(tmp, "xb")  # if this fails there is nothing to clean up
         try:
             with handle:
@@ -77,8 +78,12 @@ _NO_SPACE = {errno.ENOSPC, errno.EDQUOT}
 
 
 @contextmanager
-def _no_space_is_one_line(final: Path) -> Iterator[None]:
-    """Turn a full disk met while writing ``final`` into ``cannot write <final>: no space left on device``."""
+def full_disk_is_one_line(final: PathLike) -> Iterator[None]:
+    """Turn a full disk met while writing ``final`` into ``cannot write <final>: no space left on device``.
+
+    :func:`atomic_writer` wraps its whole block in it; a caller writing several files at once wraps
+    each write, so the message names the file that did not fit.
+    """
     try:
         yield
     except OSError as error:
@@ -258,16 +263,24 @@ def write_json_report(path: PathLike, report: object, *, notes: Optional[TextIO]
 _TEMPORARY_NAME = re.compile(r"^\..+\.[0-9a-f]{32}\.tmp(\.[^.]+)?$")
 
 
-def remove_stale_temporaries(folder: PathLike) -> List[Path]:
+def remove_stale_temporaries(folder: PathLike, *, output: Optional[PathLike] = None) -> List[Path]:
     """Delete the temporary files :func:`atomic_writer` left in ``folder`` when its process was killed.
 
     A killed process (SIGKILL, power loss) cannot clean up, so each interrupted save leaves a
     hidden partial file as large as the real one. Call this when a program that owns ``folder``
-    starts, before it writes there; returns the removed paths.
+    starts, before it writes there; returns the removed paths. A program that writes one file
+    into a folder others share (the current directory) passes ``output``: then only the
+    temporaries of that name go, from ``output``'s folder (its target's, for a symlink) rather
+    than ``folder``, never another program's.
     """
+    pattern = _TEMPORARY_NAME
+    if output is not None:
+        final = _resolve_output(output)[0]
+        folder = final.parent
+        pattern = re.compile(rf"^\.{re.escape(final.stem)}\.[0-9a-f]{{32}}\.tmp{re.escape(final.suffix)}$")
     removed = []
     for path in sorted(Path(folder).iterdir()) if Path(folder).is_dir() else []:
-        if _TEMPORARY_NAME.match(path.name) and path.is_file():
+        if pattern.match(path.name) and path.is_file():
             try:
                 path.unlink()
             except FileNotFoundError:
@@ -316,7 +329,7 @@ def atomic_path(path: PathLike, *, make_parents: bool = True, overwrite: bool = 
     if make_parents and not through:
         final.parent.mkdir(parents=True, exist_ok=True)
     temp = temporary_path(final, folder=tempfile.gettempdir() if through else None)
-    with _no_space_is_one_line(final):
+    with full_disk_is_one_line(final):
         try:
             yield temp
             if through and temp.is_dir():
