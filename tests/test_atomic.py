@@ -291,3 +291,22 @@ def test_a_program_sharing_a_folder_sweeps_only_its_own_outputs_temporaries(tmp_
         path.write_bytes(b"half")
     assert remove_stale_temporaries(tmp_path, output=tmp_path / "IFRNet.onnx") == [mine]
     assert sorted(p.name for p in tmp_path.iterdir()) == sorted([other_name.name, other_kind.name])
+
+
+def test_dev_stdout_redirected_to_a_file_gets_the_report_between_the_printed_lines(tmp_path):
+    """`tool --json /dev/stdout > out.txt`: the report is written through the process's own descriptor,
+    so the file keeps what was printed before and after it (a rename would unlink it, a reopen truncate it)."""
+    out = tmp_path / "out.txt"
+    descriptor = os.open(out, os.O_WRONLY | os.O_CREAT | os.O_TRUNC)
+    try:
+        inode = os.stat(out).st_ino
+        os.write(descriptor, b"printed before\n")
+        link = tmp_path / "stdout"
+        link.symlink_to(f"/proc/self/fd/{descriptor}")  # what /dev/stdout is, for descriptor 1
+        write_json_report(link, {"psnr": 1.0})
+        os.write(descriptor, b"printed after\n")
+    finally:
+        os.close(descriptor)
+    assert out.read_text() == 'printed before\n{\n  "psnr": 1.0\n}\nprinted after\n'
+    assert os.stat(out).st_ino == inode and link.is_symlink()
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["out.txt", "stdout"]

@@ -54,7 +54,7 @@ def atomic_writer(path: PathLike, *, make_parents: bool = True, overwrite: bool 
     if through:
         if not overwrite:
             raise _already_exists(final)
-        with full_disk_is_one_line(final), open(final, "wb") as handle:
+        with full_disk_is_one_line(final), _open_through(final) as handle:
             yield handle
         return
     if make_parents:
@@ -100,8 +100,12 @@ def _resolve_output(path: PathLike) -> Tuple[Path, bool]:
     through (opened by its own name, which also reaches the pipe behind ``/dev/stdout``), a symlink
     (a chain, or one to a missing file) is followed to its target, which is then replaced
     atomically, and a block device or socket is refused. Anything else is written as given.
+    One of this process's own descriptors (``/dev/stdout``, ``/dev/fd/N``) is written through
+    whatever it holds, a regular file included (see :func:`_open_through`).
     """
     final = Path(os.path.abspath(path))
+    if _own_descriptor(final) is not None:
+        return final, True
     try:
         mode = os.stat(final).st_mode  # follows symlinks, /proc/self/fd links included
     except OSError:
@@ -114,6 +118,38 @@ def _resolve_output(path: PathLike) -> Tuple[Path, bool]:
     if final.is_symlink():
         return Path(os.path.realpath(final)), False
     return final, False
+
+
+def _own_descriptor(path: Path) -> Optional[int]:
+    """N when ``path`` (or a symlink chain from it: ``/dev/stdout`` -> ``/proc/self/fd/1``) names
+    this process's open descriptor N."""
+    names = re.compile(rf"^/(?:dev/fd|proc/self/fd|proc/thread-self/fd|proc/{os.getpid()}/fd)/(\d+)$")
+    current = os.fspath(path)
+    for _ in range(40):  # the kernel's own limit on a chain of links
+        match = names.match(current)
+        if match:
+            try:
+                os.fstat(int(match.group(1)))
+            except OSError:
+                return None  # not open: treated as the path it points to
+            return int(match.group(1))
+        if not os.path.islink(current):
+            return None
+        current = os.path.abspath(os.path.join(os.path.dirname(current), os.readlink(current)))
+    return None
+
+
+def _open_through(final: Path) -> BinaryIO:
+    """A device or FIFO opened for writing in place; this process's own descriptor (``--json
+    /dev/stdout``) is duplicated rather than reopened, so the output lands at its current position
+    (after what was printed, before what will be) even when it is a regular file, which reopening
+    would truncate and a rename would unlink."""
+    descriptor = _own_descriptor(final)
+    if descriptor is None:
+        return open(final, "wb")
+    for stream in (sys.stdout, sys.stderr):
+        stream.flush()  # what was printed before comes first
+    return os.fdopen(os.dup(descriptor), "wb")
 
 
 def _already_exists(final: Path) -> InputError:
@@ -335,7 +371,7 @@ def atomic_path(path: PathLike, *, make_parents: bool = True, overwrite: bool = 
             if through and temp.is_dir():
                 raise InputError(f"cannot write {final}: it is a device or pipe, which takes a file, not a folder")
             if through:
-                with open(temp, "rb") as source, open(final, "wb") as sink:
+                with open(temp, "rb") as source, _open_through(final) as sink:
                     shutil.copyfileobj(source, sink)
                 discard(temp)
             else:
