@@ -9,6 +9,7 @@ import subprocess
 import sys
 import time
 from pathlib import Path
+from types import SimpleNamespace
 
 import numpy as np
 import pytest
@@ -440,18 +441,12 @@ def test_a_full_disk_keeps_the_previous_best_pair_and_is_one_line(tmp_path, monk
         return real_save(obj, handle, *args, **kwargs)
 
     monkeypatch.setattr(torch, "save", save_until_full)
-    monkeypatch.setattr(run_checkpoints.shutil, "disk_usage", lambda _path: shutil_usage(free=4096))
+    monkeypatch.setattr(run_checkpoints.shutil, "disk_usage", lambda _path: SimpleNamespace(total=2**30, used=2**30 - 4096, free=4096))
     with pytest.raises(InputError) as info:
         save_training_checkpoint(tmp_path, "IFRNet_S", "best", _small_state(epoch=1))
     message = str(info.value)
     assert "\n" not in message and str(failing_path) in message and "no space left on device" in message
     assert {path.name: path.read_bytes() for path in tmp_path.iterdir()} == before  # the old pair, whole; no partial file
-
-
-def shutil_usage(free):
-    import shutil
-
-    return shutil._ntuple_diskusage(total=10 * free, used=9 * free, free=free)
 
 
 def test_a_failed_first_best_leaves_neither_file(tmp_path, monkeypatch):
@@ -542,3 +537,18 @@ def test_a_non_finite_prediction_in_evaluation_stops_training_with_one_line(vime
     log = (run / "train.log").read_text()
     assert "PSNR nan" not in log and "iter 5/" not in log  # training did not go on into epoch 2
     assert not (run / "checkpoint_best.pth").exists() and not (run / "checkpoint_latest.pth").exists()
+
+
+def test_a_torch_write_failure_with_space_left_is_one_line_and_not_called_a_full_disk(tmp_path, monkeypatch):
+    import training.run_checkpoints as run_checkpoints
+
+    def failing_save(obj, handle, *args, **kwargs):
+        raise RuntimeError("[enforce fail at inline_container.cc:664] . PytorchStreamWriter failed writing file data/0\nmore")
+
+    monkeypatch.setattr(torch, "save", failing_save)
+    monkeypatch.setattr(run_checkpoints.shutil, "disk_usage", lambda _path: SimpleNamespace(total=2**40, used=0, free=2**40))
+    with pytest.raises(InputError) as info:
+        save_training_checkpoint(tmp_path, "IFRNet_S", "latest", _small_state())
+    message = str(info.value)
+    assert "\n" not in message and "IFRNet_S_latest.pth: torch could not write it" in message and "no space" not in message
+    assert list(tmp_path.iterdir()) == []
