@@ -216,7 +216,7 @@ def convert(job: ConversionJob, interpolate: InterpolateFn) -> PipelineStats:
         expected = clock.count_until(info.end) if info.end is not None else None
         if info.has_audio and (output_is_folder(job.output) or is_gif(job.output)):
             log.info("writing %s: the audio is not kept", "a GIF" if is_gif(job.output) else "frames to a folder")
-        with atomic_output(job.output) as temp:
+        with atomic_output(job.output, overwrite=job.overwrite) as temp:
             turns = _montage_turns(job, source)
             sink = _open_sink(job, source, rate, temp, turns)
             bar = tqdm(total=expected, unit="frame", desc="interpolating", disable=not job.progress, dynamic_ncols=True)

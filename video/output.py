@@ -117,18 +117,19 @@ def _merge_frames(new: Path, folder: Path) -> None:
 
 
 @contextmanager
-def atomic_output(path: Union[str, Path]) -> Iterator[Path]:
+def atomic_output(path: Union[str, Path], *, overwrite: bool = True) -> Iterator[Path]:
     """Yield a temporary path for the output at ``path`` and move it into place only if the block
     succeeds; on any failure or interrupt it is deleted and an existing output is left untouched.
 
     A file or a new folder is :func:`utils.atomic.atomic_path`'s job (written next to ``path``,
     renamed into place). An existing folder output gets a hidden temporary folder inside it (the
     folder itself is what was probed writable), whose frames are then merged in by
-    :func:`_merge_frames`, so whatever else the folder holds is kept.
+    :func:`_merge_frames`, so whatever else the folder holds is kept. Without ``overwrite``, an
+    output that another process created meanwhile is refused at the move (one line), not replaced.
     """
     final = _absolute(path)
     if not final.is_dir():
-        with atomic_path(final) as temp:
+        with atomic_path(final, overwrite=overwrite) as temp:
             yield temp
         return
     temp = temporary_path(final, folder=final)
