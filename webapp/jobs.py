@@ -26,8 +26,9 @@ import numpy as np
 
 from models.interpolator import Interpolator
 from utils.errors import InputError
-from utils.image_io import read_image, save_gif, write_image
-from utils.visualize import FIELD_NAMES, write_field_images
+from utils.image_io import read_image
+from utils.pair_outputs import write_pair_outputs
+from utils.visualize import FIELD_NAMES
 from video.convert import ConversionJob, convert, parse_rate
 from webapp.limits import (
     CRF_RANGE,
@@ -174,22 +175,14 @@ def run_frames_job(
             frames, fields = interpolator.interpolate_with_fields(frame0, frame1, timesteps)
         else:
             frames, fields = interpolator.interpolate(frame0, frame1, timesteps), []
-        paths = []
-        for t, frame in zip(timesteps, frames):
-            paths.append(folder / f"interp_t{t:.3f}.png")
-            write_image(paths[-1], frame)
-        sequence = [frame0, *frames, frame1]
-        preview = folder / "preview.gif"
-        save_gif(preview, sequence, duration_ms=max(20, 1000 // len(sequence)))
+        written = write_pair_outputs(folder, frame0, frame1, timesteps, frames, fields, gif_name="preview.gif")
         archive = folder / "frames.zip"
         with zipfile.ZipFile(archive, "w") as bundle:
-            for path in paths:
+            for path in written.frames:
                 bundle.write(path, path.name)
-        pictures: List[Tuple[Path, str]] = []
-        for t, frame, frame_fields in zip(timesteps, frames, fields):
-            written = write_field_images(folder / f"interp_t{t:.3f}", frame0, frame, frame1, frame_fields)
-            pictures.extend((path, f"t={t:.3f}: {FIELD_CAPTIONS[name]}") for name, path in zip(FIELD_NAMES, written))
-    return FramesResult(folder, paths, preview, archive, pictures, weights_description(interpolator))
+        pictures = [(path, f"t={t:.3f}: {FIELD_CAPTIONS[name]}")
+                    for t, paths in zip(timesteps, written.fields) for name, path in zip(FIELD_NAMES, paths)]
+    return FramesResult(folder, written.frames, written.gif, archive, pictures, weights_description(interpolator))
 
 
 @dataclass(frozen=True)
