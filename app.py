@@ -7,11 +7,13 @@ The API endpoints /frames and /video can be scripted with gradio_client. See doc
 from __future__ import annotations
 
 import argparse
+import os
 import tempfile
+from contextlib import contextmanager
 from pathlib import Path
-from typing import Optional
+from typing import Iterator, Optional
 
-from utils.cli import run_cli
+from utils.cli import interrupt_on_sigterm, run_cli
 from utils.device import DEVICE_CHOICES
 from utils.errors import InputError
 
@@ -38,21 +40,41 @@ def build_parser() -> argparse.ArgumentParser:
 
 
 def main(argv: Optional[list] = None) -> None:
+    """Serve until Ctrl-C or SIGTERM; either way the running job is stopped and the temporary folder,
+    which holds the users' uploads (Gradio's temporary folder is put inside it) and results, is removed."""
     args = build_parser().parse_args(argv)
-    try:
-        from webapp.ui import Handlers, serve
-    except ModuleNotFoundError as error:
-        if error.name != "gradio":
-            raise
-        raise InputError("the web app needs Gradio: pip install -r requirements-app.txt") from None
-    from webapp.jobs import AppLimits, ModelCache
+    interrupt_on_sigterm()
+    with tempfile.TemporaryDirectory(prefix="ifrnet-app-") as temporary, _uploads_in(Path(temporary) / "uploads"):
+        try:
+            from webapp.ui import Handlers, serve
+        except ModuleNotFoundError as error:
+            if error.name != "gradio":
+                raise
+            raise InputError("the web app needs Gradio: pip install -r requirements-app.txt") from None
+        from webapp.jobs import ModelCache
+        from webapp.limits import AppLimits
 
-    limits = AppLimits(args.max_image_pixels, args.max_video_mb, args.max_video_seconds, args.max_video_pixels)
-    with tempfile.TemporaryDirectory(prefix="ifrnet-app-") as temporary:
+        limits = AppLimits(args.max_image_pixels, args.max_video_mb, args.max_video_seconds, args.max_video_pixels)
         work_dir = args.work_dir if args.work_dir is not None else Path(temporary)
         handlers = Handlers(ModelCache(args.device, offline=args.offline, checkpoint=args.checkpoint), work_dir, limits)
-        serve(handlers, host=args.host, port=args.port, share=args.share, queue_size=args.queue_size,
-              max_file_megabytes=args.max_video_mb)
+        try:
+            serve(handlers, host=args.host, port=args.port, share=args.share, queue_size=args.queue_size,
+                  max_file_megabytes=args.max_video_mb)
+        finally:
+            handlers.stop_jobs()  # before the folder goes: a job may be writing into it
+
+
+@contextmanager
+def _uploads_in(folder: Path) -> Iterator[None]:
+    """Gradio keeps uploads in ``GRADIO_TEMP_DIR`` (default: <tmp>/gradio, never emptied): point it
+    into the app's temporary folder unless the operator chose one. Set before Gradio is imported."""
+    previous = os.environ.get("GRADIO_TEMP_DIR")
+    os.environ.setdefault("GRADIO_TEMP_DIR", str(folder))
+    try:
+        yield
+    finally:
+        if previous is None:
+            os.environ.pop("GRADIO_TEMP_DIR", None)
 
 
 if __name__ == "__main__":

@@ -12,7 +12,6 @@ from __future__ import annotations
 
 import argparse
 import logging
-import signal
 import sys
 from fractions import Fraction
 from pathlib import Path
@@ -21,7 +20,7 @@ from typing import Optional
 from models import MODEL_NAMES
 from models.checkpoint import add_weights_arguments
 from models.interpolator import Interpolator
-from utils.cli import run_cli
+from utils.cli import interrupt_on_sigterm, run_cli
 from utils.device import DEVICE_CHOICES, autotune_convolutions, resolve_device
 from utils.errors import InputError
 from utils.precision import add_precision_argument, resolve_precision
@@ -118,16 +117,6 @@ def build_parser() -> argparse.ArgumentParser:
     return parser
 
 
-def _interrupt_on_sigterm() -> None:
-    """Make SIGTERM unwind like Ctrl-C, so the temporary output is removed."""
-    def handler(signum, frame):
-        raise KeyboardInterrupt
-    try:
-        signal.signal(signal.SIGTERM, handler)
-    except ValueError:  # not the main thread (e.g. called from a test runner thread)
-        pass
-
-
 def main(argv: Optional[list] = None) -> None:
     args = build_parser().parse_args(argv)
     logging.basicConfig(level=logging.WARNING if args.quiet else logging.INFO, format="interpolate_video: %(message)s",
@@ -156,7 +145,7 @@ def main(argv: Optional[list] = None) -> None:
     autotune_convolutions(interpolator.device)  # every frame of a video has one size
     if interpolator.weights_note:
         logging.getLogger("ifrnet.video").warning("%s", interpolator.weights_note)
-    _interrupt_on_sigterm()
+    interrupt_on_sigterm()  # the temporary output is removed
     stats = convert(job, interpolator.interpolate)
     logging.getLogger("ifrnet.video").info(
         "wrote %s: %d frames from %d (%d interpolated, %d scene cut%s) in %.1f s",

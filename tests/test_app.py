@@ -5,17 +5,23 @@ Skipped when Gradio is not installed (it is an optional dependency, requirements
 Nothing here reaches the internet: analytics are off, the server binds 127.0.0.1, share is off.
 """
 import asyncio
+import io
 import os
+import signal
+import struct
 import subprocess
 import sys
 import time
 import zipfile
+import zlib
 from concurrent.futures import TimeoutError as FutureTimeout
 from pathlib import Path
 
+import av
+import httpx
 import numpy as np
 import pytest
-from PIL import Image
+from PIL import Image, ImageFile
 
 os.environ["GRADIO_ANALYTICS_ENABLED"] = "False"
 gr = pytest.importorskip("gradio")
@@ -27,9 +33,10 @@ from tests.seeded import seeded_model  # noqa: E402
 from tests.video_builders import read_video, sample_frames, write_clip  # noqa: E402
 from utils.image_io import read_image  # noqa: E402
 from video.convert import ConversionJob, convert  # noqa: E402
-from webapp.jobs import AppLimits, ModelCache  # noqa: E402
 from utils.precision import cpu_has_native_bfloat16  # noqa: E402
-from webapp.ui import PRECISIONS, Handlers, serve  # noqa: E402
+from webapp.jobs import ModelCache  # noqa: E402
+from webapp.limits import AppLimits, VideoProbe  # noqa: E402
+from webapp.ui import PRECISIONS, SHARE_HINT, Handlers, serve  # noqa: E402
 
 ROOT = Path(__file__).resolve().parents[1]
 HEIGHT, WIDTH = 93, 150  # not multiples of 16: the app pads and crops back like the CLIs
@@ -104,7 +111,7 @@ def page_error(call, *args):
         result = call(*args)
         if asyncio.iscoroutine(result):
             asyncio.run(result)
-    return str(error.value)
+    return error.value.message  # what the page shows
 
 
 def test_bad_frames_input_is_a_message_on_the_page(models, pair, tmp_path):
@@ -135,6 +142,133 @@ def test_bad_video_input_is_a_message_on_the_page(models, clip, pair, tmp_path):
     assert "MB, over this app's limit" in page_error(small.video, str(clip))
     assert "not a frame rate" in page_error(Handlers(models, tmp_path / "work").video, str(clip), 2, "fast")
     assert not (tmp_path / "work").exists() or not any((tmp_path / "work").iterdir())
+
+
+def large_sparse_png(path: Path, width: int, height: int) -> Path:
+    """A valid 1-bit greyscale PNG of ``width`` x ``height`` black pixels, a few KB on disk, written
+    chunk by chunk (PIL would build the whole image in memory first)."""
+    def chunk(kind: bytes, data: bytes) -> bytes:
+        return struct.pack(">I", len(data)) + kind + data + struct.pack(">I", zlib.crc32(kind + data))
+
+    row = b"\0" * (1 + (width + 7) // 8)  # filter byte "none", then the row's bits
+    squeeze = zlib.compressobj(9)
+    pixels = b"".join(squeeze.compress(row) for _ in range(height)) + squeeze.flush()
+    path.write_bytes(b"\x89PNG\r\n\x1a\n" + chunk(b"IHDR", struct.pack(">IIBBBBB", width, height, 1, 0, 0, 0, 0))
+                     + chunk(b"IDAT", pixels) + chunk(b"IEND", b""))
+    return path
+
+
+@pytest.mark.filterwarnings("ignore::PIL.Image.DecompressionBombWarning")  # PIL's own note on reading the header
+def test_huge_image_is_refused_from_its_header_without_decoding(handlers, pair, tmp_path, monkeypatch):
+    """A 12000x12000 PNG is small on disk but 432 MB decoded as RGB: refused before any decoding."""
+    huge = large_sparse_png(tmp_path / "huge.png", 12000, 12000)
+    assert huge.stat().st_size < 1_000_000
+    with Image.open(huge) as opened:
+        assert opened.size == (12000, 12000)  # a real PNG of that size, as PIL reads it
+    decoded = []
+    original_load = ImageFile.ImageFile.load
+
+    def spy_load(image):
+        decoded.append(image.size)
+        return original_load(image)
+
+    monkeypatch.setattr(ImageFile.ImageFile, "load", spy_load)
+    for images in ((str(huge), pair[1]), (pair[0], str(huge))):
+        assert "is 12000x12000, over this app's limit of 8,294,400 pixels" in page_error(handlers.frames, *images)
+    assert (12000, 12000) not in decoded
+    handlers.frames(*pair, 1, 0, *MODEL, False)  # the spy sees a decode when one happens
+    assert (WIDTH, HEIGHT) in decoded
+
+
+def webm_without_duration(path: Path, frames: int, rate: int = 25) -> Path:
+    """A VP9 WebM whose header holds no duration, as a muxer writing to a pipe leaves it (it cannot
+    seek back to fill the duration in): frames of a moving bar, 64x48."""
+    class Pipe:  # write() only: the muxer sees an output it cannot seek
+        def __init__(self):
+            self.buffer = io.BytesIO()
+
+        def write(self, data):
+            return self.buffer.write(data)
+
+    pipe = Pipe()
+    with av.open(pipe, "w", format="webm") as container:
+        stream = container.add_stream("libvpx-vp9", rate=rate)
+        stream.width, stream.height, stream.pix_fmt = 64, 48, "yuv420p"
+        stream.options = {"deadline": "realtime", "cpu-used": "8"}
+        for number in range(frames):
+            image = np.zeros((48, 64, 3), np.uint8)
+            image[:, number % 64] = 255
+            container.mux(stream.encode(av.VideoFrame.from_ndarray(image, format="rgb24")))
+        container.mux(stream.encode(None))
+    path.write_bytes(pipe.buffer.getvalue())
+    with av.open(str(path)) as check:  # the property the tests rely on
+        assert check.duration is None and check.streams.video[0].duration is None
+    return path
+
+
+def test_video_without_duration_is_counted_and_held_to_the_time_limit(models, tmp_path):
+    """A WebM without a duration in its header lasts 0 s as far as the header goes: its frames are
+    counted (not decoded) and the upload refused before the model runs."""
+    webm = webm_without_duration(tmp_path / "endless.webm", 30)  # 1.2 s at 25 fps
+    handlers = Handlers(ModelCache("cpu", checkpoint=str(tmp_path / "never-loaded.pth")), tmp_path / "work",
+                        AppLimits(max_video_seconds=0.5))
+    assert page_error(handlers.video, str(webm)) == "the video lasts more than this app's limit of 0.5 s"
+    assert not (tmp_path / "work").exists() or not any((tmp_path / "work").iterdir())
+
+
+def test_video_without_duration_reports_progress_frame_by_frame(handlers, tmp_path):
+    webm = webm_without_duration(tmp_path / "short.webm", 12)
+    reported = []
+    output, _ = asyncio.run(handlers.video(str(webm), 2, "", 0, 18, *MODEL,
+                                           progress=lambda fraction, desc=None: reported.append(fraction)))
+    assert len(read_video(Path(output)).frames) == 24
+    assert reported[0] == 0.0 and reported[-1] == 1.0
+    steps = reported[1:-1]  # one per pair of frames, out of the 11 pairs counted: never 100% early
+    assert steps == pytest.approx([k / 11 for k in range(1, 11)] + [0.99])
+
+
+def test_video_job_counts_frames_while_decoding_and_stops_at_the_limit(handlers, tmp_path, monkeypatch):
+    """Should the count before decoding miss frames, the job stops once it has decoded the limit's worth."""
+    webm = webm_without_duration(tmp_path / "long.webm", 30)
+    monkeypatch.setattr("webapp.jobs.probe_video", lambda path, limits: VideoProbe(64, 48, 0.1, 3, 25))
+    limited = Handlers(handlers.models, handlers.work_dir, AppLimits(max_video_seconds=0.5))
+    assert page_error(limited.video, str(webm), 2, "", 0, 18, *MODEL) == "the video runs past this app's limit of 0.5 s: stopped there"
+    assert list(handlers.work_dir.iterdir()) == []  # the partial output is gone
+
+
+def test_every_parameter_is_checked_against_the_pages_bounds(handlers, pair, clip):
+    """The API takes any value; each is held to what the page's controls allow."""
+    video = handlers.video
+    assert "factor must be a whole number from 2 to 8, got 100" in page_error(video, str(clip), 100)
+    assert "factor must be a whole number from 2 to 8, got 2.5" in page_error(video, str(clip), 2.5)
+    assert "factor must be a whole number from 2 to 8, got 'two'" in page_error(video, str(clip), "two")
+    assert "a target of 1000 fps is over 8x the video's 25 fps" in page_error(video, str(clip), 2, "1000")
+    assert "scene-cut threshold must be a number from 0 to 255, got -5" in page_error(video, str(clip), 2, "", -5)
+    assert "scene-cut threshold must be a number from 0 to 255, got nan" in page_error(video, str(clip), 2, "", float("nan"))
+    assert "CRF) must be a whole number from 0 to 51, got 60" in page_error(video, str(clip), 2, "", 10, 60)
+    frames = handlers.frames
+    assert "in-between frames must be a whole number from 1 to 31, got 2.5" in page_error(frames, *pair, 2.5)
+    assert "timestep must be a number from 0 to 1, got 1.5" in page_error(frames, *pair, 1, 1.5)
+    assert "timestep must lie strictly between 0 and 1" in page_error(frames, *pair, 1, 1)
+    assert "visualize must be true or false, got 'yes'" in page_error(frames, *pair, 1, 0, *MODEL, "yes")
+    assert not handlers.work_dir.exists() or list(handlers.work_dir.iterdir()) == []
+
+
+def test_messages_name_the_upload_not_the_servers_folders(handlers, pair, tmp_path, monkeypatch):
+    """The page sees "holiday.png", not /tmp/gradio/<hash>/holiday.png nor the app's work folder."""
+    upload = tmp_path / "gradio" / "0a1b2c3d" / "holiday.png"
+    upload.parent.mkdir(parents=True)
+    upload.write_text("not an image")
+    sent = {"path": str(upload), "orig_name": "holiday.png", "meta": {"_type": "gradio.FileData"}}
+    message = page_error(handlers.frames, pair[0], sent)
+    assert message.startswith("cannot read image holiday.png: ") and str(tmp_path) not in message
+
+    def disk_full(*args, **kwargs):  # an error that is not the user's: named, without the server's paths
+        raise OSError(f"[Errno 28] No space left on device: '{handlers.work_dir / 'frames-x1' / 'interp_t0.500.png'}'")
+
+    monkeypatch.setattr("webapp.ui.run_frames_job", disk_full)
+    assert page_error(handlers.frames, *pair) == \
+        "the job failed (OSError: [Errno 28] No space left on device: 'interp_t0.500.png')"
 
 
 def test_video_handler_makes_what_interpolate_video_makes(handlers, clip, tmp_path):
@@ -174,6 +308,29 @@ def test_cancelled_video_job_leaves_nothing_behind(handlers, tmp_path):
     handlers.models.lock.release()
 
 
+def test_stopping_the_app_cancels_the_running_job_first(handlers, tmp_path):
+    """What app.py does on Ctrl-C or SIGTERM before removing its folder: the job stops, its output goes."""
+    clip = write_clip(tmp_path / "long.mp4", sample_frames("bigbuckbunny", 40))
+
+    async def run_and_stop():
+        started = asyncio.Event()
+        loop = asyncio.get_running_loop()
+
+        def progress(fraction, desc=None):
+            if fraction > 0:
+                loop.call_soon_threadsafe(started.set)
+
+        task = asyncio.ensure_future(handlers.video(str(clip), 4, "", 10, 18, *MODEL, progress=progress))
+        await asyncio.wait_for(started.wait(), SERVER_TIMEOUT)
+        assert await asyncio.to_thread(handlers.stop_jobs, SERVER_TIMEOUT)
+        with pytest.raises(gr.Error) as error:
+            await task
+        return error.value.message
+
+    assert asyncio.run(run_and_stop()) == "the video job was cancelled"
+    assert list(handlers.work_dir.iterdir()) == []
+
+
 @pytest.fixture
 def server(handlers, tmp_path, monkeypatch):
     monkeypatch.setenv("GRADIO_TEMP_DIR", str(tmp_path / "gradio"))  # uploads land here, not in /tmp/gradio
@@ -200,6 +357,12 @@ def test_server_endpoints_driven_by_gradio_client(server, pair, clip, tmp_path):
     output, _ = job.result(timeout=SERVER_TIMEOUT)
     made = read_video(Path(output["video"] if isinstance(output, dict) else output))
     assert len(made.frames) == 16 and made.rate == 50
+
+    # The API is held to the page's bounds: the factor slider stops at 8.
+    job = client.submit(gradio_client.handle_file(str(clip)), 100, "", 10, 18, *MODEL, api_name="/video")
+    with pytest.raises(Exception) as error:
+        job.result(timeout=SERVER_TIMEOUT)
+    assert "the factor must be a whole number from 2 to 8, got 100" in str(error.value)
 
     # A bad input comes back as the handler's message, not a stack trace.
     job = client.submit(gradio_client.handle_file(pair[0]), gradio_client.handle_file(str(ROOT / "README.md")), 1, 0,
@@ -235,6 +398,34 @@ def test_app_without_gradio_says_how_to_install_it():
                             capture_output=True, text=True, cwd=ROOT, timeout=SERVER_TIMEOUT)
     assert result.returncode == 2
     assert result.stderr.strip().splitlines() == ["app.py: error: the web app needs Gradio: pip install -r requirements-app.txt"]
+
+
+def test_app_on_sigterm_removes_its_folder_and_the_uploads(tmp_path):
+    """SIGTERM (a service or container stop) cleans up as Ctrl-C does: the temporary folder with the
+    users' uploads and results goes. Gradio's "set share=True in launch()" hint is not printed."""
+    temp = tmp_path / "tmp"
+    temp.mkdir()
+    env = {**os.environ, "TMPDIR": str(temp)}
+    env.pop("GRADIO_TEMP_DIR", None)
+    port = free_loopback_port()
+    app = subprocess.Popen([sys.executable, str(ROOT / "app.py"), "--port", str(port), "--offline", "--device", "cpu"],
+                           cwd=ROOT, env=env, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+    try:
+        first_line = app.stdout.readline()  # printed once the server answers
+        assert first_line.startswith(f"* Running on local URL:  http://127.0.0.1:{port}"), first_line + app.stderr.read()
+        uploaded = httpx.post(f"http://127.0.0.1:{port}/gradio_api/upload", timeout=SERVER_TIMEOUT,
+                              files={"files": ("holiday.png", Path(ROOT / "figures" / "img0.png").read_bytes())}).json()
+        folder = [path for path in temp.iterdir() if path.name.startswith("ifrnet-app-")]
+        assert len(folder) == 1 and Path(uploaded[0]).is_relative_to(folder[0])  # uploads are kept in the app's folder
+        app.send_signal(signal.SIGTERM)
+        app.wait(timeout=SERVER_TIMEOUT)
+        out, err = app.stdout.read(), app.stderr.read()  # (small: nothing else is printed)
+    finally:
+        app.kill()
+    assert app.returncode == 130 and err.strip().splitlines()[-1] == "app.py: interrupted"
+    assert not folder[0].exists() and not Path(uploaded[0]).exists()
+    printed = first_line + out
+    assert SHARE_HINT in printed and "share=True" not in printed
 
 
 @pytest.mark.skipif(not cpu_has_native_bfloat16(), reason="needs a CPU with native bfloat16")

@@ -13,12 +13,12 @@ from typing import List, Sequence
 from models import MODEL_NAMES
 from models.checkpoint import add_weights_arguments
 from models.interpolator import Interpolator
-from utils.atomic import check_output_folder, unwritable
+from utils.atomic import check_output_folder
 from utils.device import DEVICE_CHOICES
 from utils.errors import InputError
-from utils.image_io import read_image, save_gif, write_image
+from utils.image_io import read_image
+from utils.pair_outputs import write_pair_outputs
 from utils.precision import add_precision_argument
-from utils.visualize import write_field_images
 
 __all__ = ["build_demo_parser", "run_demo"]
 
@@ -64,24 +64,8 @@ def run_demo(args: argparse.Namespace, timesteps: Sequence[float], gif_name: str
     else:
         frames, fields = interpolator.interpolate(frame0, frame1, timesteps), []
 
-    written = []
-    sequence = [frame0, *frames, frame1]
-    gif = args.output / gif_name
-    path = gif
-    try:  # the folder was checked, but a disk can still fill up or be remounted read-only
-        for t, frame in zip(timesteps, frames):
-            path = args.output / f"interp_t{t:.3f}.png"
-            write_image(path, frame)
-            written.append(path)
-        for t, frame, frame_fields in zip(timesteps, frames, fields):
-            path = args.output / f"interp_t{t:.3f}"
-            written.extend(write_field_images(path, frame0, frame, frame1, frame_fields))
-        path = gif
-        save_gif(gif, sequence, duration_ms=max(20, 1000 // len(sequence)))
-    except OSError as error:
-        raise unwritable(path, error) from None
-    written.append(gif)
-    return written
+    # the folder was checked, but a disk can still fill up or be remounted read-only: one line then
+    return write_pair_outputs(args.output, frame0, frame1, timesteps, frames, fields, gif_name=gif_name).all()
 
 
 def print_written(paths: Sequence[Path], out=None) -> None:

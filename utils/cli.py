@@ -2,12 +2,13 @@
 from __future__ import annotations
 
 import os
+import signal
 import sys
 from typing import Callable, Optional
 
 from utils.errors import InputError
 
-__all__ = ["run_cli"]
+__all__ = ["run_cli", "interrupt_on_sigterm"]
 
 
 def run_cli(main: Callable[[Optional[list]], None], argv: Optional[list] = None) -> None:
@@ -25,3 +26,15 @@ def run_cli(main: Callable[[Optional[list]], None], argv: Optional[list] = None)
     except KeyboardInterrupt:
         print(f"{prog}: interrupted", file=sys.stderr)
         sys.exit(130)
+
+
+def interrupt_on_sigterm() -> None:
+    """Make SIGTERM (what ``kill``, systemd and container stops send) unwind like Ctrl-C, so that
+    ``with`` blocks and ``finally`` clauses remove temporary files and :func:`run_cli` ends with its
+    one line. A no-op outside the main thread, where Python cannot set signal handlers."""
+    def handler(signum, frame):
+        raise KeyboardInterrupt
+    try:
+        signal.signal(signal.SIGTERM, handler)
+    except ValueError:  # not the main thread (e.g. called from a test runner thread)
+        pass

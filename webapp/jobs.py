@@ -11,6 +11,7 @@ and a cancellation stops the run at the next pair of frames.
 """
 from __future__ import annotations
 
+import math
 import shutil
 import tempfile
 import threading
@@ -18,22 +19,30 @@ import time
 import zipfile
 from contextlib import contextmanager
 from dataclasses import dataclass
-from fractions import Fraction
 from pathlib import Path
-from typing import Callable, Iterator, List, Optional, Sequence, Tuple
+from typing import Any, Callable, Iterator, List, Optional, Sequence, Tuple
 
-import av
 import numpy as np
 
 from models.interpolator import Interpolator
-from utils.visualize import write_field_images
 from utils.errors import InputError
-from utils.image_io import read_image, save_gif, write_image
+from utils.image_io import read_image
+from utils.pair_outputs import write_pair_outputs
 from utils.visualize import FIELD_NAMES
 from video.convert import ConversionJob, convert, parse_rate
+from webapp.limits import (
+    CRF_RANGE,
+    MAX_FACTOR,
+    MAX_IN_BETWEEN,
+    MAX_SCENE_THRESHOLD,
+    AppLimits,
+    check_image_header,
+    number_in,
+    probe_video,
+    whole_number,
+)
 
 __all__ = [
-    "AppLimits",
     "ModelChoice",
     "ModelCache",
     "JobCancelled",
@@ -41,25 +50,11 @@ __all__ = [
     "VideoOptions",
     "timesteps_for",
     "run_frames_job",
-    "probe_video",
     "run_video_job",
 ]
 
 FIELD_CAPTIONS = {"flow_t0": "flow t->0", "flow_t1": "flow t->1", "mask": "merge mask (white: from image 0)",
                   "residual": "residual"}
-MAX_IN_BETWEEN = 31  # frames requested at once: 32x slow motion of one pair is plenty for a preview
-
-
-@dataclass(frozen=True)
-class AppLimits:
-    """What one job may ask for, so a shared app cannot be made to run for hours (``app.py`` flags)."""
-
-    max_image_pixels: int = 3840 * 2160
-    max_video_megabytes: float = 200.0
-    max_video_seconds: float = 60.0
-    max_video_pixels: int = 1920 * 1080
-
-
 @dataclass(frozen=True)
 class ModelChoice:
     """Which network a job runs: the options of :class:`models.interpolator.Interpolator` the page offers."""
@@ -129,15 +124,16 @@ def job_folder(work_dir: Path, kind: str) -> Iterator[Path]:
         raise
 
 
-def timesteps_for(count: int, timestep: Optional[float] = None) -> List[float]:
-    """``count`` evenly spaced in-between times, or the single ``timestep`` when given."""
-    if timestep is not None:
-        if not 0.0 < float(timestep) < 1.0:
-            raise InputError(f"the timestep must lie strictly between 0 and 1, got {timestep}")
-        return [float(timestep)]
-    if not 1 <= int(count) <= MAX_IN_BETWEEN:
-        raise InputError(f"the number of in-between frames must be from 1 to {MAX_IN_BETWEEN}, got {count}")
-    return [k / (int(count) + 1) for k in range(1, int(count) + 1)]
+def timesteps_for(count: Any, timestep: Any = None) -> List[float]:
+    """``count`` evenly spaced in-between times, or the single ``timestep`` when given (the page
+    sends 0 or nothing for "use the count"); both within the page's bounds, whatever a client sends."""
+    t = number_in(timestep, "the timestep", 0, 1) if timestep not in (None, "") else 0.0
+    if t == 1.0:
+        raise InputError(f"the timestep must lie strictly between 0 and 1, got {timestep}")
+    if t > 0.0:
+        return [t]
+    count = whole_number(count, "the number of in-between frames", 1, MAX_IN_BETWEEN)
+    return [k / (count + 1) for k in range(1, count + 1)]
 
 
 @dataclass
@@ -153,16 +149,6 @@ class FramesResult:
     weights: str
 
 
-def _read_frame(path: Optional[str], which: str, limits: AppLimits) -> np.ndarray:
-    if not path:
-        raise InputError(f"{which} is missing: give two images")
-    frame = read_image(path)
-    height, width = frame.shape[:2]
-    if height * width > limits.max_image_pixels:
-        raise InputError(f"{which} is {width}x{height}, over this app's limit of {limits.max_image_pixels:,} pixels")
-    return frame
-
-
 def run_frames_job(
     image0: str,
     image1: str,
@@ -174,76 +160,53 @@ def run_frames_job(
     limits: AppLimits = AppLimits(),
     visualize: bool = False,
 ) -> FramesResult:
-    """Interpolate ``timesteps`` between two image files and write the results into a new folder."""
-    frame0, frame1 = _read_frame(image0, "the first image", limits), _read_frame(image1, "the second image", limits)
-    if frame0.shape != frame1.shape:
-        raise InputError(f"the two images differ in size: {frame0.shape[1]}x{frame0.shape[0]} and "
-                         f"{frame1.shape[1]}x{frame1.shape[0]} (width x height); give two frames of one video")
+    """Interpolate ``timesteps`` between two image files and write the results into a new folder.
+
+    Both images are checked from their headers before either is decoded, and before the model is
+    loaded (seconds, or a download): the interpolator would refuse two sizes too, but only then."""
+    size0, size1 = check_image_header(image0, "the first image", limits), check_image_header(image1, "the second image", limits)
+    if size0 != size1:
+        raise InputError(f"the two images differ in size: {size0[0]}x{size0[1]} and {size1[0]}x{size1[1]} "
+                         "(width x height); give two frames of one video")
+    frame0, frame1 = read_image(image0), read_image(image1)
     with models.lock, job_folder(work_dir, "frames") as folder:
         interpolator = models.get(choice)
         if visualize:
             frames, fields = interpolator.interpolate_with_fields(frame0, frame1, timesteps)
         else:
             frames, fields = interpolator.interpolate(frame0, frame1, timesteps), []
-        paths = []
-        for t, frame in zip(timesteps, frames):
-            paths.append(folder / f"interp_t{t:.3f}.png")
-            write_image(paths[-1], frame)
-        sequence = [frame0, *frames, frame1]
-        preview = folder / "preview.gif"
-        save_gif(preview, sequence, duration_ms=max(20, 1000 // len(sequence)))
+        written = write_pair_outputs(folder, frame0, frame1, timesteps, frames, fields, gif_name="preview.gif")
         archive = folder / "frames.zip"
         with zipfile.ZipFile(archive, "w") as bundle:
-            for path in paths:
+            for path in written.frames:
                 bundle.write(path, path.name)
-        pictures: List[Tuple[Path, str]] = []
-        for t, frame, frame_fields in zip(timesteps, frames, fields):
-            written = write_field_images(folder / f"interp_t{t:.3f}", frame0, frame, frame1, frame_fields)
-            pictures.extend((path, f"t={t:.3f}: {FIELD_CAPTIONS[name]}") for name, path in zip(FIELD_NAMES, written))
-    return FramesResult(folder, paths, preview, archive, pictures, weights_description(interpolator))
-
-
-def probe_video(path: str, limits: AppLimits) -> Tuple[int, int, float, Optional[int]]:
-    """(width, height, seconds, frame count or None) of an upload, refusing what is not a video or
-    is over ``limits``; reads the header only, so a refused upload costs nothing."""
-    if not path or not Path(path).is_file():
-        raise InputError("no video was given")
-    megabytes = Path(path).stat().st_size / 1e6
-    if megabytes > limits.max_video_megabytes:
-        raise InputError(f"the video is {megabytes:.0f} MB, over this app's limit of {limits.max_video_megabytes:g} MB")
-    try:
-        with av.open(str(path)) as container:
-            if not container.streams.video:
-                raise InputError(f"{Path(path).name} holds no video stream")
-            if container.format.name.endswith("_pipe") or container.format.name == "image2":
-                raise InputError(f"{Path(path).name} is an image, not a video: interpolate two images in the Frames tab")
-            stream = container.streams.video[0]
-            width, height = stream.codec_context.width, stream.codec_context.height
-            if stream.duration is not None and stream.time_base is not None:
-                seconds = float(stream.duration * stream.time_base)
-            else:
-                seconds = (container.duration or 0) / av.time_base
-            rate = stream.average_rate
-            frames = stream.frames or (round(seconds * rate) if rate else None)
-    except InputError:
-        raise
-    except Exception:  # PyAV raises several types for files it cannot demux: all mean "not a video"
-        raise InputError(f"{Path(path).name} is not a video this app can read") from None
-    if width * height > limits.max_video_pixels:
-        raise InputError(f"the video is {width}x{height}, over this app's limit of {limits.max_video_pixels:,} pixels a frame")
-    if seconds > limits.max_video_seconds:
-        raise InputError(f"the video lasts {seconds:.1f} s, over this app's limit of {limits.max_video_seconds:g} s")
-    return width, height, seconds, frames
+        pictures = [(path, f"t={t:.3f}: {FIELD_CAPTIONS[name]}")
+                    for t, paths in zip(timesteps, written.fields) for name, path in zip(FIELD_NAMES, paths)]
+    return FramesResult(folder, written.frames, written.gif, archive, pictures, weights_description(interpolator))
 
 
 @dataclass(frozen=True)
 class VideoOptions:
-    """The options of ``interpolate_video.py`` the page offers (same meanings and defaults)."""
+    """The options of ``interpolate_video.py`` the page offers (same meanings and defaults), checked
+    against the page's bounds when made: an API client can send any value (``factor=100``).
 
-    factor: Optional[int] = 2
-    fps: Optional[str] = None  # a target rate ("60", "59.94", "60000/1001") instead of the factor
-    scene_threshold: Optional[float] = None  # None: the tool's default
-    crf: int = 18
+    A target ``fps`` replaces the factor; it may ask for up to :data:`MAX_FACTOR` times the video's
+    rate, which :func:`run_video_job` checks once it knows the rate."""
+
+    factor: Any = 2  # a whole number from 2 to MAX_FACTOR (None with a target fps)
+    fps: Any = None  # a target rate ("60", "59.94", "60000/1001") instead of the factor; a Fraction once made
+    scene_threshold: Any = None  # 0 (off) to 255; None: the tool's default
+    crf: Any = 18  # H.264 quality, CRF_RANGE
+
+    def __post_init__(self) -> None:
+        fps = str(self.fps).strip() if self.fps is not None else ""
+        object.__setattr__(self, "fps", parse_rate(fps) if fps else None)
+        if self.fps is None or self.factor is not None:
+            object.__setattr__(self, "factor", whole_number(self.factor, "the factor", 2, MAX_FACTOR))
+        if self.scene_threshold is not None:
+            object.__setattr__(self, "scene_threshold",
+                               number_in(self.scene_threshold, "the scene-cut threshold", 0, MAX_SCENE_THRESHOLD))
+        object.__setattr__(self, "crf", whole_number(self.crf, "the quality (CRF)", *CRF_RANGE))
 
 
 def run_video_job(
@@ -258,26 +221,41 @@ def run_video_job(
     cancel: Optional[threading.Event] = None,
 ) -> Tuple[Path, str]:
     """Convert ``video`` as ``interpolate_video.py`` would into a new folder; returns the output
-    MP4 and the weights' description. Progress is reported in [0, 1] after each pair of frames."""
-    _, _, _, frame_count = probe_video(video, limits)
-    fps: Optional[Fraction] = parse_rate(options.fps) if options.fps else None
-    pairs = max(1, (frame_count or 0) - 1)
+    MP4 and the weights' description.
+
+    Progress is reported in [0, 1) after each pair of frames, out of the frames counted by
+    :func:`~webapp.limits.probe_video`, and 1 at the end. Frames are counted again as they are
+    decoded: past the time limit (a count the probe missed) the job stops with a message."""
+    probe = probe_video(video, limits)
+    if options.fps is not None and probe.rate and options.fps > MAX_FACTOR * probe.rate:
+        raise InputError(f"a target of {float(options.fps):g} fps is over {MAX_FACTOR}x the video's "
+                         f"{float(probe.rate):g} fps, this app's limit")
+    pairs = max(1, probe.frames - 1)
+    most_pairs = math.ceil(limits.max_video_seconds * probe.rate) if probe.rate else None
     done = [0]
+
+    def report(fraction: float) -> None:
+        if on_progress is not None:
+            on_progress(fraction)
+
     with models.lock, job_folder(work_dir, "video") as folder:
         interpolator = models.get(choice)
 
         def interpolate(frame0: np.ndarray, frame1: np.ndarray, timesteps: List[float]) -> List[np.ndarray]:
             if cancel is not None and cancel.is_set():
                 raise JobCancelled("the video job was cancelled")
-            frames = interpolator.interpolate(frame0, frame1, timesteps)
             done[0] += 1
-            if on_progress is not None:
-                on_progress(min(1.0, done[0] / pairs))
+            if most_pairs is not None and done[0] > most_pairs:
+                raise InputError(f"the video runs past this app's limit of {limits.max_video_seconds:g} s: "
+                                 "stopped there")
+            frames = interpolator.interpolate(frame0, frame1, timesteps)
+            report(min(0.99, done[0] / pairs))
             return frames
 
         output = folder / f"{Path(video).stem}_interpolated.mp4"
-        job = ConversionJob(input=Path(video), output=output, factor=None if fps else options.factor, fps=fps,
-                            crf=options.crf, progress=False,
-                            **({} if options.scene_threshold is None else {"scene_threshold": float(options.scene_threshold)}))
+        job = ConversionJob(input=Path(video), output=output, factor=None if options.fps else options.factor,
+                            fps=options.fps, crf=options.crf, progress=False,
+                            **({} if options.scene_threshold is None else {"scene_threshold": options.scene_threshold}))
         convert(job, interpolate)
+    report(1.0)
     return output, weights_description(interpolator)

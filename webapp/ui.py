@@ -12,10 +12,13 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import logging
 import os
+import tempfile
 import threading
+import time
 from pathlib import Path
-from typing import Any, List, Optional, Tuple
+from typing import Any, Dict, List, Optional, Set, Tuple
 
 # Before gradio is imported: no usage reports or version checks leave the machine.
 os.environ.setdefault("GRADIO_ANALYTICS_ENABLED", "False")
@@ -28,16 +31,9 @@ from models.published import TASKS  # noqa: E402
 from utils.errors import InputError  # noqa: E402
 from utils.precision import cpu_has_native_bfloat16  # noqa: E402
 from video.scene import DEFAULT_SCENE_THRESHOLD  # noqa: E402
-from webapp.jobs import (  # noqa: E402
-    MAX_IN_BETWEEN,
-    AppLimits,
-    ModelCache,
-    ModelChoice,
-    VideoOptions,
-    run_frames_job,
-    run_video_job,
-    timesteps_for,
-)
+from webapp.jobs import JobCancelled, ModelCache, ModelChoice, VideoOptions, run_frames_job, run_video_job, timesteps_for  # noqa: E402
+from webapp.limits import CRF_RANGE, MAX_FACTOR, MAX_IN_BETWEEN, MAX_SCENE_THRESHOLD, AppLimits  # noqa: E402
+from webapp.messages import public_message  # noqa: E402
 
 __all__ = ["Handlers", "build_app", "serve", "PRECISIONS", "SCALES"]
 
@@ -48,6 +44,9 @@ PRECISION_NAMES = {"float32": "fp32", "bfloat16 (CPU)": "bf16", "float16 (CUDA)"
 PRECISIONS = ("float32",) + (("bfloat16 (CPU)",) if cpu_has_native_bfloat16() else ()) + (
     ("float16 (CUDA)",) if torch.cuda.is_available() else ())
 MODEL_QUEUE = "model"  # the concurrency id both jobs share: one job at a time on the model
+SHARE_HINT = "* To also publish a temporary public link, start the app with --share."
+
+log = logging.getLogger("ifrnet.app")
 
 INTRO = """# IFRNet frame interpolation
 **Frames**: two images in, the frames between them out. **Video**: a higher frame rate, as
@@ -66,19 +65,25 @@ def _choice(model_name: str, weights: str, scale: str, precision: str) -> ModelC
     return ModelChoice(model_name, weights, str(scale), PRECISION_NAMES[precision])
 
 
-def _upload_path(value: Any) -> Optional[str]:
-    """The file path of an upload as the page sends it unprocessed (``{"path": ...}``, for a video
-    ``{"video": {"path": ...}}``), or as tests pass it (a path).
+def _upload(value: Any) -> Tuple[Optional[str], Dict[str, str]]:
+    """The file path of an upload as the page sends it unprocessed (``{"path": ..., "orig_name": ...}``,
+    for a video ``{"video": {...}}``), or as tests pass it (a path); and {path: the name the user
+    gave the file}, for messages (see :meth:`Handlers.page_error`).
 
     The events run with ``preprocess=False``: Gradio's own image and video preprocessing would
-    refuse a bad upload with its internal error before the handler could say what is wrong."""
+    decode an upload before the handler could check its size, or refuse a bad one with its
+    internal error before the handler could say what is wrong."""
     if value is None or value == "":
-        return None
+        return None, {}
     if isinstance(value, dict):
-        return _upload_path(value.get("video") if "video" in value else value.get("path"))
-    if hasattr(value, "path"):  # a FileData model
-        return _upload_path(value.path)
-    return str(value)
+        if "video" in value:
+            return _upload(value["video"])
+        path, name = value.get("path"), value.get("orig_name")
+    else:
+        path, name = getattr(value, "path", value), getattr(value, "orig_name", None)  # a FileData model, or a path
+    if path is None or path == "":
+        return None, {}
+    return str(path), {str(path): str(name or Path(str(path)).name)}
 
 
 class Handlers:
@@ -86,39 +91,65 @@ class Handlers:
 
     def __init__(self, models: ModelCache, work_dir: Path, limits: AppLimits = AppLimits()) -> None:
         self.models, self.work_dir, self.limits = models, Path(work_dir), limits
+        self._cancels: Set[threading.Event] = set()  # of the video jobs running
+
+    def page_error(self, error: Exception, uploads: Dict[str, str]) -> gr.Error:
+        """The message the page shows for ``error``: an InputError's own words, anything else (a bug)
+        as one line with its traceback in the server's log; without the server's folders either way."""
+        if isinstance(error, (InputError, JobCancelled)):
+            text = str(error)
+        else:
+            log.error("a job failed", exc_info=error)
+            text = f"the job failed ({type(error).__name__}: {error})"
+        folders = [self.work_dir, tempfile.gettempdir()] + (  # Gradio keeps uploads in its temporary folder
+            [os.environ["GRADIO_TEMP_DIR"]] if os.environ.get("GRADIO_TEMP_DIR") else [])
+        return gr.Error(public_message(text, uploads, folders), print_exception=False)
+
+    def stop_jobs(self, timeout: float = 120.0) -> bool:
+        """Cancel the running video job and wait until no job holds the model (a frames job takes
+        seconds), so that the work folder can be removed; False if one is still running at ``timeout``."""
+        for cancel in list(self._cancels):
+            cancel.set()
+        if not self.models.lock.acquire(timeout=timeout):
+            return False
+        self.models.lock.release()
+        return True
 
     def frames(
         self,
-        image0: Optional[str],
-        image1: Optional[str],
-        count: float = 1,
-        timestep: Optional[float] = None,
+        image0: Any,
+        image1: Any,
+        count: Any = 1,
+        timestep: Any = None,
         model_name: str = "IFRNet",
         weights: str = "Vimeo90K",
         scale: str = "auto",
         precision: str = "float32",
-        visualize: bool = True,
+        visualize: Any = True,
     ) -> Tuple[List[Tuple[str, str]], str, str, List[Tuple[str, str]], str]:
         """Frames tab: (frames with captions, GIF preview, zip of PNGs, field pictures, weights line).
 
         ``timestep`` in (0, 1) asks for that one frame; 0 or None asks for ``count`` evenly spaced ones."""
+        (path0, names0), (path1, names1) = _upload(image0), _upload(image1)
         try:
-            times = timesteps_for(int(count), float(timestep) if timestep else None)  # 0 or empty: use the count
-            result = run_frames_job(_upload_path(image0), _upload_path(image1), times, _choice(model_name, weights, scale, precision),
+            if not isinstance(visualize, (bool, int)) or visualize not in (0, 1):
+                raise InputError(f"visualize must be true or false, got {visualize!r}")
+            times = timesteps_for(count, timestep)
+            result = run_frames_job(path0, path1, times, _choice(model_name, weights, scale, precision),
                                     self.models, self.work_dir, limits=self.limits, visualize=bool(visualize))
-        except InputError as error:
-            raise gr.Error(str(error), print_exception=False) from None
+        except Exception as error:
+            raise self.page_error(error, {**names0, **names1}) from None
         frames = [(str(path), f"t={t:.3f}") for path, t in zip(result.frames, times)]
         fields = [(str(path), caption) for path, caption in result.fields]
         return frames, str(result.preview), str(result.archive), fields, f"Ran {result.weights}"
 
     async def video(
         self,
-        video: Optional[str],
-        factor: float = 2,
-        fps: Optional[str] = None,
-        scene_threshold: float = DEFAULT_SCENE_THRESHOLD,
-        crf: float = 18,
+        video: Any,
+        factor: Any = 2,
+        fps: Any = None,
+        scene_threshold: Any = DEFAULT_SCENE_THRESHOLD,
+        crf: Any = 18,
         model_name: str = "IFRNet",
         weights: str = "Vimeo90K",
         scale: str = "auto",
@@ -128,15 +159,16 @@ class Handlers:
         """Video tab: (the output MP4, weights line). Async so that a cancel reaches it: the
         conversion runs in a worker thread, told to stop and awaited before the cancel completes."""
         cancel = threading.Event()
+        path, names = _upload(video)
         try:
-            options = VideoOptions(factor=int(factor), fps=(fps or "").strip() or None,
-                                   scene_threshold=float(scene_threshold), crf=int(crf))
+            options = VideoOptions(factor=factor, fps=fps, scene_threshold=scene_threshold, crf=crf)
             choice = _choice(model_name, weights, scale, precision)
-        except InputError as error:
-            raise gr.Error(str(error), print_exception=False) from None
+        except Exception as error:
+            raise self.page_error(error, names) from None
         progress(0.0, desc="interpolating")
+        self._cancels.add(cancel)
         worker = asyncio.ensure_future(asyncio.to_thread(
-            run_video_job, _upload_path(video), options, choice, self.models, self.work_dir, limits=self.limits,
+            run_video_job, path, options, choice, self.models, self.work_dir, limits=self.limits,
             on_progress=lambda fraction: progress(fraction, desc="interpolating"), cancel=cancel))
         try:
             output, described = await asyncio.shield(worker)
@@ -145,8 +177,10 @@ class Handlers:
             with contextlib.suppress(BaseException):
                 await worker  # the job removes its folder on the way out
             raise
-        except InputError as error:
-            raise gr.Error(str(error), print_exception=False) from None
+        except Exception as error:
+            raise self.page_error(error, names) from None
+        finally:
+            self._cancels.discard(cancel)
         return str(output), f"Ran {described}"
 
 
@@ -186,10 +220,12 @@ def build_app(handlers: Handlers) -> gr.Blocks:
         with gr.Tab("Video"):
             video_in = gr.Video(label="Video", sources=["upload"])
             with gr.Row():
-                factor = gr.Slider(2, 8, value=2, step=1, label="Factor (output rate = input rate x N)")
-                fps = gr.Textbox(label="Or a target frame rate (e.g. 60, 59.94, 60000/1001)", value="")
-                scene = gr.Number(value=DEFAULT_SCENE_THRESHOLD, label="Scene-cut threshold (0 disables)")
-                crf = gr.Slider(0, 51, value=18, step=1, label="Quality (CRF, lower is better)")
+                factor = gr.Slider(2, MAX_FACTOR, value=2, step=1, label="Factor (output rate = input rate x N)")
+                fps = gr.Textbox(label=f"Or a target frame rate, up to {MAX_FACTOR}x the video's (e.g. 60, 59.94, 60000/1001)",
+                                 value="")
+                scene = gr.Number(value=DEFAULT_SCENE_THRESHOLD, minimum=0, maximum=MAX_SCENE_THRESHOLD,
+                                  label="Scene-cut threshold (0 disables)")
+                crf = gr.Slider(*CRF_RANGE, value=18, step=1, label="Quality (CRF, lower is better)")
             with gr.Row():
                 run_video = gr.Button("Interpolate video", variant="primary")
                 cancel = gr.Button("Cancel", variant="stop")
@@ -214,13 +250,27 @@ def serve(
 ) -> gr.Blocks:
     """Queue the page (one job at a time on the model, at most ``queue_size`` waiting) and serve it.
 
-    ``block=False`` returns once the server is up (tests); stop it with ``.close()``. Uploads over
-    ``max_file_megabytes`` are refused by the page before they reach a handler.
+    ``block=False`` returns once the server is up (tests); stop it with ``.close()``. With ``block``
+    it prints the address and serves until interrupted (Ctrl-C, or SIGTERM made an interrupt by
+    ``app.py``), then closes the server and lets the interrupt go on, so that the caller cleans up.
+    Gradio's own start-up lines are not printed: their "set share=True in launch()" is not how this
+    app is asked for a public link. Uploads over ``max_file_megabytes`` are refused by the page
+    before they reach a handler.
     """
     # System fonts only: the default theme would have the browser fetch Google Fonts.
     theme = gr.themes.Default(font=["ui-sans-serif", "system-ui", "sans-serif"], font_mono=["ui-monospace", "monospace"])
     app = build_app(handlers).queue(max_size=queue_size, default_concurrency_limit=1)
     app.launch(server_name=host, server_port=port, share=share, theme=theme, show_error=True,
                max_file_size=f"{max_file_megabytes:g}mb", allowed_paths=[str(handlers.work_dir)],
-               prevent_thread_lock=not block, quiet=not block)
+               prevent_thread_lock=True, quiet=True)
+    if not block:
+        return app
+    print(f"* Running on local URL:  {app.local_url}", flush=True)
+    if not share:  # (with --share Gradio has printed the public URL, or why it could not make one)
+        print(SHARE_HINT, flush=True)
+    try:
+        while app.is_running:
+            time.sleep(0.1)
+    finally:
+        app.close(verbose=False)
     return app
