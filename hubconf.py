@@ -9,7 +9,7 @@ Without ``checkpoint`` the variant's published Vimeo90K weights are loaded from 
 checkpoints/ folder, downloaded there on first use (set IFRNET_OFFLINE=1 to never download);
 ``checkpoint`` may also be an http(s) URL. ``pretrained=False`` gives freshly initialised weights.
 The hub models run the memory-lean inference (``model.lean = True``, as the Interpolator does);
-``model.lean = False`` gives the plain computation of ``models/ifrnet.py``.
+``model.lean = False`` gives the plain computation of ``models/network.py``.
 """
 from __future__ import annotations
 
@@ -20,7 +20,7 @@ dependencies = ["torch", "numpy"]
 
 from models import build_model, load_checkpoint
 from models.checkpoint import PUBLISHED_CHECKPOINTS_URL, CheckpointError, resolve_weights
-from models.ifrnet import IFRNet as _IFRNetModel
+from models.network import IFRNet as _IFRNetModel
 from models.interpolator import Interpolator
 
 __all__ = ["IFRNet", "IFRNet_L", "IFRNet_S", "interpolator"]

@@ -1,13 +1,13 @@
 """IFRNet models: ``build_model(name)`` for ``IFRNet``, ``IFRNet_L`` and ``IFRNet_S``.
 
-The class itself is ``models.ifrnet.IFRNet``; it is not re-exported here because ``models.IFRNet``
+The class itself is ``models.network.IFRNet``; it is not re-exported here because ``models.IFRNet``
 is the authors' module path (``from models.IFRNet import Model``), which must keep working.
 """
 from __future__ import annotations
 
 from models.checkpoint import CheckpointError, load_checkpoint, published_checkpoint_path
-from models.ifrnet import WIDTHS, Width
-from models.ifrnet import IFRNet as _IFRNet
+from models.network import WIDTHS, Width
+from models.network import IFRNet as _IFRNet
 
 __all__ = [
     "Width",

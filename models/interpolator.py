@@ -17,7 +17,7 @@ import torch
 
 from models import build_model
 from models.checkpoint import load_checkpoint, resolve_weights
-from models.ifrnet import Fields, IFRNet
+from models.network import Fields, IFRNet
 from models.tta import averaged_inference
 from utils.device import resolve_device
 from utils.errors import InputError
@@ -82,7 +82,7 @@ class Interpolator:
     :mod:`models.low_precision`; ``fp16=True`` is an alias of ``precision="fp16"``); ``batch_size``
     (most timesteps per network call, to bound memory; ``None`` runs all timesteps of a pair in
     one call, which encodes the pair once); ``lean`` (default True: the memory-lean inference of
-    :mod:`models.lean_inference`; False runs the plain path of :mod:`models.ifrnet`); ``tta``
+    :mod:`models.lean_inference`; False runs the plain path of :mod:`models.network`); ``tta``
     (test-time augmentation: each frame is the mean of the plain prediction and the one on the
     pair turned by 180 degrees, see :mod:`models.tta`; about twice the time).
 
@@ -198,7 +198,7 @@ class Interpolator:
     def interpolate_with_fields(
         self, frame0: np.ndarray, frame1: np.ndarray, timesteps: Sequence[float]
     ) -> Tuple[List[np.ndarray], List[Fields]]:
-        """:meth:`interpolate`, plus for each frame the :class:`~models.ifrnet.Fields` it was merged
+        """:meth:`interpolate`, plus for each frame the :class:`~models.network.Fields` it was merged
         from, one per frame without the batch dimension (float32 on the CPU, cropped to the frames'
         size, flows in pixels): what the
         visualisations of ``demo_2x.py --visualize`` and the web app draw."""

@@ -14,7 +14,7 @@ from typing import Dict
 import torch
 
 from models import build_model
-from models.ifrnet import IFRNet
+from models.network import IFRNet
 
 GOLDEN_DIR = Path(__file__).resolve().parent / "golden"
 

@@ -1,7 +1,10 @@
 """Imports point down the layers (utils < models < datasets, video < evaluation, training < scripts),
 lazy imports inside functions included: a lower package importing a higher one fails here."""
 import ast
+import subprocess
 from pathlib import Path
+
+import pytest
 
 ROOT = Path(__file__).resolve().parents[1]
 
@@ -37,3 +40,27 @@ def test_no_package_imports_a_higher_layer():
         if package in banned
     ]
     assert not upward, "\n".join(upward)
+
+
+def test_no_two_tracked_paths_differ_only_by_case():
+    """macOS's and Windows' default file systems ignore case: two tracked paths equal up to case
+    (once ``models/IFRNet.py`` beside ``models/ifrnet.py``) overwrite each other on checkout."""
+    listing = subprocess.run(
+        ["git", "ls-files", "-z"], cwd=ROOT, capture_output=True, check=False
+    )
+    if listing.returncode != 0:
+        pytest.skip("not a git checkout")
+    paths = [p for p in listing.stdout.decode("utf-8").split("\0") if p]
+    # Every prefix directory too: "Docs/a.md" and "docs/b.md" collide as folders.
+    names = {part for path in paths for part in _prefixes(path)}
+    by_folded: dict = {}
+    for name in sorted(names):
+        by_folded.setdefault(name.casefold(), []).append(name)
+    collisions = [group for group in by_folded.values() if len(group) > 1]
+    assert not collisions, collisions
+
+
+def _prefixes(path: str):
+    parts = path.split("/")
+    for end in range(1, len(parts) + 1):
+        yield "/".join(parts[:end])
