@@ -18,7 +18,7 @@ import torch
 from models import build_model
 from models.checkpoint import load_checkpoint, resolve_weights
 from models.network import Fields, IFRNet
-from models.tta import averaged_inference
+from models.tta import DEFAULT_TTA, TRANSFORMS, averaged_inference
 from utils.device import resolve_device
 from utils.errors import InputError
 from utils.image_io import image_to_tensor, tensor_to_image
@@ -40,6 +40,7 @@ AUTO_SCALE_PIXEL_BUDGET = 1920 * 1088
 AUTO_SCALE_CHOICES = (1.0, 0.5, 0.25)
 
 ScaleSetting = Union[float, str]  # a number, or "auto"
+TTASetting = Union[bool, Sequence[str]]  # True for the default transforms, or their names
 
 
 def auto_scale_factor(height: int, width: int, pixel_budget: int = AUTO_SCALE_PIXEL_BUDGET) -> float:
@@ -68,6 +69,16 @@ def _parse_scale(scale_factor: ScaleSetting) -> ScaleSetting:
     return float(scale_factor)
 
 
+def _tta_transforms(tta: TTASetting) -> Tuple[str, ...]:
+    """The test-time transforms a ``tta`` setting names: () for none, the default for True."""
+    if isinstance(tta, bool):
+        return tuple(DEFAULT_TTA) if tta else ()
+    unknown = [name for name in tta if name not in TRANSFORMS]
+    if unknown:
+        raise InputError(f"unknown test-time transforms {unknown}; choose from {', '.join(sorted(TRANSFORMS))}")
+    return tuple(tta)
+
+
 class Interpolator:
     """Interpolates frames between pairs of uint8 RGB images with a loaded IFRNet.
 
@@ -84,7 +95,9 @@ class Interpolator:
     one call, which encodes the pair once); ``lean`` (default True: the memory-lean inference of
     :mod:`models.lean_inference`; False runs the plain path of :mod:`models.network`); ``tta``
     (test-time augmentation: each frame is the mean of the plain prediction and the one on the
-    pair turned by 180 degrees, see :mod:`models.tta`; about twice the time).
+    pair turned by 180 degrees, see :mod:`models.tta`; about twice the time; a sequence of
+    :data:`models.tta.TRANSFORMS` names averages over those instead, as benchmarks/video_tta.py
+    compares them; the model itself is still the one that chose its path, so tta stays lean).
 
     cuDNN's autotuner is not switched on here (it is a process-wide setting): scripts that feed
     frames of one size switch it on with :func:`utils.device.autotune_convolutions`.
@@ -103,10 +116,11 @@ class Interpolator:
         lean: bool = True,
         dataset: str = "Vimeo90K",
         offline: bool = False,
-        tta: bool = False,
+        tta: TTASetting = False,
     ) -> None:
         device = resolve_device(device) if isinstance(device, str) else device
         dtype = self._check_options(device, scale_factor, precision, fp16, batch_size, lean)  # before the (slow) load
+        transforms = _tta_transforms(tta)
         # The published weights of ``dataset`` unless ``checkpoint`` is given; without them the
         # starter weights, in which case ``weights_note`` says so (the tools print it). The
         # published weights are downloaded on first use unless ``offline``.
@@ -115,7 +129,7 @@ class Interpolator:
         load_checkpoint(model, resolved.path)
         self.model_name, self.checkpoint, self.weights_note = resolved
         self._setup(model, device, scale_factor, dtype, batch_size, lean)
-        self.tta = tta
+        self.tta = transforms
 
     @classmethod
     def from_model(
@@ -128,15 +142,16 @@ class Interpolator:
         fp16: bool = False,
         batch_size: Optional[int] = None,
         lean: bool = True,
-        tta: bool = False,
+        tta: TTASetting = False,
     ) -> "Interpolator":
         """Wrap an already built (and loaded) model."""
         self = cls.__new__(cls)
         self.model_name, self.checkpoint, self.weights_note = None, None, None
         device = resolve_device(device) if isinstance(device, str) else device
         dtype = self._check_options(device, scale_factor, precision, fp16, batch_size, lean)
+        transforms = _tta_transforms(tta)
         self._setup(model, device, scale_factor, dtype, batch_size, lean)
-        self.tta = tta
+        self.tta = transforms
         return self
 
     @staticmethod
@@ -230,7 +245,7 @@ class Interpolator:
         for start in range(0, len(timesteps), chunk):
             embt = torch.tensor(timesteps[start : start + chunk], dtype=torch.float32, device=self.device).view(-1, 1, 1, 1)
             if self.tta:
-                preds = averaged_inference(self.model, img0, img1, embt, scale)
+                preds = averaged_inference(self.model, img0, img1, embt, scale, self.tta)
             else:
                 preds = self.model.inference(img0, img1, embt, scale_factor=scale, return_fields=with_fields)
             if with_fields:
