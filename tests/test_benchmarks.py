@@ -68,11 +68,33 @@ def ssim_3d(pred, truth):
     return (((2 * mu1 * mu2 + c1) * (2 * cov + c2)) / ((mu1 ** 2 + mu2 ** 2 + c1) * (var1 + var2 + c2))).mean()
 
 
+# How far the script's float prediction may lie from the one computed here, in [0, 1] units: the
+# script runs the lean path, this file the plain one, and each CPU's convolution kernels (AVX2,
+# AVX-512, ARM) sum in their own order. Measured (IFRNet_S, seeded, AVX-512): at most 5.8e-6 on
+# 640x480 video frames, 3.4e-5 on 480x640 noise; 1e-4 leaves a 3x margin over the worst and is
+# 1/40 of an 8-bit level, so about 5% of the values count as able to round either way.
+PREDICTION_SLACK = 1e-4
+
+
 def scores(pred, truth):
-    """PSNR on the float prediction, the reference's 3-D SSIM, and IE on 8-bit rounded images."""
+    """PSNR on the float prediction, the reference's 3-D SSIM, and IE on 8-bit rounded images.
+
+    IE comes as (low, high): a value within PREDICTION_SLACK of a rounding boundary may round
+    either way in the script (on an AVX2 CPU two pixels of 35,100 did, moving IE by 5.7e-5), so
+    IE is pinned to the interval its ambiguous pixels allow, not to one float.
+    """
     psnr = (-10 * torch.log10(((pred - truth) ** 2).mean())).item()
-    ie = (torch.round(pred * 255) - torch.round(truth * 255)).abs().mean().item()
-    return psnr, ssim_3d(pred, truth).item(), ie
+    target = torch.round(truth * 255)
+    errors = [(torch.round((pred + shift) * 255) - target).abs() for shift in (-PREDICTION_SLACK, 0.0, PREDICTION_SLACK)]
+    low = torch.minimum(torch.minimum(errors[0], errors[1]), errors[2]).mean().item()
+    high = torch.maximum(torch.maximum(errors[0], errors[1]), errors[2]).mean().item()
+    return psnr, ssim_3d(pred, truth).item(), (low, high)
+
+
+def within(bounds):
+    """An IE between its bounds (see scores), with float32 summation's own slack on the mean."""
+    low, high = bounds
+    return pytest.approx((low + high) / 2, abs=(high - low) / 2 + 1e-6)
 
 
 def replicate_pad(image, multiple):
@@ -89,6 +111,10 @@ def crop(image, box):
 
 
 def approx(value):
+    """PSNR (and means of it) on the float prediction: lean (the script) and plain (here) predictions
+    differ by up to ~3e-5 per value on any CPU, but the mean squared error averages those out; at
+    96x64 to 640x480 the float32 PSNRs came out identical. rel=1e-6 (~3e-5 dB) is ten float32 ulps of
+    a PSNR near 30 dB; IE, a mean of 8-bit rounded values, is not pinned this way (see scores)."""
     return pytest.approx(value, rel=1e-6, abs=1e-6)
 
 
@@ -104,7 +130,7 @@ def assert_matches(report, expected):
         assert sample["psnr"] == approx(psnr), name
         assert sample["ssim"] == approx_ssim(ssim), name
         if ie:
-            assert sample["ie"] == approx(ie[0]), name
+            assert sample["ie"] == within(ie[0]), name
     assert report["count"] == len(expected)
     assert report["psnr"] == approx(np.mean([e[1] for e in expected]))
     assert report["ssim"] == approx_ssim(np.mean([e[2] for e in expected]))
@@ -211,7 +237,7 @@ def test_middlebury_zero_pads_to_480x640_and_reports_ie(tmp_path, model, common)
         pred = infer(model, *canvases, [0.5])[..., :90, :130]
         expected.append((sequence, *scores(pred, load(root / "other-gt-interp" / sequence / "frame10i11.png"))))
     assert_matches(report, expected)
-    assert report["ie"] == approx(np.mean([e[3] for e in expected]))
+    assert report["ie"] == within(np.mean([e[3] for e in expected], axis=0))
     assert "ie" in json.loads(out.read_text())
 
     replicate = [replicate_pad(load(root / "other-data" / "Beanbags" / n), 16)[0] for n in ("frame10.png", "frame11.png")]
