@@ -4,7 +4,10 @@ The split is sharded over the ranks (rank r scores items r, r + world, ...) and 
 combined, so every process does a share of the work and the result equals a single-process run.
 Every target counts once (for GoPro, each of the seven frames of a window), as the paper scores
 them. Sides that are not multiples of 16 are replicate-padded and cropped back. Frames are
-scored by :func:`evaluation.scoring.score_predictions`, the loop the benchmarks use.
+scored by :func:`evaluation.scoring.score_predictions`, the loop the benchmarks use, and averaged
+by the benchmarks' rule (:func:`utils.metrics.mean_psnr`): a frame predicted exactly has an
+infinite PSNR and is left out of the PSNR mean and counted, so one such frame cannot make the
+epoch's PSNR infinite and freeze the ``best`` checkpoint.
 """
 from __future__ import annotations
 
@@ -18,6 +21,7 @@ from evaluation.scoring import Predicted, score_predictions
 from training.batches import to_model_inputs
 from training.stop import ignore_stop_signals
 from utils.distributed import DistributedContext
+from utils.metrics import count_exact, mean_psnr
 from utils.padding import InputPadder
 
 __all__ = ["EvalResult", "evaluate"]
@@ -25,12 +29,14 @@ __all__ = ["EvalResult", "evaluate"]
 
 @dataclass
 class EvalResult:
-    """Mean PSNR (dB) and SSIM over ``count`` predicted frames, and a few (img0 | prediction | target) strips."""
+    """Mean PSNR (dB; frames predicted exactly left out, ``exact_frames`` of them) and SSIM over
+    ``count`` predicted frames, and a few (img0 | prediction | target) strips."""
 
     psnr: float
     ssim: float
     count: int
     samples: Optional[torch.Tensor] = None
+    exact_frames: int = 0
 
 
 def _predicted(
@@ -65,18 +71,21 @@ def evaluate(
                         pin_memory=context.device.type == "cuda", worker_init_fn=ignore_stop_signals)
     samples: List[torch.Tensor] = []
     scores = score_predictions(_predicted(model, loader, context.device, samples, sample_count), progress=False)
-    sums = torch.zeros(3, dtype=torch.float64)  # psnr, ssim, count: summed frame by frame, then over ranks
+    sums = torch.zeros(2, dtype=torch.float64)  # ssim, count: summed frame by frame, then over ranks
+    psnrs: List[float] = []  # each frame's, gathered: the mean's rule needs to see the exact (inf) ones
     for frame in scores.frames():
-        sums[0] += frame.psnr
-        sums[1] += frame.ssim
-        sums[2] += 1
+        psnrs.append(frame.psnr)
+        sums[0] += frame.ssim
+        sums[1] += 1
     if context.initialized:
         sums = context.all_reduce_sum(sums.to(context.device)).cpu()
+    psnrs = [value for rank_psnrs in context.all_gather_objects(psnrs) for value in rank_psnrs]
     model.train(was_training)
-    count = int(sums[2])
+    count = int(sums[1])
     return EvalResult(
-        psnr=float(sums[0] / max(count, 1)),
-        ssim=float(sums[1] / max(count, 1)),
+        psnr=mean_psnr(psnrs),
+        ssim=float(sums[0] / max(count, 1)),
         count=count,
         samples=torch.stack(samples) if samples else None,
+        exact_frames=count_exact(psnrs),
     )
