@@ -64,3 +64,20 @@ def _prefixes(path: str):
     parts = path.split("/")
     for end in range(1, len(parts) + 1):
         yield "/".join(parts[:end])
+
+
+def test_no_test_module_imports_another_test_module():
+    """Shared test helpers live in conftest.py or a helper module under tests/ (not named test_*):
+    importing a test module drags its fixtures and module-level setup into another file."""
+    offending = []
+    for path in sorted((ROOT / "tests").glob("test_*.py")):
+        for node in ast.walk(ast.parse(path.read_text(), str(path))):
+            if isinstance(node, ast.ImportFrom) and node.level == 0 and node.module:
+                modules = [node.module] + [f"{node.module}.{alias.name}" for alias in node.names]
+            elif isinstance(node, ast.Import):
+                modules = [alias.name for alias in node.names]
+            else:
+                continue
+            if any(module.split(".")[:2][-1].startswith("test_") and module.startswith("tests.") for module in modules):
+                offending.append(f"{path.relative_to(ROOT)}:{node.lineno}")
+    assert not offending, offending

@@ -130,6 +130,7 @@ def _free_port() -> int:
         return sock.getsockname()[1]
 
 
+@pytest.mark.slow
 def test_two_process_torchrun_on_cpu_writes_checkpoints_and_tensorboard(vimeo, tmp_path):
     log_path = tmp_path / "run"
     env = {**os.environ, "OMP_NUM_THREADS": "1"}
@@ -334,6 +335,7 @@ def test_sigterm_saves_latest_and_leaves_no_temporaries_and_stale_ones_go_at_the
 # several machines (issue 19 items 3 and 4)
 
 
+@pytest.mark.slow
 def test_two_nodes_without_a_shared_filesystem_resume_from_node_0s_checkpoint(vimeo, tmp_path):
     """Two torchrun node agents on 127.0.0.1 with separate working folders: only node 0 has the checkpoint."""
     nodes = [tmp_path / "node0", tmp_path / "node1"]
@@ -386,6 +388,7 @@ def _share_a_diverging_step(rank: int, port: int, folder: str) -> None:
     context.close()
 
 
+@pytest.mark.slow
 def test_a_non_finite_loss_on_one_rank_stops_every_rank_with_the_same_line(tmp_path):
     import torch.multiprocessing as mp
 
@@ -459,6 +462,7 @@ def _evaluate_one_shard(rank: int, port: int, folder: str) -> None:
     context.close()
 
 
+@pytest.mark.slow
 def test_sharded_training_evaluation_equals_one_process_with_an_exact_frame(tmp_path):
     import json
 

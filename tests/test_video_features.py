@@ -19,7 +19,7 @@ from PIL import Image
 from models import build_model
 from models.checkpoint import load_checkpoint
 from models.interpolator import Interpolator
-from tests.test_video import MISSING, assert_refused, cli, run
+from tests.video_cli import MISSING, assert_refused, cli, run
 from tests.video_builders import (Track, decode_audio, dominant_pitches, psnr, read_video, sample_frames, write_clip,
                                   write_tracks_clip)
 
