@@ -1,6 +1,4 @@
 """Reduced-precision inference: float32 unchanged, bfloat16 close to it on real frames, and the choice rules."""
-import subprocess
-import sys
 from pathlib import Path
 
 import numpy as np
@@ -126,24 +124,28 @@ def test_bf16_agrees_with_fp32_on_real_frames_with_trained_weights():
     assert drop < MAX_DROP_DB, drop
 
 
-def test_precision_flag_of_the_video_tool_refuses_fp16_on_cpu_in_one_line(tmp_path):
-    command = [sys.executable, str(ROOT / "interpolate_video.py"), "--input", str(tmp_path), "--output",
-               str(tmp_path / "out.mp4"), "--device", "cpu", "--precision", "fp16"]
+def test_precision_flag_of_the_video_tool_refuses_fp16_on_cpu_in_one_line(tmp_path, capsys):
+    import interpolate_video
+    from utils.cli import run_cli
+
+    argv = ["--input", str(tmp_path), "--output", str(tmp_path / "out.mp4"), "--device", "cpu", "--precision", "fp16"]
     (tmp_path / "0.png").write_bytes(b"")  # never read: the precision is refused first
-    result = subprocess.run(command, capture_output=True, text=True, cwd=tmp_path)
-    assert result.returncode == 2
-    assert result.stderr.strip().splitlines() == [
-        "interpolate_video.py: error: --precision fp16 needs a CUDA device (half precision is slower and less "
-        "accurate on the CPU); use --precision bf16 or auto, or --device cuda"]
+    with pytest.raises(SystemExit) as exit_info:
+        run_cli(interpolate_video.main, argv)
+    assert exit_info.value.code == 2
+    lines = capsys.readouterr().err.strip().splitlines()
+    assert len(lines) == 1 and lines[0].endswith(
+        "error: --precision fp16 needs a CUDA device (half precision is slower and less "
+        "accurate on the CPU); use --precision bf16 or auto, or --device cuda")
 
 
 @pytest.mark.skipif(not precision_module.cpu_has_native_bfloat16(), reason="needs a CPU with native bfloat16")
 def test_demo_runs_in_bf16_through_its_flag(tmp_path, seeded_checkpoints):
     out = tmp_path / "out"
-    command = [sys.executable, str(ROOT / "demo_2x.py"), "--model_name", "IFRNet_S", "--checkpoint",
-               str(seeded_checkpoints["IFRNet_S"]), "--output", str(out), "--device", "cpu", "--precision", "bf16"]
-    result = subprocess.run(command, capture_output=True, text=True, cwd=tmp_path)
-    assert result.returncode == 0, result.stderr
+    import demo_2x
+
+    demo_2x.main(["--model_name", "IFRNet_S", "--checkpoint", str(seeded_checkpoints["IFRNet_S"]), "--output", str(out),
+                  "--device", "cpu", "--precision", "bf16"])
     fp32 = Interpolator("IFRNet_S", seeded_checkpoints["IFRNet_S"], "cpu")
     expected = fp32.interpolate(read_image(ROOT / "figures" / "img0.png"), read_image(ROOT / "figures" / "img1.png"), [0.5])[0]
     got = read_image(out / "interp_t0.500.png")
