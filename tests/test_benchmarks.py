@@ -19,6 +19,7 @@ from PIL import Image
 from benchmarks import GoPro, Adobe240, Middlebury_Other, SNU_FILM, UCF101, Vimeo90K
 from tests import benchmark_builders as build
 from tests.seeded import seeded_model
+from utils.cli import run_cli
 from utils.errors import InputError
 
 ROOT = Path(__file__).resolve().parents[1]
@@ -319,10 +320,28 @@ def test_missing_checkpoint_names_the_download(tmp_path, monkeypatch):
 
 
 def run_script(script, *args, cwd):
+    """A benchmark script in a subprocess: for the one smoke test of its real exit code and output."""
     return subprocess.run([sys.executable, str(ROOT / "benchmarks" / script), *args], capture_output=True, text=True, cwd=cwd)
 
 
-def test_cli_runs_and_refuses_a_missing_root_in_one_line(tmp_path, seeded_checkpoints):
+@pytest.fixture
+def cli(tmp_path, monkeypatch, capsys):
+    """A benchmark's main in-process, in tmp_path, through run_cli as its __main__: (exit code, stdout, stderr)."""
+    monkeypatch.chdir(tmp_path)
+
+    def call(module, *args):
+        code = 0
+        try:
+            run_cli(module.main, [str(arg) for arg in args])
+        except SystemExit as exit_info:
+            code = exit_info.code
+        captured = capsys.readouterr()
+        return code, captured.out, captured.err
+
+    return call
+
+
+def test_cli_runs_and_refuses_a_missing_root_in_one_line(tmp_path, seeded_checkpoints, cli):
     root = tmp_path / "UCF101"
     build.build_ucf101(root, ["1"], size=(32, 48))
     ok = run_script("UCF101.py", "--data_root", str(root), "--model_name", MODEL,
@@ -331,13 +350,13 @@ def test_cli_runs_and_refuses_a_missing_root_in_one_line(tmp_path, seeded_checkp
     assert ok.stdout.count("\n") == 1 and ok.stdout.startswith("UCF101 [test] IFRNet_S")
     assert json.loads((tmp_path / "r.json").read_text())["count"] == 1
 
-    missing = run_script("GoPro.py", "--data_root", str(tmp_path / "nowhere"), "--device", "cpu", cwd=tmp_path)
-    assert missing.returncode == 2
-    assert missing.stderr.strip().count("\n") == 0
-    assert "GoPro dataset root not found" in missing.stderr and "<root>/test/<video>/" in missing.stderr
+    code, _, err = cli(GoPro, "--data_root", tmp_path / "nowhere", "--device", "cpu")
+    assert code == 2
+    assert err.strip().count("\n") == 0
+    assert "GoPro dataset root not found" in err and "<root>/test/<video>/" in err
 
-    bad_limit = run_script("UCF101.py", "--data_root", str(root), "--limit", "0", cwd=tmp_path)
-    assert bad_limit.returncode == 2 and "--limit" in bad_limit.stderr
+    code, _, err = cli(UCF101, "--data_root", root, "--limit", "0")
+    assert code == 2 and "--limit" in err
 
 
 @pytest.fixture
@@ -349,18 +368,18 @@ def zero_checkpoint(tmp_path):
     return path
 
 
-def test_exact_frames_are_left_out_of_the_psnr_mean_and_json_stays_strict(tmp_path, zero_checkpoint):
+def test_exact_frames_are_left_out_of_the_psnr_mean_and_json_stays_strict(tmp_path, zero_checkpoint, cli):
     root = tmp_path / "UCF101"
     build.build_ucf101(root, ["1"], size=(32, 48))
     for name in ("frame_00.png", "frame_01_gt.png", "frame_02.png"):  # sample 2: a black still, predicted exactly
         (root / "2").mkdir(exist_ok=True)
         Image.fromarray(np.zeros((32, 48, 3), np.uint8)).save(root / "2" / name)
-    run = run_script("UCF101.py", "--data_root", str(root), "--model_name", MODEL, "--checkpoint", str(zero_checkpoint),
-                     "--device", "cpu", "--no_progress", "--json", "r.json", cwd=tmp_path)
-    assert run.returncode == 0, run.stderr
-    assert "nan" not in run.stdout.lower() and "inf " not in run.stdout
-    assert "(n=2; 1 frame(s) predicted exactly, PSNR infinite, not in the PSNR average)" in run.stdout
-    assert "1 non-finite value(s) written as null (per_sample[1].psnr=inf)" in run.stderr
+    code, out, err = cli(UCF101, "--data_root", root, "--model_name", MODEL, "--checkpoint", zero_checkpoint,
+                         "--device", "cpu", "--no_progress", "--json", "r.json")
+    assert code == 0, err
+    assert "nan" not in out.lower() and "inf " not in out
+    assert "(n=2; 1 frame(s) predicted exactly, PSNR infinite, not in the PSNR average)" in out
+    assert "1 non-finite value(s) written as null (per_sample[1].psnr=inf)" in err
 
     text = (tmp_path / "r.json").read_text()
     written = json.loads(text, parse_constant=lambda name: pytest.fail(f"bare {name} in the JSON"))
@@ -384,17 +403,18 @@ def test_a_prediction_that_is_not_finite_stops_at_the_first_sample(tmp_path, mod
         evaluate(BrokenModel(), list_samples(benchmark, root), benchmark.protocol, torch.device("cpu"), progress=False)
 
 
-def test_unwritable_json_is_refused_before_the_run_not_after(tmp_path, seeded_checkpoints):
+def test_unwritable_json_is_refused_before_the_run_not_after(tmp_path, seeded_checkpoints, cli):
     root = tmp_path / "UCF101"
     build.build_ucf101(root, ["1"], size=(32, 48))
     (tmp_path / "notes.txt").write_text("x")
     for target, message in (("notes.txt/r.json", "--json's folder notes.txt is a file, not a folder"),
                             (".", "--json . is a folder; give a file name")):
-        run = run_script("UCF101.py", "--data_root", str(root), "--model_name", MODEL, "--checkpoint",
-                         str(seeded_checkpoints[MODEL]), "--device", "cpu", "--json", target, cwd=tmp_path)
-        assert run.returncode == 2
-        assert run.stderr.strip().splitlines() == [f"UCF101.py: error: {message}"]
-        assert run.stdout == ""  # refused before scoring, not after the whole run
+        code, out, err = cli(UCF101, "--data_root", root, "--model_name", MODEL, "--checkpoint",
+                             seeded_checkpoints[MODEL], "--device", "cpu", "--json", target)
+        assert code == 2
+        lines = err.strip().splitlines()
+        assert len(lines) == 1 and lines[0].endswith(f"error: {message}")
+        assert out == ""  # refused before scoring, not after the whole run
 
 
 def test_starter_eval_refuses_an_unwritable_json_before_decoding_the_clips(tmp_path):
