@@ -19,7 +19,6 @@ from PIL import Image
 from benchmarks import GoPro, Adobe240, Middlebury_Other, SNU_FILM, UCF101, Vimeo90K
 from tests import benchmark_builders as build
 from tests.seeded import seeded_model
-from utils.cli import run_cli
 from utils.errors import InputError
 
 ROOT = Path(__file__).resolve().parents[1]
@@ -325,20 +324,10 @@ def run_script(script, *args, cwd):
 
 
 @pytest.fixture
-def cli(tmp_path, monkeypatch, capsys):
-    """A benchmark's main in-process, in tmp_path, through run_cli as its __main__: (exit code, stdout, stderr)."""
+def cli(tmp_path, monkeypatch, run_main):
+    """A benchmark's main in-process in tmp_path (conftest's run_main): (exit code, stdout, stderr)."""
     monkeypatch.chdir(tmp_path)
-
-    def call(module, *args):
-        code = 0
-        try:
-            run_cli(module.main, [str(arg) for arg in args])
-        except SystemExit as exit_info:
-            code = exit_info.code
-        captured = capsys.readouterr()
-        return code, captured.out, captured.err
-
-    return call
+    return lambda module, *args: run_main(module.main, *args)
 
 
 def test_cli_runs_and_refuses_a_missing_root_in_one_line(tmp_path, seeded_checkpoints, cli):

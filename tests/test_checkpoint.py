@@ -123,17 +123,15 @@ def test_starter_checkpoint_tool_writes_half_precision_weights_that_load(tmp_pat
         torch.testing.assert_close(value, original[key], rtol=1e-3, atol=1e-4)
 
 
-def run_demo_cli(*args, capsys):
-    """demo_2x in-process through run_cli, as its __main__: (exit code, stderr)."""
+def run_demo_cli(run_main, *args):
+    """demo_2x in-process (conftest's run_main): (exit code, stderr)."""
     import demo_2x
-    from utils.cli import run_cli
 
-    with pytest.raises(SystemExit) as exit_info:
-        run_cli(demo_2x.main, list(args))
-    return exit_info.value.code, capsys.readouterr().err
+    code, _, err = run_main(demo_2x.main, *args)
+    return code, err
 
 
-def test_non_finite_weights_are_refused_naming_the_first_bad_tensor(tmp_path, weights, capsys):
+def test_non_finite_weights_are_refused_naming_the_first_bad_tensor(tmp_path, weights, run_main):
     """Issue 13 item 3: NaN or Inf weights used to give black frames, PSNR nan and exported graphs of NaN."""
     keys = list(weights)
     poisoned = dict(weights)
@@ -147,17 +145,17 @@ def test_non_finite_weights_are_refused_naming_the_first_bad_tensor(tmp_path, we
     assert f"NaN or Inf values in {keys[3]}" in message and str(path) in message and "\n" not in message
 
     # Through a tool (the demo, the video tool, the benchmarks and the export all load with load_checkpoint).
-    code, err = run_demo_cli("--model_name", "IFRNet_S", "--checkpoint", str(path), "--output", str(tmp_path / "out"),
-                             "--device", "cpu", capsys=capsys)
+    code, err = run_demo_cli(run_main, "--model_name", "IFRNet_S", "--checkpoint", path, "--output", tmp_path / "out",
+                             "--device", "cpu")
     assert code == 2 and err.count("\n") == 1 and keys[3] in err
     assert not (tmp_path / "out").exists()
 
 
-def test_files_that_are_no_checkpoint_are_named_without_pytorchs_unsafe_advice(tmp_path, weights, capsys):
+def test_files_that_are_no_checkpoint_are_named_without_pytorchs_unsafe_advice(tmp_path, weights, run_main):
     """Issue 13 item 10: random bytes or text got PyTorch's advice to retry with weights_only=False."""
     noise = tmp_path / "noise.pth"
     noise.write_bytes(bytes(range(256)) * 64)
-    code, err = run_demo_cli("--model_name", "IFRNet_S", "--checkpoint", str(noise), "--device", "cpu", capsys=capsys)
+    code, err = run_demo_cli(run_main, "--model_name", "IFRNet_S", "--checkpoint", noise, "--device", "cpu")
     assert code == 2 and err.count("\n") == 1, err
     assert f"cannot read checkpoint {noise}: it is not a PyTorch checkpoint" in err
     assert "weights_only" not in err

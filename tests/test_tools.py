@@ -10,7 +10,6 @@ from pathlib import Path
 import pytest
 
 from tools import make_sample_frames, make_starter_checkpoint
-from utils.cli import run_cli
 
 ROOT = Path(__file__).resolve().parents[1]
 STARTER_WEIGHTS = ROOT / "checkpoints" / "starter" / "IFRNet_S_starter.pth"
@@ -28,15 +27,13 @@ def one_line_error(result):
 
 
 @pytest.fixture
-def in_process(tmp_path, monkeypatch, capsys):
-    """Call a tool's main in ``tmp_path`` through run_cli; returns its one error line."""
+def in_process(tmp_path, monkeypatch, run_main):
+    """Call a tool's main in ``tmp_path`` (conftest's run_main); returns its one error line."""
     monkeypatch.chdir(tmp_path)
 
     def call(module, *args):
-        with pytest.raises(SystemExit) as exit_info:
-            run_cli(module.main, list(args))
-        err = capsys.readouterr().err
-        return one_line_error(subprocess.CompletedProcess([], exit_info.value.code, "", err))
+        code, _, err = run_main(module.main, *args)
+        return one_line_error(subprocess.CompletedProcess([], code, "", err))
 
     return call
 
