@@ -40,6 +40,7 @@ def checkout(tmp_path):
     return tmp_path / "ref"
 
 
+@pytest.mark.slow  # a fresh worker process per memory measurement
 def test_figures_and_json(tmp_path, seeded_checkpoints, capsys):
     out = tmp_path / "speed.json"
     report = speed_parameters.main(["--model_name", "IFRNet_S", "--checkpoint", str(seeded_checkpoints["IFRNet_S"]),
@@ -59,6 +60,7 @@ def test_figures_and_json(tmp_path, seeded_checkpoints, capsys):
     assert "| IFRNet_S | 2.804 |" in printed and "GFLOP/s" in printed
 
 
+@pytest.mark.slow  # worker processes for ours and the reference
 def test_reference_checkout_is_timed_with_its_own_modules(checkout):
     import utils
 
@@ -86,6 +88,7 @@ def test_bad_flags_are_refused(argv, message):
         speed_parameters.main(argv)
 
 
+@pytest.mark.slow  # the worker process is the point
 def test_peak_memory_is_measured_apart_from_the_calling_process():
     """Linux carries ru_maxrss over fork and exec; the worker must not report its parent's peak."""
     import torch
