@@ -68,7 +68,7 @@ def main(argv: Optional[List[str]] = None) -> dict:
         raise InputError(f"--limit must be positive, got {args.limit}")
     if args.json is not None:
         check_output_file(args.json, "--json")
-    interpolator = Interpolator(args.model_name, args.checkpoint, args.device)
+    interpolator = Interpolator.load(args.model_name, args.checkpoint, args.device)
     interpolators = {
         "average": average_interpolation,
         "dis": dis_interpolation,

@@ -15,15 +15,13 @@ from typing import List, Optional, Sequence, Tuple, Union
 import numpy as np
 import torch
 
-from models import build_model
-from models.checkpoint import load_checkpoint, resolve_weights
+from models.factory import PUBLISHED, check_precision, create_model
 from models.network import Fields, IFRNet
 from models.tta import DEFAULT_TTA, TRANSFORMS, averaged_inference
 from utils.device import resolve_device
 from utils.errors import InputError
 from utils.image_io import image_to_tensor, tensor_to_image
 from utils.padding import InputPadder, pad_multiple_for_scale  # re-exported: callers import it here
-from utils.precision import resolve_precision
 
 __all__ = [
     "Interpolator",
@@ -82,9 +80,10 @@ def _tta_transforms(tta: TTASetting) -> Tuple[str, ...]:
 class Interpolator:
     """Interpolates frames between pairs of uint8 RGB images with a loaded IFRNet.
 
-    ``Interpolator("IFRNet", "checkpoints/IFRNet/IFRNet_Vimeo90K.pth", "auto").interpolate(f0, f1,
-    [0.5])`` returns the middle frame. Frames are padded by edge replication (no black border is
-    blended into the flows) and cropped back.
+    ``Interpolator.load("IFRNet", "checkpoints/IFRNet/IFRNet_Vimeo90K.pth", "auto").interpolate(f0,
+    f1, [0.5])`` returns the middle frame; ``Interpolator(models.create_model(...))`` wraps a built
+    model. Frames are padded by edge replication (no black border is blended into the flows) and
+    cropped back.
 
     Options: ``scale_factor`` (a number, or ``"auto"`` to pick one per frame size with
     :func:`auto_scale_factor`); ``precision`` (``"fp32"``, ``"bf16"`` on a CPU with native
@@ -105,6 +104,32 @@ class Interpolator:
 
     def __init__(
         self,
+        model: IFRNet,
+        device: Union[str, torch.device] = "cpu",
+        *,
+        scale_factor: ScaleSetting = 1.0,
+        precision: Union[str, torch.dtype] = "fp32",
+        fp16: bool = False,
+        batch_size: Optional[int] = None,
+        lean: bool = True,
+        tta: TTASetting = False,
+    ) -> None:
+        """Wrap a built model (``models.create_model``); :meth:`load` builds and loads one by name.
+
+        ``model_name``, ``checkpoint`` and ``weights_note`` come from the model's
+        ``weights_source`` (set by ``create_model``; None for a model built otherwise).
+        """
+        device = resolve_device(device) if isinstance(device, str) else device
+        dtype = self._check_options(device, scale_factor, precision, fp16, batch_size, lean)
+        transforms = _tta_transforms(tta)
+        source = getattr(model, "weights_source", None)
+        self.model_name, self.checkpoint, self.weights_note = source if source is not None else (None, None, None)
+        self._setup(model, device, scale_factor, dtype, batch_size, lean)
+        self.tta = transforms
+
+    @classmethod
+    def load(
+        cls,
         model_name: str = "IFRNet",
         checkpoint: Optional[Union[str, Path]] = None,
         device: Union[str, torch.device] = "auto",
@@ -117,42 +142,20 @@ class Interpolator:
         dataset: str = "Vimeo90K",
         offline: bool = False,
         tta: TTASetting = False,
-    ) -> None:
-        device = resolve_device(device) if isinstance(device, str) else device
-        dtype = self._check_options(device, scale_factor, precision, fp16, batch_size, lean)  # before the (slow) load
-        transforms = _tta_transforms(tta)
-        # The published weights of ``dataset`` unless ``checkpoint`` is given; without them the
-        # starter weights, in which case ``weights_note`` says so (the tools print it). The
-        # published weights are downloaded on first use unless ``offline``.
-        resolved = resolve_weights(model_name, checkpoint, dataset, offline=offline)
-        model = build_model(resolved.model_name)
-        load_checkpoint(model, resolved.path)
-        self.model_name, self.checkpoint, self.weights_note = resolved
-        self._setup(model, device, scale_factor, dtype, batch_size, lean)
-        self.tta = transforms
-
-    @classmethod
-    def from_model(
-        cls,
-        model: IFRNet,
-        device: Union[str, torch.device] = "cpu",
-        *,
-        scale_factor: ScaleSetting = 1.0,
-        precision: Union[str, torch.dtype] = "fp32",
-        fp16: bool = False,
-        batch_size: Optional[int] = None,
-        lean: bool = True,
-        tta: TTASetting = False,
     ) -> "Interpolator":
-        """Wrap an already built (and loaded) model."""
-        self = cls.__new__(cls)
-        self.model_name, self.checkpoint, self.weights_note = None, None, None
+        """An Interpolator for the named variant with ``checkpoint``'s weights.
+
+        Without ``checkpoint``: the published weights of ``dataset`` (downloaded on first use
+        unless ``offline``), else the starter weights, in which case ``weights_note`` says so (the
+        tools print it). Options are checked before the (slow) load.
+        """
         device = resolve_device(device) if isinstance(device, str) else device
-        dtype = self._check_options(device, scale_factor, precision, fp16, batch_size, lean)
-        transforms = _tta_transforms(tta)
-        self._setup(model, device, scale_factor, dtype, batch_size, lean)
-        self.tta = transforms
-        return self
+        cls._check_options(device, scale_factor, precision, fp16, batch_size, lean)
+        _tta_transforms(tta)
+        model = create_model(model_name, weights=PUBLISHED if checkpoint is None else checkpoint, dataset=dataset,
+                             offline=offline, lean=lean, device=device)
+        return cls(model, device, scale_factor=scale_factor, precision=precision, fp16=fp16, batch_size=batch_size,
+                   lean=lean, tta=tta)
 
     @staticmethod
     def _check_options(
@@ -167,9 +170,7 @@ class Interpolator:
             if device.type != "cuda":
                 raise InputError("--fp16 needs a CUDA device (half precision is slower and less accurate on the CPU); drop --fp16 or use --device cuda")
             precision = "fp16"
-        dtype = resolve_precision(precision, device)
-        if dtype != torch.float32 and not lean:
-            raise InputError("reduced precision runs on the lean inference path; drop lean=False or use precision fp32")
+        dtype = check_precision(precision, device, lean)
         if batch_size is not None and batch_size < 1:
             raise InputError(f"batch_size must be at least 1, got {batch_size}")
         return dtype

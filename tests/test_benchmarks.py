@@ -425,7 +425,7 @@ def test_a_list_file_that_is_not_text_is_named(tmp_path, common):
 def test_unreadable_or_mismatched_frames_stop_before_the_model_is_loaded(tmp_path, common, monkeypatch):
     import evaluation.benchmark_command_line
 
-    monkeypatch.setattr(evaluation.benchmark_command_line, "load_model", lambda *a: pytest.fail("the model was loaded before the frames were checked"))
+    monkeypatch.setattr(evaluation.benchmark_command_line, "create_model", lambda *a, **k: pytest.fail("the model was loaded before the frames were checked"))
     root = tmp_path / "vimeo_triplet"
     build.build_vimeo90k(root, count=2, size=(32, 48))
     broken = root / "sequences" / "00001" / "0002" / "im3.png"

@@ -137,8 +137,8 @@ def test_interpolator_lean_option_selects_the_path(paths):
     from models.interpolator import Interpolator
 
     frames = [np.random.default_rng(i).integers(0, 256, (30, 40, 3), dtype=np.uint8) for i in range(2)]
-    lean = Interpolator.from_model(seeded_model("IFRNet_S"))
-    plain = Interpolator.from_model(seeded_model("IFRNet_S"), lean=False)
+    lean = Interpolator(seeded_model("IFRNet_S"))
+    plain = Interpolator(seeded_model("IFRNet_S"), lean=False)
     assert lean.model.lean and not plain.model.lean
     got = lean.interpolate(*frames, [0.5])[0]
     assert paths == {"lean": 1, "plain": 0}
@@ -153,4 +153,4 @@ def test_the_model_defaults_to_the_plain_maths_and_the_interpolator_chooses_lean
 
     assert not build_model("IFRNet_S").lean
     assert build_model("IFRNet_S", lean=True).lean
-    assert Interpolator.from_model(seeded_model("IFRNet_S")).model.lean
+    assert Interpolator(seeded_model("IFRNet_S")).model.lean

@@ -46,11 +46,11 @@ def test_bf16_is_refused_on_a_cpu_without_native_bfloat16_and_auto_stays_float32
     native(False)
     model = seeded_model("IFRNet_S")
     with pytest.raises(InputError, match="needs a CPU with native bfloat16.*slower") as error:
-        Interpolator.from_model(model, "cpu", precision="bf16")
+        Interpolator(model, "cpu", precision="bf16")
     assert "\n" not in str(error.value)
-    assert Interpolator.from_model(model, "cpu", precision="auto").model.precision == torch.float32
+    assert Interpolator(model, "cpu", precision="auto").model.precision == torch.float32
     native(True)
-    assert Interpolator.from_model(model, "cpu", precision="auto").model.precision == torch.bfloat16
+    assert Interpolator(model, "cpu", precision="auto").model.precision == torch.bfloat16
 
 
 @pytest.mark.parametrize("options, message", [
@@ -62,7 +62,7 @@ def test_bf16_is_refused_on_a_cpu_without_native_bfloat16_and_auto_stays_float32
 def test_bad_precision_options_are_refused(native, options, message):
     native(True)
     with pytest.raises(InputError, match=message):
-        Interpolator.from_model(seeded_model("IFRNet_S"), "cpu", **options)
+        Interpolator(seeded_model("IFRNet_S"), "cpu", **options)
 
 
 def test_cpu_capability_is_read_from_the_kernel_flags(tmp_path, monkeypatch):
@@ -110,7 +110,7 @@ def test_bf16_agrees_with_fp32_on_real_frames_with_trained_weights():
     load_checkpoint(model, CHECKPOINT_DIR / STARTER_CHECKPOINT)
     triplets = [sample_frames("bigbuckbunny", 3, size=(320, 180)), sample_frames("bigbuckbunny", 3, size=(320, 180), skip=100),
                 sample_frames("bikes", 3, size=(320, 136), skip=40)]
-    full = Interpolator.from_model(model, "cpu")
+    full = Interpolator(model, "cpu")
     outputs = {}
     for name in ("fp32", "bf16"):
         full.model.set_precision(precision_module.PRECISION_DTYPES[name])
@@ -146,7 +146,7 @@ def test_demo_runs_in_bf16_through_its_flag(tmp_path, seeded_checkpoints):
 
     demo_2x.main(["--model_name", "IFRNet_S", "--checkpoint", str(seeded_checkpoints["IFRNet_S"]), "--output", str(out),
                   "--device", "cpu", "--precision", "bf16"])
-    fp32 = Interpolator("IFRNet_S", seeded_checkpoints["IFRNet_S"], "cpu")
+    fp32 = Interpolator.load("IFRNet_S", seeded_checkpoints["IFRNet_S"], "cpu")
     expected = fp32.interpolate(read_image(ROOT / "figures" / "img0.png"), read_image(ROOT / "figures" / "img1.png"), [0.5])[0]
     got = read_image(out / "interp_t0.500.png")
     assert 45.0 < frame_psnr(got, expected) < 100.0  # computed in bf16 (not bit-equal), yet close

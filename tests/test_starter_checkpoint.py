@@ -32,7 +32,7 @@ def test_starter_interpolates_the_sample_pair_better_than_the_frame_average():
     img0, img1 = read_image(ROOT / "figures" / "img0.png"), read_image(ROOT / "figures" / "img1.png")
     truth = sample_frame(decode_frames(bigbuckbunny_path(), {105})[105], (img0.shape[1], img0.shape[0]))
 
-    interpolator = Interpolator(STARTER_MODEL_NAME, checkpoint=STARTER, device="cpu")
+    interpolator = Interpolator.load(STARTER_MODEL_NAME, checkpoint=STARTER, device="cpu")
     middle = interpolator.interpolate(img0, img1, [0.5])[0]
     starter, average = frame_psnr(middle, truth), frame_psnr(average_interpolation(img0, img1), truth)
     assert starter - average >= MIN_GAIN_DB, (starter, average)

@@ -65,7 +65,7 @@ def test_the_guard_catches_the_plain_path(lean_only):
 
 @pytest.mark.parametrize("tta", [False, True])
 def test_interpolator_loading_weights_runs_lean(lean_only, checkpoint, tta):
-    Interpolator(MODEL, checkpoint, "cpu", tta=tta).interpolate(*frames(), [0.25, 0.75])
+    Interpolator.load(MODEL, checkpoint, "cpu", tta=tta).interpolate(*frames(), [0.25, 0.75])
     assert len(lean_only) == (2 if tta else 1)
 
 
@@ -133,4 +133,4 @@ def test_unknown_test_time_transforms_are_refused():
     from utils.errors import InputError
 
     with pytest.raises(InputError, match="unknown test-time transforms \\['spin'\\]"):
-        Interpolator.from_model(seeded_model(MODEL), "cpu", tta=("rot180", "spin"))
+        Interpolator(seeded_model(MODEL), "cpu", tta=("rot180", "spin"))
