@@ -22,7 +22,7 @@ from models.onnx_export import (
     compare_with_onnxruntime,
     export_onnx,
 )
-from utils.atomic import check_output_folder, unwritable
+from utils.atomic import check_output_folder, remove_stale_temporaries, unwritable
 from utils.cli import run_cli
 from utils.errors import InputError
 
@@ -63,6 +63,10 @@ def main(argv: Optional[list] = None) -> None:
     if output.is_dir():
         raise InputError(f"--output is a folder ({output}); give a file name such as {output / args.model_name}.onnx")
     check_output_folder(output.parent, "--output's folder")
+    stale = remove_stale_temporaries(output.parent, output=output)  # left by an export that was killed
+    if stale:
+        print(f"note: removed {len(stale)} partial file(s) of an interrupted export: {', '.join(p.name for p in stale)}",
+              file=sys.stderr)
     # An exported graph is a deployment artifact of the width --model_name names, so the export
     # never swaps in the starter's IFRNet_S for another variant (other_variant=False): without
     # that variant's weights it stops and says how to get them.

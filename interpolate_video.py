@@ -108,13 +108,13 @@ def build_parser() -> argparse.ArgumentParser:
                         help="the input (each frame held) on the left and the result on the right, side by side, same timing")
     parser.add_argument("--image_format", choices=("png", "jpg", "webp"), default=None,
                         help="format of the frames of a folder output (default: png)")
-    parser.add_argument("--quality", type=int, default=95,
-                        help="quality 1-100 of jpg/webp frames (default: 95)")
+    parser.add_argument("--quality", type=int, default=None,
+                        help="quality 1-100 of jpg/webp frames (default: 95); refused for png frames and video files")
     parser.add_argument("--start", type=seconds_arg, default=Fraction(0),
                         help="begin this many seconds into the input (default: 0), e.g. for a quick look before a long run")
     parser.add_argument("--duration", type=seconds_arg, default=None,
                         help="process only this many seconds (default: to the end)")
-    parser.add_argument("--quiet", action="store_true", help="no progress bar or log lines")
+    parser.add_argument("--quiet", action="store_true", help="no progress bars (the conversion, a weights download) or log lines")
     return parser
 
 
@@ -151,7 +151,8 @@ def main(argv: Optional[list] = None) -> None:
     check_job(job)  # fail on bad paths before loading the model
     interpolator = Interpolator.load(args.model_name, args.checkpoint, args.device,
                                 scale_factor=args.scale_factor, precision=args.precision, fp16=args.fp16,
-                                batch_size=args.batch_size, offline=args.offline, tta=args.tta)
+                                batch_size=args.batch_size, offline=args.offline, tta=args.tta,
+                                progress=not args.quiet)
     autotune_convolutions(interpolator.device)  # every frame of a video has one size
     if interpolator.weights_note:
         logging.getLogger("ifrnet.video").warning("%s", interpolator.weights_note)

@@ -36,7 +36,7 @@ from utils.image_io import image_to_tensor, tensor_to_image
 from utils.metrics import calculate_psnr, count_exact, mean_psnr
 from utils.warp import warp
 
-__all__ = ["FrameInterpolator", "average_interpolation", "dis_interpolation", "middle_flows", "frame_psnr", "Scores", "score_interpolators"]
+__all__ = ["FrameInterpolator", "average_interpolation", "dis_interpolation", "dis_frames", "middle_flows", "frame_psnr", "Scores", "score_interpolators"]
 
 FrameInterpolator = Callable[[np.ndarray, np.ndarray], np.ndarray]
 
@@ -71,16 +71,23 @@ def middle_flows(flow_01: np.ndarray, flow_10: np.ndarray, t: float) -> Tuple[np
     return flow_t0, flow_t1
 
 
+def dis_frames(frame0: np.ndarray, frame1: np.ndarray, timesteps: Sequence[float], *, preset: str = "medium") -> List[np.ndarray]:
+    """The frames at ``timesteps`` by DIS optical flow (estimated once), Super SloMo's middle flows and blending."""
+    for t in timesteps:
+        _check_frames(frame0, frame1, t)
+    flow_01, flow_10 = _dis(preset)([frame0, frame1], [frame1, frame0])
+    as_tensor = lambda flow: torch.from_numpy(np.ascontiguousarray(flow)).permute(2, 0, 1).unsqueeze(0)  # noqa: E731
+    image0, image1 = image_to_tensor(frame0), image_to_tensor(frame1)
+    frames = []
+    for t in timesteps:
+        flow_t0, flow_t1 = middle_flows(flow_01, flow_10, t)
+        frames.append(tensor_to_image((1.0 - t) * warp(image0, as_tensor(flow_t0)) + t * warp(image1, as_tensor(flow_t1))))
+    return frames
+
+
 def dis_interpolation(frame0: np.ndarray, frame1: np.ndarray, t: float = 0.5, *, preset: str = "medium") -> np.ndarray:
     """The frame at ``t`` by DIS optical flow, Super SloMo's middle-flow approximation and blending."""
-    _check_frames(frame0, frame1, t)
-    dis = _dis(preset)
-    flow_01, flow_10 = dis([frame0, frame1], [frame1, frame0])
-    flow_t0, flow_t1 = middle_flows(flow_01, flow_10, t)
-    as_tensor = lambda flow: torch.from_numpy(np.ascontiguousarray(flow)).permute(2, 0, 1).unsqueeze(0)  # noqa: E731
-    warped0 = warp(image_to_tensor(frame0), as_tensor(flow_t0))
-    warped1 = warp(image_to_tensor(frame1), as_tensor(flow_t1))
-    return tensor_to_image((1.0 - t) * warped0 + t * warped1)
+    return dis_frames(frame0, frame1, [t], preset=preset)[0]
 
 
 @dataclass

@@ -139,7 +139,8 @@ def run_benchmark(name: str, argv: Optional[Sequence[str]] = None, description: 
     device = resolve_device(args.device)
     dtype = resolve_precision(args.precision, device)
     model = create_model(args.model_name, weights=args.checkpoint or PUBLISHED, dataset=benchmark.checkpoint_dataset,
-                         offline=args.offline, lean=True, precision=dtype, device=device)
+                         offline=args.offline, progress=not args.no_progress, lean=True, precision=dtype,
+                         device=device)
     model_name, checkpoint, note = model.weights_source
     if note:
         print(f"note: {note}", file=sys.stderr)

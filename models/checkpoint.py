@@ -15,7 +15,6 @@ from __future__ import annotations
 
 import argparse
 import hashlib
-import re
 import urllib.parse
 from pathlib import Path
 from typing import Any, Dict, Mapping, NamedTuple, Optional, Union
@@ -37,6 +36,7 @@ from models.network import WIDTHS, IFRNet
 from models.published import PUBLISHED_CHECKPOINTS, PUBLISHED_FOLDER_URL, PublishedCheckpoint, find_published
 from utils.download import is_url
 from utils.errors import InputError
+from utils.weights_file import WeightsFileError, load_weights_file
 
 __all__ = [
     "CheckpointError",
@@ -64,7 +64,6 @@ URL_CACHE = "from_url"  # under CHECKPOINT_DIR: checkpoints given to --checkpoin
 
 _WRAPPER_KEYS = ("model", "state_dict", "model_state_dict")
 _KEY_PREFIXES = ("module.", "_orig_mod.")
-_ZIP_MAGIC, _PICKLE_MAGIC = b"PK\x03\x04", b"\x80"
 
 
 class CheckpointError(InputError):
@@ -139,10 +138,10 @@ def resolve_weights(
             why = str(error)
     if not can_fall_back:
         return ResolvedWeights(model_name, published, None)
+    # One short line: the run goes on, so the user must see at once that these are not the paper's weights.
     note = (
-        f"{published} not found ({why}); using this project's starter weights {starter} ({STARTER_MODEL_NAME}, "
-        f"see {starter.parent / 'README.md'}). For the paper's results run {_download_command(entry)} "
-        f"or get the published checkpoints from {PUBLISHED_CHECKPOINTS_URL}"
+        f"{published} not found ({why}); running the starter weights instead ({STARTER_MODEL_NAME}, much weaker "
+        f"than the paper's; {starter.parent / 'README.md'}); to get the paper's: {_download_command(entry)}"
     )
     return ResolvedWeights(STARTER_MODEL_NAME, starter, note)
 
@@ -182,8 +181,14 @@ def published_problem(entry: PublishedCheckpoint, root: Optional[Path] = None) -
 
 
 def _cached_url_checkpoint(url: str, offline: bool, progress: bool) -> Path:
-    """The file at ``url``, downloaded once into ``checkpoints/from_url/<hash of the URL>/``."""
-    name = Path(urllib.parse.urlsplit(url).path).name or "checkpoint.pth"
+    """The file at ``url``, downloaded once into ``checkpoints/from_url/<hash of the URL>/``.
+
+    The cached copy keeps the URL's file name, so a URL naming no file (``http://host/dir/``,
+    ``.../.``, ``.../..``, or a name with an encoded slash) is refused rather than written over a folder.
+    """
+    name = urllib.parse.unquote(urllib.parse.urlsplit(url).path.rsplit("/", 1)[-1])
+    if name in ("", ".", "..") or "/" in name or "\\" in name or "\0" in name:
+        raise CheckpointError(f"--checkpoint {url} names no file (its path must end in a file name such as model.pth)")
     relative = f"{hashlib.sha256(url.encode()).hexdigest()[:16]}/{name}"
     root = CHECKPOINT_DIR / URL_CACHE
     path = root / relative
@@ -234,26 +239,11 @@ def _model_variant(model: nn.Module) -> Optional[str]:
 
 
 def _read_checkpoint(path: Path, map_location: Union[str, torch.device] = "cpu") -> Any:
-    """``torch.load(weights_only=True)``, failing with a reason a user can act on (without the path).
-
-    PyTorch's own message for a foreign file advises retrying with ``weights_only=False``, which
-    is wrong for random bytes or text and unsafe for files from elsewhere; the first bytes tell a
-    file that is no checkpoint at all from a damaged one.
-    """
-    with open(path, "rb") as handle:
-        head = handle.read(4)
-    if not head:
-        raise CheckpointError("the file is empty")
-    if not (head.startswith(_ZIP_MAGIC) or head.startswith(_PICKLE_MAGIC)):
-        raise CheckpointError("it is not a PyTorch checkpoint (neither PyTorch's zip format nor a pickle)")
+    """:func:`utils.weights_file.load_weights_file` (the one loader), its refusal as a :class:`CheckpointError`."""
     try:
-        return torch.load(path, map_location=map_location, weights_only=True)
-    except Exception as error:  # torch raises many types for corrupt or foreign files
-        found = re.search(r"Unsupported global: GLOBAL ([\w.]+)", str(error))
-        if found:
-            raise CheckpointError(f"it holds Python objects besides tensors (e.g. {found.group(1)}), which are not "
-                                  f"loaded because unpickling them can run code; save the model's state_dict alone") from None
-        raise CheckpointError("it is corrupt or truncated (PyTorch cannot unpack it)") from None
+        return load_weights_file(path, map_location)
+    except WeightsFileError as error:
+        raise CheckpointError(str(error)) from None
 
 
 def _fit_problem(own: Mapping[str, torch.Tensor], state_dict: Mapping[str, torch.Tensor], model_label: str) -> Optional[str]:
@@ -268,6 +258,9 @@ def _fit_problem(own: Mapping[str, torch.Tensor], state_dict: Mapping[str, torch
                 details.append(f"{len(keys)} {label} (e.g. {keys[0]})")
         return f"does not fit {model_label}: {'; '.join(details)}"
     for key, value in state_dict.items():
+        if own[key].is_floating_point() and not value.is_floating_point():  # load_state_dict would cast it silently
+            return (f"stores {key} as {value.dtype}, but the model's weights are floating point "
+                    f"(a file converted wrongly or not IFRNet weights)")
         if value.is_floating_point() and not bool(torch.isfinite(value).all()):
             return (f"holds NaN or Inf values in {key}: the weights are unusable "
                     f"(a diverged training run or a damaged file)")
@@ -283,8 +276,9 @@ def load_checkpoint(
     """Load weights from ``path`` into ``model`` (strictly) and return the whole checkpoint dict.
 
     Raises :class:`CheckpointError` with one sentence for a missing file, a file that is not a
-    checkpoint (or is damaged), a file of another IFRNet width, weights that do not fit the
-    model, or weights holding NaN or Inf (named by the first such tensor).
+    checkpoint (or is damaged, or holds code), a file of another IFRNet width, weights that do not
+    fit the model, integer tensors where the model has floating-point weights, or weights holding
+    NaN or Inf (named by the first such tensor).
     """
     path = Path(path)
     if not path.is_file():

@@ -4,22 +4,31 @@ A downloaded file is written under a temporary name beside its final place, veri
 passes the check, see :func:`models.checkpoint.verify_published`) and only then renamed; on any
 failure or interrupt the temporary file and any folder created for it are removed, so the output
 folder never holds a partial or unverified file. The SHA-256 of every accepted file is recorded
-in ``SHA256SUMS`` in the output folder (the ``sha256sum -c`` format), and checked on later runs.
+in ``SHA256SUMS`` in the output folder (the ``sha256sum -c`` format, updated under a lock on the
+folder so concurrent downloads keep every line), and checked on later runs.
+
+No source can fill the disk or hold a run for ever: a weights file is capped at
+:data:`models.published.MAX_FILE_BYTES` and an archive at ``MAX_ARCHIVE_BYTES`` (refused by their
+declared size, and reading stops at the cap), and a source slower than the transfer limits
+(:class:`utils.download.TransferLimits`) is abandoned for the next. Temporaries left by a killed
+download (a partial file beside its target, an archive in the system's temporary folder) are
+swept when a later download starts, once untouched for ``STALE_AFTER_S``.
 """
 from __future__ import annotations
 
 import hashlib
 import os
-import shutil
 import sys
 import tempfile
+from dataclasses import dataclass, field, replace
 from pathlib import Path
 from typing import Callable, Dict, List, Optional, Tuple
 
-from models.published import PublishedCheckpoint, Source, checkpoint_sources
-from utils.atomic import atomic_writer
-from utils.download import DownloadError, download_to, extract_member, url_host
+from models.published import MAX_ARCHIVE_BYTES, MAX_FILE_BYTES, PublishedCheckpoint, Source, checkpoint_sources
+from utils.atomic import atomic_writer, remove_stale_temporaries, temporary_path
+from utils.download import DownloadError, TransferLimits, download_to, extract_member, url_host
 from utils.errors import InputError
+from utils.folder_lock import folder_lock
 
 __all__ = [
     "OFFLINE_VARIABLE",
@@ -30,12 +39,37 @@ __all__ = [
     "read_sums",
     "record_sum",
     "check_recorded_sum",
+    "DownloadLimits",
+    "DEFAULT_LIMITS",
+    "STALE_AFTER_S",
     "Downloader",
 ]
 
 OFFLINE_VARIABLE = "IFRNET_OFFLINE"
 SUMS_FILE = "SHA256SUMS"
 Verify = Callable[[Path], None]  # raises InputError (e.g. CheckpointError) naming what is wrong
+# A download's temporary is written to at least once per rate window (60 s) or abandoned, and
+# verified within seconds: one untouched for 10 minutes belongs to a process that was killed.
+STALE_AFTER_S = 600.0
+_ARCHIVE_TEMPORARY = "ifrnet-archive.zip"  # in the system's temporary folder, as .ifrnet-archive.<hex>.tmp.zip
+
+
+@dataclass(frozen=True)
+class DownloadLimits:
+    """The most bytes a weights file and an archive may have, and how slowly a source may send them."""
+
+    file_bytes: int = MAX_FILE_BYTES
+    archive_bytes: int = MAX_ARCHIVE_BYTES
+    transfer: TransferLimits = field(default_factory=TransferLimits)
+
+    def for_file(self) -> TransferLimits:
+        return replace(self.transfer, max_bytes=self.file_bytes)
+
+    def for_archive(self) -> TransferLimits:
+        return replace(self.transfer, max_bytes=self.archive_bytes)
+
+
+DEFAULT_LIMITS = DownloadLimits()  # what a Downloader uses unless given others (tests set small ones)
 
 
 class FetchError(InputError):
@@ -70,12 +104,14 @@ def read_sums(root: Path) -> Dict[str, str]:
 
 
 def record_sum(root: Path, relative: str, digest: str) -> None:
-    """Record ``digest`` for ``root/relative`` in ``root/SHA256SUMS`` (rewritten atomically)."""
-    sums = read_sums(root)
-    sums[relative] = digest
-    text = "".join(f"{sums[name]}  {name}\n" for name in sorted(sums))
-    with atomic_writer(Path(root) / SUMS_FILE) as handle:
-        handle.write(text.encode())
+    """Record ``digest`` for ``root/relative`` in ``root/SHA256SUMS`` (read and rewritten atomically
+    under a lock on ``root``, so two processes recording at once keep both lines)."""
+    with folder_lock(root):
+        sums = read_sums(root)
+        sums[relative] = digest
+        text = "".join(f"{sums[name]}  {name}\n" for name in sorted(sums))
+        with atomic_writer(Path(root) / SUMS_FILE) as handle:
+            handle.write(text.encode())
 
 
 def check_recorded_sum(root: Path, relative: str) -> Optional[str]:
@@ -113,23 +149,27 @@ class Downloader:
 
     Hosts that could not be reached at all are not tried again in the same run, so a machine
     without internet fails over to the next source (and to the caller's fallback) within seconds.
+    ``limits`` (default :data:`DEFAULT_LIMITS`) caps sizes and sets how slow a source may be.
     """
 
-    def __init__(self, root: Path, *, progress: bool = True, log: Callable[[str], None] = None) -> None:
+    def __init__(self, root: Path, *, progress: bool = True, log: Callable[[str], None] = None,
+                 limits: Optional[DownloadLimits] = None) -> None:
         self.root = Path(root)
         self.progress = progress
         self.log = log or (lambda message: print(message, file=sys.stderr))
+        self.limits = DEFAULT_LIMITS if limits is None else limits
         self._archives: Dict[str, object] = {}  # url -> Path of the fetched zip, or its DownloadError
         self._unreachable: set = set()
-        self._tempdir: Optional[str] = None
+        remove_stale_temporaries(self.root, older_than_s=STALE_AFTER_S)  # e.g. a SHA256SUMS update cut short
 
     def __enter__(self) -> "Downloader":
         return self
 
     def __exit__(self, *exc) -> None:
-        if self._tempdir is not None:
-            shutil.rmtree(self._tempdir, ignore_errors=True)
-            self._tempdir = None
+        for fetched in self._archives.values():
+            if isinstance(fetched, Path):
+                fetched.unlink(missing_ok=True)
+        self._archives.clear()
 
     def fetch(self, entry: PublishedCheckpoint, verify: Verify) -> Path:
         """Put ``entry`` at ``root/entry.path`` from the first source that gives a verified file."""
@@ -158,15 +198,16 @@ class Downloader:
         if host in self._unreachable:
             raise DownloadError(f"skipped, {host} could not be reached")
         target = self.root / relative
+        remove_stale_temporaries(target.parent, older_than_s=STALE_AFTER_S)  # left by a killed download
         created = _make_parents(target.parent)
         try:
             with atomic_writer(target, make_parents=False) as handle:
                 if source.archive:
                     self.log(f"taking {file_name} from {url}")
-                    extract_member(self._archive(url), file_name, handle)
+                    extract_member(self._archive(url), file_name, handle, max_bytes=self.limits.file_bytes)
                 else:
                     self.log(f"downloading {url}")
-                    download_to(url, handle, label=file_name, progress=self.progress)
+                    download_to(url, handle, label=file_name, progress=self.progress, limits=self.limits.for_file())
                 handle.flush()
                 verify(Path(handle.name))
                 digest = sha256_of(Path(handle.name))
@@ -184,18 +225,19 @@ class Downloader:
         return target
 
     def _archive(self, url: str) -> Path:
-        """The zip at ``url``, fetched once per run into a temporary folder outside ``root``."""
+        """The zip at ``url``, fetched once per run into the system's temporary folder (outside ``root``)."""
         cached = self._archives.get(url)
         if isinstance(cached, BaseException):
             raise cached
         if cached is not None:
             return cached
-        if self._tempdir is None:
-            self._tempdir = tempfile.mkdtemp(prefix="ifrnet-download-")
-        path = Path(self._tempdir) / f"archive{len(self._archives)}.zip"
+        folder = Path(tempfile.gettempdir())
+        prefix = "." + Path(_ARCHIVE_TEMPORARY).stem + "."
+        remove_stale_temporaries(folder, older_than_s=STALE_AFTER_S, prefix=prefix)  # archives of killed runs
+        path = temporary_path(folder / _ARCHIVE_TEMPORARY)
         try:
-            with open(path, "wb") as handle:
-                download_to(url, handle, label="archive", progress=self.progress)
+            with open(path, "xb") as handle:
+                download_to(url, handle, label="archive", progress=self.progress, limits=self.limits.for_archive())
         except DownloadError as error:
             path.unlink(missing_ok=True)
             self._archives[url] = error

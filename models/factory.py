@@ -50,14 +50,15 @@ def create_model(
     dataset: str = "Vimeo90K",
     other_variant: bool = True,
     offline: bool = False,
+    progress: bool = True,
     lean: bool = False,
     precision: Union[str, torch.dtype] = "fp32",
     device: Union[str, torch.device] = "cpu",
 ) -> IFRNet:
     """IFRNet ``name`` with its weights, in eval mode on ``device``, its inference path and precision set.
 
-    ``dataset``, ``other_variant`` and ``offline`` are :func:`~models.checkpoint.resolve_weights`'
-    (only used with ``weights=PUBLISHED`` or a URL). The built variant can differ from ``name``
+    ``dataset``, ``other_variant``, ``offline`` and ``progress`` (a download's bar) are
+    :func:`~models.checkpoint.resolve_weights`' (only used with ``weights=PUBLISHED`` or a URL). The built variant can differ from ``name``
     when the starter weights stand in (an IFRNet_S): ``model.weights_source.model_name`` says so.
     """
     device = resolve_device(device) if isinstance(device, str) else device
@@ -67,7 +68,7 @@ def create_model(
         model = build_model(name, lean=lean)
     else:
         checkpoint = None if isinstance(weights, str) and weights == PUBLISHED else weights
-        source = resolve_weights(name, checkpoint, dataset, other_variant=other_variant, offline=offline)
+        source = resolve_weights(name, checkpoint, dataset, other_variant=other_variant, offline=offline, progress=progress)
         model = build_model(source.model_name, lean=lean)
         load_checkpoint(model, source.path)
     model.weights_source = source  # a plain attribute: not in the state_dict

@@ -9,6 +9,7 @@ rounding back to 8 bits. The demos, the video tool and
 """
 from __future__ import annotations
 
+import numbers
 from pathlib import Path
 from typing import List, Optional, Sequence, Tuple, Union
 
@@ -96,7 +97,9 @@ class Interpolator:
     (test-time augmentation: each frame is the mean of the plain prediction and the one on the
     pair turned by 180 degrees, see :mod:`models.tta`; about twice the time; a sequence of
     :data:`models.tta.TRANSFORMS` names averages over those instead, as benchmarks/video_tta.py
-    compares them; the model itself is still the one that chose its path, so tta stays lean).
+    compares them; the model itself is still the one that chose its path, so tta stays lean);
+    ``progress`` (:meth:`load`: False hides the download progress bar of weights fetched on first
+    use).
 
     cuDNN's autotuner is not switched on here (it is a process-wide setting): scripts that feed
     frames of one size switch it on with :func:`utils.device.autotune_convolutions`.
@@ -142,6 +145,7 @@ class Interpolator:
         dataset: str = "Vimeo90K",
         offline: bool = False,
         tta: TTASetting = False,
+        progress: bool = True,
     ) -> "Interpolator":
         """An Interpolator for the named variant with ``checkpoint``'s weights.
 
@@ -153,7 +157,7 @@ class Interpolator:
         cls._check_options(device, scale_factor, precision, fp16, batch_size, lean)
         _tta_transforms(tta)
         model = create_model(model_name, weights=PUBLISHED if checkpoint is None else checkpoint, dataset=dataset,
-                             offline=offline, lean=lean, device=device)
+                             offline=offline, progress=progress, lean=lean, device=device)
         return cls(model, device, scale_factor=scale_factor, precision=precision, fp16=fp16, batch_size=batch_size,
                    lean=lean, tta=tta)
 
@@ -202,11 +206,15 @@ class Interpolator:
         return tensor
 
     @torch.inference_mode()
-    def interpolate(self, frame0: np.ndarray, frame1: np.ndarray, timesteps: Sequence[float]) -> List[np.ndarray]:
-        """The frames at each of ``timesteps`` (0 <= t <= 1) between two HxWx3 uint8 RGB frames.
+    def interpolate(
+        self, frame0: np.ndarray, frame1: np.ndarray, timesteps: Union[float, Sequence[float]]
+    ) -> List[np.ndarray]:
+        """The frames at each of ``timesteps`` (0 <= t <= 1; a single number is one timestep)
+        between two HxWx3 uint8 RGB numpy frames; a list of frames comes back either way.
 
         All timesteps run in one batched call that encodes the pair once (in chunks of
-        ``batch_size`` when that is set and exceeded).
+        ``batch_size`` when that is set and exceeded). Output that is not finite (weights that
+        overflow) raises InputError rather than coming back as black frames.
         """
         return self._run(frame0, frame1, timesteps, with_fields=False)[0]
 
@@ -226,6 +234,9 @@ class Interpolator:
         self, frame0: np.ndarray, frame1: np.ndarray, timesteps: Sequence[float], *, with_fields: bool
     ) -> Tuple[List[np.ndarray], List[Fields]]:
         for name, frame in (("frame0", frame0), ("frame1", frame1)):
+            if not isinstance(frame, np.ndarray):
+                raise TypeError(f"{name} must be a numpy array (HxWx3 uint8 RGB), got {type(frame).__name__}"
+                                f"{'; tensors go to model.inference' if torch.is_tensor(frame) else ''}")
             if frame.ndim != 3 or frame.shape[2] != 3 or frame.dtype != np.uint8:
                 raise InputError(f"{name} must be an HxWx3 uint8 RGB image, got {frame.dtype} {frame.shape}")
         if frame0.shape != frame1.shape:
@@ -233,7 +244,7 @@ class Interpolator:
                 f"the two frames differ in size: {frame0.shape[1]}x{frame0.shape[0]} and "
                 f"{frame1.shape[1]}x{frame1.shape[0]} (width x height); resize one to match"
             )
-        timesteps = [float(t) for t in timesteps]
+        timesteps = _timestep_list(timesteps)
         if not timesteps or not all(0.0 <= t <= 1.0 for t in timesteps):
             raise InputError(f"timesteps must be a non-empty list of values in [0, 1], got {timesteps}")
         scale = self.scale_for(frame0.shape[0], frame0.shape[1])
@@ -254,5 +265,21 @@ class Interpolator:
                 cropped = [padder.unpad(field.float()).cpu() for field in chunk_fields]
                 fields.extend(Fields(*parts) for parts in zip(*cropped))
             preds = padder.unpad(preds.float())
+            if not bool(torch.isfinite(preds).all()):  # rounding would turn NaN into black frames
+                raise InputError(f"the network's output is not finite (NaN or Inf): the weights "
+                                 f"({self.checkpoint or 'the model given'}) are probably diverged or corrupt")
             frames.extend(tensor_to_image(pred) for pred in preds.cpu())
         return frames, fields
+
+
+def _timestep_list(timesteps: Union[float, Sequence[float]]) -> List[float]:
+    """``timesteps`` as a list of floats: a single number is one timestep; anything else that is
+    not a sequence of numbers is refused by name."""
+    if isinstance(timesteps, numbers.Real) or (isinstance(timesteps, np.ndarray) and timesteps.ndim == 0):
+        return [float(timesteps)]
+    if torch.is_tensor(timesteps):
+        timesteps = timesteps.flatten().tolist()
+    try:
+        return [float(t) for t in timesteps]
+    except (TypeError, ValueError):
+        raise TypeError(f"timesteps must be a number or a sequence of numbers in [0, 1], got {timesteps!r:.80}") from None

@@ -28,6 +28,9 @@ from utils.warp import resize, warp
 
 __all__ = ["Width", "WIDTHS", "IFRNet", "ResBlock", "Encoder", "Decoder", "Fields"]
 
+# How far outside [0, 1] inference accepts image values (see IFRNet._check_values).
+IMAGE_SLACK = 0.25
+
 
 @dataclass(frozen=True)
 class Width:
@@ -272,6 +275,7 @@ class IFRNet(nn.Module):
         one per timestep, for visualising what the network did. The default returns the frame only.
         """
         img0, img1, embt = self._check_inputs(img0, img1, embt, scale_factor)
+        self._check_values(img0, img1, embt)
         lean = self.lean if lean is None else lean
         # Explicit fallback: the lean path writes over activations, so under autograd (training,
         # a caller that forgot no_grad) the plain path runs whatever ``lean`` says.
@@ -352,6 +356,31 @@ class IFRNet(nn.Module):
         if scale_factor != 1.0:
             return resize(img0, scale_factor), resize(img1, scale_factor)
         return img0, img1
+
+    @staticmethod
+    def _check_values(img0: torch.Tensor, img1: torch.Tensor, embt: torch.Tensor) -> None:
+        """Refuse what runs but gives nonsense: images on the 0-255 scale (a white frame), integer
+        images, NaN anywhere, a timestep outside [0, 1]. One min/max pass per tensor and a single
+        device sync; skipped while tracing (ONNX export), where the values are placeholders.
+
+        The images may stray ``IMAGE_SLACK`` outside [0, 1]: bicubic or Lanczos resizing overshoots
+        a hard edge by up to about 10%, and such frames are fine to interpolate; an image on the
+        0-255 scale with any pixel above 1 grey level is far outside.
+        """
+        if torch.jit.is_tracing():
+            return
+        for name, tensor in (("img0", img0), ("img1", img1), ("embt", embt)):
+            if not tensor.is_floating_point():
+                hint = " (uint8 images: x.float() / 255)" if name != "embt" else ""
+                raise ValueError(f"{name} must be a floating-point tensor, got {tensor.dtype}{hint}")
+        bounds = torch.stack([value.float() for tensor in (img0, img1, embt) for value in torch.aminmax(tensor)])
+        low0, high0, low1, high1, low_t, high_t = bounds.tolist()
+        for name, low, high in (("img0", low0, high0), ("img1", low1, high1)):
+            if not -IMAGE_SLACK <= low <= high <= 1 + IMAGE_SLACK:  # NaN fails every comparison
+                raise ValueError(f"{name} must hold values in [0, 1], got [{low:g}, {high:g}]"
+                                 f"{' (images on the 0-255 scale: divide by 255)' if high > 1 + IMAGE_SLACK else ''}")
+        if not 0.0 <= low_t <= high_t <= 1.0:
+            raise ValueError(f"embt must hold timesteps in [0, 1], got [{low_t:g}, {high_t:g}]")
 
     @staticmethod
     def _check_inputs(

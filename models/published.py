@@ -14,6 +14,10 @@ Sources:
   Fannovel16/ComfyUI-Frame-Interpolation, public mirrors that video tools already download the
   IFRNet_S and IFRNet_L files from (file name appended to the base URL).
 
+Size caps are data here too: no published file reaches ``MAX_FILE_BYTES`` (IFRNet_L's are
+79 MB) and the authors' folder zip (about 220 MB) stays under ``MAX_ARCHIVE_BYTES``; a source
+declaring or sending more is refused (see :mod:`models.downloads`).
+
 ``IFRNET_CHECKPOINT_URLS`` (comma-separated) replaces every entry's sources, for company mirrors
 and tests: an entry whose path ends in ``.zip`` is an archive holding the files anywhere inside
 it, any other entry is a base URL the file name is appended to.
@@ -34,6 +38,8 @@ __all__ = [
     "VARIANTS",
     "TASKS",
     "URLS_VARIABLE",
+    "MAX_FILE_BYTES",
+    "MAX_ARCHIVE_BYTES",
     "find_published",
     "checkpoint_sources",
     "sources_from_urls",
@@ -43,6 +49,8 @@ URLS_VARIABLE = "IFRNET_CHECKPOINT_URLS"
 PUBLISHED_FOLDER_URL = "https://www.dropbox.com/sh/hrewbpedd2cgdp3/AADbEivu0-CKDQcHtKdMNJPJa?dl=0"
 VARIANTS = ("IFRNet", "IFRNet_L", "IFRNet_S")
 TASKS = ("Vimeo90K", "GoPro")
+MAX_FILE_BYTES = 100_000_000  # one weights file (published or given by URL); the largest published is 79 MB
+MAX_ARCHIVE_BYTES = 400_000_000  # a zip of the authors' folder: all six files, about 220 MB
 
 
 @dataclass(frozen=True)

@@ -1,9 +1,11 @@
-"""A loopback HTTP server for download tests: serves given bytes by path, records requests, can cut a transfer short."""
+"""A loopback HTTP server for download tests: serves given bytes by path, records requests, and misbehaves on
+request: cuts a transfer short, declares a size it does not send, sends for ever, drips, redirects in a loop."""
 from __future__ import annotations
 
 import io
 import socket
 import threading
+import time
 import zipfile
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from typing import Dict, List, Set
@@ -13,18 +15,44 @@ class _Handler(BaseHTTPRequestHandler):
     def do_GET(self) -> None:  # noqa: N802 (http.server's naming)
         server = self.server
         server.requests.append(self.path)
+        if self.path in server.redirects:
+            self.send_response(302)
+            self.send_header("Location", server.redirects[self.path])
+            self.send_header("Content-Length", "0")
+            self.end_headers()
+            return
+        if self.path in server.endless or self.path in server.drip:
+            self._send_for_ever(server.drip.get(self.path))
+            return
         body = server.files.get(self.path)
         if body is None:
             self.send_error(404)
             return
         self.send_response(200)
-        self.send_header("Content-Length", str(len(body)))
+        self.send_header("Content-Length", str(server.declared.get(self.path, len(body))))
         self.end_headers()
         if self.path in server.truncated:  # announce the whole file, send half, hang up
             self.wfile.write(body[: len(body) // 2])
             self.close_connection = True
             return
         self.wfile.write(body)
+
+    def _send_for_ever(self, interval) -> None:
+        """No Content-Length; 64 KiB blocks as fast as the client reads, or one byte every ``interval`` s,
+        until the client hangs up or the server stops."""
+        self.send_response(200)
+        self.end_headers()
+        self.close_connection = True
+        block = b"\0" * (1 << 16) if interval is None else b"\0"
+        try:
+            while not self.server.stopping.is_set():
+                self.wfile.write(block)
+                self.wfile.flush()
+                self.server.sent[self.path] = self.server.sent.get(self.path, 0) + len(block)
+                if interval is not None:
+                    self.server.stopping.wait(interval)
+        except OSError:  # the client hung up
+            pass
 
     def log_message(self, *args) -> None:
         pass
@@ -38,11 +66,22 @@ class LoopbackServer:
         self._httpd.files: Dict[str, bytes] = {}
         self._httpd.truncated: Set[str] = set()
         self._httpd.requests: List[str] = []
+        self._httpd.declared: Dict[str, int] = {}  # path -> Content-Length to announce instead of the real one
+        self._httpd.endless: Set[str] = set()  # paths whose body never ends
+        self._httpd.drip: Dict[str, float] = {}  # path -> seconds between single bytes, for ever
+        self._httpd.redirects: Dict[str, str] = {}  # path -> Location of a 302
+        self._httpd.sent: Dict[str, int] = {}  # bytes sent so far on endless and dripping paths
+        self._httpd.stopping = threading.Event()
         self._thread = threading.Thread(target=self._httpd.serve_forever, daemon=True)
 
     files = property(lambda self: self._httpd.files)
     truncated = property(lambda self: self._httpd.truncated)
     requests = property(lambda self: self._httpd.requests)
+    declared = property(lambda self: self._httpd.declared)
+    endless = property(lambda self: self._httpd.endless)
+    drip = property(lambda self: self._httpd.drip)
+    redirects = property(lambda self: self._httpd.redirects)
+    sent = property(lambda self: self._httpd.sent)
 
     def url(self, path: str) -> str:
         return f"http://127.0.0.1:{self._httpd.server_address[1]}{path}"
@@ -52,6 +91,7 @@ class LoopbackServer:
         return self
 
     def __exit__(self, *exc) -> None:
+        self._httpd.stopping.set()
         self._httpd.shutdown()
         self._httpd.server_close()
 

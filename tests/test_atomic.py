@@ -9,6 +9,9 @@ import io
 import json
 import math
 import os
+import stat
+import threading
+from pathlib import Path
 
 import pytest
 
@@ -118,3 +121,192 @@ def test_a_temporary_left_by_a_killed_process_is_recognised_as_stale(tmp_path):
     keep.write_bytes(b"done")
     assert remove_stale_temporaries(tmp_path) == [stale]
     assert [p.name for p in tmp_path.iterdir()] == ["clip.mkv"]
+
+
+# ---------------------------------------------------------------------------------------------
+# devices, FIFOs and symlinks are written through or followed, never renamed over (issue 23 item 1)
+
+
+@pytest.fixture
+def char_device(tmp_path):
+    """A node like /dev/null (character device 1:3) in tmp_path; tests run as root, else skipped."""
+    node = tmp_path / "n"
+    try:
+        os.mknod(node, 0o666 | stat.S_IFCHR, os.makedev(1, 3))
+    except (PermissionError, OSError) as error:
+        pytest.skip(f"mknod not permitted here: {error}")
+    return node
+
+
+@pytest.mark.parametrize("writer", ["atomic_writer", "atomic_path", "json"])
+def test_a_character_device_is_written_through_and_stays_a_device(tmp_path, char_device, writer):
+    if writer == "atomic_writer":
+        with atomic_writer(char_device) as handle:
+            handle.write(b"graph")
+    elif writer == "atomic_path":
+        with atomic_path(char_device) as temp:
+            temp.write_bytes(b"frames")
+    else:
+        write_json_report(char_device, {"psnr": 1.0})
+    assert stat.S_ISCHR(os.stat(char_device).st_mode)  # still /dev/null's twin, not a JSON file
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["n"]  # and no temporary beside it
+
+
+@pytest.mark.parametrize("writer", ["atomic_writer", "atomic_path"])
+def test_a_fifo_like_dev_stdout_in_a_pipe_gets_the_content(tmp_path, writer):
+    fifo = tmp_path / "pipe"
+    os.mkfifo(fifo)
+    received = []
+    reader = threading.Thread(target=lambda: received.append(fifo.read_bytes()), daemon=True)
+    reader.start()
+    try:
+        if writer == "atomic_writer":
+            with atomic_writer(fifo) as handle:
+                handle.write(b'{"psnr": 1.0}\n')
+        else:
+            with atomic_path(fifo) as temp:
+                temp.write_bytes(b'{"psnr": 1.0}\n')
+    finally:
+        reader.join(timeout=10)
+    assert received == [b'{"psnr": 1.0}\n']
+    assert stat.S_ISFIFO(os.lstat(fifo).st_mode)
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["pipe"]
+
+
+@pytest.mark.parametrize("writer", ["atomic_writer", "atomic_path"])
+def test_a_symlink_stays_a_symlink_and_its_target_gets_the_content(tmp_path, writer):
+    (tmp_path / "runs").mkdir()
+    target = tmp_path / "runs" / "report.json"
+    target.write_text("old")
+    link = tmp_path / "latest.json"
+    link.symlink_to(Path("runs") / "report.json")  # relative, as `ln -s` makes them
+    dangling = tmp_path / "next.json"
+    dangling.symlink_to(tmp_path / "runs" / "next_report.json")
+    for path in (link, dangling):
+        if writer == "atomic_writer":
+            with atomic_writer(path) as handle:
+                handle.write(b"new")
+        else:
+            with atomic_path(path) as temp:
+                temp.write_bytes(b"new")
+    assert link.is_symlink() and os.readlink(link) == os.path.join("runs", "report.json")
+    assert dangling.is_symlink() and (tmp_path / "runs" / "next_report.json").read_text() == "new"
+    assert target.read_text() == "new"
+    assert sorted(p.name for p in (tmp_path / "runs").iterdir()) == ["next_report.json", "report.json"]
+
+
+# ---------------------------------------------------------------------------------------------
+# two writers of the same new output: one wins, the other is refused in one line (item 2)
+
+
+def _race(final, kind, overwrite):
+    """Two threads write ``final``; both have their temporary ready before either moves it into place."""
+    both_ready = threading.Barrier(2, timeout=10)
+    outcomes = {}
+
+    def write(name):
+        try:
+            if kind == "file":
+                with atomic_writer(final, overwrite=overwrite) as handle:
+                    handle.write(name.encode())
+                    both_ready.wait()
+            else:
+                with atomic_path(final, overwrite=overwrite) as temp:
+                    temp.mkdir()
+                    (temp / "00000000.png").write_text(name)
+                    both_ready.wait()
+            outcomes[name] = "wrote"
+        except Exception as error:  # noqa: BLE001 - the outcome is what is checked
+            outcomes[name] = error
+
+    threads = [threading.Thread(target=write, args=(name,)) for name in ("first", "second")]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join(timeout=20)
+    return outcomes
+
+
+@pytest.mark.parametrize("kind", ["file", "folder"])
+def test_two_writers_of_one_new_output_one_wins_and_the_other_is_refused(tmp_path, kind):
+    final = tmp_path / ("out.json" if kind == "file" else "frames")
+    outcomes = _race(final, kind, overwrite=False)
+    winners = [name for name, outcome in outcomes.items() if outcome == "wrote"]
+    losers = [outcome for outcome in outcomes.values() if outcome != "wrote"]
+    assert len(winners) == 1 and len(losers) == 1, outcomes
+    assert isinstance(losers[0], InputError)
+    message = str(losers[0])
+    assert "\n" not in message and "already exists" in message and "--overwrite" in message and str(final) in message
+    written = final.read_text() if kind == "file" else (final / "00000000.png").read_text()
+    assert written == winners[0]  # the winner's output, whole, is what stays
+    assert [p.name for p in tmp_path.iterdir()] == [final.name]  # the loser's temporary is gone
+
+
+def test_a_folder_that_appeared_meanwhile_is_refused_even_with_overwrite_not_a_crash(tmp_path):
+    final = tmp_path / "frames"
+    outcomes = _race(final, "folder", overwrite=True)
+    assert sorted(map(str, map(type, outcomes.values()))) == sorted([str(str), str(InputError)]), outcomes
+    assert [p.name for p in tmp_path.iterdir()] == ["frames"]
+
+
+def test_without_overwrite_a_file_system_without_hard_links_still_refuses_atomically(tmp_path, monkeypatch):
+    def no_links(*_args):
+        raise OSError(errno.EPERM, "Operation not permitted")
+
+    monkeypatch.setattr(atomic.os, "link", no_links)
+    outcomes = _race(tmp_path / "out.json", "file", overwrite=False)
+    assert sorted(type(o).__name__ for o in outcomes.values()) == ["InputError", "str"], outcomes
+    assert (tmp_path / "out.json").read_text() in outcomes
+    with atomic_writer(tmp_path / "out.json") as handle:  # overwrite (the default) still replaces
+        handle.write(b"again")
+    assert (tmp_path / "out.json").read_bytes() == b"again"
+
+
+# ---------------------------------------------------------------------------------------------
+# a full disk: one line naming the path, nothing half-written (item 10)
+
+
+def test_a_full_disk_is_one_line_naming_the_path_and_leaves_no_partial_file(tmp_path):
+    target = tmp_path / "model.onnx"
+    target.write_bytes(b"old")
+    with pytest.raises(InputError) as info:
+        with atomic_writer(target) as handle:
+            handle.write(b"half")
+            raise OSError(errno.ENOSPC, "No space left on device")
+    assert str(info.value) == f"cannot write {target}: no space left on device"
+    assert target.read_bytes() == b"old" and [p.name for p in tmp_path.iterdir()] == ["model.onnx"]
+
+    with pytest.raises(InputError, match=r"^cannot write .*clip\.mp4: no space left on device$"):
+        with atomic_path(tmp_path / "clip.mp4") as temp:
+            temp.write_bytes(b"half")
+            raise OSError(errno.EDQUOT, "Disk quota exceeded")
+    assert [p.name for p in tmp_path.iterdir()] == ["model.onnx"]
+
+
+def test_a_program_sharing_a_folder_sweeps_only_its_own_outputs_temporaries(tmp_path):
+    mine = temporary_path(tmp_path / "IFRNet.onnx")
+    other_name = temporary_path(tmp_path / "IFRNet_S.onnx")  # another export's, perhaps still running
+    other_kind = temporary_path(tmp_path / "IFRNet.mp4")
+    for path in (mine, other_name, other_kind):
+        path.write_bytes(b"half")
+    assert remove_stale_temporaries(tmp_path, output=tmp_path / "IFRNet.onnx") == [mine]
+    assert sorted(p.name for p in tmp_path.iterdir()) == sorted([other_name.name, other_kind.name])
+
+
+def test_dev_stdout_redirected_to_a_file_gets_the_report_between_the_printed_lines(tmp_path):
+    """`tool --json /dev/stdout > out.txt`: the report is written through the process's own descriptor,
+    so the file keeps what was printed before and after it (a rename would unlink it, a reopen truncate it)."""
+    out = tmp_path / "out.txt"
+    descriptor = os.open(out, os.O_WRONLY | os.O_CREAT | os.O_TRUNC)
+    try:
+        inode = os.stat(out).st_ino
+        os.write(descriptor, b"printed before\n")
+        link = tmp_path / "stdout"
+        link.symlink_to(f"/proc/self/fd/{descriptor}")  # what /dev/stdout is, for descriptor 1
+        write_json_report(link, {"psnr": 1.0})
+        os.write(descriptor, b"printed after\n")
+    finally:
+        os.close(descriptor)
+    assert out.read_text() == 'printed before\n{\n  "psnr": 1.0\n}\nprinted after\n'
+    assert os.stat(out).st_ino == inode and link.is_symlink()
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["out.txt", "stdout"]

@@ -396,8 +396,8 @@ def test_unwritable_json_is_refused_before_the_run_not_after(tmp_path, seeded_ch
     root = tmp_path / "UCF101"
     build.build_ucf101(root, ["1"], size=(32, 48))
     (tmp_path / "notes.txt").write_text("x")
-    for target, message in (("notes.txt/r.json", "--json's folder notes.txt is a file, not a folder"),
-                            (".", "--json . is a folder; give a file name")):
+    for target, message in (("notes.txt/r.json", f"--json's folder {tmp_path / 'notes.txt'} is a file, not a folder"),
+                            (".", f"--json {tmp_path} is a folder; give a file name")):
         code, out, err = cli(UCF101, "--data_root", root, "--model_name", MODEL, "--checkpoint",
                              seeded_checkpoints[MODEL], "--device", "cpu", "--json", target)
         assert code == 2

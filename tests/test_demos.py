@@ -177,7 +177,10 @@ def test_falls_back_to_the_starter_weights_with_a_note(tmp_path, frames, seeded_
     argv = ["--img0", str(frames[0]), "--img1", str(frames[1]), "--output", str(tmp_path / "out"), "--device", "cpu"]
     demo_2x.main(argv)  # --model_name defaults to IFRNet: the fallback switches the variant
     err = capsys.readouterr().err
-    assert "IFRNet_Vimeo90K.pth not found" in err and "starter" in err and "dropbox" in err
+    assert "IFRNet_Vimeo90K.pth not found" in err and "starter weights" in err and "much weaker" in err
+    assert "python tools/download_checkpoints.py --variant IFRNet --task Vimeo90K" in err
+    note = next(line for line in err.splitlines() if "starter weights" in line)
+    assert len(note) < 300, note  # one short line, read at a glance
     expected = expected_frames("IFRNet_S", *frames, [0.5])[0]
     written = read_image(tmp_path / "out" / "interp_t0.500.png")
     assert np.abs(written.astype(int) - expected.astype(int)).max() <= 1

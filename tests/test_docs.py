@@ -30,6 +30,7 @@ TOOL_PAGES: Dict[str, Tuple[str, Optional[str]]] = {
     "benchmarks/train_speed.py": ("docs/training.md", None),
     "tools/download_checkpoints.py": ("docs/checkpoints.md", None),
     "tools/build_starter_dataset.py": ("docs/checkpoints.md", None),
+    "tools/build_starter_windows.py": ("docs/checkpoints.md", None),
     "tools/make_starter_checkpoint.py": ("docs/checkpoints.md", None),
     "export_onnx.py": ("docs/export.md", None),
     "benchmarks/Vimeo90K.py": ("docs/benchmarks.md", None),

@@ -173,3 +173,36 @@ def test_read_only_file_system_is_one_line_and_no_chained_traceback(tmp_path, se
     assert exit_info.value.code == 2
     lines = capsys.readouterr().err.strip().splitlines()
     assert len(lines) == 1 and lines[0].endswith(f"error: cannot write --output {output}: Read-only file system")
+
+
+def test_a_killed_exports_temporary_is_swept_at_the_next_start_and_others_are_kept(tmp_path, seeded_checkpoints, capsys):
+    from utils.atomic import temporary_path
+
+    output = tmp_path / "m.onnx"
+    stale = temporary_path(output)  # what a SIGKILL during the write leaves
+    stale.write_bytes(b"partial graph")
+    unrelated = temporary_path(tmp_path / "clip.mp4")  # another tool's, maybe still being written
+    unrelated.write_bytes(b"frames")
+    run_cli(export_onnx.main, ["--model_name", "IFRNet_S", "--checkpoint", str(seeded_checkpoints["IFRNet_S"]),
+                               "--output", str(output)])
+    assert sorted(p.name for p in tmp_path.iterdir()) == sorted(["m.onnx", unrelated.name])
+    assert f"removed 1 partial file(s) of an interrupted export: {stale.name}" in capsys.readouterr().err
+
+
+def test_a_device_output_is_written_through_and_a_symlink_followed(tmp_path, seeded_checkpoints):
+    import os
+    import stat
+
+    node = tmp_path / "null"
+    try:
+        os.mknod(node, 0o666 | stat.S_IFCHR, os.makedev(1, 3))
+    except OSError as error:
+        pytest.skip(f"mknod not permitted here: {error}")
+    (tmp_path / "graphs").mkdir()
+    link = tmp_path / "latest.onnx"
+    link.symlink_to(tmp_path / "graphs" / "m.onnx")
+    for output in (node, link):
+        run_cli(export_onnx.main, ["--model_name", "IFRNet_S", "--checkpoint", str(seeded_checkpoints["IFRNet_S"]),
+                                   "--output", str(output)])
+    assert stat.S_ISCHR(os.stat(node).st_mode) and link.is_symlink()
+    assert _session(link).get_inputs()[0].name == INPUT_NAMES[0]  # the graph is at the link's target

@@ -133,10 +133,19 @@ def test_precision_flag_of_the_video_tool_refuses_fp16_on_cpu_in_one_line(tmp_pa
     with pytest.raises(SystemExit) as exit_info:
         run_cli(interpolate_video.main, argv)
     assert exit_info.value.code == 2
+    instead = "--precision bf16 or auto" if precision_module.cpu_has_native_bfloat16() else "--precision fp32 (this CPU has no native bfloat16)"
     lines = capsys.readouterr().err.strip().splitlines()
     assert len(lines) == 1 and lines[0].endswith(
         "error: --precision fp16 needs a CUDA device (half precision is slower and less "
-        "accurate on the CPU); use --precision bf16 or auto, or --device cuda")
+        f"accurate on the CPU); use {instead}, or --device cuda")
+
+
+@pytest.mark.parametrize("has_bfloat16, advice", [(True, "use --precision bf16 or auto"), (False, "use --precision fp32")])
+def test_fp16_on_a_cpu_advises_only_what_that_cpu_runs(native, has_bfloat16, advice):
+    native(has_bfloat16)
+    with pytest.raises(InputError) as error:
+        resolve_precision("fp16", CPU)
+    assert advice in str(error.value) and ("bf16" in str(error.value)) == has_bfloat16
 
 
 @pytest.mark.skipif(not precision_module.cpu_has_native_bfloat16(), reason="needs a CPU with native bfloat16")

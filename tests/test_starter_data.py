@@ -241,3 +241,63 @@ def test_build_command_refuses_a_nan_shift_or_negative_seed_in_one_line(tmp_path
     lines = err.strip().splitlines()
     assert len(lines) == 1 and message in lines[0], err
     assert not (tmp_path / "set").exists()
+
+
+# ---------------------------------------------------------------------------------------------
+# Windows of 9 frames (GoPro layout), for training at every t
+
+
+def test_window_builder_writes_gopro_windows_whose_frames_are_the_scene_at_each_t(tmp_path):
+    from datasets.gopro import GoProWindows
+    from datasets.starter_data.windows import WINDOWS_MANIFEST_NAME, WindowSettings, build_starter_windows
+
+    settings = WindowSettings(factor=4, num_synthetic=2, num_synthetic_test=1, synthetic_size=(64, 48), clips=())
+    summary = build_starter_windows(tmp_path, settings, progress=False)
+    assert summary.train == {"synthetic": 2} and summary.test == {"synthetic": 1} and summary.written == 3
+    folder = tmp_path / "train" / "synthetic_00001"
+    assert sorted(path.name for path in folder.iterdir()) == [f"{k:08d}.png" for k in range(5)]
+    scene = synthetic_scene(settings.seed, 1, "train", settings.synthetic_size, settings.max_shift)
+    for k in range(5):
+        np.testing.assert_array_equal(read_image(folder / f"{k:08d}.png"), render_scene(scene, k / 4))
+    # The inner frames are distinct views: t is really taught.
+    inner = [read_image(folder / f"{k:08d}.png").astype(float) for k in (1, 3)]
+    assert np.abs(inner[0] - inner[1]).mean() > 1.0
+    # GoPro's training reads the folder as is: inputs k = 0 and 4, targets at t = 1/4, 2/4, 3/4.
+    windows = GoProWindows(tmp_path, "train", factor=4, crop_size=(32, 32))
+    assert len(windows) == 2
+    img0, imgt, img1, _, embt = windows[0]
+    assert imgt.shape == (3, 3, 32, 32) and embt.flatten().tolist() == [0.25, 0.5, 0.75]
+    assert json.loads((tmp_path / WINDOWS_MANIFEST_NAME).read_text())["settings"]["factor"] == 4
+    # Rerunning resumes; other settings are refused, never mixed in.
+    assert build_starter_windows(tmp_path, settings, progress=False).skipped == 3
+    with pytest.raises(InputError, match="other settings"):
+        build_starter_windows(tmp_path, WindowSettings(factor=4, num_synthetic=3, num_synthetic_test=1,
+                                                       synthetic_size=(64, 48), clips=()), progress=False)
+
+
+def test_real_windows_are_consecutive_frames_and_never_touch_held_out_ones(tmp_path):
+    from datasets.starter_data.windows import WindowSettings, build_starter_windows
+
+    settings = WindowSettings(num_synthetic=0, num_synthetic_test=0, clips=("bikes",), real_stride=40)
+    summary = build_starter_windows(tmp_path, settings, progress=False)
+    clip = load_clip("bikes")
+    assert summary.train["bikes"] == len(clip_triplet_starts(clip, 4, "train", 40)) > 0
+    assert summary.test["bikes_heldout"] > 0
+    for folder in sorted((tmp_path / "train").iterdir()):
+        start = int(folder.name.split("_")[-1])
+        assert start + 8 < clip.holdout_start
+        np.testing.assert_array_equal(read_image(folder / "00000008.png"), clip.frames[start + 8])
+    for folder in sorted((tmp_path / "test").iterdir()):
+        start = int(folder.name.split("_")[-1])
+        assert start >= clip.holdout_start
+        np.testing.assert_array_equal(read_image(folder / "00000004.png"), clip.frames[start + 4])
+
+
+@pytest.mark.parametrize("change, message", [({"factor": 3}, "--factor"), ({"max_shift": math.nan}, "--max_shift"),
+                                              ({"real_stride": 0}, "--real_stride"), ({"clips": ("nope",)}, "unknown clip")])
+def test_window_builder_refuses_settings_that_cannot_work(tmp_path, change, message):
+    from datasets.starter_data.windows import WindowSettings, build_starter_windows
+
+    with pytest.raises(InputError, match=message):
+        build_starter_windows(tmp_path, WindowSettings(**change), progress=False)
+    assert not any(tmp_path.iterdir())

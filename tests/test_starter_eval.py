@@ -38,7 +38,8 @@ def test_dis_recovers_a_translated_middle_frame_better_than_the_average():
 def test_starter_eval_prints_three_scores_per_clip_and_writes_json(seeded_checkpoints, tmp_path, capsys):
     out = tmp_path / "scores.json"
     report = starter_eval.main(
-        ["--checkpoint", str(seeded_checkpoints["IFRNet_S"]), "--device", "cpu", "--limit", "2", "--json", str(out), "--no_progress"]
+        ["--checkpoint", str(seeded_checkpoints["IFRNet_S"]), "--device", "cpu", "--limit", "2", "--json", str(out), "--no_progress",
+         "--spans", "2"]
     )
     printed = capsys.readouterr().out
     number = r"(-?\d+\.\d\d)"
@@ -48,7 +49,14 @@ def test_starter_eval_prints_three_scores_per_clip_and_writes_json(seeded_checkp
         average, dis, model, margin = (float(v) for v in match.groups())
         assert 10 < average < 60 and 10 < dis < 60 and 5 < model < 60
         assert margin == pytest.approx(model - average, abs=0.011)
-    assert "target (" in printed
+    assert "2x target (" in printed and "per-t target (" in printed
+    # Per t: k = 2 (asked) and k = 4 (always: the 2x table is its t = 1/2), four methods each.
+    for clip in ("bigbuckbunny", "bikes"):
+        for k, t in ((2, "1/2"), (4, "1/4"), (4, "2/4"), (4, "3/4")):
+            assert re.search(rf"^{clip}\s+{k}\s+{t}\s+2(\s+-?\d+\.\d\d){{4}}$", printed, re.MULTILINE), (clip, k, t, printed)
+    assert [(row["span"], row["t"]) for row in report["timesteps"] if row["clip"] == "bikes"] == [(2, 0.5), (4, 0.25), (4, 0.5), (4, 0.75)]
+    middle = next(row for row in report["timesteps"] if row["clip"] == "bikes" and row["span"] == 4 and row["t"] == 0.5)
+    assert report["clips"]["bikes"]["model"] == middle["psnr"]["model"]  # one computation behind both tables
     saved = json.loads(out.read_text())
     assert saved == json.loads(json.dumps(report))
     for row in saved["clips"].values():

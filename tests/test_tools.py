@@ -57,7 +57,7 @@ def test_make_starter_checkpoint_refuses_a_folder_or_a_path_under_a_file(tmp_pat
     (tmp_path / "notes.txt").write_text("x")
     (tmp_path / "folder").mkdir()
     assert one_line_error(run_tool("make_starter_checkpoint.py", "--weights", str(STARTER_WEIGHTS), "--output", "folder",
-                                   cwd=tmp_path)).endswith("--output folder is a folder; give a file name")
+                                   cwd=tmp_path)).endswith(f"--output {tmp_path / 'folder'} is a folder; give a file name")
     assert in_process(make_starter_checkpoint, "--weights", str(STARTER_WEIGHTS), "--output", "notes.txt/s.pth").endswith(
-        "--output's folder notes.txt is a file, not a folder")
+        f"--output's folder {tmp_path / 'notes.txt'} is a file, not a folder")
     assert sorted(p.name for p in tmp_path.iterdir()) == ["folder", "notes.txt"]

@@ -1,4 +1,5 @@
 """The training engine: schedule, batches, checkpoints, multi-process runs, exact resumption, learning."""
+import errno
 import os
 import random
 import re
@@ -8,6 +9,7 @@ import subprocess
 import sys
 import time
 from pathlib import Path
+from types import SimpleNamespace
 
 import numpy as np
 import pytest
@@ -477,3 +479,146 @@ def test_sharded_training_evaluation_equals_one_process_with_an_exact_frame(tmp_
     assert results[0] == results[1]
     psnr, ssim, count, exact = results[0]
     assert (count, exact) == (5, 1) and psnr == pytest.approx(single.psnr, rel=1e-12) and ssim == pytest.approx(single.ssim, rel=1e-12)
+
+
+# ---------------------------------------------------------------------------------------------
+# issue 23: a full disk, another recipe's checkpoint, a signal or NaN during evaluation
+
+
+def _small_state(**extra):
+    model = torch.nn.Linear(2, 2)  # the file format, not the network, is under test
+    return TrainingState(model=model.state_dict(), optimizer=torch.optim.SGD(model.parameters(), lr=0.1).state_dict(),
+                         iteration=3, iters_per_epoch=4, best_score=30.0, args={"model_name": "IFRNet_S"}, **extra)
+
+
+@pytest.mark.parametrize("failing", ["weights", "checkpoint"])
+@pytest.mark.parametrize("error", ["enospc", "inline_container"])
+def test_a_full_disk_keeps_the_previous_best_pair_and_is_one_line(tmp_path, monkeypatch, failing, error):
+    import training.run_checkpoints as run_checkpoints
+
+    first = save_training_checkpoint(tmp_path, "IFRNet_S", "best", _small_state())
+    before = {path.name: path.read_bytes() for path in first}
+    real_save = torch.save
+    failing_path = first[1] if failing == "weights" else first[0]
+
+    def save_until_full(obj, handle, *args, **kwargs):
+        is_weights = "format" not in obj
+        if is_weights == (failing == "weights"):
+            handle.write(b"partial")  # some bytes reach the disk before it fills up
+            if error == "enospc":
+                raise OSError(errno.ENOSPC, "No space left on device")
+            raise RuntimeError("[enforce fail at inline_container.cc:664] . unexpected pos 64 vs 0")
+        return real_save(obj, handle, *args, **kwargs)
+
+    monkeypatch.setattr(torch, "save", save_until_full)
+    monkeypatch.setattr(run_checkpoints.shutil, "disk_usage", lambda _path: SimpleNamespace(total=2**30, used=2**30 - 4096, free=4096))
+    with pytest.raises(InputError) as info:
+        save_training_checkpoint(tmp_path, "IFRNet_S", "best", _small_state(epoch=1))
+    message = str(info.value)
+    assert "\n" not in message and str(failing_path) in message and "no space left on device" in message
+    assert {path.name: path.read_bytes() for path in tmp_path.iterdir()} == before  # the old pair, whole; no partial file
+
+
+def test_a_failed_first_best_leaves_neither_file(tmp_path, monkeypatch):
+    real_save = torch.save
+
+    def full_on_the_second_file(obj, handle, *args, **kwargs):
+        if "format" in obj:  # the weights file was written; the checkpoint does not fit
+            raise OSError(errno.ENOSPC, "No space left on device")
+        return real_save(obj, handle, *args, **kwargs)
+
+    monkeypatch.setattr(torch, "save", full_on_the_second_file)
+    with pytest.raises(InputError, match=r"^cannot write .*checkpoint_best\.pth: no space left on device$"):
+        save_training_checkpoint(tmp_path, "IFRNet_S", "best", _small_state())
+    assert list(tmp_path.iterdir()) == []
+
+
+def test_resuming_another_recipes_checkpoint_is_one_line_and_its_weights_file_still_starts_a_schedule(tmp_path):
+    training_path, weights_path = save_training_checkpoint(tmp_path, "IFRNet_S", "latest", _small_state(recipe="vimeo90k"))
+    assert load_training_checkpoint(training_path).recipe == "vimeo90k"
+    with pytest.raises(InputError) as info:
+        train_main(GOPRO, ["--resume", str(training_path), "--data_root", str(tmp_path / "missing"), *TINY])
+    message = str(info.value)
+    assert "\n" not in message and "a checkpoint of a vimeo90k run, not gopro" in message
+    assert "train_vimeo90k.py" in message and f"--resume {weights_path}" in message
+    # a checkpoint from before the recipe was recorded is recognised by the flag only its recipe saves
+    older = _small_state(recipe=None)
+    older.args["eval_crop_size"] = [512]
+    old_path, _ = save_training_checkpoint(tmp_path / "old", "IFRNet_S", "latest", older)
+    assert load_training_checkpoint(old_path).recipe == "gopro"
+    with pytest.raises(InputError, match="a checkpoint of a gopro run, not vimeo90k"):
+        train_main(VIMEO90K, ["--resume", str(old_path), *TINY])
+    from training.run_checkpoints import check_recipe
+
+    check_recipe(load_training_checkpoint(weights_path), "gopro", weights_path)  # plain weights: any recipe
+
+
+def test_sigterm_during_evaluation_stops_at_the_next_batch_and_resume_evaluates_again(vimeo, tmp_path, monkeypatch, capsys):
+    """The signal arrives in the first evaluation batch; the second is never predicted (in-process: the
+    handler runs in the main thread, which is the test's)."""
+    import training.evaluate as training_evaluate
+
+    real_inputs = training_evaluate.to_model_inputs
+    predicted = []
+
+    def first_batch_gets_a_sigterm(batch, *args, **kwargs):
+        predicted.append(1)
+        if len(predicted) == 1:
+            os.kill(os.getpid(), signal.SIGTERM)
+        return real_inputs(batch, *args, **kwargs)
+
+    monkeypatch.setattr(training_evaluate, "to_model_inputs", first_batch_gets_a_sigterm)
+    run = tmp_path / "run"
+    common = ["--data_root", str(vimeo), "--batch_size", "2", "--epochs", "2", "--eval_interval", "1", "--eval_batch_size", "1"]
+    with pytest.raises(SystemExit) as stopped:
+        train_main(VIMEO90K, [*common, "--log_path", str(run), *TINY])
+    assert stopped.value.code == 128 + signal.SIGTERM
+    assert len(predicted) == 1  # of 2 test triplets: the evaluation did not run to its end
+    last = capsys.readouterr().err.strip().splitlines()[-1]
+    assert "stopped by SIGTERM at iteration 4" in last and "--resume" in last
+    log = (run / "train.log").read_text()
+    assert "evaluation of epoch 1 stopped by a signal" in log and "PSNR" not in log
+    latest = weights(run / "checkpoint_latest.pth")
+    assert (latest["epoch"], latest["epoch_step"], latest["iteration"]) == (0, 4, 4)  # the epoch's end, before its evaluation
+    assert not (run / "checkpoint_best.pth").exists()
+
+    monkeypatch.setattr(training_evaluate, "to_model_inputs", real_inputs)
+    train_main(VIMEO90K, ["--resume", str(run / "checkpoint_latest.pth"), "--max_steps", "1", "--num_workers", "0", "--device", "cpu"])
+    log = (run / "train.log").read_text()
+    assert re.search(r"eval epoch 1/2: PSNR \d+\.\d+ dB", log)  # the interrupted evaluation, run on resume
+    assert weights(run / "checkpoint_best.pth")["epoch"] == 1 and weights(run / "checkpoint_latest.pth")["iteration"] == 5
+
+
+def test_a_non_finite_prediction_in_evaluation_stops_training_with_one_line(vimeo, tmp_path, monkeypatch):
+    from models.network import IFRNet
+
+    real_inference = IFRNet.inference
+
+    def nan_inference(self, *args, **kwargs):
+        return real_inference(self, *args, **kwargs) * float("nan")  # finite weights, NaN prediction
+
+    monkeypatch.setattr(IFRNet, "inference", nan_inference)
+    run = tmp_path / "run"
+    with pytest.raises(InputError) as info:
+        train_main(VIMEO90K, ["--data_root", str(vimeo), "--batch_size", "2", "--epochs", "2", "--eval_interval", "1",
+                              "--log_path", str(run), *TINY])
+    message = str(info.value)
+    assert "\n" not in message and "prediction is not finite" in message and "--lr_start" in message
+    log = (run / "train.log").read_text()
+    assert "PSNR nan" not in log and "iter 5/" not in log  # training did not go on into epoch 2
+    assert not (run / "checkpoint_best.pth").exists() and not (run / "checkpoint_latest.pth").exists()
+
+
+def test_a_torch_write_failure_with_space_left_is_one_line_and_not_called_a_full_disk(tmp_path, monkeypatch):
+    import training.run_checkpoints as run_checkpoints
+
+    def failing_save(obj, handle, *args, **kwargs):
+        raise RuntimeError("[enforce fail at inline_container.cc:664] . PytorchStreamWriter failed writing file data/0\nmore")
+
+    monkeypatch.setattr(torch, "save", failing_save)
+    monkeypatch.setattr(run_checkpoints.shutil, "disk_usage", lambda _path: SimpleNamespace(total=2**40, used=0, free=2**40))
+    with pytest.raises(InputError) as info:
+        save_training_checkpoint(tmp_path, "IFRNet_S", "latest", _small_state())
+    message = str(info.value)
+    assert "\n" not in message and "IFRNet_S_latest.pth: torch could not write it" in message and "no space" not in message
+    assert list(tmp_path.iterdir()) == []

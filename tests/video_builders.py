@@ -41,11 +41,13 @@ def write_clip(
     tone: Optional[Tuple[float, int]] = None,
     faststart: bool = False,
     crf: int = 10,
+    gop: Optional[int] = None,
 ) -> Path:
     """Encode ``frames`` as H.264 into ``path``; with ``audio_from``, copy that file's audio packets
     covering the clip's duration (no re-encoding); with ``tone=(hz, sample_rate)``, add a stereo AAC
     sine of that pitch as long as the clip. ``timestamps`` (seconds) make a variable-rate clip;
-    ``faststart`` puts the MP4 index (moov) before the frames, as streaming files have it."""
+    ``faststart`` puts the MP4 index (moov) before the frames, as streaming files have it; ``gop``
+    puts a key frame every that many frames."""
     duration = len(frames) / rate if timestamps is None else None
     time_base = Fraction(1, 1000) if timestamps is not None else 1 / rate
     with av.open(str(path), "w", options={"movflags": "faststart"} if faststart else {}) as out:
@@ -53,7 +55,7 @@ def write_clip(
         stream.height, stream.width = frames[0].shape[:2]
         stream.pix_fmt = "yuv420p"
         stream.time_base = time_base
-        stream.options = {"crf": str(crf)}
+        stream.options = {"crf": str(crf), **({"g": str(gop), "keyint_min": str(gop)} if gop else {})}
         audio_in = av.open(audio_from) if audio_from else None
         audio_out = out.add_stream_from_template(audio_in.streams.audio[0]) if audio_in else None
         tone_out = out.add_stream("aac", rate=tone[1], layout="stereo") if tone else None
@@ -85,6 +87,19 @@ class Track:
     hz: float = 0.0
     sample_rate: int = 44100
     srt: Optional[Path] = None
+
+
+def cut_packets(source: Path, path: Path, skip: int) -> Path:
+    """Copy the video packets of ``source`` into ``path`` without the first ``skip`` (no
+    re-encoding): cut mid-GOP, the frames before the next key frame cannot be decoded."""
+    with av.open(str(source)) as container, av.open(str(path), "w") as out:
+        stream = out.add_stream_from_template(container.streams.video[0])
+        for number, packet in enumerate(container.demux(container.streams.video[0])):
+            if packet.dts is None or number < skip:
+                continue
+            packet.stream = stream
+            out.mux(packet)
+    return path
 
 
 def write_tracks_clip(path: Path, frames: Sequence[np.ndarray], tracks: Sequence[Track], *, title: str = "",

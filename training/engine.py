@@ -37,6 +37,7 @@ from training.reporting import RunReporter
 from training.run_checkpoints import (
     TrainingState,
     capture_rng_state,
+    check_recipe,
     checkpoint_paths,
     load_training_checkpoint,
     restore_rng_state,
@@ -215,7 +216,8 @@ class Trainer:
 
     def _save(self, tag: str) -> None:
         rng_states = self.context.all_gather_objects(capture_rng_state())
-        if self.context.is_main:
+
+        def write() -> None:  # rank 0 writes; a failure (a full disk) stops every rank with its line
             state = TrainingState(
                 model={k: v.detach().cpu() for k, v in self.model.state_dict().items()},
                 optimizer=self.optimizer.state_dict(),
@@ -227,12 +229,14 @@ class Trainer:
                 best_score=self.best_score,
                 args=vars(self.args),
                 rng=rng_states,
+                recipe=self.recipe.name,
             )
             training_path, weights_path = save_training_checkpoint(self.log_path, self.args.model_name, tag, state)
             self.reporter.info(f"saved {training_path} and {weights_path} (iteration {self.position.iteration})")
-        self.context.barrier()
 
-    def _evaluate(self, epoch: int) -> EvalResult:
+        self.context.on_main(write)  # its broadcast also holds the other ranks until the files are there
+
+    def _evaluate(self, epoch: int, stop_request: StopRequest) -> EvalResult:
         started = time.perf_counter()
         result = evaluate(
             self.model,
@@ -240,7 +244,10 @@ class Trainer:
             self.context,
             batch_size=self.args.eval_batch_size,
             num_workers=self.args.num_workers,
+            should_stop=lambda: stop_request.requested,
         )
+        if result.interrupted:
+            return result
         step = self.position.iteration
         self.reporter.info(
             f"eval epoch {epoch + 1}/{self.args.epochs}: PSNR {result.psnr:.3f} dB, SSIM {result.ssim:.4f} "
@@ -319,7 +326,7 @@ class Trainer:
             with StopRequest() as stop_request:
                 for epoch in range(self.position.epoch, args.epochs):
                     end = self._train_epoch(epoch, stop_request)
-                    self._end_epoch(epoch, end)
+                    self._end_epoch(epoch, end, stop_request)
                     if end.signalled:
                         self._stopped_by(stop_request.signal or signal.SIGTERM)
                     if end.stop:
@@ -370,17 +377,29 @@ class Trainer:
         if self.position.iteration % self.args.log_interval == 0:
             self._report_training(meter)
 
-    def _end_epoch(self, epoch: int, end: _EpochEnd) -> None:
-        """After a complete epoch: evaluate when due (keeping ``best``) and save ``latest``; after a stop: save ``latest``."""
+    def _end_epoch(self, epoch: int, end: _EpochEnd, stop_request: StopRequest) -> None:
+        """After a complete epoch: evaluate when due (keeping ``best``) and save ``latest``; after a stop: save ``latest``.
+
+        A signal during the evaluation ends it at the next batch (a scheduler's grace period is
+        short, an evaluation can take minutes): ``latest`` is saved at the end of the epoch, before
+        its evaluation, so ``--resume`` evaluates it again; ``end`` is marked signalled.
+        """
         args = self.args
         if self.position.epoch_step >= self.iters_per_epoch:  # the epoch is complete
-            self.position = _Position(epoch + 1, 0, self.position.iteration)
+            score = None
             if (self.test_set is not None and not end.signalled  # no evaluation in a scheduler's grace period
                     and ((epoch + 1) % args.eval_interval == 0 or epoch + 1 == args.epochs)):
-                score = self._evaluate(epoch).psnr
-                if score > self.best_score:
-                    self.best_score = score
-                    self._save("best")
+                result = self._evaluate(epoch, stop_request)
+                if result.interrupted:
+                    end.signalled = end.stop = True
+                    self.reporter.info(f"evaluation of epoch {epoch + 1} stopped by a signal; it runs again on --resume")
+                    self._save("latest")
+                    return
+                score = result.psnr
+            self.position = _Position(epoch + 1, 0, self.position.iteration)
+            if score is not None and score > self.best_score:
+                self.best_score = score
+                self._save("best")
             self._save("latest")
         elif end.stop:
             self._save("latest")
@@ -405,6 +424,7 @@ def train(args: argparse.Namespace, recipe: Recipe) -> None:
     try:
         resume_state = context.on_main(lambda: load_training_checkpoint(args.resume)) if args.resume else None
         if resume_state is not None:
+            check_recipe(resume_state, recipe.name, args.resume)
             args.notes = list(getattr(args, "notes", [])) + inherit_saved_flags(
                 args, resume_state.args, getattr(args, "explicit_flags", ())
             )

@@ -7,11 +7,15 @@ states. Beside it goes a bare ``state_dict`` that the demos and benchmarks load 
 
 Files in ``--log_path`` for a tag (``latest`` or ``best``):
 ``checkpoint_<tag>.pth`` (resume with ``--resume``) and ``<model_name>_<tag>.pth`` (weights only).
-Both are written atomically, so an interrupted save never leaves a broken file behind.
+Both are written atomically and as a pair: both files are complete on disk before either is
+renamed into place, the weights first, so an interrupted save or a full disk never leaves a broken
+file behind nor a ``checkpoint_best.pth`` whose weights file is missing or older. A checkpoint also
+names its recipe (``vimeo90k``, ``gopro``): resuming it with the other training script is refused.
 """
 from __future__ import annotations
 
 import random
+import shutil
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, Dict, List, Mapping, Optional, Tuple, Union
@@ -19,8 +23,9 @@ from typing import Any, Dict, List, Mapping, Optional, Tuple, Union
 import numpy as np
 import torch
 
-from utils.atomic import atomic_writer
+from utils.atomic import atomic_writer, full_disk_is_one_line
 from utils.errors import InputError
+from utils.weights_file import WeightsFileError, load_weights_file
 
 __all__ = [
     "CHECKPOINT_FORMAT",
@@ -31,6 +36,7 @@ __all__ = [
     "restore_rng_state",
     "save_training_checkpoint",
     "load_training_checkpoint",
+    "check_recipe",
 ]
 
 CHECKPOINT_FORMAT = "ifrnet-training-1"
@@ -50,6 +56,7 @@ class TrainingState:
     best_score: float = float("-inf")
     args: Dict[str, Any] = field(default_factory=dict)
     rng: List[Dict[str, Any]] = field(default_factory=list)
+    recipe: Optional[str] = None  # the training recipe's name; None when unknown (a plain weights file)
 
     @property
     def weights_only(self) -> bool:
@@ -114,16 +121,40 @@ def restore_rng_state(state: Mapping[str, Any]) -> None:
     random.setstate((python_state["version"], tuple(python_state["state"]), python_state["gauss"]))
 
 
-def _save(obj: Any, path: Path) -> None:
-    with atomic_writer(path) as handle:
-        torch.save(obj, handle)
+# Below this much free space a failed torch.save is reported as a full disk.
+_NEARLY_FULL_BYTES = 256 * 2**20
 
 
-def save_training_checkpoint(log_path: Union[str, Path], model_name: str, tag: str, state: TrainingState) -> Tuple[Path, Path]:
-    """Write the training checkpoint and the plain weights of ``tag``; returns both paths."""
+def _torch_save(obj: Any, handle: Any, path: Path) -> None:
+    """``torch.save`` whose failure to write (torch's ``[enforce fail at inline_container.cc]``
+    RuntimeError, or ENOSPC from the handle) is one line naming ``path``; a full disk says so."""
+    try:
+        with full_disk_is_one_line(path):
+            torch.save(obj, handle)
+    except RuntimeError as error:
+        text = str(error)
+        if "inline_container" not in text and "PytorchStreamWriter" not in text:
+            raise
+        free = shutil.disk_usage(path.parent).free
+        if free < _NEARLY_FULL_BYTES:
+            raise InputError(f"cannot write {path}: no space left on device ({free / 2**20:.0f} MiB free)") from None
+        reason = " ".join(text.split())[:200]
+        raise InputError(f"cannot write {path}: torch could not write it ({reason})") from None
+
+
+def save_training_checkpoint(
+    log_path: Union[str, Path], model_name: str, tag: str, state: TrainingState
+) -> Tuple[Path, Path]:
+    """Write the training checkpoint and the plain weights of ``tag`` as a pair; returns both paths.
+
+    Both are written in full before either is renamed into place (the weights first), so a failed
+    save (a full disk: one :class:`InputError`) keeps the previous pair and never leaves the
+    training checkpoint without its weights file.
+    """
     training_path, weights_path = checkpoint_paths(log_path, model_name, tag)
     payload = {
         "format": CHECKPOINT_FORMAT,
+        "recipe": state.recipe,
         "model": state.model,
         "optimizer": state.optimizer,
         "scaler": state.scaler,
@@ -135,9 +166,40 @@ def save_training_checkpoint(log_path: Union[str, Path], model_name: str, tag: s
         "args": plain_args(state.args),
         "rng": state.rng,
     }
-    _save(payload, training_path)
-    _save(state.model, weights_path)
+    # Context managers exit innermost first: the weights file is renamed into place before the checkpoint.
+    with atomic_writer(training_path) as training_handle, atomic_writer(weights_path) as weights_handle:
+        _torch_save(state.model, weights_handle, weights_path)
+        _torch_save(payload, training_handle, training_path)
     return training_path, weights_path
+
+
+# Checkpoints written before the recipe was recorded: each recipe has a flag only it saves.
+_RECIPE_ONLY_FLAGS = {"flow_loss": "vimeo90k", "eval_crop_size": "gopro"}
+
+
+def _recipe_of(checkpoint: Mapping[str, Any]) -> Optional[str]:
+    if checkpoint.get("recipe"):
+        return str(checkpoint["recipe"])
+    for flag, recipe in _RECIPE_ONLY_FLAGS.items():
+        if flag in (checkpoint.get("args") or {}):
+            return recipe
+    return None
+
+
+def check_recipe(state: TrainingState, recipe: str, path: Union[str, Path]) -> None:
+    """Refuse to resume another recipe's run: its position, schedule and best score mean nothing here.
+
+    A plain weights file has no recipe and is fine (training starts a new schedule from it).
+    """
+    if state.weights_only or state.recipe is None or state.recipe == recipe:
+        return
+    path = Path(path)
+    tag = path.stem[len("checkpoint_"):] if path.stem.startswith("checkpoint_") else "latest"
+    weights = checkpoint_paths(path.parent, str(state.args.get("model_name", "<model_name>")), tag)[1]
+    raise InputError(
+        f"--resume {path} is a checkpoint of a {state.recipe} run, not {recipe}: resume it with "
+        f"train_{state.recipe}.py, or start a new {recipe} schedule from its weights with --resume {weights}"
+    )
 
 
 def load_training_checkpoint(path: Union[str, Path]) -> TrainingState:
@@ -151,10 +213,9 @@ def load_training_checkpoint(path: Union[str, Path]) -> TrainingState:
     if not path.is_file():
         raise InputError(f"--resume checkpoint not found: {path}")
     try:
-        checkpoint = torch.load(path, map_location="cpu", weights_only=True)
-    except Exception as error:  # torch raises many types for corrupt or foreign files
-        reason = str(error).strip().splitlines()[0] if str(error).strip() else type(error).__name__
-        raise InputError(f"cannot read --resume checkpoint {path}: {reason}") from None
+        checkpoint = load_weights_file(path)
+    except WeightsFileError as error:
+        raise InputError(f"cannot read --resume checkpoint {path}: {error}") from None
     if not isinstance(checkpoint, Mapping):
         raise InputError(f"--resume checkpoint {path} holds no dict")
     try:
@@ -174,4 +235,5 @@ def load_training_checkpoint(path: Union[str, Path]) -> TrainingState:
         best_score=float(checkpoint["best_score"]),
         args=dict(checkpoint.get("args") or {}),
         rng=list(checkpoint.get("rng") or []),
+        recipe=_recipe_of(checkpoint),
     )

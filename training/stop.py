@@ -1,10 +1,10 @@
 """Stopping a run cleanly on SIGTERM (what Slurm and other schedulers send) or Ctrl-C.
 
 A signal only sets a request; the training loop reads it between optimiser steps (all ranks
-agree on it in the step's all-reduce), saves ``latest`` atomically and ends with
-:class:`TrainingStopped`. Interrupting mid-step instead could save weights that an optimiser
-step had half updated, and would leave the other ranks waiting in a collective. A second
-signal stops at once (KeyboardInterrupt), for a user who cannot wait for the step to end.
+agree on it in the step's all-reduce) and the evaluation between batches, saves ``latest``
+atomically and ends with :class:`TrainingStopped`. Interrupting mid-step instead could save
+weights that an optimiser step had half updated, and would leave the other ranks waiting in a
+collective. A second signal stops at once (KeyboardInterrupt), for a user who cannot wait.
 """
 from __future__ import annotations
 
@@ -41,7 +41,7 @@ class StopRequest:
         if self.signal is not None:
             raise KeyboardInterrupt
         self.signal = signal.Signals(number)
-        os.write(2, f"\n{self.signal.name}: stopping after this step and saving the latest checkpoint "
+        os.write(2, f"\n{self.signal.name}: stopping after this step (or evaluation batch) and saving the latest checkpoint "
                     "(send it again to stop at once)\n".encode())
 
     def __enter__(self) -> "StopRequest":

@@ -23,6 +23,7 @@ import torch
 
 from utils.errors import InputError
 from utils.padding import InputPadder
+from utils.weights_file import WeightsFileError, load_weights_file
 
 __all__ = ["ESTIMATORS", "DIS_PRESETS", "FlowEstimator", "DISFlow", "RAFTFlow", "build_estimator"]
 
@@ -118,9 +119,9 @@ class RAFTFlow:
         if not path.is_file():
             raise InputError(f"--weights file not found: {path}")
         try:
-            state = torch.load(path, map_location="cpu", weights_only=True)
-        except Exception as error:  # corrupt or foreign file
-            raise InputError(f"cannot read --weights {path}: {str(error).strip().splitlines()[0]}") from None
+            state = load_weights_file(path)
+        except WeightsFileError as error:
+            raise InputError(f"cannot read --weights {path}: {error}") from None
         if isinstance(state, dict) and isinstance(state.get("model"), dict):
             state = state["model"]
         own = model.state_dict()

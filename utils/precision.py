@@ -70,9 +70,10 @@ def resolve_precision(setting: Union[str, torch.dtype], device: torch.device) ->
         if cuda:
             return torch.float16
         return torch.bfloat16 if device.type == "cpu" and cpu_has_native_bfloat16() else torch.float32
-    if setting == "fp16" and not cuda:
+    if setting == "fp16" and not cuda:  # advise only what this CPU runs fast
+        instead = "--precision bf16 or auto" if cpu_has_native_bfloat16() else "--precision fp32 (this CPU has no native bfloat16)"
         raise InputError("--precision fp16 needs a CUDA device (half precision is slower and less accurate on "
-                         "the CPU); use --precision bf16 or auto, or --device cuda")
+                         f"the CPU); use {instead}, or --device cuda")
     if setting == "bf16":
         if cuda and not torch.cuda.is_bf16_supported():
             raise InputError("--precision bf16: this GPU has no bfloat16 support; use --precision fp16")

@@ -17,9 +17,13 @@ _THUMBNAIL_SIDE = 64
 
 
 def thumbnail_grey(frame: np.ndarray) -> np.ndarray:
-    """HxWx3 uint8 RGB -> a small float32 grey image (block means, ~64 px on the longer side)."""
+    """HxWx3 uint8 RGB -> a small float32 grey image (block means, ~64 px on the longer side).
+
+    The square blocks are at most the short side, so a strip (1024x8) still gives one row of
+    blocks; a larger block would leave no pixel to compare, and the measure would be NaN.
+    """
     grey = frame.astype(np.float32).mean(axis=2)
-    block = max(1, max(grey.shape) // _THUMBNAIL_SIDE)
+    block = max(1, min(max(grey.shape) // _THUMBNAIL_SIDE, min(grey.shape)))
     height, width = (grey.shape[0] // block) * block, (grey.shape[1] // block) * block
     grey = grey[:height, :width]
     return grey.reshape(height // block, block, width // block, block).mean(axis=(1, 3))

@@ -18,21 +18,30 @@ from tqdm import tqdm
 
 from utils.errors import InputError
 from video.encoders import check_encoder, default_codec
-from video.output import atomic_output, check_output_path, is_gif, output_is_folder
+from video.output import atomic_output, check_output_path, is_gif, output_is_folder, remove_stale_outputs
 from video.part import SourcePart
+from video.passthrough import display_quarter_turns
 from video.pipeline import PipelineStats, interpolate_stream
 from video.scene import DEFAULT_SCENE_THRESHOLD
 from video.sinks import IMAGE_FORMATS, FrameFolderSink, FrameSink, GifSink, VideoFileSink
-from video.sources import FrameSource, SourceInfo, open_source
+from video.sources import SourceInfo, open_source
 from video.timing import OutputClock
 
-__all__ = ["ConversionJob", "MAX_OUTPUT_FPS", "parse_rate", "output_rate", "check_job", "convert"]
+__all__ = ["ConversionJob", "MAX_OUTPUT_FPS", "MIN_FPS", "parse_rate", "output_rate", "check_job", "convert"]
 
 log = logging.getLogger("ifrnet.video")
 
 # Above this an output rate is a typo (--fps 1e9 plans 240 million frames for a 6 s clip), not a
 # use: 1000 fps covers 4x slow motion of 240 fps footage, past what players and encoders expect.
 MAX_OUTPUT_FPS = 1000
+# Below this a rate is a typo too (--input_fps 1e-9 is a frame every 30 years): one frame every 100
+# s is what GIF's per-frame delay (at most 655 s) and the containers' time bases still hold.
+MIN_FPS = Fraction(1, 100)
+# "29.970029970029973" means 30000/1001: decimals are read as the simplest fraction this close, so
+# that time bases stay within what the containers store (32-bit numerators and denominators).
+_RATE_DENOMINATOR = 100000
+
+DEFAULT_QUALITY = 95  # of jpg/webp frames
 
 InterpolateFn = Callable[[np.ndarray, np.ndarray, List[float]], List[np.ndarray]]
 
@@ -57,7 +66,7 @@ class ConversionJob:
     loop: bool = False  # interpolate from the last frame back to the first
     montage: bool = False  # the input frame on screen beside each output frame
     image_format: Optional[str] = None  # folder output: png (default), jpg or webp
-    quality: int = 95  # jpg/webp folder output, 1-100
+    quality: Optional[int] = None  # jpg/webp folder output, 1-100; None: DEFAULT_QUALITY
     start: Fraction = Fraction(0)  # seconds from the first frame
     duration: Optional[Fraction] = None  # seconds; None: to the end
 
@@ -70,10 +79,14 @@ def parse_rate(text: str) -> Fraction:
         raise InputError(f"not a frame rate: {text!r} (examples: 60, 59.94, 60000/1001)") from None
     if rate <= 0:
         raise InputError(f"a frame rate must be positive, got {text}")
-    return rate
+    if rate < MIN_FPS:
+        raise InputError(f"a frame rate of {text} is below the lowest accepted, {float(MIN_FPS):g} fps (a frame every 100 s)")
+    return rate.limit_denominator(_RATE_DENOMINATOR)
 
 
 def _check_output_rate(rate: Fraction, how: str) -> Fraction:
+    if rate < MIN_FPS:
+        raise InputError(f"an output rate of {float(rate):g} fps ({how}) is below the limit of {float(MIN_FPS):g} fps")
     if rate > MAX_OUTPUT_FPS:
         raise InputError(f"an output rate of {float(rate):g} fps ({how}) is over the limit of {MAX_OUTPUT_FPS} fps")
     return rate
@@ -95,25 +108,30 @@ def _check_flags(job: ConversionJob, to_folder: bool) -> None:
         raise InputError(f"--factor must be an integer of at least 2, got {job.factor}")
     if job.crf is not None and job.crf < 0:
         raise InputError(f"--crf must be at least 0, got {job.crf}")
-    if job.dedup < 0:
-        raise InputError(f"--dedup must be at least 0, got {job.dedup:g}")
+    # Both are grey-level differences on the 0-255 scale (video.scene); NaN would compare false
+    # everywhere and switch the feature off without a word.
+    for flag, value in (("--dedup", job.dedup), ("--scene_threshold", job.scene_threshold)):
+        if not 0 <= value <= 255:
+            raise InputError(f"{flag} must be at least 0 and at most 255 (a grey-level difference), got {value:g}")
     if job.image_format is not None and not to_folder:
         raise InputError(f"--image_format applies to a folder output; {job.output} is a file")
     if job.image_format is not None and job.image_format not in IMAGE_FORMATS:
         raise InputError(f"--image_format must be one of {', '.join(IMAGE_FORMATS)}, got {job.image_format!r}")
-    if not 1 <= job.quality <= 100:
+    if job.quality is not None and not 1 <= job.quality <= 100:
         raise InputError(f"--quality must be in 1-100, got {job.quality}")
+    if job.quality is not None and (not to_folder or (job.image_format or "png") == "png"):
+        target = "png frames (lossless)" if to_folder else f"{job.output} (see --crf for videos)"
+        raise InputError(f"--quality applies to jpg and webp frames (--image_format jpg or webp), not to {target}")
     if job.start < 0:
         raise InputError(f"--start must be at least 0 seconds, got {float(job.start):g}")
     if job.duration is not None and job.duration <= 0:
         raise InputError(f"--duration must be positive, got {float(job.duration):g} seconds")
 
 
-def _open_part(job: ConversionJob, *, strict: bool = False) -> FrameSource:
-    """The input, or the part of it that --start/--duration select."""
+def _open_part(job: ConversionJob, *, strict: bool = False) -> SourcePart:
+    """The part of the input that --start/--duration select (by default all of it), from its first
+    decoded frame on."""
     source = open_source(job.input, job.input_fps, strict=strict)
-    if job.start == 0 and job.duration is None:
-        return source
     try:
         return SourcePart(source, job.start, job.duration)
     except BaseException:
@@ -128,6 +146,8 @@ def check_job(job: ConversionJob) -> None:
         raise InputError(f"input not found: {job.input}")
     to_folder = output_is_folder(job.output)
     _check_flags(job, to_folder)
+    if Path(job.input).is_dir() and not MIN_FPS <= job.input_fps <= MAX_OUTPUT_FPS:
+        raise InputError(f"--input_fps must be in {float(MIN_FPS):g}-{MAX_OUTPUT_FPS} fps, got {float(job.input_fps):g}")
     check_output_path(job.output, job.input, job.overwrite)
     if not to_folder and not is_gif(job.output):
         check_encoder(job.codec or default_codec(job.output), job.crf, default_codec(job.output))
@@ -138,25 +158,37 @@ def check_job(job: ConversionJob) -> None:
         source.close()
 
 
-def _open_sink(job: ConversionJob, source: FrameSource, rate: Fraction, temp: Path) -> FrameSink:
-    """The sink for the output's kind: a folder of images, a GIF, or a video with the input's tracks."""
+def _montage_turns(job: ConversionJob, source: SourcePart) -> int:
+    """Quarter turns that make a montage's frames upright: a rotated video (phones) is shown turned
+    by its display matrix, and its halves side by side as stored would be seen one above the other."""
+    if not job.montage or source.media_path is None:
+        return 0
+    return display_quarter_turns(source.media_path)
+
+
+def _open_sink(job: ConversionJob, source: SourcePart, rate: Fraction, temp: Path, turns: int = 0) -> FrameSink:
+    """The sink for the output's kind: a folder of images, a GIF, or a video with the input's tracks;
+    ``turns``: quarter turns the frames were given (a montage made upright)."""
     info = source.info
-    width = info.width * (2 if job.montage else 1)
+    width, height = (info.height, info.width) if turns % 2 else (info.width, info.height)
+    width *= 2 if job.montage else 1
     if output_is_folder(job.output):
-        return FrameFolderSink(temp, job.image_format or "png", job.quality)
+        return FrameFolderSink(temp, job.image_format or "png", job.quality or DEFAULT_QUALITY)
     if is_gif(job.output):
         return GifSink(temp, rate)
     return VideoFileSink(
         temp,
         width=width,
-        height=info.height,
+        height=height,
         rate=rate,
         codec=job.codec or default_codec(job.output),
         crf=job.crf,
         tracks_from=source.media_path,
         tracks_shift=info.start,
-        trim_start=job.start > 0,  # (a part's info.start is its first frame)
+        trim_start=source.starts_late,  # (a part's info.start is its first frame)
         tracks_end=info.end - info.start if job.duration is not None and info.end is not None else None,
+        colour=info.colour,
+        keep_display_matrix=turns == 0,
     )
 
 
@@ -169,17 +201,24 @@ def _describe(info: SourceInfo, rate: Fraction) -> str:
 def convert(job: ConversionJob, interpolate: InterpolateFn) -> PipelineStats:
     """Run ``job`` with ``interpolate(frame0, frame1, timesteps) -> frames`` and return its stats."""
     check_job(job)
+    for stale in remove_stale_outputs(job.output):
+        log.info("removed %s, a temporary output left by a run that was killed", stale)
     source = _open_part(job, strict=job.strict)
     try:
         info = source.info
         rate = output_rate(info, job.factor, job.fps)
         clock = OutputClock(rate, origin=info.start, snap=info.snap)
         log.info("%s", _describe(info, rate))
+        _warn_what_is_lost(job, info)
+        if source.starts_late and job.start == 0:
+            log.info("the first frame that decodes is %.3f s into the video stream (cut mid-GOP?): the output starts there",
+                     float(source.lead))
         expected = clock.count_until(info.end) if info.end is not None else None
         if info.has_audio and (output_is_folder(job.output) or is_gif(job.output)):
             log.info("writing %s: the audio is not kept", "a GIF" if is_gif(job.output) else "frames to a folder")
-        with atomic_output(job.output) as temp:
-            sink = _open_sink(job, source, rate, temp)
+        with atomic_output(job.output, overwrite=job.overwrite) as temp:
+            turns = _montage_turns(job, source)
+            sink = _open_sink(job, source, rate, temp, turns)
             bar = tqdm(total=expected, unit="frame", desc="interpolating", disable=not job.progress, dynamic_ncols=True)
             try:
                 stats = interpolate_stream(
@@ -191,12 +230,18 @@ def convert(job: ConversionJob, interpolate: InterpolateFn) -> PipelineStats:
                     scene_threshold=job.scene_threshold,
                     on_written=bar.update,
                     queue_size=job.queue_size,
-                    source_name=str(job.input),
+                    source_name=_part_name(job),
                     dedup_threshold=job.dedup,
                     loop=job.loop,
                     montage=job.montage,
+                    montage_turns=turns,
                 )
                 sink.finish()
+                saved = sink.frames_saved if isinstance(sink, GifSink) else None  # identical frames merged
+                if saved is not None and saved != stats.frames_out:
+                    log.info("the GIF holds %d frames: identical consecutive frames of the %d written were merged "
+                             "into longer ones (same timing)", saved, stats.frames_out)
+                    stats.frames_out = saved
                 if bar.total != bar.n:  # the header's count was off (e.g. a truncated file): end the bar full
                     bar.total = bar.n
                     bar.refresh()
@@ -207,6 +252,38 @@ def convert(job: ConversionJob, interpolate: InterpolateFn) -> PipelineStats:
                 bar.close()
     finally:
         source.close()
-    if job.dedup > 0:
+    if stats.loop_seam_cut:
+        log.info("--loop: the last and the first frame differ like a scene cut (counted as one): the seam repeats "
+                 "them instead of blending")
+    if job.dedup > 0 and stats.frames_in == 1:
+        log.warning("warning: --dedup %g dropped all %d frames after the first (a static clip at this threshold): "
+                    "the output holds that frame", job.dedup, stats.duplicates_dropped)
+    elif job.dedup > 0:
         log.info("--dedup %g dropped %d held frame(s) before interpolation", job.dedup, stats.duplicates_dropped)
     return stats
+
+
+def _warn_what_is_lost(job: ConversionJob, info: SourceInfo) -> None:
+    """Say in one line each what of the input's pixels does not reach the output: bit depth, colour
+    tags, transparency (the network works on 8-bit RGB). Image frames with transparent pixels are
+    refused instead (utils.image_io): there is no video file to fall back on."""
+    if info.alpha:
+        log.warning("warning: %s has an alpha channel (%s); the output is opaque: the transparency is dropped",
+                    job.input, info.alpha)
+    video_out = not output_is_folder(job.output) and not is_gif(job.output)
+    if info.bit_depth > 8:
+        kept = f"with its colour tags ({info.colour.describe()})" if video_out and info.colour else "without its colour tags"
+        log.warning("warning: %s is %d-bit; the output is 8-bit (the network works on 8-bit frames), %s",
+                    job.input, info.bit_depth, kept)
+    elif info.colour is not None and not video_out:
+        log.warning("warning: %s has colour tags (%s) that %s cannot hold", job.input, info.colour.describe(),
+                    "a GIF" if is_gif(job.output) else "image frames")
+
+
+def _part_name(job: ConversionJob) -> str:
+    """The input, or the part of it that --start/--duration select, for messages."""
+    if job.start == 0 and job.duration is None:
+        return str(job.input)
+    begin = f"{float(job.start):g} s"
+    end = "its end" if job.duration is None else f"{float(job.start + job.duration):g} s"
+    return f"the part of {job.input} from {begin} to {end} (--start/--duration)"

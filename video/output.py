@@ -13,15 +13,22 @@ interrupted run never leaves a truncated file under the requested name and keeps
 from __future__ import annotations
 
 import os
+import re
+import time
 from contextlib import contextmanager
 from pathlib import Path
-from typing import Iterator, Union
+from typing import Iterator, List, Union
 
 from utils.atomic import atomic_path, check_output_folder, discard, temporary_path
 from utils.errors import InputError
 from video.sinks import GIF_SUFFIX, OWN_FRAME_NAME, VIDEO_FORMATS
 
-__all__ = ["is_gif", "output_is_folder", "check_output_path", "check_writable", "atomic_output"]
+__all__ = ["is_gif", "output_is_folder", "check_output_path", "check_writable", "atomic_output",
+           "remove_stale_outputs", "STALE_AFTER_SECONDS"]
+
+# A temporary output untouched this long belongs to a run that was killed (SIGKILL, power loss): a
+# live run writes its file or adds a frame far more often. Younger ones may be another run's.
+STALE_AFTER_SECONDS = 300
 
 
 def is_gif(path: Union[str, Path]) -> bool:
@@ -110,18 +117,19 @@ def _merge_frames(new: Path, folder: Path) -> None:
 
 
 @contextmanager
-def atomic_output(path: Union[str, Path]) -> Iterator[Path]:
+def atomic_output(path: Union[str, Path], *, overwrite: bool = True) -> Iterator[Path]:
     """Yield a temporary path for the output at ``path`` and move it into place only if the block
     succeeds; on any failure or interrupt it is deleted and an existing output is left untouched.
 
     A file or a new folder is :func:`utils.atomic.atomic_path`'s job (written next to ``path``,
     renamed into place). An existing folder output gets a hidden temporary folder inside it (the
     folder itself is what was probed writable), whose frames are then merged in by
-    :func:`_merge_frames`, so whatever else the folder holds is kept.
+    :func:`_merge_frames`, so whatever else the folder holds is kept. Without ``overwrite``, an
+    output that another process created meanwhile is refused at the move (one line), not replaced.
     """
     final = _absolute(path)
     if not final.is_dir():
-        with atomic_path(final) as temp:
+        with atomic_path(final, overwrite=overwrite) as temp:
             yield temp
         return
     temp = temporary_path(final, folder=final)
@@ -131,3 +139,39 @@ def atomic_output(path: Union[str, Path]) -> Iterator[Path]:
     except BaseException:
         discard(temp)
         raise
+
+
+def _last_change(path: Path) -> float:
+    """When ``path`` (a file, or a frame folder and its frames) last changed."""
+    try:
+        newest = path.stat().st_mtime
+        if path.is_dir():
+            for entry in os.scandir(path):
+                newest = max(newest, entry.stat(follow_symlinks=False).st_mtime)
+        return newest
+    except FileNotFoundError:
+        return time.time()  # gone meanwhile: its run finished, nothing to do
+
+
+def remove_stale_outputs(path: Union[str, Path], *, older_than: float = STALE_AFTER_SECONDS) -> List[Path]:
+    """Delete the temporaries that killed runs for this same output left (beside it, or inside an
+    output folder), once untouched for ``older_than`` seconds; returns what was removed.
+
+    Only this output's own names (:func:`utils.atomic.temporary_path`'s shape for it) are
+    considered, so other programs' files and other outputs' temporaries are never touched.
+    """
+    final = _absolute(path)
+    own = re.compile(re.escape(f".{final.stem}.") + r"[0-9a-f]{32}" + re.escape(f".tmp{final.suffix}"))
+    folders = [final.parent] + ([final] if final.is_dir() else [])
+    removed = []
+    now = time.time()
+    for folder in folders:
+        try:
+            candidates = [entry for entry in folder.iterdir() if own.fullmatch(entry.name) and not entry.is_symlink()]
+        except OSError:
+            continue
+        for candidate in candidates:
+            if now - _last_change(candidate) >= older_than:
+                discard(candidate)
+                removed.append(candidate)
+    return removed

@@ -9,6 +9,7 @@ is left out. Either is logged once per track.
 from __future__ import annotations
 
 import logging
+import math
 from fractions import Fraction
 from pathlib import Path
 from typing import Dict, Optional, Tuple
@@ -18,7 +19,7 @@ import numpy as np
 
 from video.encoders import encodable_rate
 
-__all__ = ["StreamCarrier", "copy_metadata"]
+__all__ = ["StreamCarrier", "copy_metadata", "display_quarter_turns"]
 
 log = logging.getLogger("ifrnet.video")
 
@@ -48,6 +49,21 @@ def _display_matrix(path: Path) -> Optional[Tuple[int, ...]]:
         except av.error.FFmpegError:  # an undecodable first frame: the frame reader reports it
             return None
     return None
+
+
+def display_quarter_turns(path: Path) -> int:
+    """How many quarter turns counter-clockwise (0-3, ``np.rot90``'s k) the display matrix of the
+    first video track asks a player to show its frames with; 0 for none, or for a matrix that also
+    flips or turns by other angles (those are left to the player)."""
+    matrix = _display_matrix(path)
+    if matrix is None:
+        return 0
+    a, b, c, d = matrix[0], matrix[1], matrix[3], matrix[4]
+    if a * d - b * c <= 0:  # a flip (or a degenerate matrix)
+        return 0
+    degrees = -math.degrees(math.atan2(b, a))  # FFmpeg's av_display_rotation_get
+    turns = round(degrees / 90)
+    return turns % 4 if abs(degrees - 90 * turns) < 1 else 0
 
 
 class StreamCarrier:

@@ -40,6 +40,7 @@ class PipelineStats:
     total_seconds: float = 0.0
     cut_pairs: List[int] = field(default_factory=list)  # input frame numbers that start a cut
     duplicates_dropped: int = 0  # frames dropped by --dedup before interpolation
+    loop_seam_cut: bool = False  # --loop: the last and first frames differ like a scene cut (counted in scene_cuts)
 
 
 class _Stopped(Exception):
@@ -118,17 +119,21 @@ def interpolate_stream(
     dedup_threshold: float = 0.0,
     loop: bool = False,
     montage: bool = False,
+    montage_turns: int = 0,
 ) -> PipelineStats:
     """Run the three stages over ``frames`` (SourceFrame-like: ``.time``, ``.image``).
 
     ``write(index, image)`` is called in order from the writer thread; ``end_time()`` is asked
     after the last frame for when it stops being shown (the input's end). Raises InputError for an
-    input with fewer than two frames; any error of a stage is re-raised here.
+    input with fewer than two frames (``source_name`` says which input or part); when --dedup left
+    one frame of several (a static clip), that frame is held to the end instead. Any error of a
+    stage is re-raised here.
 
     ``dedup_threshold`` > 0 drops held frames first (:mod:`video.dedup`); ``loop`` fills the slots
     after the last frame with in-between frames of the last and the first, so the output loops
     without a jump; ``montage`` writes each frame as the input frame on screen at its time (left)
-    beside the output frame (right).
+    beside the output frame (right); ``montage_turns`` first turns both by that many quarter turns
+    counter-clockwise (a video shown rotated: the halves stay side by side as seen).
     """
     stats = PipelineStats()
     started = time.perf_counter()
@@ -164,7 +169,7 @@ def interpolate_stream(
     def emit(slots: List[OutputSlot], images: List[np.ndarray], shown: np.ndarray) -> None:
         for slot, image in zip(slots, images):
             if montage:
-                image = np.concatenate([shown, image], axis=1)
+                image = np.concatenate([np.rot90(shown, montage_turns), np.rot90(image, montage_turns)], axis=1)
             _put(to_write, (slot.index, image), stop)
         stats.frames_out += len(slots)
 
@@ -194,15 +199,17 @@ def interpolate_stream(
             stats.interpolated += 0 if cut else sum(not slot.is_original for slot in slots)
             emit(slots, images, previous.image)
             previous = current
-        if stats.frames_in < 2:
+        static = held_frames is not None and held_frames.dropped > 0
+        if stats.frames_in < 2 and not static:
             raise InputError(f"{source_name} has only one frame; at least two are needed to interpolate")
         end = end_time()
         if end is None or end <= previous.time:
             end = previous.time + 1 / clock.rate
         tail = clock.slots_between(previous.time, end)
-        if loop:  # the last frame's slots lead back into the first frame
+        if loop and stats.frames_in > 1:  # the last frame's slots lead back into the first frame
             cut = any(not slot.is_original for slot in tail) and is_scene_cut(previous.image, first.image, scene_threshold)
             stats.scene_cuts += int(cut)
+            stats.loop_seam_cut = cut
             tick = time.perf_counter()
             images = frames_for_pair(previous.image, first.image, tail, interpolate, cut)
             stats.model_seconds += time.perf_counter() - tick

@@ -20,6 +20,7 @@ from utils.errors import InputError
 from video.encoders import CRF_RANGES, pick_pixel_format, video_encoder
 from utils.image_io import save_gif
 from video.passthrough import StreamCarrier, copy_metadata
+from video.sources import ColourTags
 
 __all__ = ["VIDEO_FORMATS", "GIF_SUFFIX", "IMAGE_FORMATS", "OWN_FRAME_NAME", "FrameSink", "VideoFileSink", "FrameFolderSink",
            "GifSink", "gif_durations"]
@@ -34,6 +35,8 @@ IMAGE_FORMATS = {"png": "PNG", "jpg": "JPEG", "webp": "WEBP"}
 # What FrameFolderSink names its frames: the only files --overwrite may replace in a folder output.
 OWN_FRAME_NAME = re.compile(r"\d{8}\.(png|jpg|webp)")
 _AUDIO_LEAD = Fraction(1, 2)  # mux audio this far ahead of the video, as muxers interleave anyway
+# The colour matrices swscale converts with (FFmpeg's AVColorSpace numbers: bt709, fcc, bt601, smpte240m, bt2020nc).
+_SWSCALE_MATRICES = (1, 4, 5, 7, 9)
 
 
 class FrameSink(Protocol):
@@ -61,7 +64,10 @@ class VideoFileSink:
     ``write(index, image)`` must be called with indices 0, 1, 2 ...; frame ``index`` is shown at
     ``index / rate`` seconds. ``finish()`` flushes the encoder and the rest of the tracks.
     ``tracks_shift`` is the input time of output frame 0; ``trim_start`` and ``tracks_end`` (output
-    seconds) say a part of the input is converted, so the tracks are cut to it.
+    seconds) say a part of the input is converted, so the tracks are cut to it. ``colour``: the
+    input's colour tags, written on the output stream (frames keep their YUV values through the
+    tool, so the same tags make them look the same). ``keep_display_matrix`` False: the frames come
+    already turned upright (a montage), so the input's rotation is not applied again.
     """
 
     def __init__(
@@ -78,6 +84,8 @@ class VideoFileSink:
         trim_start: bool = False,
         tracks_end: Optional[Fraction] = None,
         format_name: Optional[str] = None,
+        colour: Optional[ColourTags] = None,
+        keep_display_matrix: bool = True,
     ) -> None:
         self.path = Path(path)
         format_name = format_name or VIDEO_FORMATS[self.path.suffix.lower()]
@@ -96,6 +104,16 @@ class VideoFileSink:
             self._time_base = 1 / self.rate
             self._stream.codec_context.time_base = self._time_base
             self._stream.thread_type = "AUTO"
+            if colour is not None:
+                context = self._stream.codec_context
+                context.color_primaries, context.color_trc, context.colorspace, context.color_range = colour
+            self._colour = colour
+            # RGB -> YUV with the input's matrix and range (the decoder used them for YUV -> RGB), so
+            # the output's YUV values are the input's; the encoder's own conversion would use BT.601.
+            self._to_yuv = None
+            if colour is not None and colour.matrix in _SWSCALE_MATRICES and colour.range in (1, 2):
+                self._to_yuv = {"format": self._stream.pix_fmt, "dst_colorspace": colour.matrix,
+                                "dst_color_range": colour.range}
             if crf is not None:
                 if encoder.name in CRF_RANGES:
                     options = {"crf": str(crf)}
@@ -108,7 +126,7 @@ class VideoFileSink:
                 self._tracks = StreamCarrier(self._container, Path(tracks_from), tracks_shift,
                                              trim_start=trim_start, end=tracks_end)
                 copy_metadata(self._tracks.video_tags, self._stream.metadata)
-                if self._tracks.display_matrix is not None:
+                if self._tracks.display_matrix is not None and keep_display_matrix:
                     self._stream.set_display_matrix(list(self._tracks.display_matrix))
         except BaseException:
             self.abort()
@@ -120,6 +138,9 @@ class VideoFileSink:
             raise ValueError(f"frames must be written in order: expected {self._next_index}, got {index}")
         self._next_index += 1
         frame = av.VideoFrame.from_ndarray(image, format="rgb24")
+        if self._to_yuv is not None:
+            frame = frame.reformat(**self._to_yuv)
+            frame.colorspace, frame.color_range = self._colour.matrix, self._colour.range
         frame.pts = index
         frame.time_base = self._time_base
         if self._tracks is not None:
@@ -182,7 +203,9 @@ class GifSink:
 
     Each frame gets its own 256-colour palette computed from its pixels (Pillow's adaptive
     quantizer), and durations from the output rate (:func:`gif_durations`). The frames are held in
-    memory until the end, which suits what GIFs are for: short clips.
+    memory until the end, which suits what GIFs are for: short clips. Pillow merges identical
+    consecutive frames into one longer frame, so the file may hold fewer frames than were written:
+    ``frames_saved`` is the count in the file, known after ``finish``.
     """
 
     def __init__(self, path: Union[str, Path], rate: Fraction) -> None:
@@ -192,6 +215,7 @@ class GifSink:
             log.warning("warning: GIF players show frames shorter than 20 ms (over 50 fps) slower than asked; "
                         "%g fps will play slow", float(self.rate))
         self._frames: List[np.ndarray] = []
+        self.frames_saved: Optional[int] = None
 
     def write(self, index: int, image: np.ndarray) -> None:
         if index != len(self._frames):
@@ -201,6 +225,8 @@ class GifSink:
     def finish(self) -> None:
         save_gif(self.path, self._frames, duration_ms=gif_durations(len(self._frames), self.rate))
         self._frames = []
+        with Image.open(self.path) as saved:
+            self.frames_saved = saved.n_frames
 
     def abort(self) -> None:
         """Drop the collected frames; nothing was written yet."""

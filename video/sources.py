@@ -6,12 +6,13 @@ written, and where, is ``video.sinks`` and ``video.output``.
 """
 from __future__ import annotations
 
+import heapq
 import logging
 import re
 from dataclasses import dataclass
 from fractions import Fraction
 from pathlib import Path
-from typing import Iterator, List, Optional, Protocol, Union
+from typing import Iterator, List, NamedTuple, Optional, Protocol, Union
 
 import av
 import numpy as np
@@ -22,6 +23,7 @@ from utils.image_io import IMAGE_SUFFIXES, image_files, read_image
 __all__ = [
     "SourceFrame",
     "SourceInfo",
+    "ColourTags",
     "FrameSource",
     "VideoFileSource",
     "FrameFolderSource",
@@ -41,6 +43,26 @@ class SourceFrame:
     image: np.ndarray
 
 
+class ColourTags(NamedTuple):
+    """A video stream's colour description (FFmpeg's AVColor* numbers): how its pixel values map to
+    light. Frames pass through the tool as the same YUV values, so the output needs the same tags to
+    look the same (bt2020 / HLG or PQ for HDR; players assume bt709 SDR where a tag is missing)."""
+
+    primaries: int
+    transfer: int
+    matrix: int
+    range: int
+
+    def describe(self) -> str:
+        names = {"primaries": {1: "bt709", 9: "bt2020"}, "transfer": {1: "bt709", 16: "PQ", 18: "HLG"},
+                 "matrix": {1: "bt709", 9: "bt2020nc"}}
+        parts = [names[field].get(getattr(self, field), f"{field} {getattr(self, field)}") for field in names]
+        return ", ".join(parts + [{1: "limited range", 2: "full range"}.get(self.range, "range unspecified")])
+
+
+_UNSPECIFIED_COLOUR = ColourTags(2, 2, 2, 0)
+
+
 @dataclass(frozen=True)
 class SourceInfo:
     """What is known about an input before decoding it; ``end`` and ``frame_count`` may be estimates."""
@@ -53,6 +75,9 @@ class SourceInfo:
     frame_count: Optional[int]
     snap: Fraction  # rounding of stored timestamps (half the time base)
     has_audio: bool
+    colour: Optional[ColourTags] = None  # None: unspecified (and always for image frames)
+    bit_depth: int = 8  # bits per sample as stored; frames are decoded to 8 bits
+    alpha: Optional[str] = None  # the pixel format, when it has an alpha channel (decoded without it)
 
 
 class FrameSource(Protocol):
@@ -97,6 +122,11 @@ class VideoFileSource:
     Timestamps come from the stream (``pts x time_base``), so variable-frame-rate input keeps its
     timing; frames without a timestamp follow the previous one by one average frame interval, and
     frames whose timestamp does not increase (broken muxing) are dropped with a log line.
+
+    AVI stores no presentation times, only each packet's place in decoding order, so with B-frames
+    the decoded frames (in presentation order) carry scrambled stamps (1, 4, 3, 5, 2 ...) and half
+    of them would look out of order. There each frame gets the smallest packet stamp not yet given
+    out: the decoder returns frames in presentation order, one per packet, so that is its time.
     """
 
     def __init__(self, path: Union[str, Path], *, strict: bool = False) -> None:
@@ -116,6 +146,7 @@ class VideoFileSource:
         self.end_time: Optional[Fraction] = None  # known exactly once all frames were read
         self.decode_error: Optional[str] = None  # the first decoding error, once frames() has run
         self._sought = False
+        self._restamp = self._container.format.name == "avi"  # see the class docstring
 
     def _read_info(self) -> SourceInfo:
         stream, container = self._stream, self._container
@@ -136,12 +167,23 @@ class VideoFileSource:
         if not width or not height:
             raise InputError(f"{self.path}: the video stream has no frame size")
         has_audio = bool(container.streams.audio)
-        return SourceInfo(width, height, rate, start, end, frame_count, time_base / 2, has_audio)
+        # Stored stamps are rounded to the time base, so the clock snaps within half of it; but when
+        # the time base divides the frame interval (AVI: one unit per frame) every stamp is exact,
+        # and half a unit would be the middle of a 2x output, which must be interpolated, not snapped.
+        snap = Fraction(0) if ((1 / rate) / time_base).denominator == 1 else time_base / 2
+        context = stream.codec_context
+        colour = ColourTags(context.color_primaries, context.color_trc, context.colorspace, context.color_range)
+        components = context.format.components if context.format is not None else ()
+        bit_depth = max((c.bits for c in components), default=8)
+        alpha = context.format.name if any(c.is_alpha for c in components) else None
+        return SourceInfo(width, height, rate, start, end, frame_count, snap, has_audio,
+                          None if colour == _UNSPECIFIED_COLOUR else colour, bit_depth, alpha)
 
     def _decoded(self) -> Iterator[av.VideoFrame]:
         """The stream's frames; a damaged packet is skipped (its error kept) rather than ending the
         decoding, and a read error ends it, so a damaged or truncated file yields what it can."""
         packets = self._container.demux(self._stream)
+        pending: List[int] = []  # AVI: stamps of the packets sent whose frames have not come out
         while True:
             try:
                 packet = next(packets)
@@ -150,8 +192,13 @@ class VideoFileSource:
             except av.error.FFmpegError as error:  # the file ends mid-packet: flush what is decoded
                 self.decode_error = self.decode_error or _first_line(error)
                 packet = None
+            if self._restamp and packet is not None and packet.size and packet.pts is not None:
+                heapq.heappush(pending, packet.pts)
             try:
-                yield from self._stream.decode(packet)
+                for frame in self._stream.decode(packet):
+                    if self._restamp and pending:
+                        frame.pts = heapq.heappop(pending)
+                    yield frame
             except av.error.FFmpegError as error:
                 self.decode_error = self.decode_error or _first_line(error)
             if packet is None:
@@ -160,7 +207,9 @@ class VideoFileSource:
     def seek(self, time: Fraction) -> None:
         """Jump to the key frame at or before ``time``, so a part late in a long file starts at once."""
         time_base = Fraction(self._stream.time_base) if self._stream.time_base else Fraction(1, 1000000)
-        self._container.seek(int(time / time_base), backward=True, any_frame=False, stream=self._stream)
+        # A time past any file (--start 1e30) lands at the end, where no frame follows (an int64 offset).
+        target = min(int(time / time_base), 2**62)
+        self._container.seek(target, backward=True, any_frame=False, stream=self._stream)
         self._sought = True
 
     def _check_complete(self, decoded: int) -> None:

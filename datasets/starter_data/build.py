@@ -28,7 +28,7 @@ from utils.flow_io import write_flo
 from utils.image_io import write_image
 from utils.padding import centre_offsets
 
-__all__ = ["MANIFEST_NAME", "SYNTHETIC_LABELS", "StarterSettings", "BuildSummary", "SceneJob", "FootageJob", "build_starter_dataset"]
+__all__ = ["MANIFEST_NAME", "check_previous_build", "process_pool", "write_text", "SYNTHETIC_LABELS", "StarterSettings", "BuildSummary", "SceneJob", "FootageJob", "build_starter_dataset"]
 
 
 MANIFEST_NAME = "starter_dataset.json"
@@ -184,8 +184,9 @@ def _manifest(settings: StarterSettings) -> dict:
     }
 
 
-def _check_previous_build(output: Path, manifest: dict) -> None:
-    path = output / MANIFEST_NAME
+def check_previous_build(path: Path, manifest: dict) -> None:
+    """InputError when the manifest at ``path`` records other settings: a folder is never mixed."""
+    output = path.parent
     if not path.is_file():
         return
     try:
@@ -199,7 +200,7 @@ def _check_previous_build(output: Path, manifest: dict) -> None:
         )
 
 
-def _write_text(path: Path, text: str) -> None:
+def write_text(path: Path, text: str) -> None:
     with atomic_writer(path) as handle:
         handle.write(text.encode())
 
@@ -224,12 +225,12 @@ def build_starter_dataset(
     settings.check()
     output = Path(output)
     manifest = _manifest(settings)
-    _check_previous_build(output, manifest)
+    check_previous_build(output / MANIFEST_NAME, manifest)
     jobs, train, test, summary = _plan(settings)  # decodes the clips before any worker starts
     write = partial(_write_job, output, settings, with_flow and settings.synthetic_labels == "exact")
     try:
         output.mkdir(parents=True, exist_ok=True)
-        with _pool(num_workers) as pool:
+        with process_pool(num_workers) as pool:
             results = pool.imap(write, jobs, chunksize=8) if pool else map(write, jobs)
             for frames_written, labels_written in tqdm(
                 results, total=len(jobs), desc="triplets", unit="triplet", disable=not progress, dynamic_ncols=True
@@ -237,10 +238,10 @@ def build_starter_dataset(
                 summary.written += frames_written
                 summary.skipped += not frames_written
                 summary.flow_labels += labels_written
-        _write_text(output / "tri_trainlist.txt", "\n".join(train) + "\n")
-        _write_text(output / "tri_testlist.txt", "\n".join(test) + "\n")
+        write_text(output / "tri_trainlist.txt", "\n".join(train) + "\n")
+        write_text(output / "tri_testlist.txt", "\n".join(test) + "\n")
         manifest["counts"] = {"train": summary.train, "test": summary.test}
-        _write_text(output / MANIFEST_NAME, json.dumps(manifest, indent=2) + "\n")
+        write_text(output / MANIFEST_NAME, json.dumps(manifest, indent=2) + "\n")
     except OSError as error:
         raise InputError(f"cannot write the starter set to {output}: {error.strerror or error}") from None
     if with_flow:
@@ -249,7 +250,7 @@ def build_starter_dataset(
 
 
 @contextmanager
-def _pool(num_workers: int):
+def process_pool(num_workers: int):
     """A process pool of ``num_workers`` (None for 0); rendering and PNG compression are CPU-bound.
 
     Workers are spawned, not forked: a child forked after OpenCV has started its thread pool
