@@ -11,8 +11,8 @@ import sys
 from pathlib import Path
 from typing import Optional
 
-from models import MODEL_NAMES, build_model, load_checkpoint
-from models.checkpoint import add_weights_arguments, resolve_weights
+from models import MODEL_NAMES, PUBLISHED, create_model
+from models.checkpoint import add_weights_arguments
 from models.interpolator import pad_multiple_for_scale
 from models.onnx_export import (
     DEFAULT_OPSET,
@@ -70,13 +70,10 @@ def main(argv: Optional[list] = None) -> None:
     # An exported graph is a deployment artifact of the width --model_name names, so the export
     # never swaps in the starter's IFRNet_S for another variant (other_variant=False): without
     # that variant's weights it stops and says how to get them.
-    model_name, checkpoint, note = resolve_weights(args.model_name, args.checkpoint, other_variant=False,
-                                                   offline=args.offline)
+    model = create_model(args.model_name, weights=args.checkpoint or PUBLISHED, other_variant=False, offline=args.offline)
+    model_name, checkpoint, note = model.weights_source
     if note:
         print(f"note: {note}", file=sys.stderr)
-    model = build_model(model_name)
-    load_checkpoint(model, checkpoint)
-    model.eval()
 
     print(f"exporting {model_name} ({checkpoint}) at scale_factor {args.scale_factor}, opset {args.opset} ...")
     try:

@@ -9,7 +9,7 @@ Without ``checkpoint`` the variant's published Vimeo90K weights are loaded from 
 checkpoints/ folder, downloaded there on first use (set IFRNET_OFFLINE=1 to never download);
 ``checkpoint`` may also be an http(s) URL. ``pretrained=False`` gives freshly initialised weights.
 The hub models run the memory-lean inference (``model.lean = True``, as the Interpolator does);
-``model.lean = False`` gives the plain computation of ``models/ifrnet.py``.
+``model.lean = False`` gives the plain computation of ``models/network.py``.
 """
 from __future__ import annotations
 
@@ -18,9 +18,9 @@ from typing import Optional, Union
 
 dependencies = ["torch", "numpy"]
 
-from models import build_model, load_checkpoint
+from models import create_model
 from models.checkpoint import PUBLISHED_CHECKPOINTS_URL, CheckpointError, resolve_weights
-from models.ifrnet import IFRNet as _IFRNetModel
+from models.network import IFRNet as _IFRNetModel
 from models.interpolator import Interpolator
 
 __all__ = ["IFRNet", "IFRNet_L", "IFRNet_S", "interpolator"]
@@ -43,10 +43,8 @@ def _weights_path(model_name: str, checkpoint: Optional[Union[str, Path]]) -> Pa
 
 
 def _model(model_name: str, checkpoint: Optional[Union[str, Path]], pretrained: bool, device: str) -> _IFRNetModel:
-    model = build_model(model_name, lean=True)  # the fast inference; set model.lean = False for the plain maths
-    if pretrained or checkpoint is not None:
-        load_checkpoint(model, _weights_path(model_name, checkpoint))
-    return model.to(device).eval()
+    weights = _weights_path(model_name, checkpoint) if pretrained or checkpoint is not None else None
+    return create_model(model_name, weights=weights, lean=True, device=device)  # lean: set model.lean = False for the plain maths
 
 
 def IFRNet(checkpoint: Optional[Union[str, Path]] = None, pretrained: bool = True, device: str = "cpu") -> _IFRNetModel:
@@ -71,4 +69,4 @@ def interpolator(model_name: str = "IFRNet", checkpoint: Optional[Union[str, Pat
     ``options``: ``scale_factor`` (number or "auto"), ``precision`` ("fp32", "bf16", "fp16", "auto"),
     ``fp16`` (CUDA; same as precision="fp16"), ``batch_size``.
     """
-    return Interpolator(model_name, _weights_path(model_name, checkpoint), device, **options)
+    return Interpolator.load(model_name, _weights_path(model_name, checkpoint), device, **options)

@@ -138,7 +138,7 @@ def main(argv: Optional[list] = None) -> None:
         **{name: getattr(args, name) for name in ("dedup", "loop", "montage", "image_format", "quality", "start", "duration")},
     )
     check_job(job)  # fail on bad paths before loading the model
-    interpolator = Interpolator(args.model_name, args.checkpoint, args.device,
+    interpolator = Interpolator.load(args.model_name, args.checkpoint, args.device,
                                 scale_factor=args.scale_factor, precision=args.precision, fp16=args.fp16,
                                 batch_size=args.batch_size, offline=args.offline, tta=args.tta,
                                 progress=not args.quiet)

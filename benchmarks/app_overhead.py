@@ -116,7 +116,7 @@ def main(argv: Optional[list] = None) -> None:
                        str(folder / "cli.mp4"), "--factor", str(args.factor), "--model_name", args.model_name,
                        "--device", "cpu", "--offline", "--quiet", "--overwrite"]
         # The CLI's settings: auto scale, batches of 8 (the app uses the same library defaults).
-        interpolator = Interpolator(args.model_name, device="cpu", offline=True, scale_factor="auto", batch_size=8)
+        interpolator = Interpolator.load(args.model_name, device="cpu", offline=True, scale_factor="auto", batch_size=8)
         server = AppServer(folder)
         try:
             first, _ = server.video(clip, args)

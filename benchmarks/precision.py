@@ -25,7 +25,7 @@ import torch  # noqa: E402
 from datasets.starter_data import CLIPS, clip_path  # noqa: E402
 from evaluation.precision import PrecisionVariant, read_frames, score_clip, time_variants  # noqa: E402
 from evaluation.speed import timing_weights  # noqa: E402
-from models import MODEL_NAMES, build_model, load_checkpoint  # noqa: E402
+from models import MODEL_NAMES, create_model  # noqa: E402
 from models.checkpoint import CHECKPOINT_DIR, STARTER_CHECKPOINT  # noqa: E402
 from utils.atomic import write_json_report  # noqa: E402
 from utils.cli import run_cli  # noqa: E402
@@ -86,8 +86,7 @@ def main(argv: Optional[List[str]] = None) -> dict:
         report["timing"] = {"model_name": args.timed_model, "weights": weights, "size": [args.height, args.width],
                             "runs": args.runs, "seconds": seconds}
     if not args.skip_quality:
-        model = build_model(args.model_name)
-        load_checkpoint(model, args.checkpoint)
+        model = create_model(args.model_name, weights=args.checkpoint)
         clips = {}
         for clip in args.clips:
             frames = read_frames(clip_path(clip), args.frames)

@@ -105,7 +105,7 @@ def main(argv: Optional[List[str]] = None) -> dict:
     spans = sorted(set(args.spans) | {TWO_X_SPAN})
     if args.json is not None:
         check_output_file(args.json, "--json")
-    interpolator = Interpolator(args.model_name, args.checkpoint, args.device)
+    interpolator = Interpolator.load(args.model_name, args.checkpoint, args.device)
     methods = {**BASELINES, "model": interpolator.interpolate}
     two_x: Dict[str, dict] = {}
     timestep_rows: List[TimestepRow] = []

@@ -29,7 +29,7 @@ ROOT = Path(__file__).resolve().parents[1]
 if str(ROOT) not in sys.path:
     sys.path.insert(0, str(ROOT))
 
-from models import MODEL_NAMES, build_model  # noqa: E402
+from models import MODEL_NAMES, create_model  # noqa: E402
 from models.checkpoint import resolve_weights  # noqa: E402
 from models.interpolator import Interpolator  # noqa: E402
 from utils.cli import run_cli  # noqa: E402
@@ -73,11 +73,8 @@ def make_interpolator(args) -> Interpolator:
     # Speed and memory do not depend on the weights' values: never download for them, never time
     # another width; without weights on disk the network runs with its initial weights.
     checkpoint = resolve_weights(args.model_name, args.checkpoint, other_variant=False, offline=True).path
-    options = dict(scale_factor=args.scale_factor, batch_size=args.batch_size)
-    if checkpoint.is_file():
-        interpolator = Interpolator(args.model_name, checkpoint, args.device, **options)
-    else:
-        interpolator = Interpolator.from_model(build_model(args.model_name), args.device, **options)
+    model = create_model(args.model_name, weights=checkpoint if checkpoint.is_file() else None, lean=True, device=args.device)
+    interpolator = Interpolator(model, args.device, scale_factor=args.scale_factor, batch_size=args.batch_size)
     autotune_convolutions(interpolator.device)  # as interpolate_video.py: every frame has one size
     return interpolator
 

@@ -11,20 +11,19 @@ import sys
 from pathlib import Path
 from typing import Dict, List, Optional, Sequence
 
-import torch
 
 from evaluation.benchmark_sets import Benchmark, check_samples_exist, get_benchmark, list_samples
 from evaluation.runner import evaluate
 from evaluation.scoring import BenchmarkResult
-from models import MODEL_NAMES, build_model, load_checkpoint
-from models.checkpoint import add_weights_arguments, resolve_weights
+from models import MODEL_NAMES, PUBLISHED, create_model
+from models.checkpoint import add_weights_arguments
 from models.tta import TestTimeAugmented
 from utils.atomic import check_output_file, write_json_report
 from utils.device import DEVICE_CHOICES, resolve_device
 from utils.errors import InputError
 from utils.precision import add_precision_argument, resolve_precision
 
-__all__ = ["build_parser", "run_benchmark", "build_report", "summary_line", "load_model"]
+__all__ = ["build_parser", "run_benchmark", "build_report", "summary_line"]
 
 ALL_SPLITS = "all"
 
@@ -61,13 +60,6 @@ def build_parser(benchmark: Benchmark, description: str) -> argparse.ArgumentPar
     parser.add_argument("--tta", action="store_true",
                         help="test-time augmentation: average with the prediction on the pair turned by 180 degrees (about 2x the time)")
     return parser
-
-
-def load_model(model_name: str, checkpoint: Path, device: torch.device) -> torch.nn.Module:
-    """The named variant with the checkpoint's weights, in eval mode on ``device``, running the lean inference."""
-    model = build_model(model_name, lean=True)
-    load_checkpoint(model, checkpoint)
-    return model.to(device).eval()
 
 
 def _split_entry(result: BenchmarkResult) -> Dict[str, object]:
@@ -146,11 +138,12 @@ def run_benchmark(name: str, argv: Optional[Sequence[str]] = None, description: 
 
     device = resolve_device(args.device)
     dtype = resolve_precision(args.precision, device)
-    model_name, checkpoint, note = resolve_weights(args.model_name, args.checkpoint, benchmark.checkpoint_dataset,
-                                                   offline=args.offline, progress=not args.no_progress)
+    model = create_model(args.model_name, weights=args.checkpoint or PUBLISHED, dataset=benchmark.checkpoint_dataset,
+                         offline=args.offline, progress=not args.no_progress, lean=True, precision=dtype,
+                         device=device)
+    model_name, checkpoint, note = model.weights_source
     if note:
         print(f"note: {note}", file=sys.stderr)
-    model = load_model(model_name, checkpoint, device).set_precision(dtype)
     if args.tta:
         model = TestTimeAugmented(model)
 

@@ -74,7 +74,7 @@ def score_clip(
     """Score every variant on the consecutive triplets of ``frames``; the first variant is the float32 reference."""
     interpolators: Dict[str, Interpolator] = {}
     for variant in variants:  # one copy of the model each, its weights cast once
-        interpolators[variant.name] = Interpolator.from_model(copy.deepcopy(model), "cpu")
+        interpolators[variant.name] = Interpolator(copy.deepcopy(model), "cpu")
         variant.apply(interpolators[variant.name].model)
     scores = ClipScores({v.name: [] for v in variants}, {v.name: [] for v in variants})
     for i in tqdm(range(len(frames) - 2), desc=description, unit="triplet", disable=not progress, dynamic_ncols=True):

@@ -24,7 +24,7 @@ import torch
 from torch.utils.flop_counter import FlopCounterMode
 
 from evaluation.reference import build_reference_model
-from models import build_model, load_checkpoint
+from models import build_model, create_model
 from models.checkpoint import resolve_weights
 from utils.precision import PRECISION_DTYPES
 from utils.errors import InputError
@@ -82,11 +82,9 @@ def timing_weights(model_name: str, checkpoint: Optional[Union[str, Path]] = Non
     """
     path = resolve_weights(model_name, checkpoint, other_variant=False, offline=True).path
     if path.is_file():
-        model = build_model(model_name)
-        load_checkpoint(model, path)
-        return model.state_dict(), str(path)
+        return create_model(model_name, weights=path).state_dict(), str(path)
     torch.manual_seed(0)
-    return build_model(model_name).state_dict(), "random init (seed 0)"
+    return create_model(model_name, weights=None).state_dict(), "random init (seed 0)"
 
 
 def build_timed_model(

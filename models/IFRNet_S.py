@@ -1,7 +1,7 @@
 """Compatibility alias: ``from models.IFRNet_S import Model`` as in the authors' release."""
 from __future__ import annotations
 
-from models.ifrnet import WIDTHS, IFRNet
+from models.network import WIDTHS, IFRNet
 
 __all__ = ["Model"]
 

@@ -1,13 +1,15 @@
-"""IFRNet models: ``build_model(name)`` for ``IFRNet``, ``IFRNet_L`` and ``IFRNet_S``.
+"""IFRNet models: ``create_model(name, weights=..., lean=..., precision=..., device=...)`` gives a ready
+model (:mod:`models.factory`); ``build_model(name)`` a freshly initialised one, for ``IFRNet``, ``IFRNet_L``
+and ``IFRNet_S``.
 
-The class itself is ``models.ifrnet.IFRNet``; it is not re-exported here because ``models.IFRNet``
+The class itself is ``models.network.IFRNet``; it is not re-exported here because ``models.IFRNet``
 is the authors' module path (``from models.IFRNet import Model``), which must keep working.
 """
 from __future__ import annotations
 
 from models.checkpoint import CheckpointError, load_checkpoint, published_checkpoint_path
-from models.ifrnet import WIDTHS, Width
-from models.ifrnet import IFRNet as _IFRNet
+from models.network import WIDTHS, Width
+from models.network import IFRNet as _IFRNet
 
 __all__ = [
     "Width",
@@ -30,3 +32,9 @@ def build_model(name: str = "IFRNet", *, lean: bool = False) -> _IFRNet:
     if name not in WIDTHS:
         raise ValueError(f"unknown model name {name!r}; expected one of {', '.join(MODEL_NAMES)}")
     return _IFRNet(WIDTHS[name], lean=lean)
+
+
+# The factory builds on build_model above; imported last so that models.factory can import it.
+from models.factory import PUBLISHED, create_model  # noqa: E402
+
+__all__ += ["PUBLISHED", "create_model"]

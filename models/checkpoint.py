@@ -32,7 +32,7 @@ from models.downloads import (
     record_sum,
     sha256_of,
 )
-from models.ifrnet import WIDTHS, IFRNet
+from models.network import WIDTHS, IFRNet
 from models.published import PUBLISHED_CHECKPOINTS, PUBLISHED_FOLDER_URL, PublishedCheckpoint, find_published
 from utils.download import is_url
 from utils.errors import InputError

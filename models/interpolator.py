@@ -16,15 +16,13 @@ from typing import List, Optional, Sequence, Tuple, Union
 import numpy as np
 import torch
 
-from models import build_model
-from models.checkpoint import load_checkpoint, resolve_weights
-from models.ifrnet import Fields, IFRNet
-from models.tta import averaged_inference
+from models.factory import PUBLISHED, check_precision, create_model
+from models.network import Fields, IFRNet
+from models.tta import DEFAULT_TTA, TRANSFORMS, averaged_inference
 from utils.device import resolve_device
 from utils.errors import InputError
 from utils.image_io import image_to_tensor, tensor_to_image
 from utils.padding import InputPadder, pad_multiple_for_scale  # re-exported: callers import it here
-from utils.precision import resolve_precision
 
 __all__ = [
     "Interpolator",
@@ -41,6 +39,7 @@ AUTO_SCALE_PIXEL_BUDGET = 1920 * 1088
 AUTO_SCALE_CHOICES = (1.0, 0.5, 0.25)
 
 ScaleSetting = Union[float, str]  # a number, or "auto"
+TTASetting = Union[bool, Sequence[str]]  # True for the default transforms, or their names
 
 
 def auto_scale_factor(height: int, width: int, pixel_budget: int = AUTO_SCALE_PIXEL_BUDGET) -> float:
@@ -69,12 +68,23 @@ def _parse_scale(scale_factor: ScaleSetting) -> ScaleSetting:
     return float(scale_factor)
 
 
+def _tta_transforms(tta: TTASetting) -> Tuple[str, ...]:
+    """The test-time transforms a ``tta`` setting names: () for none, the default for True."""
+    if isinstance(tta, bool):
+        return tuple(DEFAULT_TTA) if tta else ()
+    unknown = [name for name in tta if name not in TRANSFORMS]
+    if unknown:
+        raise InputError(f"unknown test-time transforms {unknown}; choose from {', '.join(sorted(TRANSFORMS))}")
+    return tuple(tta)
+
+
 class Interpolator:
     """Interpolates frames between pairs of uint8 RGB images with a loaded IFRNet.
 
-    ``Interpolator("IFRNet", "checkpoints/IFRNet/IFRNet_Vimeo90K.pth", "auto").interpolate(f0, f1,
-    [0.5])`` returns the middle frame. Frames are padded by edge replication (no black border is
-    blended into the flows) and cropped back.
+    ``Interpolator.load("IFRNet", "checkpoints/IFRNet/IFRNet_Vimeo90K.pth", "auto").interpolate(f0,
+    f1, [0.5])`` returns the middle frame; ``Interpolator(models.create_model(...))`` wraps a built
+    model. Frames are padded by edge replication (no black border is blended into the flows) and
+    cropped back.
 
     Options: ``scale_factor`` (a number, or ``"auto"`` to pick one per frame size with
     :func:`auto_scale_factor`); ``precision`` (``"fp32"``, ``"bf16"`` on a CPU with native
@@ -83,10 +93,13 @@ class Interpolator:
     :mod:`models.low_precision`; ``fp16=True`` is an alias of ``precision="fp16"``); ``batch_size``
     (most timesteps per network call, to bound memory; ``None`` runs all timesteps of a pair in
     one call, which encodes the pair once); ``lean`` (default True: the memory-lean inference of
-    :mod:`models.lean_inference`; False runs the plain path of :mod:`models.ifrnet`); ``tta``
+    :mod:`models.lean_inference`; False runs the plain path of :mod:`models.network`); ``tta``
     (test-time augmentation: each frame is the mean of the plain prediction and the one on the
-    pair turned by 180 degrees, see :mod:`models.tta`; about twice the time); ``progress`` (False
-    hides the download progress bar of weights fetched on first use).
+    pair turned by 180 degrees, see :mod:`models.tta`; about twice the time; a sequence of
+    :data:`models.tta.TRANSFORMS` names averages over those instead, as benchmarks/video_tta.py
+    compares them; the model itself is still the one that chose its path, so tta stays lean);
+    ``progress`` (:meth:`load`: False hides the download progress bar of weights fetched on first
+    use).
 
     cuDNN's autotuner is not switched on here (it is a process-wide setting): scripts that feed
     frames of one size switch it on with :func:`utils.device.autotune_convolutions`.
@@ -94,6 +107,32 @@ class Interpolator:
 
     def __init__(
         self,
+        model: IFRNet,
+        device: Union[str, torch.device] = "cpu",
+        *,
+        scale_factor: ScaleSetting = 1.0,
+        precision: Union[str, torch.dtype] = "fp32",
+        fp16: bool = False,
+        batch_size: Optional[int] = None,
+        lean: bool = True,
+        tta: TTASetting = False,
+    ) -> None:
+        """Wrap a built model (``models.create_model``); :meth:`load` builds and loads one by name.
+
+        ``model_name``, ``checkpoint`` and ``weights_note`` come from the model's
+        ``weights_source`` (set by ``create_model``; None for a model built otherwise).
+        """
+        device = resolve_device(device) if isinstance(device, str) else device
+        dtype = self._check_options(device, scale_factor, precision, fp16, batch_size, lean)
+        transforms = _tta_transforms(tta)
+        source = getattr(model, "weights_source", None)
+        self.model_name, self.checkpoint, self.weights_note = source if source is not None else (None, None, None)
+        self._setup(model, device, scale_factor, dtype, batch_size, lean)
+        self.tta = transforms
+
+    @classmethod
+    def load(
+        cls,
         model_name: str = "IFRNet",
         checkpoint: Optional[Union[str, Path]] = None,
         device: Union[str, torch.device] = "auto",
@@ -105,43 +144,22 @@ class Interpolator:
         lean: bool = True,
         dataset: str = "Vimeo90K",
         offline: bool = False,
-        tta: bool = False,
+        tta: TTASetting = False,
         progress: bool = True,
-    ) -> None:
-        device = resolve_device(device) if isinstance(device, str) else device
-        dtype = self._check_options(device, scale_factor, precision, fp16, batch_size, lean)  # before the (slow) load
-        # The published weights of ``dataset`` unless ``checkpoint`` is given; without them the
-        # starter weights, in which case ``weights_note`` says so (the tools print it). The
-        # published weights are downloaded on first use unless ``offline`` (with a progress bar
-        # on stderr unless ``progress`` is False).
-        resolved = resolve_weights(model_name, checkpoint, dataset, offline=offline, progress=progress)
-        model = build_model(resolved.model_name)
-        load_checkpoint(model, resolved.path)
-        self.model_name, self.checkpoint, self.weights_note = resolved
-        self._setup(model, device, scale_factor, dtype, batch_size, lean)
-        self.tta = tta
-
-    @classmethod
-    def from_model(
-        cls,
-        model: IFRNet,
-        device: Union[str, torch.device] = "cpu",
-        *,
-        scale_factor: ScaleSetting = 1.0,
-        precision: Union[str, torch.dtype] = "fp32",
-        fp16: bool = False,
-        batch_size: Optional[int] = None,
-        lean: bool = True,
-        tta: bool = False,
     ) -> "Interpolator":
-        """Wrap an already built (and loaded) model."""
-        self = cls.__new__(cls)
-        self.model_name, self.checkpoint, self.weights_note = None, None, None
+        """An Interpolator for the named variant with ``checkpoint``'s weights.
+
+        Without ``checkpoint``: the published weights of ``dataset`` (downloaded on first use
+        unless ``offline``), else the starter weights, in which case ``weights_note`` says so (the
+        tools print it). Options are checked before the (slow) load.
+        """
         device = resolve_device(device) if isinstance(device, str) else device
-        dtype = self._check_options(device, scale_factor, precision, fp16, batch_size, lean)
-        self._setup(model, device, scale_factor, dtype, batch_size, lean)
-        self.tta = tta
-        return self
+        cls._check_options(device, scale_factor, precision, fp16, batch_size, lean)
+        _tta_transforms(tta)
+        model = create_model(model_name, weights=PUBLISHED if checkpoint is None else checkpoint, dataset=dataset,
+                             offline=offline, progress=progress, lean=lean, device=device)
+        return cls(model, device, scale_factor=scale_factor, precision=precision, fp16=fp16, batch_size=batch_size,
+                   lean=lean, tta=tta)
 
     @staticmethod
     def _check_options(
@@ -156,9 +174,7 @@ class Interpolator:
             if device.type != "cuda":
                 raise InputError("--fp16 needs a CUDA device (half precision is slower and less accurate on the CPU); drop --fp16 or use --device cuda")
             precision = "fp16"
-        dtype = resolve_precision(precision, device)
-        if dtype != torch.float32 and not lean:
-            raise InputError("reduced precision runs on the lean inference path; drop lean=False or use precision fp32")
+        dtype = check_precision(precision, device, lean)
         if batch_size is not None and batch_size < 1:
             raise InputError(f"batch_size must be at least 1, got {batch_size}")
         return dtype
@@ -206,7 +222,7 @@ class Interpolator:
     def interpolate_with_fields(
         self, frame0: np.ndarray, frame1: np.ndarray, timesteps: Sequence[float]
     ) -> Tuple[List[np.ndarray], List[Fields]]:
-        """:meth:`interpolate`, plus for each frame the :class:`~models.ifrnet.Fields` it was merged
+        """:meth:`interpolate`, plus for each frame the :class:`~models.network.Fields` it was merged
         from, one per frame without the batch dimension (float32 on the CPU, cropped to the frames'
         size, flows in pixels): what the
         visualisations of ``demo_2x.py --visualize`` and the web app draw."""
@@ -241,7 +257,7 @@ class Interpolator:
         for start in range(0, len(timesteps), chunk):
             embt = torch.tensor(timesteps[start : start + chunk], dtype=torch.float32, device=self.device).view(-1, 1, 1, 1)
             if self.tta:
-                preds = averaged_inference(self.model, img0, img1, embt, scale)
+                preds = averaged_inference(self.model, img0, img1, embt, scale, self.tta)
             else:
                 preds = self.model.inference(img0, img1, embt, scale_factor=scale, return_fields=with_fields)
             if with_fields:

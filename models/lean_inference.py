@@ -1,7 +1,7 @@
 """Memory-lean inference: IFRNet's inference pass with the same weights and values, less memory.
 
 Full-resolution inference is dominated by a few tensors of ~100 channels at half the frame size
-(0.8 GB each at 4K). The plain layers of :mod:`models.ifrnet` hold an input and an output of that
+(0.8 GB each at 4K). The plain layers of :mod:`models.network` hold an input and an output of that
 size at every step, a ResBlock three. This sibling walks the same modules differently:
 
 * channels_last layout throughout (several times faster for oneDNN and cuDNN convolutions), the
@@ -34,8 +34,8 @@ import torch.nn as nn
 from models.lean_ops import conv3x3_, prelu_
 from utils.warp import resize, warp
 
-if TYPE_CHECKING:  # only for annotations: models.ifrnet imports this module
-    from models.ifrnet import IFRNet, ResBlock
+if TYPE_CHECKING:  # only for annotations: models.network imports this module
+    from models.network import IFRNet, ResBlock
 
 __all__ = ["lean_fields", "cat_channels_last"]
 

@@ -13,11 +13,11 @@ near-static frames) while costing little time to keep exact:
 * the flows, accumulated across levels in float32 (a bfloat16 flow of 60 px is only known to
   1/4 px), and the sampling positions and values of every warp of the encoder features;
 * the merge: warping the float32 images, the mask blend, the residual, the mean and the clamp,
-  all in :meth:`models.ifrnet.IFRNet.merge` outside the network.
+  all in :meth:`models.network.IFRNet.merge` outside the network.
 
 The low-precision values only ever enter a convolution (the images are rounded only as the first
 layer's input). The walk itself is :mod:`models.lean_inference`, which reads each layer's dtype
-from its weights; :meth:`models.ifrnet.IFRNet.set_precision` is the switch.
+from its weights; :meth:`models.network.IFRNet.set_precision` is the switch.
 """
 from __future__ import annotations
 
@@ -27,8 +27,8 @@ from typing import TYPE_CHECKING, Optional, Tuple
 import torch
 import torch.nn as nn
 
-if TYPE_CHECKING:  # only for annotations: models.ifrnet imports this module
-    from models.ifrnet import IFRNet
+if TYPE_CHECKING:  # only for annotations: models.network imports this module
+    from models.network import IFRNet
 
 __all__ = ["CastLayers", "LAYER_NAMES"]
 

@@ -39,7 +39,7 @@ import numpy as np
 import torch
 import torch.nn as nn
 
-from models.ifrnet import IFRNet
+from models.network import IFRNet
 from utils.atomic import atomic_writer
 from utils.errors import InputError
 from utils.padding import pad_multiple_for_scale

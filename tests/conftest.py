@@ -26,3 +26,22 @@ def seeded_checkpoints(tmp_path_factory):
         paths[name] = folder / f"{name}_seeded.pth"
         torch.save(seeded_model(name).state_dict(), paths[name])
     return paths
+
+
+@pytest.fixture
+def run_main(capsys):
+    """Call a script's ``main`` in-process through ``utils.cli.run_cli``, as its ``__main__`` does:
+    ``run_main(module.main, *args)`` -> (exit code, stdout, stderr). No subprocess, no second
+    torch import; arguments are passed through ``str``."""
+    from utils.cli import run_cli
+
+    def call(main, *args):
+        code = 0
+        try:
+            run_cli(main, [str(arg) for arg in args])
+        except SystemExit as exit_info:
+            code = exit_info.code
+        captured = capsys.readouterr()
+        return code, captured.out, captured.err
+
+    return call

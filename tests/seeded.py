@@ -14,7 +14,7 @@ from typing import Dict
 import torch
 
 from models import build_model
-from models.ifrnet import IFRNet
+from models.network import IFRNet
 
 GOLDEN_DIR = Path(__file__).resolve().parent / "golden"
 
@@ -38,3 +38,12 @@ def seeded_model(name: str) -> IFRNet:
     model = build_model(name)
     model.load_state_dict(seeded_state_dict(model), strict=True)
     return model.eval()
+
+
+def overflowing_model(name: str = "IFRNet_S") -> IFRNet:
+    """Finite weights whose activations overflow to Inf and then NaN (as after a diverged step)."""
+    broken = seeded_model(name)
+    with torch.no_grad():
+        for parameter in broken.parameters():
+            parameter.mul_(1e3)
+    return broken

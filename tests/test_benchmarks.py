@@ -68,11 +68,33 @@ def ssim_3d(pred, truth):
     return (((2 * mu1 * mu2 + c1) * (2 * cov + c2)) / ((mu1 ** 2 + mu2 ** 2 + c1) * (var1 + var2 + c2))).mean()
 
 
+# How far the script's float prediction may lie from the one computed here, in [0, 1] units: the
+# script runs the lean path, this file the plain one, and each CPU's convolution kernels (AVX2,
+# AVX-512, ARM) sum in their own order. Measured (IFRNet_S, seeded, AVX-512): at most 5.8e-6 on
+# 640x480 video frames, 3.4e-5 on 480x640 noise; 1e-4 leaves a 3x margin over the worst and is
+# 1/40 of an 8-bit level, so about 5% of the values count as able to round either way.
+PREDICTION_SLACK = 1e-4
+
+
 def scores(pred, truth):
-    """PSNR on the float prediction, the reference's 3-D SSIM, and IE on 8-bit rounded images."""
+    """PSNR on the float prediction, the reference's 3-D SSIM, and IE on 8-bit rounded images.
+
+    IE comes as (low, high): a value within PREDICTION_SLACK of a rounding boundary may round
+    either way in the script (on an AVX2 CPU two pixels of 35,100 did, moving IE by 5.7e-5), so
+    IE is pinned to the interval its ambiguous pixels allow, not to one float.
+    """
     psnr = (-10 * torch.log10(((pred - truth) ** 2).mean())).item()
-    ie = (torch.round(pred * 255) - torch.round(truth * 255)).abs().mean().item()
-    return psnr, ssim_3d(pred, truth).item(), ie
+    target = torch.round(truth * 255)
+    errors = [(torch.round((pred + shift) * 255) - target).abs() for shift in (-PREDICTION_SLACK, 0.0, PREDICTION_SLACK)]
+    low = torch.minimum(torch.minimum(errors[0], errors[1]), errors[2]).mean().item()
+    high = torch.maximum(torch.maximum(errors[0], errors[1]), errors[2]).mean().item()
+    return psnr, ssim_3d(pred, truth).item(), (low, high)
+
+
+def within(bounds):
+    """An IE between its bounds (see scores), with float32 summation's own slack on the mean."""
+    low, high = bounds
+    return pytest.approx((low + high) / 2, abs=(high - low) / 2 + 1e-6)
 
 
 def replicate_pad(image, multiple):
@@ -89,6 +111,10 @@ def crop(image, box):
 
 
 def approx(value):
+    """PSNR (and means of it) on the float prediction: lean (the script) and plain (here) predictions
+    differ by up to ~3e-5 per value on any CPU, but the mean squared error averages those out; at
+    96x64 to 640x480 the float32 PSNRs came out identical. rel=1e-6 (~3e-5 dB) is ten float32 ulps of
+    a PSNR near 30 dB; IE, a mean of 8-bit rounded values, is not pinned this way (see scores)."""
     return pytest.approx(value, rel=1e-6, abs=1e-6)
 
 
@@ -104,7 +130,7 @@ def assert_matches(report, expected):
         assert sample["psnr"] == approx(psnr), name
         assert sample["ssim"] == approx_ssim(ssim), name
         if ie:
-            assert sample["ie"] == approx(ie[0]), name
+            assert sample["ie"] == within(ie[0]), name
     assert report["count"] == len(expected)
     assert report["psnr"] == approx(np.mean([e[1] for e in expected]))
     assert report["ssim"] == approx_ssim(np.mean([e[2] for e in expected]))
@@ -211,7 +237,7 @@ def test_middlebury_zero_pads_to_480x640_and_reports_ie(tmp_path, model, common)
         pred = infer(model, *canvases, [0.5])[..., :90, :130]
         expected.append((sequence, *scores(pred, load(root / "other-gt-interp" / sequence / "frame10i11.png"))))
     assert_matches(report, expected)
-    assert report["ie"] == approx(np.mean([e[3] for e in expected]))
+    assert report["ie"] == within(np.mean([e[3] for e in expected], axis=0))
     assert "ie" in json.loads(out.read_text())
 
     replicate = [replicate_pad(load(root / "other-data" / "Beanbags" / n), 16)[0] for n in ("frame10.png", "frame11.png")]
@@ -293,10 +319,18 @@ def test_missing_checkpoint_names_the_download(tmp_path, monkeypatch):
 
 
 def run_script(script, *args, cwd):
+    """A benchmark script in a subprocess: for the one smoke test of its real exit code and output."""
     return subprocess.run([sys.executable, str(ROOT / "benchmarks" / script), *args], capture_output=True, text=True, cwd=cwd)
 
 
-def test_cli_runs_and_refuses_a_missing_root_in_one_line(tmp_path, seeded_checkpoints):
+@pytest.fixture
+def cli(tmp_path, monkeypatch, run_main):
+    """A benchmark's main in-process in tmp_path (conftest's run_main): (exit code, stdout, stderr)."""
+    monkeypatch.chdir(tmp_path)
+    return lambda module, *args: run_main(module.main, *args)
+
+
+def test_cli_runs_and_refuses_a_missing_root_in_one_line(tmp_path, seeded_checkpoints, cli):
     root = tmp_path / "UCF101"
     build.build_ucf101(root, ["1"], size=(32, 48))
     ok = run_script("UCF101.py", "--data_root", str(root), "--model_name", MODEL,
@@ -305,13 +339,13 @@ def test_cli_runs_and_refuses_a_missing_root_in_one_line(tmp_path, seeded_checkp
     assert ok.stdout.count("\n") == 1 and ok.stdout.startswith("UCF101 [test] IFRNet_S")
     assert json.loads((tmp_path / "r.json").read_text())["count"] == 1
 
-    missing = run_script("GoPro.py", "--data_root", str(tmp_path / "nowhere"), "--device", "cpu", cwd=tmp_path)
-    assert missing.returncode == 2
-    assert missing.stderr.strip().count("\n") == 0
-    assert "GoPro dataset root not found" in missing.stderr and "<root>/test/<video>/" in missing.stderr
+    code, _, err = cli(GoPro, "--data_root", tmp_path / "nowhere", "--device", "cpu")
+    assert code == 2
+    assert err.strip().count("\n") == 0
+    assert "GoPro dataset root not found" in err and "<root>/test/<video>/" in err
 
-    bad_limit = run_script("UCF101.py", "--data_root", str(root), "--limit", "0", cwd=tmp_path)
-    assert bad_limit.returncode == 2 and "--limit" in bad_limit.stderr
+    code, _, err = cli(UCF101, "--data_root", root, "--limit", "0")
+    assert code == 2 and "--limit" in err
 
 
 @pytest.fixture
@@ -323,18 +357,18 @@ def zero_checkpoint(tmp_path):
     return path
 
 
-def test_exact_frames_are_left_out_of_the_psnr_mean_and_json_stays_strict(tmp_path, zero_checkpoint):
+def test_exact_frames_are_left_out_of_the_psnr_mean_and_json_stays_strict(tmp_path, zero_checkpoint, cli):
     root = tmp_path / "UCF101"
     build.build_ucf101(root, ["1"], size=(32, 48))
     for name in ("frame_00.png", "frame_01_gt.png", "frame_02.png"):  # sample 2: a black still, predicted exactly
         (root / "2").mkdir(exist_ok=True)
         Image.fromarray(np.zeros((32, 48, 3), np.uint8)).save(root / "2" / name)
-    run = run_script("UCF101.py", "--data_root", str(root), "--model_name", MODEL, "--checkpoint", str(zero_checkpoint),
-                     "--device", "cpu", "--no_progress", "--json", "r.json", cwd=tmp_path)
-    assert run.returncode == 0, run.stderr
-    assert "nan" not in run.stdout.lower() and "inf " not in run.stdout
-    assert "(n=2; 1 frame(s) predicted exactly, PSNR infinite, not in the PSNR average)" in run.stdout
-    assert "1 non-finite value(s) written as null (per_sample[1].psnr=inf)" in run.stderr
+    code, out, err = cli(UCF101, "--data_root", root, "--model_name", MODEL, "--checkpoint", zero_checkpoint,
+                         "--device", "cpu", "--no_progress", "--json", "r.json")
+    assert code == 0, err
+    assert "nan" not in out.lower() and "inf " not in out
+    assert "(n=2; 1 frame(s) predicted exactly, PSNR infinite, not in the PSNR average)" in out
+    assert "1 non-finite value(s) written as null (per_sample[1].psnr=inf)" in err
 
     text = (tmp_path / "r.json").read_text()
     written = json.loads(text, parse_constant=lambda name: pytest.fail(f"bare {name} in the JSON"))
@@ -358,17 +392,18 @@ def test_a_prediction_that_is_not_finite_stops_at_the_first_sample(tmp_path, mod
         evaluate(BrokenModel(), list_samples(benchmark, root), benchmark.protocol, torch.device("cpu"), progress=False)
 
 
-def test_unwritable_json_is_refused_before_the_run_not_after(tmp_path, seeded_checkpoints):
+def test_unwritable_json_is_refused_before_the_run_not_after(tmp_path, seeded_checkpoints, cli):
     root = tmp_path / "UCF101"
     build.build_ucf101(root, ["1"], size=(32, 48))
     (tmp_path / "notes.txt").write_text("x")
-    for target, message in (("notes.txt/r.json", "--json's folder notes.txt is a file, not a folder"),
-                            (".", "--json . is a folder; give a file name")):
-        run = run_script("UCF101.py", "--data_root", str(root), "--model_name", MODEL, "--checkpoint",
-                         str(seeded_checkpoints[MODEL]), "--device", "cpu", "--json", target, cwd=tmp_path)
-        assert run.returncode == 2
-        assert run.stderr.strip().splitlines() == [f"UCF101.py: error: {message}"]
-        assert run.stdout == ""  # refused before scoring, not after the whole run
+    for target, message in (("notes.txt/r.json", f"--json's folder {tmp_path / 'notes.txt'} is a file, not a folder"),
+                            (".", f"--json {tmp_path} is a folder; give a file name")):
+        code, out, err = cli(UCF101, "--data_root", root, "--model_name", MODEL, "--checkpoint",
+                             seeded_checkpoints[MODEL], "--device", "cpu", "--json", target)
+        assert code == 2
+        lines = err.strip().splitlines()
+        assert len(lines) == 1 and lines[0].endswith(f"error: {message}")
+        assert out == ""  # refused before scoring, not after the whole run
 
 
 def test_starter_eval_refuses_an_unwritable_json_before_decoding_the_clips(tmp_path):
@@ -390,7 +425,7 @@ def test_a_list_file_that_is_not_text_is_named(tmp_path, common):
 def test_unreadable_or_mismatched_frames_stop_before_the_model_is_loaded(tmp_path, common, monkeypatch):
     import evaluation.benchmark_command_line
 
-    monkeypatch.setattr(evaluation.benchmark_command_line, "load_model", lambda *a: pytest.fail("the model was loaded before the frames were checked"))
+    monkeypatch.setattr(evaluation.benchmark_command_line, "create_model", lambda *a, **k: pytest.fail("the model was loaded before the frames were checked"))
     root = tmp_path / "vimeo_triplet"
     build.build_vimeo90k(root, count=2, size=(32, 48))
     broken = root / "sequences" / "00001" / "0002" / "im3.png"

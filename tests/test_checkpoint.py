@@ -1,7 +1,5 @@
 """load_checkpoint accepts the checkpoint shapes found in the wild and refuses the wrong variant, damaged
 or foreign files and non-finite weights, each in one line."""
-import subprocess
-import sys
 from pathlib import Path
 
 import pytest
@@ -111,14 +109,10 @@ def test_resolve_weights_can_refuse_another_variant(tmp_path, monkeypatch):
 
 
 def test_starter_checkpoint_tool_writes_half_precision_weights_that_load(tmp_path, seeded_checkpoints):
-    root = Path(__file__).resolve().parents[1]
+    from tools import make_starter_checkpoint  # its subprocess smoke test is in test_tools.py
+
     output = tmp_path / "starter" / "IFRNet_S_starter.pth"
-    result = subprocess.run(
-        [sys.executable, str(root / "tools" / "make_starter_checkpoint.py"), "--weights",
-         str(seeded_checkpoints["IFRNet_S"]), "--output", str(output)],
-        capture_output=True, text=True, cwd=root,
-    )
-    assert result.returncode == 0, result.stderr
+    make_starter_checkpoint.main(["--weights", str(seeded_checkpoints["IFRNet_S"]), "--output", str(output)])
     stored = torch.load(output, weights_only=True)
     assert all(value.dtype == torch.float16 for value in stored.values())
     assert output.stat().st_size < 10e6
@@ -129,12 +123,15 @@ def test_starter_checkpoint_tool_writes_half_precision_weights_that_load(tmp_pat
         torch.testing.assert_close(value, original[key], rtol=1e-3, atol=1e-4)
 
 
-def run_demo_cli(*args, cwd):
-    return subprocess.run([sys.executable, str(Path(__file__).resolve().parents[1] / "demo_2x.py"), *args],
-                          capture_output=True, text=True, cwd=cwd)
+def run_demo_cli(run_main, *args):
+    """demo_2x in-process (conftest's run_main): (exit code, stderr)."""
+    import demo_2x
+
+    code, _, err = run_main(demo_2x.main, *args)
+    return code, err
 
 
-def test_non_finite_weights_are_refused_naming_the_first_bad_tensor(tmp_path, weights):
+def test_non_finite_weights_are_refused_naming_the_first_bad_tensor(tmp_path, weights, run_main):
     """Issue 13 item 3: NaN or Inf weights used to give black frames, PSNR nan and exported graphs of NaN."""
     keys = list(weights)
     poisoned = dict(weights)
@@ -148,20 +145,20 @@ def test_non_finite_weights_are_refused_naming_the_first_bad_tensor(tmp_path, we
     assert f"NaN or Inf values in {keys[3]}" in message and str(path) in message and "\n" not in message
 
     # Through a tool (the demo, the video tool, the benchmarks and the export all load with load_checkpoint).
-    result = run_demo_cli("--model_name", "IFRNet_S", "--checkpoint", str(path), "--output", str(tmp_path / "out"),
-                          "--device", "cpu", cwd=tmp_path)
-    assert result.returncode == 2 and result.stderr.count("\n") == 1 and keys[3] in result.stderr
+    code, err = run_demo_cli(run_main, "--model_name", "IFRNet_S", "--checkpoint", path, "--output", tmp_path / "out",
+                             "--device", "cpu")
+    assert code == 2 and err.count("\n") == 1 and keys[3] in err
     assert not (tmp_path / "out").exists()
 
 
-def test_files_that_are_no_checkpoint_are_named_without_pytorchs_unsafe_advice(tmp_path, weights):
+def test_files_that_are_no_checkpoint_are_named_without_pytorchs_unsafe_advice(tmp_path, weights, run_main):
     """Issue 13 item 10: random bytes or text got PyTorch's advice to retry with weights_only=False."""
     noise = tmp_path / "noise.pth"
     noise.write_bytes(bytes(range(256)) * 64)
-    result = run_demo_cli("--model_name", "IFRNet_S", "--checkpoint", str(noise), "--device", "cpu", cwd=tmp_path)
-    assert result.returncode == 2 and result.stderr.count("\n") == 1, result.stderr
-    assert f"cannot read checkpoint {noise}: it is not a PyTorch checkpoint" in result.stderr
-    assert "weights_only" not in result.stderr
+    code, err = run_demo_cli(run_main, "--model_name", "IFRNet_S", "--checkpoint", noise, "--device", "cpu")
+    assert code == 2 and err.count("\n") == 1, err
+    assert f"cannot read checkpoint {noise}: it is not a PyTorch checkpoint" in err
+    assert "weights_only" not in err
 
     text = tmp_path / "notes.pth"
     text.write_text("IFRNet weights: see the Dropbox folder\n")

@@ -186,14 +186,13 @@ def test_falls_back_to_the_starter_weights_with_a_note(tmp_path, frames, seeded_
     assert np.abs(written.astype(int) - expected.astype(int)).max() <= 1
 
 
-def test_output_under_a_file_is_refused_in_one_line_before_inference(tmp_path, frames, seeded_checkpoints):
+def test_output_under_a_file_is_refused_in_one_line_before_inference(tmp_path, frames, seeded_checkpoints, capsys):
     notes = tmp_path / "notes.txt"
     notes.write_text("x")
-    command = [sys.executable, str(ROOT / "demo_2x.py"), *base_args(frames, seeded_checkpoints["IFRNet_S"], tmp_path)]
-    command[command.index("--output") + 1] = str(notes / "out")
-    result = subprocess.run(command, capture_output=True, text=True, cwd=tmp_path)
-    assert result.returncode == 2
-    assert result.stderr.strip().splitlines() == [f"demo_2x.py: error: --output {notes / 'out'} cannot be created: {notes} is a file, not a folder"]
+    argv = base_args(frames, seeded_checkpoints["IFRNet_S"], tmp_path)
+    argv[argv.index("--output") + 1] = str(notes / "out")
+    line = bad_input_error(demo_2x, argv, capsys)
+    assert line.endswith(f"error: --output {notes / 'out'} cannot be created: {notes} is a file, not a folder")
     assert notes.read_text() == "x"
 
 
@@ -225,14 +224,12 @@ def test_output_that_fails_while_writing_is_one_line(tmp_path, frames, seeded_ch
 
 def test_demo_2x_visualize_writes_the_fields_of_its_frame(tmp_path, frames, seeded_checkpoints):
     out = tmp_path / "out"
-    command = [sys.executable, str(ROOT / "demo_2x.py"), *base_args(frames, seeded_checkpoints["IFRNet_S"], tmp_path)[:-4],
-               "--output", str(out), "--device", "cpu", "--visualize"]
-    result = subprocess.run(command, capture_output=True, text=True, cwd=tmp_path)
-    assert result.returncode == 0, result.stderr
+    demo_2x.main([*base_args(frames, seeded_checkpoints["IFRNet_S"], tmp_path)[:-4], "--output", str(out), "--device", "cpu",
+                  "--visualize"])
     from models.interpolator import Interpolator
     from utils.visualize import field_images
 
-    interpolator = Interpolator.from_model(seeded_model("IFRNet_S"), "cpu")
+    interpolator = Interpolator(seeded_model("IFRNet_S"), "cpu")
     frame, fields = interpolator.interpolate_with_fields(read_image(frames[0]), read_image(frames[1]), [0.5])
     for name, expected in field_images(*fields[0]).items():
         written = read_image(out / f"interp_t0.500_{name}.png")

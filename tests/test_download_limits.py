@@ -275,7 +275,7 @@ def test_without_progress_no_download_bar_is_drawn(tmp_path, server, small_weigh
     online(server.url("/m/"))
     for progress, folder in ((True, "loud"), (False, "quiet")):
         monkeypatch.setattr(checkpoint_module, "CHECKPOINT_DIR", tmp_path / folder)
-        Interpolator("IFRNet_S", device="cpu", progress=progress)
+        Interpolator.load("IFRNet_S", device="cpu", progress=progress)
         bar = "%|" in capsys.readouterr().err  # tqdm's bar
         assert bar == progress
 
@@ -300,12 +300,12 @@ def test_interpolate_video_quiet_and_benchmarks_no_progress_reach_the_download(t
     frames.mkdir()
     for index in range(2):
         Image.new("RGB", (32, 32), (index * 50, 0, 0)).save(frames / f"{index:03d}.png")
-    monkeypatch.setattr(interpolate_video, "Interpolator", spy)
+    monkeypatch.setattr(interpolate_video.Interpolator, "load", spy)
     with pytest.raises(Reached):
         interpolate_video.main(["--input", str(frames), "--output", str(tmp_path / "out"), "--input_fps", "10", "--quiet"])
     import evaluation.benchmark_command_line as command_line
 
-    monkeypatch.setattr(command_line, "resolve_weights", spy)
+    monkeypatch.setattr(command_line, "create_model", spy)
     root = tmp_path / "vimeo_triplet"
     benchmark_builders.build_vimeo90k(root, count=1, size=(32, 32))
     with pytest.raises(Reached):

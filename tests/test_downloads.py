@@ -47,6 +47,7 @@ def online(monkeypatch):
 
 
 def tool(*args, urls, cwd):
+    """The tool in a subprocess (its one smoke test); other cases call its main in-process."""
     env = {k: v for k, v in os.environ.items() if k != "IFRNET_OFFLINE"}
     env["IFRNET_CHECKPOINT_URLS"] = ",".join(urls)
     return subprocess.run([sys.executable, str(TOOL), "--no_progress", *args], capture_output=True, text=True,
@@ -117,28 +118,32 @@ def test_a_404_a_corrupt_file_and_a_wrong_width_file_fall_through_to_the_next_so
     assert files_under(tmp_path) == ["IFRNet_small", f"IFRNet_small/{SMALL}", "SHA256SUMS"]
 
 
-def test_every_source_failing_names_each_one_in_one_line_and_leaves_nothing(tmp_path, server, weights):
+def test_every_source_failing_names_each_one_in_one_line_and_leaves_nothing(tmp_path, server, weights, online, run_main):
+    from tools.download_checkpoints import main
+
     server.files[f"/text/{SMALL}"] = b"<html>sign in to download</html>\n"
     server.files[f"/wide/{SMALL}"] = weights["IFRNet"]
-    refused = closed_port_url("/")
+    online(server.url("/missing/"), closed_port_url("/"), server.url("/text/"), server.url("/wide/"))
     out = tmp_path / "ckpts"
-    result = tool("--variant", "IFRNet_S", "--task", "Vimeo90K", "--output", str(out),
-                  urls=[server.url("/missing/"), refused, server.url("/text/"), server.url("/wide/")], cwd=tmp_path)
-    assert result.returncode == 2 and "Traceback" not in result.stderr
-    line = result.stderr.strip().splitlines()[-1]  # after one "downloading <url>" line per source tried
-    assert line.startswith("download_checkpoints.py: error:") and result.stderr.count("error") == 1, result.stderr
+    code, _, err = run_main(main, "--no_progress", "--variant", "IFRNet_S", "--task", "Vimeo90K", "--output", out)
+    assert code == 2 and "Traceback" not in err
+    line = err.strip().splitlines()[-1]  # after one "downloading <url>" line per source tried
+    assert ": error:" in line and err.count("error") == 1, err
     assert f"could not download {SMALL}" in line
     for reason in ("HTTP 404", "connection refused", "not a PyTorch checkpoint", "holds IFRNet weights, not IFRNet_S"):
         assert reason in line, (reason, line)
     assert not out.exists()
 
 
-def test_an_interrupted_transfer_is_refused_and_leaves_nothing(tmp_path, server, weights):
+def test_an_interrupted_transfer_is_refused_and_leaves_nothing(tmp_path, server, weights, online, run_main):
+    from tools.download_checkpoints import main
+
     server.files[f"/cut/{SMALL}"] = weights["IFRNet_S"]
     server.truncated.add(f"/cut/{SMALL}")
+    online(server.url("/cut/"))
     out = tmp_path / "ckpts"
-    result = tool("--variant", "IFRNet_S", "--task", "Vimeo90K", "--output", str(out), urls=[server.url("/cut/")], cwd=tmp_path)
-    assert result.returncode == 2 and "the transfer ended after" in result.stderr
+    code, _, err = run_main(main, "--no_progress", "--variant", "IFRNet_S", "--task", "Vimeo90K", "--output", out)
+    assert code == 2 and "the transfer ended after" in err
     assert not out.exists()
 
 

@@ -18,6 +18,7 @@ ROOT = Path(__file__).resolve().parents[1]
 
 
 def run_generate_flow(*args: str) -> subprocess.CompletedProcess:
+    """The script in a subprocess: only for the DataLoader-worker test, whose workers write to the real stderr."""
     return subprocess.run(
         [sys.executable, str(ROOT / "generate_flow.py"), *args], cwd=ROOT, capture_output=True, text=True, timeout=120
     )
@@ -26,8 +27,7 @@ def run_generate_flow(*args: str) -> subprocess.CompletedProcess:
 def test_dis_recovers_a_known_translation_within_half_a_pixel(tmp_path):
     dy, dx = 2, -3
     root = make_translated_triplet(tmp_path / "vimeo_triplet", (dy, dx))
-    result = run_generate_flow("--data_root", str(root), "--estimator", "dis", "--num_workers", "0")
-    assert result.returncode == 0, result.stderr
+    generate_flow.main(["--data_root", str(root), "--estimator", "dis", "--num_workers", "0"])
     folder = root / "flow" / "00001" / "0001"
     flow_t0, flow_t1 = read_flo(folder / "flow_t0.flo"), read_flo(folder / "flow_t1.flo")
     assert flow_t0.shape == flow_t1.shape == (128, 160, 2)
@@ -90,32 +90,32 @@ def test_bad_weights_are_clear_errors(tmp_path):
             build_estimator("raft_small", weights=tmp_path / name)
 
 
-def test_bad_data_root_is_a_one_line_error(tmp_path):
-    result = run_generate_flow("--data_root", str(tmp_path / "nowhere"), "--estimator", "dis")
-    assert result.returncode == 2
-    assert "tri_trainlist.txt" in result.stderr and len(result.stderr.strip().splitlines()) == 1, result.stderr
+def test_bad_data_root_is_a_one_line_error(tmp_path, run_main):
+    code, _, err = run_main(generate_flow.main, "--data_root", tmp_path / "nowhere", "--estimator", "dis")
+    assert code == 2
+    assert "tri_trainlist.txt" in err and len(err.strip().splitlines()) == 1, err
 
 
 def test_dis_works_on_frames_under_its_12_pixel_minimum(tmp_path):
     """OpenCV's DIS raises on frames under 12 px; they are edge-padded and the flow cropped back."""
     root = make_translated_triplet(tmp_path / "vimeo_triplet", (0, 1), size=(10, 11))
-    result = run_generate_flow("--data_root", str(root), "--estimator", "dis", "--num_workers", "0")
-    assert result.returncode == 0, result.stderr
+    generate_flow.main(["--data_root", str(root), "--estimator", "dis", "--num_workers", "0"])
     flow_t0 = read_flo(root / "flow" / "00001" / "0001" / "flow_t0.flo")
     assert flow_t0.shape == (10, 11, 2)
     assert np.abs(np.median(flow_t0.reshape(-1, 2), 0) - [-1, 0]).max() < 0.25  # im1 is im2 moved right by 1 px
 
 
-def test_a_list_file_that_is_not_text_is_a_one_line_error(tmp_path):
+def test_a_list_file_that_is_not_text_is_a_one_line_error(tmp_path, run_main):
     root = make_vimeo_triplets(tmp_path / "vimeo_triplet", 1, (32, 48), n_test=0)
     (root / "tri_trainlist.txt").write_bytes(b"\x00\xff\xfe binary")
-    result = run_generate_flow("--data_root", str(root), "--estimator", "dis")
-    assert result.returncode == 2
-    assert result.stderr.strip().splitlines() == [
-        f"generate_flow.py: error: cannot read Vimeo90K list {root / 'tri_trainlist.txt'}: it is not text"
-    ]
+    code, _, err = run_main(generate_flow.main, "--data_root", root, "--estimator", "dis")
+    assert code == 2
+    lines = err.strip().splitlines()
+    assert len(lines) == 1 and lines[0].endswith(
+        f"error: cannot read Vimeo90K list {root / 'tri_trainlist.txt'}: it is not text")
 
 
+@pytest.mark.slow  # two DataLoader worker processes
 def test_an_unreadable_frame_read_in_a_worker_process_is_one_line(tmp_path):
     """DataLoader workers used to wrap the error in 'Caught ImageError in DataLoader worker' and a traceback."""
     root = make_vimeo_triplets(tmp_path / "vimeo_triplet", 2, (32, 48), n_test=0)

@@ -7,9 +7,9 @@ import numpy as np
 import pytest
 import torch
 
-from models.ifrnet import IMAGE_SLACK
+from models.network import IMAGE_SLACK
 from models.interpolator import Interpolator
-from tests.seeded import seeded_model
+from tests.seeded import overflowing_model, seeded_model
 from utils.errors import InputError
 
 
@@ -20,7 +20,7 @@ def model():
 
 @pytest.fixture(scope="module")
 def interpolator(model):
-    return Interpolator.from_model(model)
+    return Interpolator(model)
 
 
 @pytest.fixture(scope="module")
@@ -80,16 +80,7 @@ def test_interpolator_names_what_it_takes(interpolator, frame0, timesteps, error
     assert expected in str(info.value)
 
 
-def overflowing_model():
-    """Finite weights whose activations overflow to Inf and then NaN (as after a diverged step)."""
-    broken = seeded_model("IFRNet_S")
-    with torch.no_grad():
-        for parameter in broken.parameters():
-            parameter.mul_(1e3)
-    return broken
-
-
 def test_interpolator_refuses_non_finite_output_instead_of_black_frames():
     frame = np.random.default_rng(1).integers(0, 256, (20, 30, 3), dtype=np.uint8)
     with pytest.raises(InputError, match="not finite"):
-        Interpolator.from_model(overflowing_model()).interpolate(frame, frame, [0.5])
+        Interpolator(overflowing_model()).interpolate(frame, frame, [0.5])

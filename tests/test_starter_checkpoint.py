@@ -35,7 +35,7 @@ def test_starter_interpolates_the_sample_pair_better_than_the_frame_average():
     img0, img1 = read_image(ROOT / "figures" / "img0.png"), read_image(ROOT / "figures" / "img1.png")
     truth = sample_frame(decode_frames(bigbuckbunny_path(), {105})[105], (img0.shape[1], img0.shape[0]))
 
-    interpolator = Interpolator(STARTER_MODEL_NAME, checkpoint=STARTER, device="cpu")
+    interpolator = Interpolator.load(STARTER_MODEL_NAME, checkpoint=STARTER, device="cpu")
     middle = interpolator.interpolate(img0, img1, [0.5])[0]
     starter, average = frame_psnr(middle, truth), frame_psnr(average_interpolation(img0, img1), truth)
     assert starter - average >= MIN_GAIN_DB, (starter, average)
@@ -52,7 +52,7 @@ def test_starter_honours_t_on_a_real_moving_pair():
     the blur of a small model while failing a model that ignores t by a factor of ten."""
     clip = load_clip("bikes")
     frame0, frame1 = clip.frames[clip.holdout_start + 8], clip.frames[clip.holdout_start + 12]
-    interpolator = Interpolator(STARTER_MODEL_NAME, checkpoint=STARTER, device="cpu")
+    interpolator = Interpolator.load(STARTER_MODEL_NAME, checkpoint=STARTER, device="cpu")
     quarter, three_quarters = interpolator.interpolate(frame0, frame1, [0.25, 0.75])
     assert _mad(quarter, three_quarters) > 0.25 * _mad(frame0, frame1)
     assert _mad(quarter, frame0) < _mad(quarter, frame1) and _mad(three_quarters, frame1) < _mad(three_quarters, frame0)
@@ -62,7 +62,7 @@ def test_starter_beats_the_linear_blend_at_a_quarter_and_three_quarters_on_held_
     """Held-out windows (i .. i+4) of both clips, the first four of each: PSNR at t = 1/4 and 3/4."""
     from evaluation.timesteps import held_out_windows, linear_blend, score_timesteps
 
-    interpolator = Interpolator(STARTER_MODEL_NAME, checkpoint=STARTER, device="cpu")
+    interpolator = Interpolator.load(STARTER_MODEL_NAME, checkpoint=STARTER, device="cpu")
     for clip in ("bigbuckbunny", "bikes"):
         rows = score_timesteps(held_out_windows(clip, 4)[:4], {"blend": linear_blend, "model": interpolator.interpolate},
                                progress=False)
@@ -74,7 +74,7 @@ def test_starter_beats_the_linear_blend_at_a_quarter_and_three_quarters_on_held_
 def test_starter_8x_frames_move_from_img0_to_img1():
     """demo_8x's sample pair: each of the seven frames is further from img0 than the one before."""
     img0, img1 = read_image(ROOT / "figures" / "img0.png"), read_image(ROOT / "figures" / "img1.png")
-    interpolator = Interpolator(STARTER_MODEL_NAME, checkpoint=STARTER, device="cpu")
+    interpolator = Interpolator.load(STARTER_MODEL_NAME, checkpoint=STARTER, device="cpu")
     frames = interpolator.interpolate(img0, img1, [k / 8 for k in range(1, 8)])
     distances = [_mad(frame, img0) for frame in frames]
     assert all(after > before for before, after in zip(distances, distances[1:])), distances

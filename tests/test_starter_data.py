@@ -135,6 +135,7 @@ def _small_settings(**changes) -> StarterSettings:
     return StarterSettings(**{**base, **changes})
 
 
+@pytest.mark.slow  # a spawned pool of two workers renders, writes and labels the set
 def test_builder_writes_a_vimeo90k_folder_that_keeps_held_out_frames_out_of_training(tmp_path):
     root = tmp_path / "starter"
     summary = build_starter_dataset(root, _small_settings(), with_flow=True, num_workers=2, progress=False)
@@ -222,16 +223,23 @@ def test_build_command_passes_its_flags_to_the_builder(tmp_path, capsys):
 @pytest.mark.parametrize("flag, value, message", [("--max_shift", "nan", "--max_shift must be a finite number of pixels"),
                                                    ("--max_shift", "inf", "--max_shift must be a finite number of pixels"),
                                                    ("--seed", "-5", "--seed must not be negative, got -5")])
-def test_build_command_refuses_a_nan_shift_or_negative_seed_in_one_line(tmp_path, flag, value, message):
+def test_build_command_refuses_a_nan_shift_or_negative_seed_in_one_line(tmp_path, flag, value, message, run_main):
+    """The first case runs the script as a subprocess (its smoke test), the others its main in-process."""
     import subprocess
     import sys
 
-    script = Path(__file__).resolve().parents[1] / "tools" / "build_starter_dataset.py"
-    result = subprocess.run([sys.executable, str(script), "--output", str(tmp_path / "set"), "--clips", "--num_workers", "0",
-                             "--no_progress", flag, value], capture_output=True, text=True)
-    assert result.returncode == 2
-    lines = result.stderr.strip().splitlines()
-    assert len(lines) == 1 and message in lines[0], result.stderr
+    from tools import build_starter_dataset
+
+    args = ["--output", str(tmp_path / "set"), "--clips", "--num_workers", "0", "--no_progress", flag, value]
+    if value == "nan":
+        script = Path(__file__).resolve().parents[1] / "tools" / "build_starter_dataset.py"
+        result = subprocess.run([sys.executable, str(script), *args], capture_output=True, text=True)
+        code, err = result.returncode, result.stderr
+    else:
+        code, _, err = run_main(build_starter_dataset.main, *args)
+    assert code == 2
+    lines = err.strip().splitlines()
+    assert len(lines) == 1 and message in lines[0], err
     assert not (tmp_path / "set").exists()
 
 

@@ -1,9 +1,18 @@
-"""tools/*.py refuse bad input in one line (exit 2) before writing anything."""
+"""tools/*.py refuse bad input in one line (exit 2) before writing anything.
+
+Each script runs once as a subprocess (its real exit code and stderr); the other cases call its
+``main`` in-process through ``run_cli``, as the script's ``__main__`` does.
+"""
 import subprocess
 import sys
 from pathlib import Path
 
+import pytest
+
+from tools import make_sample_frames, make_starter_checkpoint
+
 ROOT = Path(__file__).resolve().parents[1]
+STARTER_WEIGHTS = ROOT / "checkpoints" / "starter" / "IFRNet_S_starter.pth"
 
 
 def run_tool(name, *args, cwd):
@@ -17,28 +26,38 @@ def one_line_error(result):
     return lines[0]
 
 
+@pytest.fixture
+def in_process(tmp_path, monkeypatch, run_main):
+    """Call a tool's main in ``tmp_path`` (conftest's run_main); returns its one error line."""
+    monkeypatch.chdir(tmp_path)
+
+    def call(module, *args):
+        code, _, err = run_main(module.main, *args)
+        return one_line_error(subprocess.CompletedProcess([], code, "", err))
+
+    return call
+
+
 def test_make_sample_frames_refuses_a_frame_beyond_the_video_before_writing_either(tmp_path):
     line = one_line_error(run_tool("make_sample_frames.py", "--frames", "104", "99999", "--output_dir", "out", cwd=tmp_path))
     assert line.endswith("bigbuckbunny.mp4 has 132 frames; there is no frame 99999")
     assert not (tmp_path / "out").exists()  # img0.png used to be written before the KeyError
 
 
-def test_make_sample_frames_refuses_missing_or_foreign_videos_and_unwritable_folders(tmp_path):
+def test_make_sample_frames_refuses_missing_or_foreign_videos_and_unwritable_folders(tmp_path, in_process):
     (tmp_path / "notes.txt").write_text("x")
-    assert one_line_error(run_tool("make_sample_frames.py", "--video", "nothere.mp4", "--output_dir", "out", cwd=tmp_path)).endswith(
+    assert in_process(make_sample_frames, "--video", "nothere.mp4", "--output_dir", "out").endswith(
         "cannot read video nothere.mp4: No such file or directory")
-    assert "cannot read video notes.txt" in one_line_error(
-        run_tool("make_sample_frames.py", "--video", "notes.txt", "--output_dir", "out", cwd=tmp_path))
-    assert one_line_error(run_tool("make_sample_frames.py", "--output_dir", "notes.txt/out", cwd=tmp_path)).endswith(
+    assert "cannot read video notes.txt" in in_process(make_sample_frames, "--video", "notes.txt", "--output_dir", "out")
+    assert in_process(make_sample_frames, "--output_dir", "notes.txt/out").endswith(
         "--output_dir notes.txt/out cannot be created: notes.txt is a file, not a folder")
 
 
-def test_make_starter_checkpoint_refuses_a_folder_or_a_path_under_a_file(tmp_path):
-    weights = ROOT / "checkpoints" / "starter" / "IFRNet_S_starter.pth"
+def test_make_starter_checkpoint_refuses_a_folder_or_a_path_under_a_file(tmp_path, in_process):
     (tmp_path / "notes.txt").write_text("x")
     (tmp_path / "folder").mkdir()
-    assert one_line_error(run_tool("make_starter_checkpoint.py", "--weights", str(weights), "--output", "folder", cwd=tmp_path)).endswith(
-        "--output folder is a folder; give a file name")
-    assert one_line_error(run_tool("make_starter_checkpoint.py", "--weights", str(weights), "--output", "notes.txt/s.pth",
-                                   cwd=tmp_path)).endswith("--output's folder notes.txt is a file, not a folder")
+    assert one_line_error(run_tool("make_starter_checkpoint.py", "--weights", str(STARTER_WEIGHTS), "--output", "folder",
+                                   cwd=tmp_path)).endswith(f"--output {tmp_path / 'folder'} is a folder; give a file name")
+    assert in_process(make_starter_checkpoint, "--weights", str(STARTER_WEIGHTS), "--output", "notes.txt/s.pth").endswith(
+        f"--output's folder {tmp_path / 'notes.txt'} is a file, not a folder")
     assert sorted(p.name for p in tmp_path.iterdir()) == ["folder", "notes.txt"]

@@ -132,6 +132,7 @@ def _free_port() -> int:
         return sock.getsockname()[1]
 
 
+@pytest.mark.slow
 def test_two_process_torchrun_on_cpu_writes_checkpoints_and_tensorboard(vimeo, tmp_path):
     log_path = tmp_path / "run"
     env = {**os.environ, "OMP_NUM_THREADS": "1"}
@@ -336,6 +337,7 @@ def test_sigterm_saves_latest_and_leaves_no_temporaries_and_stale_ones_go_at_the
 # several machines (issue 19 items 3 and 4)
 
 
+@pytest.mark.slow
 def test_two_nodes_without_a_shared_filesystem_resume_from_node_0s_checkpoint(vimeo, tmp_path):
     """Two torchrun node agents on 127.0.0.1 with separate working folders: only node 0 has the checkpoint."""
     nodes = [tmp_path / "node0", tmp_path / "node1"]
@@ -388,6 +390,7 @@ def _share_a_diverging_step(rank: int, port: int, folder: str) -> None:
     context.close()
 
 
+@pytest.mark.slow
 def test_a_non_finite_loss_on_one_rank_stops_every_rank_with_the_same_line(tmp_path):
     import torch.multiprocessing as mp
 
@@ -409,6 +412,73 @@ def test_shared_step_averages_losses_and_leaves_overflow_to_the_scaler():
     assert not share_step(single, (inf, inf, inf), stop_requested=False, iteration=0, overflow_left_to_scaler=True).stop
     with pytest.raises(InputError, match="at iteration 3; lower --lr_start"):
         share_step(single, (inf, inf, inf), stop_requested=False, iteration=3, overflow_left_to_scaler=False)
+
+
+class _ReturnsFirstFrame(torch.nn.Module):
+    """A stand-in model whose prediction is img0: exact wherever the target equals img0."""
+
+    def inference(self, img0, img1, embt, scale_factor=1.0, *, lean=None):
+        return img0.clone()
+
+
+def _eval_items(count):
+    """Vimeo-like items (img0, imgt, img1, flow, embt); item 1's target is its img0 (predicted exactly)."""
+    generator = torch.Generator().manual_seed(0)
+    items = []
+    for index in range(count):
+        img0, imgt, img1 = (torch.rand(3, 16, 16, generator=generator) for _ in range(3))
+        items.append((img0, img0.clone() if index == 1 else imgt, img1, torch.zeros(0, 16, 16), torch.full((1, 1, 1), 0.5)))
+    return items
+
+
+def _expected_psnrs(items):
+    return [(-10 * torch.log10(((img0 - imgt) ** 2).mean())).item() for img0, imgt, *_ in items]
+
+
+def test_training_evaluation_leaves_exact_frames_out_of_the_psnr_mean():
+    """One exact frame made the epoch's PSNR inf, and ``best`` never updated again (issue 24)."""
+    from training.evaluate import evaluate
+    from utils.distributed import DistributedContext
+
+    items = _eval_items(4)
+    result = evaluate(_ReturnsFirstFrame(), items, DistributedContext(), batch_size=2, sample_count=0)
+    finite = [value for value in _expected_psnrs(items) if value != float("inf")]
+    assert (result.count, result.exact_frames, len(finite)) == (4, 1, 3)
+    assert result.psnr == pytest.approx(np.mean(finite), rel=1e-9)  # float64 sums of the same float32 values
+    everything_exact = [(img0, img0, img1, flow, embt) for img0, _, img1, flow, embt in items]
+    assert evaluate(_ReturnsFirstFrame(), everything_exact, DistributedContext(), sample_count=0).psnr == float("inf")
+
+
+def _evaluate_one_shard(rank: int, port: int, folder: str) -> None:
+    import json
+
+    import torch.distributed as dist
+
+    from training.evaluate import evaluate
+    from utils.distributed import DistributedContext
+
+    dist.init_process_group("gloo", init_method=f"tcp://127.0.0.1:{port}", rank=rank, world_size=2)
+    context = DistributedContext(rank, 2, rank, torch.device("cpu"), initialized=True)
+    result = evaluate(_ReturnsFirstFrame(), _eval_items(5), context, sample_count=0)
+    Path(folder, f"rank{rank}.json").write_text(json.dumps([result.psnr, result.ssim, result.count, result.exact_frames]))
+    context.close()
+
+
+@pytest.mark.slow
+def test_sharded_training_evaluation_equals_one_process_with_an_exact_frame(tmp_path):
+    import json
+
+    import torch.multiprocessing as mp
+
+    from training.evaluate import evaluate
+    from utils.distributed import DistributedContext
+
+    mp.start_processes(_evaluate_one_shard, args=(_free_port(), str(tmp_path)), nprocs=2, join=True, start_method="fork")
+    results = [json.loads((tmp_path / f"rank{rank}.json").read_text()) for rank in (0, 1)]
+    single = evaluate(_ReturnsFirstFrame(), _eval_items(5), DistributedContext(), sample_count=0)
+    assert results[0] == results[1]
+    psnr, ssim, count, exact = results[0]
+    assert (count, exact) == (5, 1) and psnr == pytest.approx(single.psnr, rel=1e-12) and ssim == pytest.approx(single.ssim, rel=1e-12)
 
 
 # ---------------------------------------------------------------------------------------------
@@ -520,7 +590,7 @@ def test_sigterm_during_evaluation_stops_at_the_next_batch_and_resume_evaluates_
 
 
 def test_a_non_finite_prediction_in_evaluation_stops_training_with_one_line(vimeo, tmp_path, monkeypatch):
-    from models.ifrnet import IFRNet
+    from models.network import IFRNet
 
     real_inference = IFRNet.inference
 

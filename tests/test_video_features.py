@@ -19,7 +19,7 @@ from PIL import Image
 from models import build_model
 from models.checkpoint import load_checkpoint
 from models.interpolator import Interpolator
-from tests.test_video import MISSING, assert_refused, cli, run
+from tests.video_cli import MISSING, assert_refused, cli, run
 from tests.video_builders import (Track, decode_audio, dominant_pitches, psnr, read_video, sample_frames, write_clip,
                                   write_tracks_clip)
 
@@ -88,7 +88,7 @@ def test_loop_fills_the_last_slots_with_frames_between_last_and_first(tmp_path, 
     run(inputs["bikes_clip"], out, checkpoint, "--factor", 2, "--loop", "--crf", 12)
     frames, source = decoded(out), decoded(inputs["bikes_clip"])
     assert len(frames) == 2 * len(source)
-    expected = Interpolator.from_model(starter, "cpu").interpolate(source[-1], source[0], [0.5])[0]
+    expected = Interpolator(starter, "cpu").interpolate(source[-1], source[0], [0.5])[0]
     assert psnr(frames[-1], expected) > ORIGINAL_DB
     assert psnr(frames[-1], source[-1]) < psnr(frames[-1], expected) - 5  # not the last frame held
 
@@ -107,7 +107,7 @@ def test_montage_puts_the_held_original_left_of_the_result(tmp_path, inputs, che
 
 def test_tta_differs_from_plain_and_scores_no_lower_on_held_out_frames(starter):
     """Frame i+1 of real footage predicted from i and i+2."""
-    plain, tta = Interpolator.from_model(starter, "cpu"), Interpolator.from_model(starter, "cpu", tta=True)
+    plain, tta = Interpolator(starter, "cpu"), Interpolator(starter, "cpu", tta=True)
     frames = sample_frames("bikes", 9, size=(224, 96), skip=40) + sample_frames("bigbuckbunny", 3, size=(224, 128), skip=60)
     triplets = [frames[i:i + 3] for i in (0, 3, 6, 9)]
     scores = {"plain": [], "tta": []}

@@ -77,8 +77,8 @@ def test_our_own_avi_output_reads_back_with_every_frame(tmp_path, bikes):
 
 def test_weights_that_give_nan_stop_the_video_tool_in_one_line(tmp_path, bikes, capsys):
     """Finite weights whose output is NaN: exit 2 with one line, no (black) output written."""
-    from tests.test_inference_inputs import overflowing_model
-    from tests.test_video import cli
+    from tests.seeded import overflowing_model
+    from tests.video_cli import cli
 
     checkpoint = tmp_path / "diverged.pth"
     torch.save(overflowing_model().state_dict(), checkpoint)
@@ -103,7 +103,7 @@ def frame_folder(tmp_path_factory, bikes):
     ("folder", ("--fps", "0.001"), "below the lowest accepted, 0.01 fps"),
 ])
 def test_extreme_times_and_rates_are_refused_in_one_line(tmp_path, bikes, frame_folder, capsys, which, extra, expected):
-    from tests.test_video import MISSING, assert_refused, cli
+    from tests.video_cli import MISSING, assert_refused, cli
 
     source = write_clip(tmp_path / "clip.mp4", bikes[:5]) if which == "clip" else frame_folder
     if expected is None:
@@ -184,7 +184,7 @@ def test_a_part_with_one_frame_is_named(tmp_path, one_second, options, expected)
     (("--scene_threshold", "-5"), "--scene_threshold must be at least 0 and at most 255"),
 ])
 def test_thresholds_outside_the_grey_scale_are_refused(tmp_path, one_second, capsys, extra, expected):
-    from tests.test_video import MISSING, assert_refused, cli
+    from tests.video_cli import MISSING, assert_refused, cli
 
     assert_refused(cli(one_second["moving"], tmp_path / "out.mp4", tmp_path / MISSING, capsys, *extra), expected)
 
@@ -311,7 +311,7 @@ def test_a_loop_seam_that_is_a_cut_is_said(tmp_path, bikes, caplog):
     ("frames", "png", "not to png frames (lossless)"),
 ])
 def test_quality_where_it_does_not_apply_is_refused(tmp_path, frame_folder, capsys, output, image_format, expected):
-    from tests.test_video import MISSING, assert_refused, cli
+    from tests.video_cli import MISSING, assert_refused, cli
 
     extra = ("--quality", "80") + (("--image_format", image_format) if image_format else ())
     result = cli(frame_folder, tmp_path / output, tmp_path / MISSING, capsys, *extra)

@@ -52,7 +52,7 @@ def test_returned_fields_are_those_the_frame_was_merged_from(lean, scale):
 
 def test_interpolator_returns_the_cropped_fields_of_its_frames():
     _, (frame0, frame1) = sample_pair(93, 150)  # not multiples of 16: padded, then cropped back
-    interpolator = Interpolator.from_model(seeded_model("IFRNet_S"), "cpu")
+    interpolator = Interpolator(seeded_model("IFRNet_S"), "cpu")
     frames, fields = interpolator.interpolate_with_fields(frame0, frame1, [0.5, 0.75])
     assert len(fields) == 2
     assert [np.array_equal(a, b) for a, b in zip(frames, interpolator.interpolate(frame0, frame1, [0.5, 0.75]))] == [True, True]

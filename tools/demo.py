@@ -55,7 +55,7 @@ def run_demo(args: argparse.Namespace, timesteps: Sequence[float], gif_name: str
     check_output_folder(args.output)  # before the model runs, not after
     if args.visualize and args.tta:  # an averaged frame is not merged from one set of fields
         raise InputError("--visualize draws the fields a frame was merged from and cannot be combined with --tta")
-    interpolator = Interpolator(args.model_name, args.checkpoint, args.device, precision=args.precision,
+    interpolator = Interpolator.load(args.model_name, args.checkpoint, args.device, precision=args.precision,
                                 dataset=args.dataset, offline=args.offline, tta=args.tta)
     if interpolator.weights_note:
         print(f"note: {interpolator.weights_note}", file=sys.stderr)

@@ -20,7 +20,7 @@ ROOT = str(Path(__file__).resolve().parents[1])
 if ROOT not in sys.path:  # run as a file: make the repository's packages importable
     sys.path.insert(0, ROOT)
 
-from models import build_model, load_checkpoint  # noqa: E402
+from models import create_model  # noqa: E402
 from models.checkpoint import CHECKPOINT_DIR, STARTER_CHECKPOINT, STARTER_MODEL_NAME  # noqa: E402
 from utils.atomic import atomic_writer, check_output_file, unwritable  # noqa: E402
 from utils.cli import run_cli  # noqa: E402
@@ -33,8 +33,7 @@ def main(argv: Optional[list] = None) -> None:
                         help="file to write (default: checkpoints/starter/IFRNet_S_starter.pth, the shipped one)")
     args = parser.parse_args(argv)
     check_output_file(args.output, "--output")
-    model = build_model(STARTER_MODEL_NAME)
-    load_checkpoint(model, args.weights)
+    model = create_model(STARTER_MODEL_NAME, weights=args.weights)
     half = {key: value.half() for key, value in model.state_dict().items()}
     buffer = io.BytesIO()
     torch.save(half, buffer)

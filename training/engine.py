@@ -251,7 +251,9 @@ class Trainer:
         step = self.position.iteration
         self.reporter.info(
             f"eval epoch {epoch + 1}/{self.args.epochs}: PSNR {result.psnr:.3f} dB, SSIM {result.ssim:.4f} "
-            f"over {result.count} frames ({time.perf_counter() - started:.1f} s)"
+            f"over {result.count} frames"
+            + (f" ({result.exact_frames} predicted exactly, left out of the PSNR)" if result.exact_frames else "")
+            + f" ({time.perf_counter() - started:.1f} s)"
         )
         self.reporter.scalars({"eval/psnr": result.psnr, "eval/ssim": result.ssim}, step)
         self.reporter.images("eval/img0|prediction|target", result.samples, step)

@@ -4,7 +4,10 @@ The split is sharded over the ranks (rank r scores items r, r + world, ...) and 
 combined, so every process does a share of the work and the result equals a single-process run.
 Every target counts once (for GoPro, each of the seven frames of a window), as the paper scores
 them. Sides that are not multiples of 16 are replicate-padded and cropped back. Frames are
-scored by :func:`evaluation.scoring.score_predictions`, the loop the benchmarks use.
+scored by :func:`evaluation.scoring.score_predictions`, the loop the benchmarks use, and averaged
+by the benchmarks' rule (:func:`utils.metrics.mean_psnr`): a frame predicted exactly has an
+infinite PSNR and is left out of the PSNR mean and counted, so one such frame cannot make the
+epoch's PSNR infinite and freeze the ``best`` checkpoint.
 
 Two things end it early, checked before each batch so neither waits for the whole split (minutes
 on Vimeo90K's 3,782 triplets): a stop request (SIGTERM, Ctrl-C), after which the result is marked
@@ -25,6 +28,7 @@ from training.batches import to_model_inputs
 from training.stop import ignore_stop_signals
 from utils.distributed import DistributedContext
 from utils.errors import InputError
+from utils.metrics import count_exact, mean_psnr
 from utils.padding import InputPadder
 
 __all__ = ["EvalResult", "EvaluationDiverged", "evaluate"]
@@ -43,6 +47,7 @@ class EvalResult:
     count: int
     samples: Optional[torch.Tensor] = None
     interrupted: bool = False  # a stop request ended it early: the scores cover part of the split only
+    exact_frames: int = 0  # predicted exactly (PSNR infinite): left out of ``psnr``
 
 
 @dataclass
@@ -105,26 +110,29 @@ def evaluate(
                                    progress=False)
     finally:
         model.train(was_training)
-    # psnr, ssim, count (summed frame by frame), then ranks that stopped and that met a non-finite prediction
-    sums = torch.zeros(5, dtype=torch.float64)
+    # ssim, count (summed frame by frame), then ranks that stopped and that met a non-finite prediction
+    sums = torch.zeros(4, dtype=torch.float64)
+    psnrs: List[float] = []  # each frame's, gathered: the mean's rule needs to see the exact (inf) ones
     for frame in scores.frames():
-        sums[0] += frame.psnr
-        sums[1] += frame.ssim
-        sums[2] += 1
-    sums[3], sums[4] = float(ended.stopped), float(ended.non_finite)
+        psnrs.append(frame.psnr)
+        sums[0] += frame.ssim
+        sums[1] += 1
+    sums[2], sums[3] = float(ended.stopped), float(ended.non_finite)
     if context.initialized:
         sums = context.all_reduce_sum(sums.to(context.device)).cpu()
-    if sums[4]:
-        where = f" on {int(sums[4])} of {context.world_size} processes" if context.world_size > 1 else ""
+    if sums[3]:
+        where = f" on {int(sums[3])} of {context.world_size} processes" if context.world_size > 1 else ""
         raise EvaluationDiverged(
             f"evaluation: the model's prediction is not finite (NaN or Inf){where}, so its PSNR would be NaN; "
             "lower --lr_start and continue from an earlier checkpoint with --resume"
         )
-    count = int(sums[2])
+    psnrs = [value for rank_psnrs in context.all_gather_objects(psnrs) for value in rank_psnrs]
+    count = int(sums[1])
     return EvalResult(
-        psnr=float(sums[0] / max(count, 1)),
-        ssim=float(sums[1] / max(count, 1)),
+        psnr=mean_psnr(psnrs),
+        ssim=float(sums[0] / max(count, 1)),
         count=count,
         samples=torch.stack(samples) if samples else None,
-        interrupted=bool(sums[3]),
+        interrupted=bool(sums[2]),
+        exact_frames=count_exact(psnrs),
     )

@@ -2,7 +2,7 @@
 
 The paper's figures show these to explain the method; ``demo_2x.py --visualize`` and the web app
 draw them with the functions here. Inputs are one frame's fields without the batch dimension
-(see ``models.ifrnet.Fields``): flows (2, H, W) in pixels, mask (1, H, W) in [0, 1], residual
+(see ``models.network.Fields``): flows (2, H, W) in pixels, mask (1, H, W) in [0, 1], residual
 (3, H, W). Outputs are HxWx3 uint8 RGB images.
 
 - Flows use torchvision's ``flow_to_image`` colour wheel (hue = direction, saturation = length),

@@ -83,7 +83,7 @@ class ModelCache:
         """The interpolator for ``choice`` (call with :attr:`lock` held)."""
         if self._key != choice:
             self._key, self._interpolator = None, None  # free the old model first; a failed load keeps nothing
-            self._interpolator = Interpolator(choice.model_name, self.checkpoint, self.device,
+            self._interpolator = Interpolator.load(choice.model_name, self.checkpoint, self.device,
                                               scale_factor=choice.scale_factor, precision=choice.precision,
                                               dataset=choice.dataset, offline=self.offline)
             self._key = choice

@@ -1,0 +1,87 @@
+"""models.create_model: the one way from a name and weights to a ready model (issue 24's design step)."""
+import ast
+import shutil
+from pathlib import Path
+
+import numpy as np
+import pytest
+import torch
+
+import models.checkpoint as checkpoint_module
+from models import PUBLISHED, create_model
+from models.interpolator import Interpolator
+from tests.seeded import seeded_model
+from utils.errors import InputError
+
+ROOT = Path(__file__).resolve().parents[1]
+
+
+def test_a_checkpoint_gives_its_weights_in_eval_mode_with_the_chosen_path(seeded_checkpoints):
+    model = create_model("IFRNet_S", weights=seeded_checkpoints["IFRNet_S"], lean=True)
+    expected = seeded_model("IFRNet_S").state_dict()
+    assert all(torch.equal(value, expected[key]) for key, value in model.state_dict().items())
+    assert not model.training and model.lean and model.precision == torch.float32
+    assert model.weights_source == ("IFRNet_S", Path(seeded_checkpoints["IFRNet_S"]), None)
+    assert not create_model("IFRNet_S", weights=seeded_checkpoints["IFRNet_S"]).lean  # the model's default: plain
+
+
+def test_no_weights_keeps_the_initial_ones_and_says_so():
+    torch.manual_seed(0)
+    model = create_model("IFRNet_S", weights=None)
+    torch.manual_seed(0)
+    from models import build_model
+
+    fresh = build_model("IFRNet_S")
+    assert all(torch.equal(value, fresh.state_dict()[key]) for key, value in model.state_dict().items())
+    assert model.weights_source is None
+
+
+def test_published_falls_back_to_the_starter_weights_with_a_note(tmp_path, seeded_checkpoints, monkeypatch):
+    monkeypatch.setattr(checkpoint_module, "CHECKPOINT_DIR", tmp_path)
+    starter = tmp_path / checkpoint_module.STARTER_CHECKPOINT
+    starter.parent.mkdir(parents=True)
+    shutil.copy(seeded_checkpoints["IFRNet_S"], starter)
+    model = create_model("IFRNet", weights=PUBLISHED, offline=True)
+    assert model.weights_source.model_name == "IFRNet_S" and model.weights_source.path == starter
+    assert "starter" in model.weights_source.note
+    interpolator = Interpolator(model, "cpu")
+    assert (interpolator.model_name, interpolator.weights_note) == ("IFRNet_S", model.weights_source.note)
+    with pytest.raises(checkpoint_module.CheckpointError):  # a promised width never falls back
+        create_model("IFRNet", offline=True, other_variant=False)
+
+
+@pytest.mark.parametrize(
+    "options, message",
+    [({"precision": "fp16"}, "needs a CUDA device"),
+     ({"precision": torch.bfloat16, "lean": False}, "reduced precision runs on the lean inference path")],
+)
+def test_precision_rules_are_checked_before_the_weights_are_read(tmp_path, options, message, monkeypatch):
+    import utils.precision
+
+    monkeypatch.setattr(utils.precision, "cpu_has_native_bfloat16", lambda: True)  # bf16 allowed on this CPU
+    with pytest.raises(InputError, match=message):
+        create_model("IFRNet_S", weights=tmp_path / "not_read.pth", device="cpu", **options)
+
+
+def test_interpolator_load_is_create_model_plus_the_interpolator(seeded_checkpoints):
+    frames = [np.random.default_rng(i).integers(0, 256, (32, 48, 3), dtype=np.uint8) for i in range(2)]
+    loaded = Interpolator.load("IFRNet_S", seeded_checkpoints["IFRNet_S"], "cpu")
+    wrapped = Interpolator(create_model("IFRNet_S", weights=seeded_checkpoints["IFRNet_S"]), "cpu")
+    assert loaded.model.lean and wrapped.model.lean  # the Interpolator chooses lean either way
+    assert (loaded.model_name, loaded.checkpoint) == (wrapped.model_name, wrapped.checkpoint) == (
+        "IFRNet_S", Path(seeded_checkpoints["IFRNet_S"]))
+    assert np.array_equal(loaded.interpolate(*frames, [0.5])[0], wrapped.interpolate(*frames, [0.5])[0])
+
+
+def test_tools_build_models_through_the_factory():
+    """resolve -> build -> load is written once (models/factory.py): no tool loads weights itself.
+    Training is the exception: --resume loads a run's checkpoint into the model it is training."""
+    callers = []
+    for path in sorted(ROOT.rglob("*.py")):
+        relative = path.relative_to(ROOT)
+        if relative.parts[0] in ("models", "tests", "training") or any(part.startswith(".") for part in relative.parts):
+            continue
+        for node in ast.walk(ast.parse(path.read_text(), str(path))):
+            if isinstance(node, ast.Call) and getattr(node.func, "id", getattr(node.func, "attr", None)) == "load_checkpoint":
+                callers.append(f"{relative}:{node.lineno}")
+    assert not callers, callers
