@@ -43,7 +43,7 @@ def write_pair_outputs(
     gif_name: str,
 ) -> PairOutputs:
     """Write the frames at ``timesteps`` between ``frame0`` and ``frame1`` (and their ``fields``, one
-    :class:`~models.ifrnet.Fields` per frame, or none) into ``folder``. A file that cannot be
+    :class:`~models.network.Fields` per frame, or none) into ``folder``. A file that cannot be
     written (a full disk, a file system turned read-only) is the one-line InputError naming it."""
     folder = Path(folder)
     path = folder / gif_name
