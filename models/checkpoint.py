@@ -141,7 +141,7 @@ def resolve_weights(
     # One short line: the run goes on, so the user must see at once that these are not the paper's weights.
     note = (
         f"{published} not found ({why}); running the starter weights instead ({STARTER_MODEL_NAME}, much weaker "
-        f"than the paper's; {starter.parent / 'README.md'}); to get the paper's: {_download_command(entry)}"
+        f"than the paper's); to get the paper's: {_download_command(entry)}"
     )
     return ResolvedWeights(STARTER_MODEL_NAME, starter, note)
 

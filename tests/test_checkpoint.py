@@ -80,13 +80,14 @@ def test_resolve_weights_prefers_explicit_then_published_then_starter(tmp_path, 
     # Nothing downloaded, no starter: the published path, so loading it explains where to get it.
     resolved = resolve_weights("IFRNet")
     assert resolved == (("IFRNet", tmp_path / "IFRNet" / "IFRNet_Vimeo90K.pth", None))
-    # A starter exists: fall back to it (an IFRNet_S) with a note naming the published source.
+    # A starter exists: fall back to it (an IFRNet_S) with a note saying it is weaker and how to get the published file.
     starter = tmp_path / "starter" / "IFRNet_S_starter.pth"
     starter.parent.mkdir()
     starter.write_bytes(b"x")
     resolved = resolve_weights("IFRNet_L", dataset="GoPro")
     assert resolved.model_name == "IFRNet_S" and resolved.path == starter
-    assert "IFRNet_L_GoPro.pth not found" in resolved.note and "dropbox" in resolved.note
+    assert "IFRNet_L_GoPro.pth not found" in resolved.note and "much weaker" in resolved.note
+    assert "python tools/download_checkpoints.py --variant IFRNet_L --task GoPro" in resolved.note
     # The published checkpoint, once present, wins over the starter.
     published = tmp_path / "IFRNet_large" / "IFRNet_L_GoPro.pth"
     published.parent.mkdir()
