@@ -193,3 +193,22 @@ def test_gopro_benchmark_refuses_a_gap_too(tmp_path):
     (root / "test" / "GOPR0000_00" / "000011.png").unlink()
     with pytest.raises(InputError, match=r"missing frame .*000011\.png \(between 000010\.png and 000012\.png\)"):
         list_samples(get_benchmark("GoPro"), root)
+
+
+
+def test_gopro_recipe_factor_sets_the_window_length_and_the_timesteps(gopro):
+    """--factor 4: windows of 5 frames (17 frames make 4 per video), targets at t = 1/4, 1/2, 3/4;
+    the default stays the paper's 8x (2 windows of 9 per video)."""
+    import argparse
+
+    from training.recipes import GOPRO
+
+    parser = argparse.ArgumentParser()
+    GOPRO.add_arguments(parser)
+    for flags, windows, times in (([], 2 * 2, [k / 8 for k in range(1, 8)]), (["--factor", "4"], 2 * 4, [0.25, 0.5, 0.75])):
+        args = parser.parse_args(flags)
+        args.data_root, args.crop_size, args.seed = gopro, [32], 0
+        train = GOPRO.build_train(args)
+        assert len(train) == windows
+        _, imgt, _, _, embt = train[0]
+        assert imgt.shape[0] == len(times) and embt.flatten().tolist() == pytest.approx(times)

@@ -293,7 +293,22 @@ def test_real_windows_are_consecutive_frames_and_never_touch_held_out_ones(tmp_p
         np.testing.assert_array_equal(read_image(folder / "00000004.png"), clip.frames[start + 4])
 
 
-@pytest.mark.parametrize("change, message", [({"factor": 3}, "--factor"), ({"max_shift": math.nan}, "--max_shift"),
+def test_real_windows_with_a_step_take_every_other_frame(tmp_path):
+    """--factor 4 --real_steps 2: five frames i, i+2, .., i+8, so the targets t = 1/4, 1/2, 3/4 span 8 frames."""
+    from datasets.starter_data.windows import WindowSettings, build_starter_windows
+
+    settings = WindowSettings(factor=4, num_synthetic=0, num_synthetic_test=0, clips=("bikes",), real_stride=60, real_steps=(2,))
+    summary = build_starter_windows(tmp_path, settings, progress=False)
+    clip = load_clip("bikes")
+    assert summary.train == {"synthetic": 0, "bikes_step2": len(clip_triplet_starts(clip, 4, "train", 60))}
+    folder = sorted((tmp_path / "train").iterdir())[0]
+    start = int(folder.name.split("_")[-1])
+    assert len(list(folder.iterdir())) == 5
+    for k in range(5):
+        np.testing.assert_array_equal(read_image(folder / f"{k:08d}.png"), clip.frames[start + 2 * k])
+
+
+@pytest.mark.parametrize("change, message", [({"factor": 3}, "--factor"), ({"real_steps": (0,)}, "--real_steps"), ({"max_shift": math.nan}, "--max_shift"),
                                               ({"real_stride": 0}, "--real_stride"), ({"clips": ("nope",)}, "unknown clip")])
 def test_window_builder_refuses_settings_that_cannot_work(tmp_path, change, message):
     from datasets.starter_data.windows import WindowSettings, build_starter_windows

@@ -47,6 +47,8 @@ def build_parser() -> argparse.ArgumentParser:
         help=f"largest motion of a synthetic piece from the first to the last frame, pixels (default: {DEFAULTS.max_shift:g})")
     add("--real_stride", type=int, default=DEFAULTS.real_stride,
         help="a training window starts every N-th frame of a clip (default: 1; windows overlap)")
+    add("--real_steps", type=int, nargs="+", default=list(DEFAULTS.real_steps), metavar="STEP",
+        help="real windows take every STEP-th frame, one set per STEP: spans of factor * STEP frames (default: 1)")
     add("--clips", nargs="*", choices=tuple(CLIPS), default=list(DEFAULTS.clips),
         help="real clips to use (default: all); none for a synthetic-only set")
     add("--num_workers", type=int, default=2, help="processes rendering and writing windows; 0 this one only (default: 2)")
@@ -64,6 +66,7 @@ def main(argv: Optional[List[str]] = None) -> None:
         synthetic_size=tuple(args.synthetic_size),
         max_shift=args.max_shift,
         real_stride=args.real_stride,
+        real_steps=tuple(args.real_steps),
         clips=tuple(args.clips),
     )
     summary = build_starter_windows(args.output, settings, num_workers=max(0, args.num_workers), progress=not args.no_progress)

@@ -81,6 +81,13 @@ VIMEO90K = Recipe(
 
 def _gopro_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument(
+        "--factor",
+        type=int,
+        default=8,
+        help="frames from a window's first frame to its last: windows of factor + 1 frames, targets at t = k/factor "
+        "(default: 8, the paper's 8x; 4 trains 5-frame windows at t = 1/4, 1/2, 3/4)",
+    )
+    parser.add_argument(
         "--eval_crop_size",
         type=int,
         nargs="+",
@@ -91,12 +98,12 @@ def _gopro_arguments(parser: argparse.ArgumentParser) -> None:
 
 
 def _gopro_train(args: argparse.Namespace) -> Dataset:
-    return GoProWindows(args.data_root, "train", crop_size=crop_pair(args.crop_size), seed=args.seed)
+    return GoProWindows(args.data_root, "train", factor=args.factor, crop_size=crop_pair(args.crop_size), seed=args.seed)
 
 
 def _gopro_test(args: argparse.Namespace) -> Dataset:
     eval_crop = None if args.eval_crop_size[0] == 0 else crop_pair(args.eval_crop_size)
-    return GoProWindows(args.data_root, "test", augment=False, eval_crop_size=eval_crop)
+    return GoProWindows(args.data_root, "test", factor=args.factor, augment=False, eval_crop_size=eval_crop)
 
 
 GOPRO = Recipe(

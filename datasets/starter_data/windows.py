@@ -51,6 +51,7 @@ class WindowSettings:
     synthetic_size: Size = (448, 256)
     max_shift: float = 40.0
     real_stride: int = 1
+    real_steps: Tuple[int, ...] = (1,)  # a window takes every step-th frame of a clip: spans of factor * step frames
     clips: Tuple[str, ...] = tuple(CLIPS)
     holdout_fraction: float = HOLDOUT_FRACTION
 
@@ -68,6 +69,8 @@ class WindowSettings:
             raise InputError(f"--seed must not be negative, got {self.seed}")
         if self.real_stride < 1:
             raise InputError(f"--real_stride must be positive, got {self.real_stride}")
+        if not self.real_steps or min(self.real_steps) < 1:
+            raise InputError(f"--real_steps must be positive, got {' '.join(map(str, self.real_steps))}")
         unknown = [name for name in self.clips if name not in CLIPS]
         if unknown:
             raise InputError(f"unknown clip {unknown[0]!r}; expected some of {', '.join(CLIPS)}")
@@ -76,12 +79,13 @@ class WindowSettings:
 
 
 class WindowJob(NamedTuple):
-    """One window to write into ``<split>/<name>``: a synthetic scene (``clip`` None) or clip frames from ``start``."""
+    """One window to write into ``<split>/<name>``: a synthetic scene (``clip`` None) or every ``step``-th clip frame from ``start``."""
 
     split: str
     name: str
     clip: Union[str, None]
     index: int  # scene index, or the first frame of the clip window
+    step: int = 1
 
 
 @dataclass
@@ -108,16 +112,19 @@ def _plan(settings: WindowSettings) -> Tuple[List[WindowJob], WindowSummary]:
     ):
         jobs.extend(WindowJob(split, f"{prefix}_{index:05d}", None, index) for index in range(count))
         counts["synthetic"] = count
-    half = settings.factor // 2  # clip_triplet_starts' gap: a window is a triplet (i, i + half, i + factor)
     for clip_name in settings.clips:
         clip = load_clip(clip_name, settings.holdout_fraction)
-        starts = clip_triplet_starts(clip, half, "train", settings.real_stride)
-        jobs.extend(WindowJob("train", f"{clip_name}_{start:04d}", clip_name, start) for start in starts)
-        summary.train[clip_name] = len(starts)
-        # Held-out windows start about every `factor` frames: few overlap, most frames are scored once.
-        held_out = clip_triplet_starts(clip, half, "heldout", settings.factor)
-        jobs.extend(WindowJob("test", f"{clip_name}_heldout_{start:04d}", clip_name, start) for start in held_out)
-        summary.test[f"{clip_name}_heldout"] = len(held_out)
+        for step in settings.real_steps:
+            # clip_triplet_starts' gap: a window is a triplet (i, i + span / 2, i + span) of regular frames.
+            half = settings.factor * step // 2
+            kind = clip_name if step == 1 else f"{clip_name}_step{step}"
+            starts = clip_triplet_starts(clip, half, "train", settings.real_stride)
+            jobs.extend(WindowJob("train", f"{kind}_{start:04d}", clip_name, start, step) for start in starts)
+            summary.train[kind] = len(starts)
+            # Held-out windows start about every span frames: few overlap, most frames are scored once.
+            held_out = clip_triplet_starts(clip, half, "heldout", settings.factor * step)
+            jobs.extend(WindowJob("test", f"{kind}_heldout_{start:04d}", clip_name, start, step) for start in held_out)
+            summary.test[f"{kind}_heldout"] = len(held_out)
     return jobs, summary
 
 
@@ -132,7 +139,7 @@ def _write_window(output: Path, settings: WindowSettings, job: WindowJob) -> boo
         frames = [render_scene(scene, k / settings.factor) for k in range(settings.factor + 1)]
     else:
         clip = load_clip(job.clip, settings.holdout_fraction)
-        frames = clip.frames[job.index : job.index + settings.factor + 1]
+        frames = clip.frames[job.index : job.index + settings.factor * job.step + 1 : job.step]
     folder.mkdir(parents=True, exist_ok=True)
     for path, frame in zip(paths, frames):
         write_image(path, frame)
