@@ -1,7 +1,7 @@
 """The authors' IFRNet, imported from a checkout of their repository, holding our weights.
 
 The import itself (isolated from this project's modules of the same names) is
-:func:`utils.reference_code.load_reference_class`; here the authors' model gets this project's
+:func:`evaluation.reference_code.load_reference_class`; here the authors' model gets this project's
 weights, to time it beside ours.
 """
 from __future__ import annotations
@@ -12,7 +12,7 @@ from typing import Dict, Union
 import torch
 
 from utils.errors import InputError
-from utils.reference_code import load_reference_class
+from evaluation.reference_code import load_reference_class
 
 __all__ = ["load_reference_class", "build_reference_model"]
 

@@ -376,7 +376,7 @@ def _share_a_diverging_step(rank: int, port: int, folder: str) -> None:
     import torch.distributed as dist
 
     from training.step_sync import share_step
-    from utils.distributed import DistributedContext
+    from training.distributed import DistributedContext
 
     dist.init_process_group("gloo", init_method=f"tcp://127.0.0.1:{port}", rank=rank, world_size=2)
     context = DistributedContext(rank, 2, rank, torch.device("cpu"), initialized=True)
@@ -402,7 +402,7 @@ def test_a_non_finite_loss_on_one_rank_stops_every_rank_with_the_same_line(tmp_p
 
 def test_shared_step_averages_losses_and_leaves_overflow_to_the_scaler():
     from training.step_sync import share_step
-    from utils.distributed import DistributedContext
+    from training.distributed import DistributedContext
 
     single = DistributedContext()
     shared = share_step(single, (torch.tensor(0.5), torch.tensor(0.25), torch.tensor(0.0)), stop_requested=True,
@@ -438,7 +438,7 @@ def _expected_psnrs(items):
 def test_training_evaluation_leaves_exact_frames_out_of_the_psnr_mean():
     """One exact frame made the epoch's PSNR inf, and ``best`` never updated again (issue 24)."""
     from training.evaluate import evaluate
-    from utils.distributed import DistributedContext
+    from training.distributed import DistributedContext
 
     items = _eval_items(4)
     result = evaluate(_ReturnsFirstFrame(), items, DistributedContext(), batch_size=2, sample_count=0)
@@ -455,7 +455,7 @@ def _evaluate_one_shard(rank: int, port: int, folder: str) -> None:
     import torch.distributed as dist
 
     from training.evaluate import evaluate
-    from utils.distributed import DistributedContext
+    from training.distributed import DistributedContext
 
     dist.init_process_group("gloo", init_method=f"tcp://127.0.0.1:{port}", rank=rank, world_size=2)
     context = DistributedContext(rank, 2, rank, torch.device("cpu"), initialized=True)
@@ -471,7 +471,7 @@ def test_sharded_training_evaluation_equals_one_process_with_an_exact_frame(tmp_
     import torch.multiprocessing as mp
 
     from training.evaluate import evaluate
-    from utils.distributed import DistributedContext
+    from training.distributed import DistributedContext
 
     mp.start_processes(_evaluate_one_shard, args=(_free_port(), str(tmp_path)), nprocs=2, join=True, start_method="fork")
     results = [json.loads((tmp_path / f"rank{rank}.json").read_text()) for rank in (0, 1)]

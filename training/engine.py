@@ -49,7 +49,7 @@ from training.schedule import cosine_lr, set_lr
 from training.step_sync import LOSS_NAMES, share_step
 from training.stop import StopRequest, TrainingStopped, ignore_stop_signals
 from utils.device import autotune_convolutions
-from utils.distributed import DistributedContext, init_distributed
+from training.distributed import DistributedContext, init_distributed
 from utils.errors import InputError
 
 __all__ = ["train", "Trainer"]

@@ -26,7 +26,7 @@ from torch.utils.data import DataLoader, Dataset, Subset
 from evaluation.scoring import Predicted, score_predictions
 from training.batches import to_model_inputs
 from training.stop import ignore_stop_signals
-from utils.distributed import DistributedContext
+from training.distributed import DistributedContext
 from utils.errors import InputError
 from utils.metrics import count_exact, mean_psnr
 from utils.padding import InputPadder

@@ -16,7 +16,7 @@ from typing import Dict, Sequence
 
 import torch
 
-from utils.distributed import DistributedContext
+from training.distributed import DistributedContext
 from utils.errors import InputError
 
 __all__ = ["LOSS_NAMES", "TrainingDiverged", "SharedStep", "share_step"]
