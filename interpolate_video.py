@@ -113,7 +113,9 @@ def build_parser() -> argparse.ArgumentParser:
                         help="begin this many seconds into the input (default: 0), e.g. for a quick look before a long run")
     parser.add_argument("--duration", type=seconds_arg, default=None,
                         help="process only this many seconds (default: to the end)")
-    parser.add_argument("--quiet", action="store_true", help="no progress bars (the conversion, a weights download) or log lines")
+    parser.add_argument("--no_progress", action="store_true",
+                        help="no progress bars (the conversion, a weights download), as in every other tool; log lines stay")
+    parser.add_argument("--quiet", action="store_true", help="--no_progress and no log lines either (warnings stay)")
     return parser
 
 
@@ -134,14 +136,14 @@ def main(argv: Optional[list] = None) -> None:
         scene_threshold=args.scene_threshold,
         overwrite=args.overwrite,
         strict=args.strict,
-        progress=not args.quiet,
+        progress=not (args.quiet or args.no_progress),
         **{name: getattr(args, name) for name in ("dedup", "loop", "montage", "image_format", "quality", "start", "duration")},
     )
     check_job(job)  # fail on bad paths before loading the model
     interpolator = Interpolator.load(args.model_name, args.checkpoint, args.device,
                                 scale_factor=args.scale_factor, precision=args.precision, fp16=args.fp16,
                                 batch_size=args.batch_size, offline=args.offline, tta=args.tta,
-                                progress=not args.quiet)
+                                progress=not (args.quiet or args.no_progress))
     autotune_convolutions(interpolator.device)  # every frame of a video has one size
     if interpolator.weights_note:
         logging.getLogger("ifrnet.video").warning("%s", interpolator.weights_note)

@@ -128,7 +128,7 @@ def build_parser() -> argparse.ArgumentParser:
     parser.add_argument("--device", choices=DEVICE_CHOICES, default="auto")
     parser.add_argument("--scale_factor", default="auto")
     parser.add_argument("--batch_size", type=int, default=8)
-    parser.add_argument("--workdir", type=Path, default=None, help="where the clips go (default: a temporary folder)")
+    parser.add_argument("--work_dir", type=Path, default=None, help="where the clips go (default: a temporary folder)")
     parser.add_argument("--worker", choices=("end_to_end", "model_only"), default=None, help=argparse.SUPPRESS)
     parser.add_argument("--clip", type=Path, help=argparse.SUPPRESS)
     parser.add_argument("--out", type=Path, help=argparse.SUPPRESS)
@@ -142,7 +142,7 @@ def main(argv: Optional[list] = None) -> None:
         print(json.dumps(result))
         return
     source = args.source or Path(default_source())
-    with tempfile.TemporaryDirectory(dir=args.workdir) as folder:
+    with tempfile.TemporaryDirectory(dir=args.work_dir) as folder:
         folder = Path(folder)
         rows = []
         for frames in (args.frames, 3 * args.frames):

@@ -81,8 +81,8 @@ def main(argv: Optional[list] = None) -> Dict[str, Dict[str, float]]:
     parser.add_argument("--model_name", choices=MODEL_NAMES, default="IFRNet_S", help="network width (default: IFRNet_S)")
     parser.add_argument("--checkpoint", type=Path, default=None, help="weights (default: the published ones if on disk, else the starter ones)")
     parser.add_argument("--device", choices=DEVICE_CHOICES, default="auto", help="auto takes CUDA when available")
-    parser.add_argument("--variants", nargs="+", choices=sorted(VARIANTS), default=sorted(VARIANTS, key=list(VARIANTS).index),
-                        help="what to compare (default: all)")
+    parser.add_argument("--augmentations", nargs="+", choices=sorted(VARIANTS), default=sorted(VARIANTS, key=list(VARIANTS).index),
+                        help="the test-time augmentations to compare, by name (default: all)")
     args = parser.parse_args(argv)
     if args.triplets < 1 or args.width < 16:
         raise InputError("--triplets must be at least 1 and --width at least 16")
@@ -92,7 +92,7 @@ def main(argv: Optional[list] = None) -> Dict[str, Dict[str, float]]:
     print(f"{len(samples)} held-out frames at width {args.width}")
     # One model shared by all variants; the Interpolator makes it run the lean inference (a wrapper
     # model would hide the model's lean switch and run the plain path: 3x the memory at 4K).
-    interpolators = {name: Interpolator(model, args.device, tta=VARIANTS[name]) for name in args.variants}
+    interpolators = {name: Interpolator(model, args.device, tta=VARIANTS[name]) for name in args.augmentations}
     results = score(interpolators, samples)
     baseline = results.get("plain")
     for name, result in results.items():

@@ -92,7 +92,7 @@ def test_video_tta_benchmark_runs_lean(lean_only, clip, checkpoint, capsys):
     from benchmarks import video_tta
 
     results = video_tta.main(["--clips", str(clip), "--triplets", "1", "--width", "48", "--model_name", MODEL,
-                              "--checkpoint", str(checkpoint), "--device", "cpu", "--variants", "plain", "rot180"])
+                              "--checkpoint", str(checkpoint), "--device", "cpu", "--augmentations", "plain", "rot180"])
     assert set(results) == {"plain", "rot180"}
     assert len(lean_only) == 3  # plain: one pass; rot180: two
 
