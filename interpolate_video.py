@@ -23,7 +23,7 @@ from models.interpolator import Interpolator
 from utils.cli import interrupt_on_sigterm, run_cli
 from utils.device import DEVICE_CHOICES, autotune_convolutions, resolve_device
 from utils.errors import InputError
-from utils.precision import add_precision_argument, resolve_precision
+from utils.precision_choice import add_precision_argument, resolve_precision
 from video.convert import MAX_OUTPUT_FPS, ConversionJob, check_job, convert, parse_rate
 from video.scene import DEFAULT_SCENE_THRESHOLD
 

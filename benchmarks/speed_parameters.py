@@ -27,7 +27,7 @@ from utils.atomic import check_output_file, write_json_report  # noqa: E402
 from utils.cli import run_cli  # noqa: E402
 from utils.device import DEVICE_CHOICES, resolve_device  # noqa: E402
 from utils.errors import InputError  # noqa: E402
-from utils.precision import PRECISION_DTYPES, add_precision_argument, resolve_precision  # noqa: E402
+from utils.precision_choice import PRECISION_DTYPES, add_precision_argument, resolve_precision  # noqa: E402
 
 
 def _positive(text: str) -> int:

@@ -13,7 +13,7 @@ from typing import Dict, List, Optional, Sequence
 
 
 from evaluation.benchmark_sets import Benchmark, check_samples_exist, get_benchmark, list_samples
-from evaluation.runner import evaluate
+from evaluation.runner import score_benchmark
 from evaluation.scoring import BenchmarkResult
 from models import MODEL_NAMES, PUBLISHED, create_model
 from models.checkpoint import add_weights_arguments
@@ -21,7 +21,7 @@ from models.tta import TestTimeAugmented
 from utils.atomic import check_output_file, write_json_report
 from utils.device import DEVICE_CHOICES, resolve_device
 from utils.errors import InputError
-from utils.precision import add_precision_argument, resolve_precision
+from utils.precision_choice import add_precision_argument, resolve_precision
 
 __all__ = ["build_parser", "run_benchmark", "build_report", "summary_line"]
 
@@ -150,7 +150,7 @@ def run_benchmark(name: str, argv: Optional[Sequence[str]] = None, description: 
     results = {}
     for split_name, samples in listed.items():
         label = benchmark.name if len(splits) == 1 and split_name == benchmark.splits[0] else f"{benchmark.name} {split_name}"
-        results[split_name] = evaluate(model, samples, benchmark.protocol, device,
+        results[split_name] = score_benchmark(model, samples, benchmark.protocol, device,
                                        description=label, progress=not args.no_progress)
 
     report = build_report(benchmark, split, model_name, checkpoint, results)

@@ -23,7 +23,7 @@ from evaluation.scoring import BenchmarkResult, Predicted, score_predictions
 from utils.errors import InputError
 from utils.image_io import image_to_tensor, read_image
 
-__all__ = ["predict_sample", "evaluate"]
+__all__ = ["predict_sample", "score_benchmark"]
 
 
 _Loaded = Tuple[np.ndarray, np.ndarray, List[np.ndarray]]
@@ -91,7 +91,7 @@ def _predicted(
         yield Predicted(sample.name, timesteps, preds, truth)
 
 
-def evaluate(
+def score_benchmark(
     model: torch.nn.Module,
     samples: Sequence[Sample],
     protocol: Protocol,

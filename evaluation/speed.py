@@ -26,7 +26,7 @@ from torch.utils.flop_counter import FlopCounterMode
 from evaluation.reference import build_reference_model
 from models import build_model, create_model
 from models.checkpoint import resolve_weights
-from utils.precision import PRECISION_DTYPES
+from utils.precision_choice import PRECISION_DTYPES
 from utils.errors import InputError
 
 __all__ = [

@@ -15,7 +15,7 @@ from typing import Optional
 
 import torch
 
-from utils.precision import PRECISION_DTYPES
+from utils.precision_choice import PRECISION_DTYPES
 from evaluation.speed import build_timed_model, make_inputs, synchronize, timing_weights
 from models import MODEL_NAMES
 from utils.cli import run_cli

@@ -10,7 +10,7 @@ with the rules of the options checked before anything slow happens:
   else the starter weights with a note), a path or URL loads that file, ``None`` keeps the initial
   weights. Which file was loaded, and any note for the user, is ``model.weights_source``;
 * reduced precision is a choice of the lean inference path (:func:`check_precision`), and float16
-  needs CUDA (:func:`utils.precision.resolve_precision`).
+  needs CUDA (:func:`utils.precision_choice.resolve_precision`).
 """
 from __future__ import annotations
 
@@ -24,7 +24,7 @@ from models.checkpoint import ResolvedWeights, load_checkpoint, resolve_weights
 from models.network import IFRNet
 from utils.device import resolve_device
 from utils.errors import InputError
-from utils.precision import resolve_precision
+from utils.precision_choice import resolve_precision
 
 __all__ = ["PUBLISHED", "WeightsSetting", "create_model", "check_precision"]
 

@@ -33,7 +33,7 @@ from tests.seeded import seeded_model  # noqa: E402
 from tests.video_builders import read_video, sample_frames, write_clip  # noqa: E402
 from utils.image_io import read_image  # noqa: E402
 from video.convert import ConversionJob, convert  # noqa: E402
-from utils.precision import cpu_has_native_bfloat16  # noqa: E402
+from utils.precision_choice import cpu_has_native_bfloat16  # noqa: E402
 from webapp.jobs import ModelCache  # noqa: E402
 from webapp.limits import AppLimits, VideoProbe  # noqa: E402
 from webapp.ui import PRECISIONS, SHARE_HINT, Handlers, serve  # noqa: E402
@@ -443,7 +443,7 @@ def test_precisions_offered_follow_the_cpu(monkeypatch):
 
     import webapp.ui
 
-    monkeypatch.setattr("utils.precision.cpu_has_native_bfloat16", lambda: False)
+    monkeypatch.setattr("utils.precision_choice.cpu_has_native_bfloat16", lambda: False)
     try:
         assert "bfloat16 (CPU)" not in importlib.reload(webapp.ui).PRECISIONS
     finally:

@@ -379,7 +379,7 @@ def test_exact_frames_are_left_out_of_the_psnr_mean_and_json_stays_strict(tmp_pa
 
 def test_a_prediction_that_is_not_finite_stops_at_the_first_sample(tmp_path, model):
     from evaluation.benchmark_sets import get_benchmark, list_samples
-    from evaluation.runner import evaluate
+    from evaluation.runner import score_benchmark
 
     class BrokenModel(torch.nn.Module):  # what NaN weights that slipped past loading would produce
         def inference(self, img0, img1, embt, scale_factor=1.0):
@@ -389,7 +389,7 @@ def test_a_prediction_that_is_not_finite_stops_at_the_first_sample(tmp_path, mod
     build.build_ucf101(root, ["1", "2"], size=(32, 48))
     benchmark = get_benchmark("UCF101")
     with pytest.raises(InputError, match=r"^1: the model's prediction is not finite \(NaN or Inf\)"):
-        evaluate(BrokenModel(), list_samples(benchmark, root), benchmark.protocol, torch.device("cpu"), progress=False)
+        score_benchmark(BrokenModel(), list_samples(benchmark, root), benchmark.protocol, torch.device("cpu"), progress=False)
 
 
 def test_unwritable_json_is_refused_before_the_run_not_after(tmp_path, seeded_checkpoints, cli):

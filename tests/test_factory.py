@@ -56,9 +56,9 @@ def test_published_falls_back_to_the_starter_weights_with_a_note(tmp_path, seede
      ({"precision": torch.bfloat16, "lean": False}, "reduced precision runs on the lean inference path")],
 )
 def test_precision_rules_are_checked_before_the_weights_are_read(tmp_path, options, message, monkeypatch):
-    import utils.precision
+    import utils.precision_choice
 
-    monkeypatch.setattr(utils.precision, "cpu_has_native_bfloat16", lambda: True)  # bf16 allowed on this CPU
+    monkeypatch.setattr(utils.precision_choice, "cpu_has_native_bfloat16", lambda: True)  # bf16 allowed on this CPU
     with pytest.raises(InputError, match=message):
         create_model("IFRNet_S", weights=tmp_path / "not_read.pth", device="cpu", **options)
 

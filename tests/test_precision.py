@@ -5,7 +5,7 @@ import numpy as np
 import pytest
 import torch
 
-import utils.precision as precision_module
+import utils.precision_choice as precision_module
 from evaluation.baselines import frame_psnr
 from models import build_model, load_checkpoint
 from models.checkpoint import CHECKPOINT_DIR, STARTER_CHECKPOINT, STARTER_MODEL_NAME
@@ -15,7 +15,7 @@ from tests.seeded import seeded_model, seeded_state_dict
 from tests.video_builders import sample_frames
 from utils.errors import InputError
 from utils.image_io import read_image
-from utils.precision import resolve_precision
+from utils.precision_choice import resolve_precision
 
 ROOT = Path(__file__).resolve().parents[1]
 CPU, CUDA = torch.device("cpu"), torch.device("cuda")

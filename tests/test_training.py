@@ -437,16 +437,16 @@ def _expected_psnrs(items):
 
 def test_training_evaluation_leaves_exact_frames_out_of_the_psnr_mean():
     """One exact frame made the epoch's PSNR inf, and ``best`` never updated again (issue 24)."""
-    from training.evaluate import evaluate
+    from training.evaluate import evaluate_epoch
     from training.distributed import DistributedContext
 
     items = _eval_items(4)
-    result = evaluate(_ReturnsFirstFrame(), items, DistributedContext(), batch_size=2, sample_count=0)
+    result = evaluate_epoch(_ReturnsFirstFrame(), items, DistributedContext(), batch_size=2, sample_count=0)
     finite = [value for value in _expected_psnrs(items) if value != float("inf")]
     assert (result.count, result.exact_frames, len(finite)) == (4, 1, 3)
     assert result.psnr == pytest.approx(np.mean(finite), rel=1e-9)  # float64 sums of the same float32 values
     everything_exact = [(img0, img0, img1, flow, embt) for img0, _, img1, flow, embt in items]
-    assert evaluate(_ReturnsFirstFrame(), everything_exact, DistributedContext(), sample_count=0).psnr == float("inf")
+    assert evaluate_epoch(_ReturnsFirstFrame(), everything_exact, DistributedContext(), sample_count=0).psnr == float("inf")
 
 
 def _evaluate_one_shard(rank: int, port: int, folder: str) -> None:
@@ -454,12 +454,12 @@ def _evaluate_one_shard(rank: int, port: int, folder: str) -> None:
 
     import torch.distributed as dist
 
-    from training.evaluate import evaluate
+    from training.evaluate import evaluate_epoch
     from training.distributed import DistributedContext
 
     dist.init_process_group("gloo", init_method=f"tcp://127.0.0.1:{port}", rank=rank, world_size=2)
     context = DistributedContext(rank, 2, rank, torch.device("cpu"), initialized=True)
-    result = evaluate(_ReturnsFirstFrame(), _eval_items(5), context, sample_count=0)
+    result = evaluate_epoch(_ReturnsFirstFrame(), _eval_items(5), context, sample_count=0)
     Path(folder, f"rank{rank}.json").write_text(json.dumps([result.psnr, result.ssim, result.count, result.exact_frames]))
     context.close()
 
@@ -470,12 +470,12 @@ def test_sharded_training_evaluation_equals_one_process_with_an_exact_frame(tmp_
 
     import torch.multiprocessing as mp
 
-    from training.evaluate import evaluate
+    from training.evaluate import evaluate_epoch
     from training.distributed import DistributedContext
 
     mp.start_processes(_evaluate_one_shard, args=(_free_port(), str(tmp_path)), nprocs=2, join=True, start_method="fork")
     results = [json.loads((tmp_path / f"rank{rank}.json").read_text()) for rank in (0, 1)]
-    single = evaluate(_ReturnsFirstFrame(), _eval_items(5), DistributedContext(), sample_count=0)
+    single = evaluate_epoch(_ReturnsFirstFrame(), _eval_items(5), DistributedContext(), sample_count=0)
     assert results[0] == results[1]
     psnr, ssim, count, exact = results[0]
     assert (count, exact) == (5, 1) and psnr == pytest.approx(single.psnr, rel=1e-12) and ssim == pytest.approx(single.ssim, rel=1e-12)

@@ -18,7 +18,7 @@ from utils.device import DEVICE_CHOICES
 from utils.errors import InputError
 from utils.image_io import read_image
 from utils.pair_outputs import write_pair_outputs
-from utils.precision import add_precision_argument
+from utils.precision_choice import add_precision_argument
 
 __all__ = ["build_demo_parser", "run_demo"]
 

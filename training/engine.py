@@ -29,7 +29,7 @@ from tqdm import tqdm
 
 from models import build_model, load_checkpoint
 from training.batches import to_model_inputs
-from training.evaluate import EvalResult, evaluate
+from training.evaluate import EvalResult, evaluate_epoch
 from training.flags import check_args, inherit_saved_flags
 from training.init import initialise_weights
 from training.recipes import Recipe
@@ -238,7 +238,7 @@ class Trainer:
 
     def _evaluate(self, epoch: int, stop_request: StopRequest) -> EvalResult:
         started = time.perf_counter()
-        result = evaluate(
+        result = evaluate_epoch(
             self.model,
             self.test_set,
             self.context,

@@ -31,7 +31,7 @@ from utils.errors import InputError
 from utils.metrics import count_exact, mean_psnr
 from utils.padding import InputPadder
 
-__all__ = ["EvalResult", "EvaluationDiverged", "evaluate"]
+__all__ = ["EvalResult", "EvaluationDiverged", "evaluate_epoch"]
 
 
 class EvaluationDiverged(InputError):
@@ -83,7 +83,7 @@ def _predicted(
 
 
 @torch.no_grad()
-def evaluate(
+def evaluate_epoch(
     model: torch.nn.Module,
     dataset: Dataset,
     context: DistributedContext,

@@ -62,7 +62,7 @@ class ModelChoice:
     model_name: str = "IFRNet"
     dataset: str = "Vimeo90K"  # whose published weights: Vimeo90K or GoPro
     scale_factor: str = "auto"
-    precision: str = "fp32"  # a precision of utils.precision: fp32, bf16 (CPUs with native bfloat16), fp16 (CUDA)
+    precision: str = "fp32"  # a precision of utils.precision_choice: fp32, bf16 (CPUs with native bfloat16), fp16 (CUDA)
 
 
 class ModelCache:
