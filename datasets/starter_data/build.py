@@ -28,11 +28,30 @@ from utils.flow_io import write_flo
 from utils.image_io import write_image
 from utils.padding import centre_offsets
 
-__all__ = ["MANIFEST_NAME", "check_previous_build", "process_pool", "write_text", "SYNTHETIC_LABELS", "StarterSettings", "BuildSummary", "SceneJob", "FootageJob", "build_starter_dataset"]
+__all__ = ["MANIFEST_NAME", "check_scene_settings", "check_clip_names", "check_previous_build", "process_pool", "write_text", "SYNTHETIC_LABELS", "StarterSettings", "BuildSummary", "SceneJob", "FootageJob", "build_starter_dataset"]
 
 
 MANIFEST_NAME = "starter_dataset.json"
 SYNTHETIC_LABELS = ("exact", "dis")
+
+
+def check_scene_settings(seed: int, num_synthetic: int, num_synthetic_test: int, synthetic_size: Size, max_shift: float) -> None:
+    """InputError for synthetic-scene settings no build can use (the triplet and the window sets share them)."""
+    if num_synthetic < 0 or num_synthetic_test < 0:
+        raise InputError("--num_synthetic and --num_synthetic_test must not be negative")
+    if min(synthetic_size) < 32:
+        raise InputError(f"--synthetic_size must be at least 32x32, got {synthetic_size[0]}x{synthetic_size[1]}")
+    if not 0 <= max_shift < math.inf:  # also refuses NaN, which numpy's sampler rejects with a traceback
+        raise InputError(f"--max_shift must be a finite number of pixels, not negative, got {max_shift}")
+    if seed < 0:  # numpy seeds are non-negative
+        raise InputError(f"--seed must not be negative, got {seed}")
+
+
+def check_clip_names(clips: Sequence[str]) -> None:
+    """InputError naming the first clip that is not one of :data:`CLIPS`."""
+    unknown = [name for name in clips if name not in CLIPS]
+    if unknown:
+        raise InputError(f"unknown clip {unknown[0]!r}; expected some of {', '.join(CLIPS)}")
 
 
 @dataclass(frozen=True)
@@ -53,21 +72,12 @@ class StarterSettings:
 
     def check(self) -> None:
         """InputError for settings that cannot build a usable set."""
-        if self.num_synthetic < 0 or self.num_synthetic_test < 0:
-            raise InputError("--num_synthetic and --num_synthetic_test must not be negative")
-        if min(self.synthetic_size) < 32:
-            raise InputError(f"--synthetic_size must be at least 32x32, got {self.synthetic_size[0]}x{self.synthetic_size[1]}")
-        if not 0 <= self.max_shift < math.inf:  # also refuses NaN, which numpy's sampler rejects with a traceback
-            raise InputError(f"--max_shift must be a finite number of pixels, not negative, got {self.max_shift}")
-        if self.seed < 0:  # numpy seeds are non-negative
-            raise InputError(f"--seed must not be negative, got {self.seed}")
+        check_scene_settings(self.seed, self.num_synthetic, self.num_synthetic_test, self.synthetic_size, self.max_shift)
         if self.synthetic_labels not in SYNTHETIC_LABELS:
             raise InputError(f"--synthetic_labels must be one of {', '.join(SYNTHETIC_LABELS)}, got {self.synthetic_labels!r}")
         if not self.real_gaps or min(self.real_gaps) < 1 or self.real_stride < 1 or self.real_repeat < 1:
             raise InputError("--real_gaps, --real_stride and --real_repeat must be positive")
-        unknown = [name for name in self.clips if name not in CLIPS]
-        if unknown:
-            raise InputError(f"unknown clip {unknown[0]!r}; expected some of {', '.join(CLIPS)}")
+        check_clip_names(self.clips)
         for name in self.clips:
             width, height = CLIPS[name].size
             if self.synthetic_size[0] > width or self.synthetic_size[1] > height:

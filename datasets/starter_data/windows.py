@@ -20,7 +20,6 @@ Deterministic given the settings, resumable, and a folder built with other setti
 from __future__ import annotations
 
 import json
-import math
 import os
 from dataclasses import asdict, dataclass, field
 from functools import partial
@@ -29,7 +28,7 @@ from typing import Dict, List, NamedTuple, Tuple, Union
 
 from tqdm import tqdm
 
-from datasets.starter_data.build import check_previous_build, process_pool, write_text
+from datasets.starter_data.build import check_clip_names, check_previous_build, check_scene_settings, process_pool, write_text
 from datasets.starter_data.clips import CLIPS, HOLDOUT_FRACTION, clip_triplet_starts, load_clip
 from datasets.starter_data.scenes import PHOTOS, Size, render_scene, synthetic_scene
 from utils.errors import InputError
@@ -59,21 +58,12 @@ class WindowSettings:
         """InputError for settings that cannot build a usable set."""
         if self.factor < 2 or self.factor % 2:
             raise InputError(f"--factor must be an even number of at least 2, got {self.factor}")
-        if self.num_synthetic < 0 or self.num_synthetic_test < 0:
-            raise InputError("--num_synthetic and --num_synthetic_test must not be negative")
-        if min(self.synthetic_size) < 32:
-            raise InputError(f"--synthetic_size must be at least 32x32, got {self.synthetic_size[0]}x{self.synthetic_size[1]}")
-        if not 0 <= self.max_shift < math.inf:
-            raise InputError(f"--max_shift must be a finite number of pixels, not negative, got {self.max_shift}")
-        if self.seed < 0:
-            raise InputError(f"--seed must not be negative, got {self.seed}")
+        check_scene_settings(self.seed, self.num_synthetic, self.num_synthetic_test, self.synthetic_size, self.max_shift)
         if self.real_stride < 1:
             raise InputError(f"--real_stride must be positive, got {self.real_stride}")
         if not self.real_steps or min(self.real_steps) < 1:
             raise InputError(f"--real_steps must be positive, got {' '.join(map(str, self.real_steps))}")
-        unknown = [name for name in self.clips if name not in CLIPS]
-        if unknown:
-            raise InputError(f"unknown clip {unknown[0]!r}; expected some of {', '.join(CLIPS)}")
+        check_clip_names(self.clips)
         if not self.clips and (self.num_synthetic == 0 or self.num_synthetic_test == 0):
             raise InputError("without clips both --num_synthetic and --num_synthetic_test must be positive")
 
