@@ -24,8 +24,8 @@ from utils.cli import interrupt_on_sigterm, run_cli
 from utils.device import DEVICE_CHOICES, autotune_convolutions, resolve_device
 from utils.errors import InputError
 from utils.precision_choice import add_precision_argument, resolve_precision
+from utils.scene import DEFAULT_SCENE_THRESHOLD
 from video.convert import MAX_OUTPUT_FPS, ConversionJob, check_job, convert, parse_rate
-from video.scene import DEFAULT_SCENE_THRESHOLD
 
 
 def positive_int(text: str) -> int:

@@ -17,12 +17,12 @@ import numpy as np
 from tqdm import tqdm
 
 from utils.errors import InputError
+from utils.scene import DEFAULT_SCENE_THRESHOLD
 from video.encoders import check_encoder, default_codec
 from video.output import atomic_output, check_output_path, is_gif, output_is_folder, remove_stale_outputs
 from video.part import SourcePart
 from video.passthrough import display_quarter_turns
 from video.pipeline import PipelineStats, interpolate_stream
-from video.scene import DEFAULT_SCENE_THRESHOLD
 from video.sinks import IMAGE_FORMATS, FrameFolderSink, FrameSink, GifSink, VideoFileSink
 from video.sources import SourceInfo, open_source
 from video.timing import OutputClock
@@ -108,7 +108,7 @@ def _check_flags(job: ConversionJob, to_folder: bool) -> None:
         raise InputError(f"--factor must be an integer of at least 2, got {job.factor}")
     if job.crf is not None and job.crf < 0:
         raise InputError(f"--crf must be at least 0, got {job.crf}")
-    # Both are grey-level differences on the 0-255 scale (video.scene); NaN would compare false
+    # Both are grey-level differences on the 0-255 scale (utils.scene); NaN would compare false
     # everywhere and switch the feature off without a word.
     for flag, value in (("--dedup", job.dedup), ("--scene_threshold", job.scene_threshold)):
         if not 0 <= value <= 255:

@@ -6,7 +6,7 @@ at their own timestamps; the output clock then fills the dropped positions with 
 of the pictures around them, so a picture held for two frames becomes motion and the output
 keeps the input's timing and frame count.
 
-The measure is the one scene-cut detection uses (``video.scene``): mean absolute grey difference,
+The measure is the one scene-cut detection uses (:mod:`utils.scene`): mean absolute grey difference,
 0-255, of frames shrunk to ~64 pixels, here against the last frame kept.
 """
 from __future__ import annotations
@@ -15,7 +15,7 @@ from typing import Iterable, Iterator
 
 import numpy as np
 
-from video.scene import thumbnail_grey
+from utils.scene import thumbnail_grey
 
 __all__ = ["HeldFrameFilter"]
 

@@ -19,7 +19,7 @@ import numpy as np
 
 from utils.errors import InputError
 from video.dedup import HeldFrameFilter
-from video.scene import is_scene_cut
+from utils.scene import is_scene_cut
 from video.timing import OutputClock, OutputSlot
 
 __all__ = ["PipelineStats", "interpolate_stream", "frames_for_pair"]

@@ -30,7 +30,7 @@ from models import MODEL_NAMES  # noqa: E402
 from models.published import TASKS  # noqa: E402
 from utils.errors import InputError  # noqa: E402
 from utils.precision_choice import cpu_has_native_bfloat16  # noqa: E402
-from video.scene import DEFAULT_SCENE_THRESHOLD  # noqa: E402
+from utils.scene import DEFAULT_SCENE_THRESHOLD  # noqa: E402
 from webapp.jobs import JobCancelled, ModelCache, ModelChoice, VideoOptions, run_frames_job, run_video_job, timesteps_for  # noqa: E402
 from webapp.limits import CRF_RANGE, MAX_FACTOR, MAX_IN_BETWEEN, MAX_SCENE_THRESHOLD, AppLimits  # noqa: E402
 from webapp.messages import public_message  # noqa: E402
