@@ -7,7 +7,6 @@
 - ``video.encoders``: the default encoder, and whether an encoder and --crf can run here.
 - ``video.output``: allowed output paths (never the input, writable), --overwrite, atomic output.
 - ``video.timing``: output timestamps -> (input pair, timestep).
-- ``video.dedup``: dropping held frames (--dedup) before interpolation.
-- ``video.pipeline``: the bounded, threaded decode -> interpolate -> encode stream (and --loop, --montage).
+- ``video.pipeline``: the bounded, threaded decode -> interpolate -> encode stream (and --dedup, --loop, --montage).
 - ``video.convert``: one whole conversion (what ``interpolate_video.py`` runs).
 """

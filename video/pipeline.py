@@ -5,6 +5,13 @@ runs the model on each pair, and a writer thread encodes (or saves) the output f
 queue holds at most ``queue_size`` frames, so memory is a constant number of frames whatever the
 video's length, and a slow stage makes the others wait instead of piling frames up. The model
 runs in the calling thread so Ctrl-C reaches it; any failure in any stage stops all three.
+
+De-duplication (--dedup) is part of the reader stage: animation and screen recordings hold each
+picture for two or three frames, and interpolating between two identical frames gives identical
+frames, so held pictures would stay held and the motion come in jerks. Dropping the repeats before
+interpolation leaves the distinct pictures at their own timestamps; the output clock then fills the
+dropped positions with in-between frames of the pictures around them, so a picture held for two
+frames becomes motion and the output keeps the input's timing and frame count.
 """
 from __future__ import annotations
 
@@ -13,16 +20,15 @@ import threading
 import time
 from dataclasses import dataclass, field
 from fractions import Fraction
-from typing import Callable, Iterable, List, Optional
+from typing import Callable, Iterable, Iterator, List, Optional
 
 import numpy as np
 
 from utils.errors import InputError
-from video.dedup import HeldFrameFilter
-from utils.scene import is_scene_cut
+from utils.scene import is_scene_cut, thumbnail_difference, thumbnail_grey
 from video.timing import OutputClock, OutputSlot
 
-__all__ = ["PipelineStats", "interpolate_stream", "frames_for_pair"]
+__all__ = ["PipelineStats", "HeldFrameFilter", "interpolate_stream", "frames_for_pair"]
 
 _POLL_SECONDS = 0.1
 _END = object()
@@ -41,6 +47,32 @@ class PipelineStats:
     cut_pairs: List[int] = field(default_factory=list)  # input frame numbers that start a cut
     duplicates_dropped: int = 0  # frames dropped by --dedup before interpolation
     loop_seam_cut: bool = False  # --loop: the last and first frames differ like a scene cut (counted in scene_cuts)
+
+
+class HeldFrameFilter:
+    """Passes on frames (SourceFrame-like: ``.image``) that differ from the last one passed on by
+    at least ``threshold``; the first frame always passes. ``dropped`` counts the others.
+
+    The measure is scene-cut detection's (:mod:`utils.scene`: mean absolute grey difference, 0-255,
+    of frames shrunk to ~64 pixels), here against the last frame kept, so that a slow drift over
+    held frames still ends the hold once it adds up.
+    """
+
+    def __init__(self, threshold: float) -> None:
+        if threshold < 0:
+            raise ValueError(f"the de-duplication threshold must be at least 0, got {threshold}")
+        self.threshold = threshold
+        self.dropped = 0
+
+    def __call__(self, frames: Iterable) -> Iterator:
+        kept = None
+        for frame in frames:
+            thumbnail = thumbnail_grey(frame.image)
+            if kept is not None and thumbnail_difference(thumbnail, kept) < self.threshold:
+                self.dropped += 1
+                continue
+            kept = thumbnail
+            yield frame
 
 
 class _Stopped(Exception):
@@ -129,7 +161,7 @@ def interpolate_stream(
     one frame of several (a static clip), that frame is held to the end instead. Any error of a
     stage is re-raised here.
 
-    ``dedup_threshold`` > 0 drops held frames first (:mod:`video.dedup`); ``loop`` fills the slots
+    ``dedup_threshold`` > 0 drops held frames first (:class:`HeldFrameFilter`); ``loop`` fills the slots
     after the last frame with in-between frames of the last and the first, so the output loops
     without a jump; ``montage`` writes each frame as the input frame on screen at its time (left)
     beside the output frame (right); ``montage_turns`` first turns both by that many quarter turns
