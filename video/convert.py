@@ -18,12 +18,11 @@ from tqdm import tqdm
 
 from utils.errors import InputError
 from utils.scene import DEFAULT_SCENE_THRESHOLD
-from video.encoders import check_encoder, default_codec
 from video.output import atomic_output, check_output_path, is_gif, output_is_folder, remove_stale_outputs
 from video.part import SourcePart
 from video.passthrough import display_quarter_turns
 from video.pipeline import PipelineStats, interpolate_stream
-from video.sinks import IMAGE_FORMATS, FrameFolderSink, FrameSink, GifSink, VideoFileSink
+from video.sinks import IMAGE_FORMATS, FrameFolderSink, FrameSink, GifSink, VideoFileSink, check_encoder, default_codec
 from video.sources import SourceInfo, open_source
 from video.timing import OutputClock
 

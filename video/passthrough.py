@@ -17,9 +17,7 @@ from typing import Dict, Optional, Tuple
 import av
 import numpy as np
 
-from video.encoders import encodable_rate
-
-__all__ = ["StreamCarrier", "copy_metadata", "display_quarter_turns"]
+__all__ = ["StreamCarrier", "copy_metadata", "display_quarter_turns", "encodable_rate"]
 
 log = logging.getLogger("ifrnet.video")
 
@@ -35,6 +33,19 @@ def copy_metadata(source: Dict[str, str], target: Dict[str, str]) -> None:
     for key, value in source.items():
         if key.lower() not in _WRITER_KEYS and not key.upper().startswith(("NUMBER_OF_", "BPS", "DURATION", "_STATISTICS")):
             target[key] = value
+
+
+def encodable_rate(codec: str, rate: int) -> int:
+    """``rate`` if the audio encoder takes it, else the nearest rate above it that it takes (its
+    highest if none is above), e.g. 44.1 kHz -> 48 kHz for Opus, which only takes 8-48 kHz steps.
+
+    PyAV's encoder resamples frames to its stream's rate (an ``AudioResampler`` inside ``encode``),
+    so choosing the rate is all it takes.
+    """
+    rates = sorted(av.Codec(codec, "w").audio_rates or ())
+    if not rates or rate in rates:
+        return rate
+    return next((r for r in rates if r > rate), rates[-1])
 
 
 def _display_matrix(path: Path) -> Optional[Tuple[int, ...]]:

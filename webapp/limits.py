@@ -18,7 +18,7 @@ import av
 
 from utils.errors import InputError
 from utils.image_io import image_size
-from video.encoders import CRF_RANGES
+from video.sinks import CRF_RANGES
 
 __all__ = [
     "AppLimits",
