@@ -7,11 +7,12 @@ moves the result into place only on success.
 """
 from __future__ import annotations
 
+import dataclasses
 import logging
 from dataclasses import dataclass
 from fractions import Fraction
 from pathlib import Path
-from typing import Callable, List, Optional
+from typing import Callable, Iterator, List, Optional
 
 import numpy as np
 from tqdm import tqdm
@@ -19,11 +20,10 @@ from tqdm import tqdm
 from utils.errors import InputError
 from utils.scene import DEFAULT_SCENE_THRESHOLD
 from video.output import atomic_output, check_output_path, is_gif, output_is_folder, remove_stale_outputs
-from video.part import SourcePart
 from video.passthrough import display_quarter_turns
 from video.pipeline import PipelineStats, interpolate_stream
 from video.sinks import IMAGE_FORMATS, FrameFolderSink, FrameSink, GifSink, VideoFileSink, check_encoder, default_codec
-from video.sources import SourceInfo, open_source
+from video.sources import FrameSource, SourceFrame, SourceInfo, open_source
 from video.timing import OutputClock
 
 __all__ = ["ConversionJob", "MAX_OUTPUT_FPS", "MIN_FPS", "parse_rate", "output_rate", "check_job", "convert"]
@@ -83,6 +83,66 @@ def parse_rate(text: str) -> Fraction:
     return rate.limit_denominator(_RATE_DENOMINATOR)
 
 
+class SourcePart:
+    """The frames of ``source`` from ``start`` seconds (counted from its first frame) for
+    ``duration`` seconds (None: to the end); a :class:`~video.sources.FrameSource` itself, so the
+    rest of the conversion does not know it sees a part: the output starts at the first frame at or
+    after ``start`` and the last frame is held until ``start + duration`` (or the input's end).
+
+    A whole input is a part too (``start`` 0): its first *decoded* frame is the output's time 0.
+    That is not always the header's start: a file cut mid-GOP cannot decode the frames before its
+    first key frame, and an AVI's first stamp is often one frame late.
+
+    The first frame is decoded on opening, so ``info.start`` is its exact timestamp and a ``start``
+    past the last frame fails here, before the model loads. ``start`` >= 0 and ``duration`` > 0 are
+    the job's flags, checked before the input is opened (:func:`_check_flags`).
+    """
+
+    def __init__(self, source: FrameSource, start: Fraction = Fraction(0), duration: Optional[Fraction] = None) -> None:
+        self._source = source
+        self.media_path: Optional[Path] = source.media_path
+        inner = source.info
+        begin = inner.start + Fraction(start)
+        self._stop = begin + Fraction(duration) if duration is not None else None
+        if start > 0:
+            source.seek(begin)
+        self._frames = iter(source.frames())
+        if start > 0:
+            self._first = next((f for f in self._frames if f.time >= begin - inner.snap), None)
+        else:  # the whole input: whatever frame decodes first
+            self._first = next(self._frames, None)
+        if self._first is None and start == 0:
+            raise InputError(f"no frame could be decoded from {getattr(source, 'path', 'the input')}")
+        if self._first is None:
+            length = f" (it lasts about {float(inner.end - inner.start):.2f} s)" if inner.end is not None else ""
+            raise InputError(f"--start {float(start):g} s is past the last frame of the input{length}")
+        end = inner.end if self._stop is None or (inner.end is not None and inner.end < self._stop) else self._stop
+        count = round((end - self._first.time) * inner.rate) if end is not None else None
+        self.info = dataclasses.replace(inner, start=self._first.time, end=end, frame_count=count)
+        # The first frame comes after the input's header start (--start, or frames that cannot be
+        # decoded): the other tracks are cut to the part too.
+        self.lead = self._first.time - inner.start  # seconds skipped before the first frame
+        self.starts_late = self.lead > inner.snap
+        self.end_time: Optional[Fraction] = None
+
+    def frames(self) -> Iterator[SourceFrame]:
+        """The part's frames; sets ``end_time`` after the last one."""
+        yield self._first
+        for frame in self._frames:
+            if self._stop is not None and frame.time >= self._stop - self.info.snap:
+                self.end_time = self._stop
+                return
+            yield frame
+        inner_end = self._source.end_time
+        self.end_time = inner_end if self._stop is None or (inner_end is not None and inner_end < self._stop) else self._stop
+
+    def seek(self, time: Fraction) -> None:
+        raise NotImplementedError("a part of an input is read from its start only")
+
+    def close(self) -> None:
+        self._source.close()
+
+
 def _check_output_rate(rate: Fraction, how: str) -> Fraction:
     if rate < MIN_FPS:
         raise InputError(f"an output rate of {float(rate):g} fps ({how}) is below the limit of {float(MIN_FPS):g} fps")
@@ -93,11 +153,10 @@ def _check_output_rate(rate: Fraction, how: str) -> Fraction:
 
 def output_rate(info: SourceInfo, factor: Optional[int], fps: Optional[Fraction]) -> Fraction:
     """The output frame rate: ``fps`` when given, else the input's average rate times ``factor``;
-    at most :data:`MAX_OUTPUT_FPS`."""
+    at most :data:`MAX_OUTPUT_FPS`. Without ``fps``, ``factor`` is the job's, already checked to be
+    at least 2 (:func:`_check_flags`)."""
     if fps is not None:
         return _check_output_rate(Fraction(fps), "--fps")
-    if factor is None or factor < 2:
-        raise InputError(f"--factor must be an integer of at least 2, got {factor}")
     return _check_output_rate(info.rate * factor, f"--factor {factor} x {float(info.rate):g} fps")
 
 
