@@ -139,16 +139,17 @@ def main(argv: Optional[list] = None) -> None:
         progress=not (args.quiet or args.no_progress),
         **{name: getattr(args, name) for name in ("dedup", "loop", "montage", "image_format", "quality", "start", "duration")},
     )
-    check_job(job)  # fail on bad paths before loading the model
-    interpolator = Interpolator.load(args.model_name, args.checkpoint, args.device,
-                                scale_factor=args.scale_factor, precision=args.precision, fp16=args.fp16,
-                                batch_size=args.batch_size, offline=args.offline, tta=args.tta,
-                                progress=not (args.quiet or args.no_progress))
-    autotune_convolutions(interpolator.device)  # every frame of a video has one size
-    if interpolator.weights_note:
-        logging.getLogger("ifrnet.video").warning("%s", interpolator.weights_note)
-    interrupt_on_sigterm()  # the temporary output is removed
-    stats = convert(job, interpolator.interpolate)
+    # Bad flags and paths fail before the model loads; the input stays open, read up to --start, for convert.
+    with check_job(job) as checked:
+        interpolator = Interpolator.load(args.model_name, args.checkpoint, args.device,
+                                         scale_factor=args.scale_factor, precision=args.precision, fp16=args.fp16,
+                                         batch_size=args.batch_size, offline=args.offline, tta=args.tta,
+                                         progress=not (args.quiet or args.no_progress))
+        autotune_convolutions(interpolator.device)  # every frame of a video has one size
+        if interpolator.weights_note:
+            logging.getLogger("ifrnet.video").warning("%s", interpolator.weights_note)
+        interrupt_on_sigterm()  # the temporary output is removed
+        stats = convert(checked, interpolator.interpolate)
     logging.getLogger("ifrnet.video").info(
         "wrote %s: %d frames from %d (%d interpolated, %d scene cut%s) in %.1f s",
         args.output, stats.frames_out, stats.frames_in, stats.interpolated, stats.scene_cuts,

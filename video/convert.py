@@ -12,7 +12,7 @@ import logging
 from dataclasses import dataclass
 from fractions import Fraction
 from pathlib import Path
-from typing import Callable, Iterator, List, Optional
+from typing import Callable, Iterator, List, Optional, Union
 
 import numpy as np
 from tqdm import tqdm
@@ -26,7 +26,7 @@ from video.sinks import IMAGE_FORMATS, FrameFolderSink, FrameSink, GifSink, Vide
 from video.sources import FrameSource, SourceFrame, SourceInfo, open_source
 from video.timing import OutputClock
 
-__all__ = ["ConversionJob", "MAX_OUTPUT_FPS", "MIN_FPS", "parse_rate", "output_rate", "check_job", "convert"]
+__all__ = ["ConversionJob", "CheckedJob", "MAX_OUTPUT_FPS", "MIN_FPS", "parse_rate", "output_rate", "check_job", "convert"]
 
 log = logging.getLogger("ifrnet.video")
 
@@ -100,6 +100,7 @@ class SourcePart:
 
     def __init__(self, source: FrameSource, start: Fraction = Fraction(0), duration: Optional[Fraction] = None) -> None:
         self._source = source
+        self._closed = False
         self.media_path: Optional[Path] = source.media_path
         inner = source.info
         begin = inner.start + Fraction(start)
@@ -139,8 +140,15 @@ class SourcePart:
     def seek(self, time: Fraction) -> None:
         raise NotImplementedError("a part of an input is read from its start only")
 
+    @property
+    def closed(self) -> bool:
+        return self._closed
+
     def close(self) -> None:
-        self._source.close()
+        """Close the input; a second call does nothing (a :class:`CheckedJob` and :func:`convert` both close it)."""
+        if not self._closed:
+            self._closed = True
+            self._source.close()
 
 
 def _check_output_rate(rate: Fraction, how: str) -> Fraction:
@@ -186,10 +194,10 @@ def _check_flags(job: ConversionJob, to_folder: bool) -> None:
         raise InputError(f"--duration must be positive, got {float(job.duration):g} seconds")
 
 
-def _open_part(job: ConversionJob, *, strict: bool = False) -> SourcePart:
+def _open_part(job: ConversionJob) -> SourcePart:
     """The part of the input that --start/--duration select (by default all of it), from its first
     decoded frame on."""
-    source = open_source(job.input, job.input_fps, strict=strict)
+    source = open_source(job.input, job.input_fps, strict=job.strict)
     try:
         return SourcePart(source, job.start, job.duration)
     except BaseException:
@@ -197,9 +205,34 @@ def _open_part(job: ConversionJob, *, strict: bool = False) -> SourcePart:
         raise
 
 
-def check_job(job: ConversionJob) -> None:
-    """The checks that need no decoding (paths, encoder, output rate from the input's header), so
-    bad flags fail before the model is loaded; --start also decodes up to the part's first frame."""
+@dataclass
+class CheckedJob:
+    """A job whose flags, paths and encoder passed, with its input open at the part's first frame
+    and its output rate worked out: what :func:`convert` runs. Made by :func:`check_job`.
+
+    It exists so the input is opened (and decoded up to --start) once: the tool checks the job
+    before it loads the model and converts it after. Use it as a context manager: the input is
+    closed on leaving, also when the model never loads; :func:`convert` closes it too.
+    """
+
+    job: ConversionJob
+    source: SourcePart
+    rate: Fraction
+
+    def close(self) -> None:
+        self.source.close()
+
+    def __enter__(self) -> "CheckedJob":
+        return self
+
+    def __exit__(self, *exc_info: object) -> None:
+        self.close()
+
+
+def check_job(job: ConversionJob) -> CheckedJob:
+    """Check ``job`` before the model is loaded, so that bad flags and paths fail in a second: the
+    flags, the paths, the encoder, then the input's header and the output rate; with --start the
+    input is also decoded up to the part's first frame. Returns the job with its input open."""
     if not Path(job.input).exists():
         raise InputError(f"input not found: {job.input}")
     to_folder = output_is_folder(job.output)
@@ -209,11 +242,12 @@ def check_job(job: ConversionJob) -> None:
     check_output_path(job.output, job.input, job.overwrite)
     if not to_folder and not is_gif(job.output):
         check_encoder(job.codec or default_codec(job.output), job.crf, default_codec(job.output))
-    source = _open_part(job)  # reads the header (and with --start, up to the part's first frame)
+    source = _open_part(job)
     try:
-        output_rate(source.info, job.factor, job.fps)
-    finally:
+        return CheckedJob(job, source, output_rate(source.info, job.factor, job.fps))
+    except BaseException:
         source.close()
+        raise
 
 
 def _montage_turns(job: ConversionJob, source: SourcePart) -> int:
@@ -256,15 +290,20 @@ def _describe(info: SourceInfo, rate: Fraction) -> str:
             f"{float(rate):.3f} fps{'' if info.has_audio else ' (no audio)'}")
 
 
-def convert(job: ConversionJob, interpolate: InterpolateFn) -> PipelineStats:
-    """Run ``job`` with ``interpolate(frame0, frame1, timesteps) -> frames`` and return its stats."""
-    check_job(job)
-    for stale in remove_stale_outputs(job.output):
-        log.info("removed %s, a temporary output left by a run that was killed", stale)
-    source = _open_part(job, strict=job.strict)
+def convert(job: Union[ConversionJob, CheckedJob], interpolate: InterpolateFn) -> PipelineStats:
+    """Run ``job`` with ``interpolate(frame0, frame1, timesteps) -> frames`` and return its stats.
+
+    ``job`` is checked here unless :func:`check_job` already did (a :class:`CheckedJob`: its open
+    input is read from where the check left it, and closed at the end; it converts once).
+    """
+    checked = job if isinstance(job, CheckedJob) else check_job(job)
+    job, source, rate = checked.job, checked.source, checked.rate
     try:
+        if source.closed:
+            raise ValueError("a checked job converts once: its input was read and closed")
+        for stale in remove_stale_outputs(job.output):
+            log.info("removed %s, a temporary output left by a run that was killed", stale)
         info = source.info
-        rate = output_rate(info, job.factor, job.fps)
         clock = OutputClock(rate, origin=info.start, snap=info.snap)
         log.info("%s", _describe(info, rate))
         _warn_what_is_lost(job, info)
