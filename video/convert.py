@@ -21,7 +21,7 @@ from utils.errors import InputError
 from utils.scene import DEFAULT_SCENE_THRESHOLD
 from video.output import atomic_output, check_output_path, is_gif, output_is_folder, remove_stale_outputs
 from video.passthrough import display_quarter_turns
-from video.pipeline import PipelineStats, interpolate_stream
+from video.pipeline import PipelineStats, StreamOptions, interpolate_stream
 from video.sinks import IMAGE_FORMATS, FrameFolderSink, FrameSink, GifSink, VideoFileSink, check_encoder, default_codec
 from video.sources import FrameSource, SourceFrame, SourceInfo, open_source
 from video.timing import OutputClock
@@ -318,21 +318,11 @@ def convert(job: Union[ConversionJob, CheckedJob], interpolate: InterpolateFn) -
             sink = _open_sink(job, source, rate, temp, turns)
             bar = tqdm(total=expected, unit="frame", desc="interpolating", disable=not job.progress, dynamic_ncols=True)
             try:
-                stats = interpolate_stream(
-                    source.frames(),
-                    sink.write,
-                    interpolate,
-                    clock,
-                    lambda: source.end_time,
-                    scene_threshold=job.scene_threshold,
-                    on_written=bar.update,
-                    queue_size=job.queue_size,
-                    source_name=_part_name(job),
-                    dedup_threshold=job.dedup,
-                    loop=job.loop,
-                    montage=job.montage,
-                    montage_turns=turns,
-                )
+                options = StreamOptions(scene_threshold=job.scene_threshold, dedup_threshold=job.dedup, loop=job.loop,
+                                        montage=job.montage, montage_turns=turns, queue_size=job.queue_size,
+                                        source_name=_part_name(job))
+                stats = interpolate_stream(source.frames(), sink.write, interpolate, clock, lambda: source.end_time,
+                                           options, on_written=bar.update)
                 sink.finish()
                 saved = sink.frames_saved if isinstance(sink, GifSink) else None  # identical frames merged
                 if saved is not None and saved != stats.frames_out:

@@ -25,13 +25,27 @@ from typing import Callable, Iterable, Iterator, List, Optional
 import numpy as np
 
 from utils.errors import InputError
-from utils.scene import is_scene_cut, thumbnail_difference, thumbnail_grey
+from utils.scene import DEFAULT_SCENE_THRESHOLD, is_scene_cut, thumbnail_difference, thumbnail_grey
 from video.timing import OutputClock, OutputSlot
 
-__all__ = ["PipelineStats", "HeldFrameFilter", "interpolate_stream", "frames_for_pair"]
+__all__ = ["StreamOptions", "PipelineStats", "HeldFrameFilter", "interpolate_stream", "frames_for_pair"]
 
 _POLL_SECONDS = 0.1
 _END = object()
+
+
+@dataclass(frozen=True)
+class StreamOptions:
+    """What the stream does with the frames besides interpolating them (the job's flags that reach
+    the pipeline; :class:`video.convert.ConversionJob` holds them all)."""
+
+    scene_threshold: float = DEFAULT_SCENE_THRESHOLD  # a pair differing more is a cut (utils.scene); 0: off
+    dedup_threshold: float = 0.0  # > 0: drop held frames first (HeldFrameFilter)
+    loop: bool = False  # the slots after the last frame lead back into the first one
+    montage: bool = False  # each output frame beside the input frame on screen at its time (left)
+    montage_turns: int = 0  # quarter turns counter-clockwise given to both halves (a video shown rotated)
+    queue_size: int = 8  # frames each queue holds: the memory bound
+    source_name: str = "the input"  # which input or part, for messages
 
 
 @dataclass
@@ -143,37 +157,30 @@ def interpolate_stream(
     interpolate: Callable[[np.ndarray, np.ndarray, List[float]], List[np.ndarray]],
     clock: OutputClock,
     end_time: Callable[[], Optional[Fraction]],
+    options: StreamOptions = StreamOptions(),
     *,
-    scene_threshold: float,
     on_written: Optional[Callable[[int], None]] = None,
-    queue_size: int = 8,
-    source_name: str = "the input",
-    dedup_threshold: float = 0.0,
-    loop: bool = False,
-    montage: bool = False,
-    montage_turns: int = 0,
 ) -> PipelineStats:
     """Run the three stages over ``frames`` (SourceFrame-like: ``.time``, ``.image``).
 
-    ``write(index, image)`` is called in order from the writer thread; ``end_time()`` is asked
-    after the last frame for when it stops being shown (the input's end). Raises InputError for an
-    input with fewer than two frames (``source_name`` says which input or part); when --dedup left
-    one frame of several (a static clip), that frame is held to the end instead. Any error of a
-    stage is re-raised here.
+    ``write(index, image)`` is called in order from the writer thread, then ``on_written(1)`` (a
+    progress bar); ``end_time()`` is asked after the last frame for when it stops being shown (the
+    input's end). Raises InputError for an input with fewer than two frames; when --dedup left one
+    frame of several (a static clip), that frame is held to the end instead. Any error of a stage
+    is re-raised here.
 
-    ``dedup_threshold`` > 0 drops held frames first (:class:`HeldFrameFilter`); ``loop`` fills the slots
-    after the last frame with in-between frames of the last and the first, so the output loops
-    without a jump; ``montage`` writes each frame as the input frame on screen at its time (left)
-    beside the output frame (right); ``montage_turns`` first turns both by that many quarter turns
-    counter-clockwise (a video shown rotated: the halves stay side by side as seen).
+    With ``options.loop`` the slots after the last frame are filled with in-between frames of the
+    last and the first, so the output loops without a jump; with ``options.montage`` each frame is
+    written as the input frame on screen at its time (left) beside the output frame (right).
     """
     stats = PipelineStats()
     started = time.perf_counter()
     stop = threading.Event()
-    decoded: "queue.Queue" = queue.Queue(maxsize=queue_size)
-    to_write: "queue.Queue" = queue.Queue(maxsize=queue_size)
+    decoded: "queue.Queue" = queue.Queue(maxsize=options.queue_size)
+    to_write: "queue.Queue" = queue.Queue(maxsize=options.queue_size)
+    source_name, scene_threshold, turns = options.source_name, options.scene_threshold, options.montage_turns
 
-    held_frames = HeldFrameFilter(dedup_threshold) if dedup_threshold > 0 else None
+    held_frames = HeldFrameFilter(options.dedup_threshold) if options.dedup_threshold > 0 else None
 
     def read() -> None:
         for frame in (held_frames(frames) if held_frames is not None else frames):
@@ -200,8 +207,8 @@ def interpolate_stream(
 
     def emit(slots: List[OutputSlot], images: List[np.ndarray], shown: np.ndarray) -> None:
         for slot, image in zip(slots, images):
-            if montage:
-                image = np.concatenate([np.rot90(shown, montage_turns), np.rot90(image, montage_turns)], axis=1)
+            if options.montage:
+                image = np.concatenate([np.rot90(shown, turns), np.rot90(image, turns)], axis=1)
             _put(to_write, (slot.index, image), stop)
         stats.frames_out += len(slots)
 
@@ -238,7 +245,7 @@ def interpolate_stream(
         if end is None or end <= previous.time:
             end = previous.time + 1 / clock.rate
         tail = clock.slots_between(previous.time, end)
-        if loop and stats.frames_in > 1:  # the last frame's slots lead back into the first frame
+        if options.loop and stats.frames_in > 1:  # the last frame's slots lead back into the first frame
             cut = any(not slot.is_original for slot in tail) and is_scene_cut(previous.image, first.image, scene_threshold)
             stats.scene_cuts += int(cut)
             stats.loop_seam_cut = cut
