@@ -19,6 +19,8 @@ from PIL import Image
 
 import video.convert
 from video.convert import ConversionJob, check_job, convert
+from video.pipeline import StreamOptions, interpolate_stream
+from video.timing import OutputClock
 
 SIZE = (24, 32)  # height, width: small, and more than one scene-measure block
 
@@ -105,3 +107,46 @@ def test_a_checked_job_closes_its_input_when_the_model_never_comes(tmp_path, mon
             monkeypatch.setattr(checked.source._source, "close", lambda: closed.append(True))
             raise RuntimeError("no model")
     assert closed == [True]
+
+
+# -- the pipeline: every pair takes one step, the --loop seam too --------------------------------
+
+@dataclass(frozen=True)
+class Frame:
+    """SourceFrame-like: what the pipeline reads of a frame."""
+
+    time: Fraction
+    image: np.ndarray
+
+
+INTERVAL = Fraction(1, 10)  # input frames 0.1 s apart; the streams below are 2x (20 fps)
+
+
+def run_stream(levels: List[int], options: StreamOptions = StreamOptions()):
+    """(stats, written images in order) of a 2x stream over flat grey frames, 0.1 s apart."""
+    frames = [Frame(number * INTERVAL, grey(level)) for number, level in enumerate(levels)]
+    written = {}
+    stats = interpolate_stream(frames, written.__setitem__, blend, OutputClock(2 / INTERVAL),
+                               lambda: len(levels) * INTERVAL, options)
+    assert sorted(written) == list(range(len(written)))
+    return stats, [written[index] for index in sorted(written)]
+
+
+@pytest.mark.parametrize("levels", [
+    [100, 110, 120, 140],  # only the seam (140 -> 100) is a cut
+    [100, 140, 130, 120],  # only an inner pair (100 -> 140) is a cut
+    [100, 140, 150, 200],  # both
+    [100, 110, 120, 110],  # neither
+])
+def test_a_looped_video_is_the_video_with_its_first_frame_after_the_last(levels):
+    """--loop makes the last frame's slots lead into the first frame: every pair, the seam
+    included, is treated as that pair inside a video is (cuts counted, listed and repeated)."""
+    looped, looped_images = run_stream(levels, StreamOptions(loop=True))
+    unrolled, unrolled_images = run_stream(levels + levels[:1])
+    assert looped.cut_pairs == unrolled.cut_pairs
+    assert looped.scene_cuts == unrolled.scene_cuts == len(unrolled.cut_pairs)
+    assert looped.interpolated == unrolled.interpolated
+    assert looped.loop_seam_cut == (len(levels) in unrolled.cut_pairs)
+    assert len(looped_images) == 2 * len(levels)
+    for index, (ours, theirs) in enumerate(zip(looped_images, unrolled_images)):
+        assert np.array_equal(ours, theirs), index

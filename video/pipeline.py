@@ -20,7 +20,7 @@ import threading
 import time
 from dataclasses import dataclass, field
 from fractions import Fraction
-from typing import Callable, Iterable, Iterator, List, Optional
+from typing import Callable, Iterable, Iterator, List, Optional, Tuple
 
 import numpy as np
 
@@ -28,7 +28,7 @@ from utils.errors import InputError
 from utils.scene import DEFAULT_SCENE_THRESHOLD, is_scene_cut, thumbnail_difference, thumbnail_grey
 from video.timing import OutputClock, OutputSlot
 
-__all__ = ["StreamOptions", "PipelineStats", "HeldFrameFilter", "interpolate_stream", "frames_for_pair"]
+__all__ = ["StreamOptions", "PipelineStats", "HeldFrameFilter", "interpolate_stream", "pair_step", "frames_for_pair"]
 
 _POLL_SECONDS = 0.1
 _END = object()
@@ -58,7 +58,9 @@ class PipelineStats:
     scene_cuts: int = 0
     model_seconds: float = 0.0
     total_seconds: float = 0.0
-    cut_pairs: List[int] = field(default_factory=list)  # input frame numbers that start a cut
+    # Numbers (from 1, of the frames the pipeline got: after --dedup) of the frames that start a cut;
+    # with --loop the last one when the seam back to the first frame is a cut.
+    cut_pairs: List[int] = field(default_factory=list)
     duplicates_dropped: int = 0  # frames dropped by --dedup before interpolation
     loop_seam_cut: bool = False  # --loop: the last and first frames differ like a scene cut (counted in scene_cuts)
 
@@ -151,6 +153,36 @@ def frames_for_pair(
     return [frame0 if slot.is_original else next(made) for slot in slots]
 
 
+def pair_step(
+    frame0: np.ndarray,
+    frame1: Optional[np.ndarray],
+    number: int,
+    slots: List[OutputSlot],
+    interpolate: Callable[[np.ndarray, np.ndarray, List[float]], List[np.ndarray]],
+    scene_threshold: float,
+    stats: PipelineStats,
+) -> Tuple[List[np.ndarray], bool]:
+    """(the output frames of ``slots``, whether the pair is a cut) while frame ``number`` is on
+    screen; ``frame1`` is what follows it: the next frame, the first one after the last (--loop),
+    or None (the last frame is held). A cut is counted and listed in ``stats``.
+
+    The one step of every pair, so that the pairs inside a video and the --loop seam are judged
+    alike. A pair is measured only when a slot needs an in-between frame: one whose slots are all
+    originals is no cut (nothing would be blended).
+    """
+    interpolating = frame1 is not None and any(not slot.is_original for slot in slots)
+    cut = interpolating and is_scene_cut(frame0, frame1, scene_threshold)
+    if cut:
+        stats.scene_cuts += 1
+        stats.cut_pairs.append(number)
+    tick = time.perf_counter()
+    images = frames_for_pair(frame0, frame1, slots, interpolate, cut)
+    stats.model_seconds += time.perf_counter() - tick
+    if interpolating and not cut:
+        stats.interpolated += sum(not slot.is_original for slot in slots)
+    return images, cut
+
+
 def interpolate_stream(
     frames: Iterable,
     write: Callable[[int, np.ndarray], None],
@@ -178,7 +210,7 @@ def interpolate_stream(
     stop = threading.Event()
     decoded: "queue.Queue" = queue.Queue(maxsize=options.queue_size)
     to_write: "queue.Queue" = queue.Queue(maxsize=options.queue_size)
-    source_name, scene_threshold, turns = options.source_name, options.scene_threshold, options.montage_turns
+    turns = options.montage_turns
 
     held_frames = HeldFrameFilter(options.dedup_threshold) if options.dedup_threshold > 0 else None
 
@@ -217,7 +249,7 @@ def interpolate_stream(
     try:
         previous = next_frame()
         if previous is None:
-            raise InputError(f"no frame could be decoded from {source_name}")
+            raise InputError(f"no frame could be decoded from {options.source_name}")
         stats.frames_in = 1
         first = previous
         while True:
@@ -226,35 +258,20 @@ def interpolate_stream(
                 break
             stats.frames_in += 1
             slots = clock.slots_between(previous.time, current.time)
-            cut = False
-            if any(not slot.is_original for slot in slots):
-                cut = is_scene_cut(previous.image, current.image, scene_threshold)
-                if cut:
-                    stats.scene_cuts += 1
-                    stats.cut_pairs.append(stats.frames_in - 1)
-            tick = time.perf_counter()
-            images = frames_for_pair(previous.image, current.image, slots, interpolate, cut)
-            stats.model_seconds += time.perf_counter() - tick
-            stats.interpolated += 0 if cut else sum(not slot.is_original for slot in slots)
+            images, _ = pair_step(previous.image, current.image, stats.frames_in - 1, slots, interpolate,
+                                  options.scene_threshold, stats)
             emit(slots, images, previous.image)
             previous = current
         static = held_frames is not None and held_frames.dropped > 0
         if stats.frames_in < 2 and not static:
-            raise InputError(f"{source_name} has only one frame; at least two are needed to interpolate")
+            raise InputError(f"{options.source_name} has only one frame; at least two are needed to interpolate")
         end = end_time()
         if end is None or end <= previous.time:
             end = previous.time + 1 / clock.rate
         tail = clock.slots_between(previous.time, end)
-        if options.loop and stats.frames_in > 1:  # the last frame's slots lead back into the first frame
-            cut = any(not slot.is_original for slot in tail) and is_scene_cut(previous.image, first.image, scene_threshold)
-            stats.scene_cuts += int(cut)
-            stats.loop_seam_cut = cut
-            tick = time.perf_counter()
-            images = frames_for_pair(previous.image, first.image, tail, interpolate, cut)
-            stats.model_seconds += time.perf_counter() - tick
-            stats.interpolated += 0 if cut else sum(not slot.is_original for slot in tail)
-        else:
-            images = frames_for_pair(previous.image, None, tail, interpolate, False)
+        after = first.image if options.loop and stats.frames_in > 1 else None  # --loop: back into the first frame
+        images, stats.loop_seam_cut = pair_step(previous.image, after, stats.frames_in, tail, interpolate,
+                                                options.scene_threshold, stats)
         emit(tail, images, previous.image)
         _put(to_write, _END, stop)
         writer.join()
