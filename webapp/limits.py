@@ -9,16 +9,18 @@ written to a pipe has no duration), so its packets are counted too, stopping at 
 from __future__ import annotations
 
 import math
+from contextlib import closing
 from dataclasses import dataclass
 from fractions import Fraction
 from pathlib import Path
-from typing import Any, Optional, Tuple
+from typing import Any, Iterable, Optional, Tuple
 
 import av
 
 from utils.errors import InputError
 from utils.image_io import image_size
 from video.sinks import CRF_RANGES
+from video.sources import VideoFileSource
 
 __all__ = [
     "AppLimits",
@@ -88,7 +90,7 @@ class VideoProbe:
     height: int
     seconds: float  # from the header, else from counting its packets
     frames: int  # packets of the video stream: one per frame
-    rate: Optional[Fraction]  # the stream's average frame rate, when it has one
+    rate: Fraction  # the stream's average frame rate (a video without one is refused)
 
 
 def _over_seconds(seconds: Optional[float], limits: AppLimits) -> InputError:
@@ -98,33 +100,32 @@ def _over_seconds(seconds: Optional[float], limits: AppLimits) -> InputError:
     return InputError(f"the video lasts {seconds:.1f} s, over this app's limit of {limits.max_video_seconds:g} s")
 
 
-def _count_frames(container: av.container.InputContainer, stream: av.video.stream.VideoStream,
-                  rate: Optional[Fraction], limits: AppLimits) -> Tuple[int, float]:
-    """(packets, seconds they span) of the video stream, demuxed but not decoded (a 200 MB file in
-    well under a second); stops with an InputError as soon as they pass the time limit, whatever
-    the header said. A read error ends the count: the conversion yields what it can decode."""
-    time_base = float(stream.time_base) if stream.time_base else 0.0
+def _count_frames(packets: Iterable[av.Packet], rate: Fraction, limits: AppLimits) -> Tuple[int, float]:
+    """(packets, seconds they span) of the video stream, demuxed but not decoded; stops with an
+    InputError as soon as they pass the time limit, whatever the header said. A read error ends
+    the count: the conversion yields what it can decode."""
     count, first, last = 0, None, None
+    seconds = 0.0
     try:
-        for packet in container.demux(stream):
-            if not packet.size:  # the demuxer's final empty packet
-                continue
+        for packet in packets:
             count += 1
-            if packet.pts is not None and time_base:
-                begin, end = packet.pts * time_base, (packet.pts + (packet.duration or 0)) * time_base
+            if packet.pts is not None and packet.time_base:
+                begin = float(packet.pts * packet.time_base)
+                end = float((packet.pts + (packet.duration or 0)) * packet.time_base)
                 first, last = begin if first is None else min(first, begin), end if last is None else max(last, end)
-            seconds = max(last - first if first is not None else 0.0, count / float(rate) if rate else 0.0)
+            seconds = max(last - first if first is not None else 0.0, count / float(rate))
             if seconds > limits.max_video_seconds:
                 raise _over_seconds(None, limits)
     except av.error.FFmpegError:
         pass
-    return count, max(last - first if first is not None else 0.0, count / float(rate) if rate else 0.0)
+    return count, seconds
 
 
 def probe_video(path: Optional[str], limits: AppLimits) -> VideoProbe:
     """Size, duration and frame count of an upload, refusing what is not a video or is over
-    ``limits``: the header's size and duration first, then a count of its packets (a header may
-    lack the duration or understate it), so a refused upload costs no decoding."""
+    ``limits``: the header's size and duration first (as :class:`video.sources.VideoFileSource`
+    reads them for the conversion), then a count of its packets (a header may lack the duration
+    or understate it), so a refused upload costs no decoding."""
     if not path or not Path(path).is_file():
         raise InputError("no video was given")
     name = Path(path).name
@@ -132,25 +133,18 @@ def probe_video(path: Optional[str], limits: AppLimits) -> VideoProbe:
     if megabytes > limits.max_video_megabytes:
         raise InputError(f"the video is {megabytes:.0f} MB, over this app's limit of {limits.max_video_megabytes:g} MB")
     try:
-        with av.open(str(path)) as container:
-            if not container.streams.video:
-                raise InputError(f"{name} holds no video stream")
-            if container.format.name.endswith("_pipe") or container.format.name == "image2":
-                raise InputError(f"{name} is an image, not a video: interpolate two images in the Frames tab")
-            stream = container.streams.video[0]
-            width, height = stream.codec_context.width, stream.codec_context.height
-            if width * height > limits.max_video_pixels:
-                raise InputError(f"the video is {width}x{height}, over this app's limit of {limits.max_video_pixels:,} pixels a frame")
-            if stream.duration is not None and stream.time_base is not None:
-                seconds = float(stream.duration * stream.time_base)
-            else:
-                seconds = (container.duration or 0) / av.time_base
-            if seconds > limits.max_video_seconds:
-                raise _over_seconds(seconds, limits)
-            rate = stream.average_rate or stream.guessed_rate
-            frames, counted = _count_frames(container, stream, Fraction(rate) if rate else None, limits)
-    except InputError:
-        raise
-    except Exception:  # PyAV raises several types for files it cannot demux: all mean "not a video"
+        source = VideoFileSource(path)
+    except Exception:  # an InputError, or what PyAV raises for a file it cannot demux: all mean "not a video"
         raise InputError(f"{name} is not a video this app can read") from None
-    return VideoProbe(width, height, max(seconds, counted), frames, Fraction(rate) if rate else None)
+    with closing(source):
+        if source.format_name.endswith("_pipe") or source.format_name == "image2":
+            raise InputError(f"{name} is an image, not a video: interpolate two images in the Frames tab")
+        info = source.info
+        if info.width * info.height > limits.max_video_pixels:
+            raise InputError(f"the video is {info.width}x{info.height}, over this app's limit of "
+                             f"{limits.max_video_pixels:,} pixels a frame")
+        seconds = float(info.end - info.start) if info.end is not None else 0.0
+        if seconds > limits.max_video_seconds:
+            raise _over_seconds(seconds, limits)
+        frames, counted = _count_frames(source.packets(), info.rate, limits)
+    return VideoProbe(info.width, info.height, max(seconds, counted), frames, info.rate)
