@@ -1,9 +1,11 @@
 """One conversion from an input video (or frame folder) to a higher-rate output: the whole job.
 
-``interpolate_video.py`` is argparse around :func:`convert`; tests and the benchmark call it
-directly. It checks the paths before anything heavy happens, works out the output rate, opens the
-source and the sink under a temporary name, runs the streaming pipeline with a progress bar, and
-moves the result into place only on success.
+``interpolate_video.py`` is argparse around :func:`check_job` and :func:`convert`; the web app,
+tests and the benchmarks call :func:`convert` directly. :func:`check_job` refuses bad flags and
+paths before anything heavy happens, opens the part of the input that --start/--duration select
+(:class:`SourcePart`) and works out the output rate; :func:`convert` runs that :class:`CheckedJob`:
+it opens the sink under a temporary name, runs the streaming pipeline with a progress bar, and
+moves the result into place only on success. The input is opened once.
 """
 from __future__ import annotations
 
