@@ -86,7 +86,7 @@ def test_the_video_tool_opens_its_input_once(tmp_path, monkeypatch):
     import interpolate_video
 
     @dataclass
-    class Network:  # what main uses of an Interpolator
+    class LoadedInterpolator:  # what main uses of an Interpolator
         device: object = None
         weights_note: str = ""
 
@@ -95,7 +95,7 @@ def test_the_video_tool_opens_its_input_once(tmp_path, monkeypatch):
 
     folder = frame_folder(tmp_path / "in", [10, 20, 30, 40])
     opened = counting_opens(monkeypatch)
-    monkeypatch.setattr(interpolate_video.Interpolator, "load", lambda *args, **kwargs: Network(torch.device("cpu")))
+    monkeypatch.setattr(interpolate_video.Interpolator, "load", lambda *args, **kwargs: LoadedInterpolator(torch.device("cpu")))
     interpolate_video.main(["--input", str(folder), "--output", str(tmp_path / "out"), "--input_fps", "10",
                             "--start", "0.1", "--quiet"])
     assert opened == [folder]
