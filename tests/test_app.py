@@ -21,6 +21,7 @@ import av
 import httpx
 import numpy as np
 import pytest
+import torch
 from PIL import Image, ImageFile
 
 os.environ["GRADIO_ANALYTICS_ENABLED"] = "False"
@@ -73,7 +74,7 @@ def handlers(models, tmp_path):
 
 
 def reference_interpolator():
-    return Interpolator(seeded_model("IFRNet_S"), "cpu", scale_factor="auto")
+    return Interpolator(seeded_model("IFRNet_S", lean=True), "cpu", scale_factor="auto")  # the app's model
 
 
 def test_frames_handler_returns_frames_preview_archive_and_fields(handlers, pair, seeded_checkpoints):
@@ -433,7 +434,7 @@ def test_frames_handler_runs_the_cores_bfloat16_where_the_cpu_has_it(handlers, p
     """The page offers bfloat16 exactly where the core runs it natively, and a job in it is the core's bf16 frame."""
     assert "bfloat16 (CPU)" in PRECISIONS
     frames, _, _, _, _ = handlers.frames(*pair, 5, 0.5, *MODEL[:3], "bfloat16 (CPU)", False)
-    expected = Interpolator(seeded_model("IFRNet_S"), "cpu", precision="bf16").interpolate(
+    expected = Interpolator(seeded_model("IFRNet_S", lean=True, precision=torch.bfloat16), "cpu").interpolate(
         read_image(pair[0]), read_image(pair[1]), [0.5])[0]
     assert np.array_equal(read_image(frames[0][0]), expected)
 
