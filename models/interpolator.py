@@ -30,6 +30,7 @@ __all__ = [
     "AUTO_SCALE_CHOICES",
     "AUTO_SCALE_PIXEL_BUDGET",
     "auto_scale_factor",
+    "check_same_size",
     "pad_multiple_for_scale",
 ]
 
@@ -215,11 +216,7 @@ class Interpolator:
                                 f"{'; tensors go to model.inference' if torch.is_tensor(frame) else ''}")
             if frame.ndim != 3 or frame.shape[2] != 3 or frame.dtype != np.uint8:
                 raise InputError(f"{name} must be an HxWx3 uint8 RGB image, got {frame.dtype} {frame.shape}")
-        if frame0.shape != frame1.shape:
-            raise InputError(
-                f"the two frames differ in size: {frame0.shape[1]}x{frame0.shape[0]} and "
-                f"{frame1.shape[1]}x{frame1.shape[0]} (width x height); resize one to match"
-            )
+        check_same_size(frame0.shape[:2], frame1.shape[:2])
         timesteps = _timestep_list(timesteps)
         if not timesteps or not all(0.0 <= t <= 1.0 for t in timesteps):
             raise InputError(f"timesteps must be a non-empty list of values in [0, 1], got {timesteps}")
@@ -246,6 +243,14 @@ class Interpolator:
                                  f"({self.checkpoint or 'the model given'}) are probably diverged or corrupt")
             frames.extend(tensor_to_image(pred) for pred in preds.cpu())
         return frames, fields
+
+
+def check_same_size(size0: Sequence[int], size1: Sequence[int]) -> None:
+    """Refuse two frames of different (height, width): the one rule, also asked by the web app
+    from the images' headers, so that a mismatched pair is refused before the model is loaded."""
+    if tuple(size0) != tuple(size1):
+        raise InputError(f"the two frames differ in size: {size0[1]}x{size0[0]} and {size1[1]}x{size1[0]} "
+                         "(width x height); resize one to match")
 
 
 def _timestep_list(timesteps: Union[float, Sequence[float]]) -> List[float]:

@@ -131,6 +131,16 @@ def test_bad_frames_input_is_a_message_on_the_page(models, pair, tmp_path):
     assert not (tmp_path / "work").exists() or not any((tmp_path / "work").iterdir())  # nothing written
 
 
+def test_images_of_two_sizes_are_refused_from_their_headers_before_the_model_loads(pair, tmp_path):
+    """The interpolator's own size rule, asked before any weights are read: here there are none."""
+    never_loaded = ModelCache("cpu", checkpoint=str(tmp_path / "absent.pth"))
+    smaller = tmp_path / "small.png"
+    Image.open(pair[1]).crop((0, 0, 100, 80)).save(smaller)
+    handlers = Handlers(never_loaded, tmp_path / "work")
+    assert "the two frames differ in size: 150x93 and 100x80 (width x height)" in page_error(handlers.frames, pair[0], str(smaller))
+    assert "absent.pth" in page_error(handlers.frames, pair[0], pair[1])  # the same pair sizes reach the loader
+
+
 def test_bad_video_input_is_a_message_on_the_page(models, clip, pair, tmp_path):
     handlers = Handlers(models, tmp_path / "work", AppLimits(max_video_seconds=0.2))
     text = tmp_path / "notes.mp4"
