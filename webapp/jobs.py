@@ -27,7 +27,7 @@ import numpy as np
 from models.interpolator import Interpolator, check_same_size
 from utils.errors import InputError
 from utils.image_io import read_image
-from utils.pair_outputs import write_pair_outputs
+from utils.pair_outputs import interpolate_pair
 from utils.visualize import FIELD_NAMES
 from video.convert import ConversionJob, convert, parse_rate
 from webapp.limits import (
@@ -169,11 +169,9 @@ def run_frames_job(
     frame0, frame1 = read_image(image0), read_image(image1)
     with models.lock, job_folder(work_dir, "frames") as folder:
         interpolator = models.get(choice)
-        if visualize:
-            frames, fields = interpolator.interpolate_with_fields(frame0, frame1, timesteps)
-        else:
-            frames, fields = interpolator.interpolate(frame0, frame1, timesteps), []
-        written = write_pair_outputs(folder, frame0, frame1, timesteps, frames, fields, gif_name="preview.gif")
+        # the demos' run (tools/demo.py): the same frames and files
+        written = interpolate_pair(interpolator, folder, frame0, frame1, timesteps, visualize=visualize,
+                                   gif_name="preview.gif")
         archive = folder / "frames.zip"
         with zipfile.ZipFile(archive, "w") as bundle:
             for path in written.frames:
