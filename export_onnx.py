@@ -69,8 +69,11 @@ def main(argv: Optional[list] = None) -> None:
               file=sys.stderr)
     # An exported graph is a deployment artifact of the width --model_name names, so the export
     # never swaps in the starter's IFRNet_S for another variant (other_variant=False): without
-    # that variant's weights it stops and says how to get them.
-    model = create_model(args.model_name, weights=args.checkpoint or PUBLISHED, other_variant=False, offline=args.offline)
+    # that variant's weights it stops and says how to get them. The graph is the plain path of
+    # these weights (models/onnx_export.py); lean=True makes --check compare it with what the
+    # other tools compute.
+    model = create_model(args.model_name, weights=args.checkpoint or PUBLISHED, other_variant=False, offline=args.offline,
+                         lean=True)
     model_name, checkpoint, note = model.weights_source
     if note:
         print(f"note: {note}", file=sys.stderr)

@@ -8,8 +8,9 @@
 Without ``checkpoint`` the variant's published Vimeo90K weights are loaded from the repository's
 checkpoints/ folder, downloaded there on first use (set IFRNET_OFFLINE=1 to never download);
 ``checkpoint`` may also be an http(s) URL. ``pretrained=False`` gives freshly initialised weights.
-The hub models run the memory-lean inference (``model.lean = True``, as the Interpolator does);
-``model.lean = False`` gives the plain computation of ``models/network.py``.
+The hub models run the memory-lean inference, as the tools do (``LeanIFRNet`` of
+``models/lean_inference.py``); ``models.create_model(name, weights=..., lean=False)`` gives the
+plain computation of ``models/network.py`` on the same weights.
 """
 from __future__ import annotations
 
@@ -44,7 +45,7 @@ def _weights_path(model_name: str, checkpoint: Optional[Union[str, Path]]) -> Pa
 
 def _model(model_name: str, checkpoint: Optional[Union[str, Path]], pretrained: bool, device: str) -> _IFRNetModel:
     weights = _weights_path(model_name, checkpoint) if pretrained or checkpoint is not None else None
-    return create_model(model_name, weights=weights, lean=True, device=device)  # lean: set model.lean = False for the plain maths
+    return create_model(model_name, weights=weights, lean=True, device=device)
 
 
 def IFRNet(checkpoint: Optional[Union[str, Path]] = None, pretrained: bool = True, device: str = "cpu") -> _IFRNetModel:
@@ -67,6 +68,6 @@ def interpolator(model_name: str = "IFRNet", checkpoint: Optional[Union[str, Pat
     """An :class:`~models.interpolator.Interpolator`: uint8 frames of any size in and out.
 
     ``options``: ``scale_factor`` (number or "auto"), ``precision`` ("fp32", "bf16", "fp16", "auto"),
-    ``fp16`` (CUDA; same as precision="fp16"), ``batch_size``.
+    ``batch_size``, ``tta``.
     """
     return Interpolator.load(model_name, _weights_path(model_name, checkpoint), device, **options)

@@ -77,8 +77,7 @@ def build_parser() -> argparse.ArgumentParser:
     parser.add_argument("--device", choices=DEVICE_CHOICES, default="auto", help="auto takes CUDA when available")
     parser.add_argument("--scale_factor", default="auto",
                         help="resolution the flow is estimated at: 1, 0.5, 0.25 ... or auto (1 up to 1080p, 0.5 at 4K, 0.25 at 8K; default)")
-    add_precision_argument(parser)
-    parser.add_argument("--fp16", action="store_true", help="same as --precision fp16 (CUDA only)")
+    add_precision_argument(parser, fp16_alias=True)
     parser.add_argument("--batch_size", type=positive_int, default=8,
                         help="most in-between frames computed in one network call (default: 8; lower it if memory runs out)")
     parser.add_argument("--codec", default=None,
@@ -123,8 +122,7 @@ def main(argv: Optional[list] = None) -> None:
     args = build_parser().parse_args(argv)
     logging.basicConfig(level=logging.WARNING if args.quiet else logging.INFO, format="interpolate_video: %(message)s",
                         stream=sys.stderr)
-    if not args.fp16:  # a precision the device cannot run is refused before the input is read (--fp16: by the Interpolator)
-        resolve_precision(args.precision, resolve_device(args.device))
+    resolve_precision(args.precision, resolve_device(args.device))  # refused before the input is read
     job = ConversionJob(
         input=args.input,
         output=args.output,
@@ -142,7 +140,7 @@ def main(argv: Optional[list] = None) -> None:
     # Bad flags and paths fail before the model loads; the input stays open, read up to --start, for convert.
     with check_job(job) as checked:
         interpolator = Interpolator.load(args.model_name, args.checkpoint, args.device,
-                                         scale_factor=args.scale_factor, precision=args.precision, fp16=args.fp16,
+                                         scale_factor=args.scale_factor, precision=args.precision,
                                          batch_size=args.batch_size, offline=args.offline, tta=args.tta,
                                          progress=not (args.quiet or args.no_progress))
         autotune_convolutions(interpolator.device)  # every frame of a video has one size

@@ -90,8 +90,8 @@ def main(argv: Optional[list] = None) -> Dict[str, Dict[str, float]]:
     print(f"weights: {model.weights_source.model_name} {model.weights_source.path}")
     samples = [t for clip in (args.clips or default_clips()) for t in triplets(clip, args.triplets, args.width, stride=5)]
     print(f"{len(samples)} held-out frames at width {args.width}")
-    # One model shared by all variants; the Interpolator makes it run the lean inference (a wrapper
-    # model would hide the model's lean switch and run the plain path: 3x the memory at 4K).
+    # One lean model shared by all variants, each pass of every augmentation on the lean path (the
+    # plain one takes 3x the memory at 4K).
     interpolators = {name: Interpolator(model, args.device, tta=VARIANTS[name]) for name in args.augmentations}
     results = score(interpolators, samples)
     baseline = results.get("plain")

@@ -21,7 +21,7 @@ from models.tta import TestTimeAugmented
 from utils.atomic import check_output_file, write_json_report
 from utils.device import DEVICE_CHOICES, resolve_device
 from utils.errors import InputError
-from utils.precision_choice import add_precision_argument, resolve_precision
+from utils.precision_choice import add_precision_argument
 
 __all__ = ["build_parser", "run_benchmark", "build_report", "summary_line"]
 
@@ -137,9 +137,8 @@ def run_benchmark(name: str, argv: Optional[Sequence[str]] = None, description: 
         listed[split_name] = samples
 
     device = resolve_device(args.device)
-    dtype = resolve_precision(args.precision, device)
     model = create_model(args.model_name, weights=args.checkpoint or PUBLISHED, dataset=benchmark.checkpoint_dataset,
-                         offline=args.offline, progress=not args.no_progress, lean=True, precision=dtype,
+                         offline=args.offline, progress=not args.no_progress, lean=True, precision=args.precision,
                          device=device)
     model_name, checkpoint, note = model.weights_source
     if note:

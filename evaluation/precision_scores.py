@@ -9,7 +9,6 @@ so a change in the machine's load hits all alike. ``benchmarks/precision.py`` pr
 """
 from __future__ import annotations
 
-import copy
 import itertools
 import statistics
 from dataclasses import dataclass, field
@@ -22,6 +21,8 @@ from tqdm import tqdm
 from evaluation.baselines import frame_psnr
 from evaluation.speed import build_timed_model, make_inputs, time_interleaved
 from models.interpolator import Interpolator
+from models.lean_inference import LeanIFRNet
+from models.network import IFRNet
 from video.sources import VideoFileSource
 
 __all__ = ["PrecisionVariant", "ClipScores", "read_frames", "score_clip", "time_variants"]
@@ -35,8 +36,13 @@ class PrecisionVariant:
     dtype: torch.dtype
     float32_outputs: bool = True
 
-    def apply(self, model: torch.nn.Module) -> torch.nn.Module:
-        return model.set_precision(self.dtype, float32_outputs=self.float32_outputs)
+    def apply(self, model: IFRNet) -> LeanIFRNet:
+        """The lean model of this variant over ``model``'s weights (shared, not copied).
+
+        Built directly, not by ``models.create_model``: this benchmark also measures bfloat16 on
+        CPUs that only emulate it, which the factory (rightly, for the tools) refuses.
+        """
+        return LeanIFRNet.sharing_weights(model, precision=self.dtype, float32_outputs=self.float32_outputs)
 
 
 @dataclass
@@ -65,7 +71,7 @@ def read_frames(path: str, count: int) -> List[np.ndarray]:
 
 def score_clip(
     frames: Sequence[np.ndarray],
-    model: torch.nn.Module,
+    model: IFRNet,
     variants: Sequence[PrecisionVariant],
     *,
     description: str = "",
@@ -73,9 +79,8 @@ def score_clip(
 ) -> ClipScores:
     """Score every variant on the consecutive triplets of ``frames``; the first variant is the float32 reference."""
     interpolators: Dict[str, Interpolator] = {}
-    for variant in variants:  # one copy of the model each, its weights cast once
-        interpolators[variant.name] = Interpolator(copy.deepcopy(model), "cpu")
-        variant.apply(interpolators[variant.name].model)
+    for variant in variants:  # one model each over the same weights, cast once per variant
+        interpolators[variant.name] = Interpolator(variant.apply(model), "cpu")
     scores = ClipScores({v.name: [] for v in variants}, {v.name: [] for v in variants})
     for i in tqdm(range(len(frames) - 2), desc=description, unit="triplet", disable=not progress, dynamic_ncols=True):
         frame0, middle, frame1 = frames[i], frames[i + 1], frames[i + 2]

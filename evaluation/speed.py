@@ -24,7 +24,8 @@ import torch
 from torch.utils.flop_counter import FlopCounterMode
 
 from evaluation.reference import build_reference_model
-from models import build_model, create_model
+from models import WIDTHS, create_model
+from models.lean_inference import LeanIFRNet
 from models.checkpoint import resolve_weights
 from utils.precision_choice import PRECISION_DTYPES
 from utils.errors import InputError
@@ -92,12 +93,22 @@ def build_timed_model(
     state_dict: Dict[str, torch.Tensor],
     device: torch.device,
     reference_dir: Optional[Path] = None,
+    *,
+    precision: torch.dtype = torch.float32,
 ) -> torch.nn.Module:
-    """Our model, or the authors' from ``reference_dir``, holding ``state_dict``, in eval mode on ``device``."""
+    """Our model, or the authors' from ``reference_dir``, holding ``state_dict``, in eval mode on ``device``.
+
+    Ours is timed as the tools run it: the memory-lean :class:`~models.lean_inference.LeanIFRNet`,
+    its convolutions in ``precision``. The precision is built here rather than through
+    ``models.create_model`` because a benchmark may time what the device runs only emulated
+    (``benchmarks/precision.py``: bfloat16 on a CPU without it), which the factory refuses.
+    """
     if reference_dir is not None:
+        if precision != torch.float32:
+            raise InputError(f"the authors' model runs float32 only, not {precision}")
         model = build_reference_model(reference_dir, model_name, state_dict)
     else:
-        model = build_model(model_name, lean=True)  # timed as the tools run it: the memory-lean inference
+        model = LeanIFRNet(WIDTHS[model_name], precision=precision)
         model.load_state_dict(state_dict, strict=True)
     return model.to(device).eval()
 
@@ -265,7 +276,7 @@ def measure_speed(
     rows = []
     for name in model_names:
         state_dict, weights = timing_weights(name, checkpoint)
-        model = build_timed_model(name, state_dict, device).set_precision(PRECISION_DTYPES[precision])
+        model = build_timed_model(name, state_dict, device, precision=PRECISION_DTYPES[precision])
         calls = [lambda model=model: model.inference(*inputs)]
         if reference_dir is not None:
             reference = build_timed_model(name, state_dict, device, reference_dir)

@@ -58,9 +58,8 @@ def main(argv: Optional[list] = None) -> None:
         torch.set_num_threads(args.threads)
     device = torch.device(args.device)
     state_dict, _ = timing_weights(args.model_name, args.checkpoint)
-    model = build_timed_model(args.model_name, state_dict, device, args.reference_dir)
-    if args.reference_dir is None:
-        model.set_precision(PRECISION_DTYPES[args.precision])
+    model = build_timed_model(args.model_name, state_dict, device, args.reference_dir,
+                              precision=PRECISION_DTYPES[args.precision])
     del state_dict
     inputs = make_inputs(args.height, args.width, device)
     before = max_rss_bytes()

@@ -24,14 +24,12 @@ __all__ = [
 MODEL_NAMES = tuple(WIDTHS)
 
 
-def build_model(name: str = "IFRNet", *, lean: bool = False) -> _IFRNet:
-    """A freshly initialised IFRNet of the named width (load weights with ``load_checkpoint``).
-
-    ``lean=True`` makes its ``inference`` the memory-lean sibling (:mod:`models.lean_inference`).
-    """
+def build_model(name: str = "IFRNet") -> _IFRNet:
+    """A freshly initialised IFRNet of the named width, the plain maths (load weights with
+    ``load_checkpoint``). ``create_model(..., lean=True)`` gives the memory-lean sibling."""
     if name not in WIDTHS:
         raise ValueError(f"unknown model name {name!r}; expected one of {', '.join(MODEL_NAMES)}")
-    return _IFRNet(WIDTHS[name], lean=lean)
+    return _IFRNet(WIDTHS[name])
 
 
 # The factory builds on build_model above; imported last so that models.factory can import it.

@@ -9,8 +9,13 @@ with the rules of the options checked before anything slow happens:
   decides (the published checkpoint of ``dataset``, downloaded on first use unless ``offline``,
   else the starter weights with a note), a path or URL loads that file, ``None`` keeps the initial
   weights. Which file was loaded, and any note for the user, is ``model.weights_source``;
-* reduced precision is a choice of the lean inference path (:func:`check_precision`), and float16
-  needs CUDA (:func:`utils.precision_choice.resolve_precision`).
+* the inference path: ``lean=False`` the plain :class:`~models.network.IFRNet` (the reference
+  maths, the default), ``lean=True`` its memory-lean sibling
+  :class:`~models.lean_inference.LeanIFRNet` (what the tools run);
+* reduced precision is a construction choice of the lean model, and float16 needs CUDA: both
+  rules are checked here and only here (:func:`_check_precision`, which asks
+  :func:`utils.precision_choice.resolve_precision` what the device runs), before the weights
+  are read.
 """
 from __future__ import annotations
 
@@ -21,21 +26,22 @@ import torch
 
 from models import build_model
 from models.checkpoint import ResolvedWeights, load_checkpoint, resolve_weights
+from models.lean_inference import LeanIFRNet
 from models.network import IFRNet
 from utils.device import resolve_device
 from utils.errors import InputError
 from utils.precision_choice import resolve_precision
 
-__all__ = ["PUBLISHED", "WeightsSetting", "create_model", "check_precision"]
+__all__ = ["PUBLISHED", "WeightsSetting", "create_model"]
 
 PUBLISHED = "published"  # the weights resolve_weights picks; a file of that name is passed as a Path
 WeightsSetting = Union[str, Path, None]
 
 
-def check_precision(precision: Union[str, torch.dtype], device: torch.device, lean: bool) -> torch.dtype:
-    """The compute dtype of ``precision`` on ``device``; reduced precision needs the lean path.
+def _check_precision(precision: Union[str, torch.dtype], device: torch.device, lean: bool) -> torch.dtype:
+    """The compute dtype of ``precision`` on ``device``; reduced precision needs the lean model.
 
-    The plain path is the reference computation and stays float32 (see :mod:`models.low_precision`).
+    The plain model is the reference computation and stays float32 (see :mod:`models.low_precision`).
     """
     dtype = resolve_precision(precision, device)
     if dtype != torch.float32 and not lean:
@@ -55,21 +61,25 @@ def create_model(
     precision: Union[str, torch.dtype] = "fp32",
     device: Union[str, torch.device] = "cpu",
 ) -> IFRNet:
-    """IFRNet ``name`` with its weights, in eval mode on ``device``, its inference path and precision set.
+    """IFRNet ``name`` with its weights, in eval mode on ``device``: a plain
+    :class:`~models.network.IFRNet`, or with ``lean=True`` a :class:`~models.lean_inference.LeanIFRNet`
+    computing its convolutions in ``precision`` ("fp32", "bf16", "fp16", "auto" or a dtype).
 
     ``dataset``, ``other_variant``, ``offline`` and ``progress`` (a download's bar) are
     :func:`~models.checkpoint.resolve_weights`' (only used with ``weights=PUBLISHED`` or a URL). The built variant can differ from ``name``
     when the starter weights stand in (an IFRNet_S): ``model.weights_source.model_name`` says so.
     """
     device = resolve_device(device) if isinstance(device, str) else device
-    dtype = check_precision(precision, device, lean)  # before the (slow) resolve and load
+    dtype = _check_precision(precision, device, lean)  # before the (slow) resolve and load
     source: Optional[ResolvedWeights] = None
     if weights is None:
-        model = build_model(name, lean=lean)
+        model = build_model(name)
     else:
         checkpoint = None if isinstance(weights, str) and weights == PUBLISHED else weights
         source = resolve_weights(name, checkpoint, dataset, other_variant=other_variant, offline=offline, progress=progress)
-        model = build_model(source.model_name, lean=lean)
+        model = build_model(source.model_name)
         load_checkpoint(model, source.path)
+    if lean:  # the same layers, walked by the lean sibling
+        model = LeanIFRNet.sharing_weights(model, precision=dtype)
     model.weights_source = source  # a plain attribute: not in the state_dict
-    return model.to(device).eval().set_precision(dtype)
+    return model.to(device).eval()

@@ -1,11 +1,11 @@
 """A ready-to-use frame interpolator: uint8 frames in, uint8 frames out, any frame size.
 
-It owns what every caller of IFRNet would otherwise repeat: choosing the device, finding and
-loading the weights, padding the frames to what the network accepts and cropping back, running
-several timesteps of one pair in a single batched call, reduced precision (bfloat16 on CPUs with
-native support, float16 on CUDA), channels-last on CUDA, the memory-lean inference path, and
-rounding back to 8 bits. The demos, the video tool and
-``hubconf.py`` all go through it.
+It owns what every caller of IFRNet would otherwise repeat: choosing the device, padding the
+frames to what the network accepts and cropping back, running several timesteps of one pair in a
+single batched call, channels-last on CUDA, test-time augmentation and rounding back to 8 bits.
+Which network, weights, inference path and precision run is the model's (``models.create_model``;
+:meth:`Interpolator.load` builds the tools' choice: the memory-lean model). The demos, the video
+tool, the web app and ``hubconf.py`` all go through it.
 """
 from __future__ import annotations
 
@@ -16,7 +16,7 @@ from typing import List, Optional, Sequence, Tuple, Union
 import numpy as np
 import torch
 
-from models.factory import PUBLISHED, check_precision, create_model
+from models.factory import PUBLISHED, create_model
 from models.network import Fields, IFRNet
 from models.tta import DEFAULT_TTA, TRANSFORMS, averaged_inference
 from utils.device import resolve_device
@@ -30,6 +30,7 @@ __all__ = [
     "AUTO_SCALE_CHOICES",
     "AUTO_SCALE_PIXEL_BUDGET",
     "auto_scale_factor",
+    "check_same_size",
     "pad_multiple_for_scale",
 ]
 
@@ -86,20 +87,20 @@ class Interpolator:
     model. Frames are padded by edge replication (no black border is blended into the flows) and
     cropped back.
 
+    The model runs as it was built: a :class:`~models.lean_inference.LeanIFRNet` (what
+    :meth:`load` builds by default, and what large frames need: the plain
+    :class:`~models.network.IFRNet` peaks at about 7 GB on a 4K pair on the CPU, the lean one at
+    under 3 GB) in its precision, or the plain maths. ``load``'s ``lean`` and ``precision`` are
+    :func:`models.create_model`'s, which checks them.
+
     Options: ``scale_factor`` (a number, or ``"auto"`` to pick one per frame size with
-    :func:`auto_scale_factor`); ``precision`` (``"fp32"``, ``"bf16"`` on a CPU with native
-    bfloat16, ``"fp16"`` on CUDA, or ``"auto"`` for the device's fast choice: the network's
-    convolutions run in it, flows, warps and the merge stay float32, see
-    :mod:`models.low_precision`; ``fp16=True`` is an alias of ``precision="fp16"``); ``batch_size``
-    (most timesteps per network call, to bound memory; ``None`` runs all timesteps of a pair in
-    one call, which encodes the pair once); ``lean`` (default True: the memory-lean inference of
-    :mod:`models.lean_inference`; False runs the plain path of :mod:`models.network`); ``tta``
-    (test-time augmentation: each frame is the mean of the plain prediction and the one on the
+    :func:`auto_scale_factor`); ``batch_size`` (most timesteps per network call, to bound memory;
+    ``None`` runs all timesteps of a pair in one call, which encodes the pair once); ``tta``
+    (test-time augmentation: each frame is the mean of the model's prediction and the one on the
     pair turned by 180 degrees, see :mod:`models.tta`; about twice the time; a sequence of
     :data:`models.tta.TRANSFORMS` names averages over those instead, as benchmarks/video_tta.py
-    compares them; the model itself is still the one that chose its path, so tta stays lean);
-    ``progress`` (:meth:`load`: False hides the download progress bar of weights fetched on first
-    use).
+    compares them; every pass runs the model's own path, so tta stays lean); ``progress``
+    (:meth:`load`: False hides the download progress bar of weights fetched on first use).
 
     cuDNN's autotuner is not switched on here (it is a process-wide setting): scripts that feed
     frames of one size switch it on with :func:`utils.device.autotune_convolutions`.
@@ -111,10 +112,7 @@ class Interpolator:
         device: Union[str, torch.device] = "cpu",
         *,
         scale_factor: ScaleSetting = 1.0,
-        precision: Union[str, torch.dtype] = "fp32",
-        fp16: bool = False,
         batch_size: Optional[int] = None,
-        lean: bool = True,
         tta: TTASetting = False,
     ) -> None:
         """Wrap a built model (``models.create_model``); :meth:`load` builds and loads one by name.
@@ -122,13 +120,17 @@ class Interpolator:
         ``model_name``, ``checkpoint`` and ``weights_note`` come from the model's
         ``weights_source`` (set by ``create_model``; None for a model built otherwise).
         """
-        device = resolve_device(device) if isinstance(device, str) else device
-        dtype = self._check_options(device, scale_factor, precision, fp16, batch_size, lean)
-        transforms = _tta_transforms(tta)
+        self._check_options(scale_factor, batch_size, tta)
         source = getattr(model, "weights_source", None)
         self.model_name, self.checkpoint, self.weights_note = source if source is not None else (None, None, None)
-        self._setup(model, device, scale_factor, dtype, batch_size, lean)
-        self.tta = transforms
+        self.device = resolve_device(device) if isinstance(device, str) else device
+        self.scale_setting = _parse_scale(scale_factor)
+        self.batch_size = batch_size
+        self.tta = _tta_transforms(tta)
+        self.model = model.to(self.device).eval()
+        if self.device.type == "cuda":
+            # channels-last lets tensor cores run the convolutions without transposes.
+            self.model = self.model.to(memory_format=torch.channels_last)
 
     @classmethod
     def load(
@@ -138,10 +140,9 @@ class Interpolator:
         device: Union[str, torch.device] = "auto",
         *,
         scale_factor: ScaleSetting = 1.0,
-        precision: Union[str, torch.dtype] = "fp32",
-        fp16: bool = False,
-        batch_size: Optional[int] = None,
         lean: bool = True,
+        precision: Union[str, torch.dtype] = "fp32",
+        batch_size: Optional[int] = None,
         dataset: str = "Vimeo90K",
         offline: bool = False,
         tta: TTASetting = False,
@@ -151,48 +152,24 @@ class Interpolator:
 
         Without ``checkpoint``: the published weights of ``dataset`` (downloaded on first use
         unless ``offline``), else the starter weights, in which case ``weights_note`` says so (the
-        tools print it). Options are checked before the (slow) load.
+        tools print it). ``lean`` (default True, as every tool runs) and ``precision`` ("fp32",
+        "bf16" on a CPU with native bfloat16, "fp16" on CUDA, or "auto" for the device's fast
+        choice) build the model (:func:`models.create_model`). Options are checked before the
+        (slow) load.
         """
         device = resolve_device(device) if isinstance(device, str) else device
-        cls._check_options(device, scale_factor, precision, fp16, batch_size, lean)
-        _tta_transforms(tta)
+        cls._check_options(scale_factor, batch_size, tta)
         model = create_model(model_name, weights=PUBLISHED if checkpoint is None else checkpoint, dataset=dataset,
-                             offline=offline, progress=progress, lean=lean, device=device)
-        return cls(model, device, scale_factor=scale_factor, precision=precision, fp16=fp16, batch_size=batch_size,
-                   lean=lean, tta=tta)
+                             offline=offline, progress=progress, lean=lean, precision=precision, device=device)
+        return cls(model, device, scale_factor=scale_factor, batch_size=batch_size, tta=tta)
 
     @staticmethod
-    def _check_options(
-        device: torch.device, scale_factor: ScaleSetting, precision: Union[str, torch.dtype], fp16: bool,
-        batch_size: Optional[int], lean: bool,
-    ) -> torch.dtype:
-        """Refuse bad options before anything slow happens; returns the compute dtype."""
+    def _check_options(scale_factor: ScaleSetting, batch_size: Optional[int], tta: TTASetting) -> None:
+        """Refuse bad options before anything slow happens."""
         _parse_scale(scale_factor)
-        if fp16:  # the older switch, an alias of precision="fp16"
-            if precision not in ("fp32", "fp16", torch.float32, torch.float16):
-                raise InputError(f"--fp16 is --precision fp16; it contradicts --precision {precision}")
-            if device.type != "cuda":
-                raise InputError("--fp16 needs a CUDA device (half precision is slower and less accurate on the CPU); drop --fp16 or use --device cuda")
-            precision = "fp16"
-        dtype = check_precision(precision, device, lean)
+        _tta_transforms(tta)
         if batch_size is not None and batch_size < 1:
             raise InputError(f"batch_size must be at least 1, got {batch_size}")
-        return dtype
-
-    def _setup(
-        self, model: IFRNet, device: torch.device, scale_factor: ScaleSetting, dtype: torch.dtype, batch_size: Optional[int], lean: bool
-    ) -> None:
-        self.device = device
-        self.scale_setting = _parse_scale(scale_factor)
-        self.precision = dtype
-        self.batch_size = batch_size
-        self.model = model.to(device).eval()
-        self.model.lean = lean
-        if device.type == "cuda":
-            # channels-last lets tensor cores run the convolutions without transposes.
-            self.model = self.model.to(memory_format=torch.channels_last)
-        # The weights are cast once, here (on first use), not per call; see models.low_precision.
-        self.model.set_precision(dtype)
 
     def scale_for(self, height: int, width: int) -> float:
         """The scale the flow network runs at for frames of this size."""
@@ -239,11 +216,7 @@ class Interpolator:
                                 f"{'; tensors go to model.inference' if torch.is_tensor(frame) else ''}")
             if frame.ndim != 3 or frame.shape[2] != 3 or frame.dtype != np.uint8:
                 raise InputError(f"{name} must be an HxWx3 uint8 RGB image, got {frame.dtype} {frame.shape}")
-        if frame0.shape != frame1.shape:
-            raise InputError(
-                f"the two frames differ in size: {frame0.shape[1]}x{frame0.shape[0]} and "
-                f"{frame1.shape[1]}x{frame1.shape[0]} (width x height); resize one to match"
-            )
+        check_same_size(frame0.shape[:2], frame1.shape[:2])
         timesteps = _timestep_list(timesteps)
         if not timesteps or not all(0.0 <= t <= 1.0 for t in timesteps):
             raise InputError(f"timesteps must be a non-empty list of values in [0, 1], got {timesteps}")
@@ -270,6 +243,14 @@ class Interpolator:
                                  f"({self.checkpoint or 'the model given'}) are probably diverged or corrupt")
             frames.extend(tensor_to_image(pred) for pred in preds.cpu())
         return frames, fields
+
+
+def check_same_size(size0: Sequence[int], size1: Sequence[int]) -> None:
+    """Refuse two frames of different (height, width): the one rule, also asked by the web app
+    from the images' headers, so that a mismatched pair is refused before the model is loaded."""
+    if tuple(size0) != tuple(size1):
+        raise InputError(f"the two frames differ in size: {size0[1]}x{size0[0]} and {size1[1]}x{size1[0]} "
+                         "(width x height); resize one to match")
 
 
 def _timestep_list(timesteps: Union[float, Sequence[float]]) -> List[float]:

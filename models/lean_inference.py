@@ -1,4 +1,4 @@
-"""Memory-lean inference: IFRNet's inference pass with the same weights and values, less memory.
+"""Memory-lean inference: :class:`LeanIFRNet`, IFRNet with the same weights and values, less memory.
 
 Full-resolution inference is dominated by a few tensors of ~100 channels at half the frame size
 (0.8 GB each at 4K). The plain layers of :mod:`models.network` hold an input and an output of that
@@ -12,36 +12,75 @@ size at every step, a ResBlock three. This sibling walks the same modules differ
 * every input is released as soon as it is consumed (handed over in a one-element list, since
   a tensor held by the caller's variable would live until the call returns).
 
-Results equal the plain path's up to float rounding (``tests/test_lean_inference.py``). Writing in
-place breaks autograd, so :func:`lean_fields` refuses to run while gradients are recorded.
-``IFRNet.inference`` calls it when the model's ``lean`` switch is on.
+:class:`LeanIFRNet` subclasses the plain :class:`~models.network.IFRNet` and replaces only its
+network pass (``predict_fields``): this module imports :mod:`models.network`, never the reverse,
+and the two share every module and checkpoint key. ``models.create_model(..., lean=True)`` picks
+it. Results equal the plain path's up to float rounding (``tests/test_lean_inference.py``).
+Writing in place breaks autograd, so :func:`lean_fields` refuses to run while gradients are
+recorded, and :class:`LeanIFRNet` then runs the plain pass (training's forward is the plain one).
 
-Reduced precision (bfloat16 on CPUs that have it, float16 on CUDA) is this same walk over a model
-whose weights were cast once by :mod:`models.low_precision`: the dtype of each layer's weights
-says what it computes in. Every decoder output is brought back to float32 where it is split, so
-the flows accumulate across levels, and warping, the mask and the residual run, in float32; the
-low-precision values only ever enter a convolution. With float32 weights every cast below is a
-no-op and the values are bit for bit those of the float32 path.
+Reduced precision (bfloat16 on CPUs that have it, float16 on CUDA) is chosen when a LeanIFRNet
+is built: this same walk over copies of the layers cast once by :mod:`models.low_precision`; the
+dtype of each layer's weights says what it computes in. Every decoder output is brought back to
+float32 where it is split, so the flows accumulate across levels, and warping, the mask and the
+residual run, in float32; the low-precision values only ever enter a convolution. With float32
+weights every cast below is a no-op and the values are bit for bit those of the float32 path.
 """
 from __future__ import annotations
 
 import functools
-from typing import TYPE_CHECKING, List, Optional, Sequence, Tuple
+from typing import List, Optional, Sequence, Tuple
 
 import torch
 import torch.nn as nn
 
 from models.lean_ops import conv3x3_, prelu_
+from models.low_precision import CastLayers
+from models.network import Fields, IFRNet, ResBlock, Width
 from utils.warp import resize, warp
 
-if TYPE_CHECKING:  # only for annotations: models.network imports this module
-    from models.network import IFRNet, ResBlock
+__all__ = ["LeanIFRNet", "LEAN_PRECISIONS", "lean_fields", "cat_channels_last"]
 
-__all__ = ["lean_fields", "cat_channels_last"]
+# What LeanIFRNet's convolutions may compute in. Which of them a device runs fast (and may be
+# asked for) is decided once, by models.create_model (utils.precision_choice.resolve_precision).
+LEAN_PRECISIONS = (torch.float32, torch.bfloat16, torch.float16)
+
+
+class LeanIFRNet(IFRNet):
+    """IFRNet whose ``inference`` runs the memory-lean walk of this module, in ``precision``.
+
+    ``precision`` (float32, bfloat16 or float16) is what the convolutions compute in; flows, warps
+    and the merge stay float32 (:mod:`models.low_precision` says why). ``float32_outputs=False``
+    also rounds each decoder's output layer, an experiment of ``benchmarks/precision.py``. Both
+    are fixed when the model is built, as timm's ``Attention`` fixes ``fused_attn``: a model's path
+    and precision are read from its type and construction, never from a per-call switch.
+    """
+
+    def __init__(self, width: Width, *, precision: torch.dtype = torch.float32, float32_outputs: bool = True) -> None:
+        super().__init__(width)
+        if precision not in LEAN_PRECISIONS:
+            raise ValueError(f"precision must be one of {', '.join(map(str, LEAN_PRECISIONS))}, got {precision}")
+        # A plain attribute (adds no checkpoint key); the cast copies are made on first use and
+        # again only when the weights change.
+        self._cast_layers: Optional[CastLayers] = (
+            None if precision == torch.float32 else CastLayers(precision, float32_outputs=float32_outputs))
+
+    @property
+    def precision(self) -> torch.dtype:
+        """The dtype the convolutions of ``inference`` compute in."""
+        return torch.float32 if self._cast_layers is None else self._cast_layers.dtype
+
+    def predict_fields(self, img0: torch.Tensor, img1: torch.Tensor, embt: torch.Tensor) -> Fields:
+        """The lean pass; under autograd (a caller that forgot ``no_grad``) the plain float32 pass,
+        since the lean one writes over activations that autograd would need."""
+        if torch.is_grad_enabled():
+            return super().predict_fields(img0, img1, embt)
+        layers = None if self._cast_layers is None else self._cast_layers.layers(self)
+        return Fields(*lean_fields(self, img0, img1, embt, layers=layers))
 
 
 def lean_fields(
-    model: "IFRNet", img0: torch.Tensor, img1: torch.Tensor, embt: torch.Tensor, *, layers: Optional[nn.Module] = None
+    model: IFRNet, img0: torch.Tensor, img1: torch.Tensor, embt: torch.Tensor, *, layers: Optional[nn.Module] = None
 ) -> Tuple[torch.Tensor, torch.Tensor, torch.Tensor, torch.Tensor]:
     """``model.predict_fields`` computed lean: flows t->0, t->1, mask and residual (centred inputs).
 
@@ -51,7 +90,7 @@ def lean_fields(
     if torch.is_grad_enabled():
         raise RuntimeError(
             "lean inference overwrites activations in place, which autograd cannot differentiate; "
-            "run it under torch.no_grad() or torch.inference_mode(), or set model.lean = False"
+            "run it under torch.no_grad() or torch.inference_mode(), or use the plain models.network.IFRNet"
         )
     batch = img0.shape[0]
     # The images only feed the first convolution here (the merge warps the float32 originals).
@@ -124,7 +163,7 @@ def _decoder(convblock: nn.Sequential, inputs: List[torch.Tensor]) -> torch.Tens
     return _float32(upsample(x.to(_weight_dtype(upsample))))
 
 
-def _resblock(block: "ResBlock", x: torch.Tensor) -> torch.Tensor:
+def _resblock(block: ResBlock, x: torch.Tensor) -> torch.Tensor:
     """``ResBlock.forward`` holding two full tensors (x and out) instead of three."""
     out = _conv_prelu(block.conv1, x)  # x must survive for the residual
     for stage in (block.conv2, block.conv3, block.conv4):

@@ -17,25 +17,25 @@ near-static frames) while costing little time to keep exact:
 
 The low-precision values only ever enter a convolution (the images are rounded only as the first
 layer's input). The walk itself is :mod:`models.lean_inference`, which reads each layer's dtype
-from its weights; :meth:`models.network.IFRNet.set_precision` is the switch.
+from its weights; the precision is chosen when a :class:`~models.lean_inference.LeanIFRNet` is
+built (``models.create_model(..., lean=True, precision="bf16")``).
 """
 from __future__ import annotations
 
 import copy
-from typing import TYPE_CHECKING, Optional, Tuple
+from typing import Optional, Tuple
 
 import torch
 import torch.nn as nn
 
-if TYPE_CHECKING:  # only for annotations: models.network imports this module
-    from models.network import IFRNet
+from models.network import IFRNet
 
 __all__ = ["CastLayers", "LAYER_NAMES"]
 
 LAYER_NAMES = ("encoder", "decoder4", "decoder3", "decoder2", "decoder1")
 
 
-def cast_layers(model: "IFRNet", dtype: torch.dtype, *, float32_outputs: bool = True) -> nn.Module:
+def cast_layers(model: IFRNet, dtype: torch.dtype, *, float32_outputs: bool = True) -> nn.Module:
     """Copies of the model's encoder and decoders in ``dtype`` (the decoders' last layers float32 if asked)."""
     layers = nn.Module()
     for name in LAYER_NAMES:
@@ -63,7 +63,7 @@ class CastLayers:
         self._key: Optional[Tuple] = None
         self._layers: Optional[nn.Module] = None
 
-    def layers(self, model: "IFRNet") -> nn.Module:
+    def layers(self, model: IFRNet) -> nn.Module:
         key = tuple((p.data_ptr(), p._version, p.device) for p in model.parameters())
         if key != self._key:
             self._layers, self._key = cast_layers(model, self.dtype, float32_outputs=self.float32_outputs), key

@@ -8,20 +8,19 @@ IFRNet_S); here one class takes a :class:`Width` and the module tree is laid out
 published checkpoints load key for key (``encoder.pyramid{1..4}``, ``decoder{1..4}.convblock``).
 
 This file is the plain computation. The memory-lean inference (same weights, same values up to
-float rounding, a fraction of the memory) is a sibling in :mod:`models.lean_inference`, chosen by
-the model's ``lean`` switch; the training losses are :mod:`models.objective`.
+float rounding, a fraction of the memory) is a sibling class, :class:`models.lean_inference.LeanIFRNet`,
+which imports this module and never the other way round (as princeton-vl RAFT's ``CorrBlock`` and
+``AlternateCorrBlock``); ``models.create_model(..., lean=True)`` picks it. The training losses are
+:mod:`models.objective`.
 """
 from __future__ import annotations
 
-import functools
 from dataclasses import dataclass
 from typing import Dict, List, NamedTuple, Optional, Sequence, Tuple, Union
 
 import torch
 import torch.nn as nn
 
-from models.lean_inference import lean_fields
-from models.low_precision import CastLayers
 from models.objective import IFRNetObjective
 from utils.padding import NETWORK_MULTIPLE
 from utils.warp import resize, warp
@@ -160,23 +159,16 @@ class IFRNet(nn.Module):
     ``(pred, loss_rec, loss_geo, loss_dis)``. Images are (B, 3, H, W) in [0, 1]; ``embt`` is
     (B, 1, 1, 1) so one batch may hold different timesteps.
 
-    ``inference`` runs the plain path below (the reference's computation) unless ``lean=True``
-    chooses the memory-lean sibling of :mod:`models.lean_inference` (channels_last layout,
-    activations in place, banded convolutions: several times faster on CPU and a fraction of the
-    memory); the :class:`~models.interpolator.Interpolator` chooses it by default. The two agree
-    up to float rounding. Lean inference overwrites activations, which autograd cannot differentiate,
-    so with gradients enabled ``inference`` always takes the plain path.
-
-    ``set_precision(torch.bfloat16)`` (or float16 on CUDA) makes the lean inference run its
-    convolutions in that dtype on weights cast once, keeping flows, warps and the merge in
-    float32 (:mod:`models.low_precision` says what runs in which precision and why). It is a
-    choice of the lean path: the plain path and training stay float32.
+    This class computes the plain maths (the reference's computation, float32). Its sibling
+    :class:`models.lean_inference.LeanIFRNet` has the same modules and checkpoint keys and replaces
+    only :meth:`predict_fields`, the network pass of ``inference``: channels_last layout,
+    activations in place, banded convolutions, optionally bfloat16/float16 convolutions (several
+    times faster on CPU and a fraction of the memory). The two agree up to float rounding.
     """
 
-    def __init__(self, width: Width, *, lean: bool = False) -> None:
+    def __init__(self, width: Width) -> None:
         super().__init__()
         self.width = width
-        self.lean = lean
         c1, c2, c3, c4 = width.pyramid
         self.encoder = Encoder(width)
         self.decoder4 = Decoder(2 * c4 + 1, 2 * c4, 4 + c3, width.side)
@@ -184,21 +176,27 @@ class IFRNet(nn.Module):
         self.decoder2 = Decoder(3 * c2 + 4, 3 * c2, 4 + c1, width.side)
         self.decoder1 = Decoder(3 * c1 + 4, 3 * c1, 8, width.side)
         self.objective = IFRNetObjective()  # no parameters: adds no checkpoint key
-        self._cast_layers: Optional[CastLayers] = None  # a plain attribute: adds no checkpoint key
 
     @property
     def precision(self) -> torch.dtype:
-        """The dtype the lean inference's convolutions compute in (float32 unless set)."""
-        return torch.float32 if self._cast_layers is None else self._cast_layers.dtype
+        """The dtype ``inference``'s convolutions compute in: always float32 on this plain path."""
+        return torch.float32
 
-    def set_precision(self, dtype: torch.dtype, *, float32_outputs: bool = True) -> "IFRNet":
-        """Run the lean inference's convolutions in ``dtype``: float32, bfloat16 or float16.
+    @classmethod
+    def sharing_weights(cls, model: "IFRNet", **options) -> "IFRNet":
+        """A ``cls`` (this class or a sibling, with its ``options``) over ``model``'s own layers.
 
-        ``float32_outputs`` keeps each decoder's last (output) layer in float32. The cast copies
-        are made on first use and again only when the weights change. Returns the model.
+        No weight is copied, so the two stay one set of weights (moving or loading one moves or
+        loads the other): how a caller holding one model runs the other inference path on it,
+        e.g. training's evaluation runs the lean path on the plain model being trained, and the
+        ONNX export traces the plain path of a lean model.
         """
-        self._cast_layers = None if dtype == torch.float32 else CastLayers(dtype, float32_outputs=float32_outputs)
-        return self
+        with torch.device("meta"):  # the layers built here are replaced at once: allocate nothing
+            shared = cls(model.width, **options)
+        for name, layer in model.named_children():
+            setattr(shared, name, layer)
+        shared.training = model.training  # only the new top module's flag: the shared layers keep theirs
+        return shared
 
     # ----------------------------------------------------------------------------------------
     # building blocks shared by inference and training
@@ -256,7 +254,6 @@ class IFRNet(nn.Module):
         embt: torch.Tensor,
         scale_factor: float = 1.0,
         *,
-        lean: Optional[bool] = None,
         return_fields: bool = False,
     ) -> Union[torch.Tensor, Tuple[torch.Tensor, Fields]]:
         """Interpolate the frame at time ``embt`` between ``img0`` (t=0) and ``img1`` (t=1).
@@ -268,27 +265,14 @@ class IFRNet(nn.Module):
         Several timesteps of one pair: pass a single pair (batch 1) with ``embt`` of batch T; the
         pair is encoded once and T frames come back.
 
-        ``lean`` overrides the model's switch for this call (the ONNX export traces ``lean=False``).
-
         ``return_fields=True`` returns ``(frame, fields)``: the :class:`Fields` the frame was merged
         from (flows t->0 and t->1 in pixels, merge mask, residual), at the inputs' resolution and
         one per timestep, for visualising what the network did. The default returns the frame only.
         """
         img0, img1, embt = self._check_inputs(img0, img1, embt, scale_factor)
         self._check_values(img0, img1, embt)
-        lean = self.lean if lean is None else lean
-        # Explicit fallback: the lean path writes over activations, so under autograd (training,
-        # a caller that forgot no_grad) the plain path runs whatever ``lean`` says.
-        if lean and not torch.is_grad_enabled():
-            cast = self._cast_layers
-            predict = functools.partial(lean_fields, layers=None if cast is None else cast.layers(self))
-        elif self._cast_layers is not None and not lean:
-            raise ValueError(f"precision {self.precision} is a choice of the lean inference path; "
-                             "set lean=True or set_precision(torch.float32)")
-        else:  # under autograd: the plain float32 path, as for lean
-            predict = IFRNet.predict_fields
         mean = self.joint_mean(img0, img1)
-        fields = Fields(*predict(self, *self._network_inputs(img0 - mean, img1 - mean, scale_factor), embt))
+        fields = Fields(*self.predict_fields(*self._network_inputs(img0 - mean, img1 - mean, scale_factor), embt))
         if scale_factor != 1.0:  # back to the inputs' resolution; flows scale with it
             inverse = 1.0 / scale_factor
             flow0, flow1, mask, residual = fields
@@ -303,7 +287,8 @@ class IFRNet(nn.Module):
         return (frame, fields) if return_fields else frame
 
     def predict_fields(self, img0: torch.Tensor, img1: torch.Tensor, embt: torch.Tensor) -> Fields:
-        """The plain coarse-to-fine pass on centred inputs at the network's resolution."""
+        """The coarse-to-fine pass on centred inputs at the network's resolution: what ``inference``
+        runs, and all that :class:`~models.lean_inference.LeanIFRNet` computes differently."""
         feats0, feats1 = self.encode(img0, img1)
         feats0, feats1 = self.share_pair(feats0, embt.shape[0]), self.share_pair(feats1, embt.shape[0])
         return self.decode(feats0, feats1, embt).fields()

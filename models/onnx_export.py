@@ -20,10 +20,11 @@ for IFRNet_S on two CPU cores, against about 3 s here. The tracer records the si
 ``linspace`` as graph values, so H and W stay dynamic with no change to the model. The test
 suite runs the exported graph at two resolutions to keep this true.
 
-The graph is traced from the plain path (``inference(..., lean=False)``), whatever the model's
-``lean`` switch says: the lean path works in place on row bands whose count depends on the input
-size, which a trace would freeze, and its channels_last layout means nothing to ONNX (the runtime
-picks its own). The caller's model is traced as it is, not copied or changed.
+The graph is traced from the plain path (:class:`models.network.IFRNet`) on the model's own
+weights, whichever class the model is: the lean sibling works in place on row bands whose count
+depends on the input size, which a trace would freeze, and its channels_last layout means nothing
+to ONNX (the runtime picks its own); a lean model's reduced precision is not exported either (the
+graph is float32). The caller's model is neither copied nor changed.
 """
 from __future__ import annotations
 
@@ -75,15 +76,16 @@ _TORCHSCRIPT_EXPORTER = {"dynamo": False} if "dynamo" in inspect.signature(torch
 
 
 class InferenceGraph(nn.Module):
-    """The plain ``model.inference`` at a fixed scale factor, as a module whose forward can be exported."""
+    """The plain ``inference`` of ``model``'s weights at a fixed scale factor, as a module whose
+    forward can be exported."""
 
     def __init__(self, model: IFRNet, scale_factor: float = 1.0) -> None:
         super().__init__()
-        self.model = model
+        self.model = IFRNet.sharing_weights(model)  # the plain path over the same layers, whatever model is
         self.scale_factor = float(scale_factor)
 
     def forward(self, img0: torch.Tensor, img1: torch.Tensor, embt: torch.Tensor) -> torch.Tensor:
-        return self.model.inference(img0, img1, embt, self.scale_factor, lean=False)
+        return self.model.inference(img0, img1, embt, self.scale_factor)
 
 
 def check_opset(opset: int) -> int:
@@ -181,7 +183,8 @@ def compare_with_onnxruntime(
     scale_factor: float = 1.0,
     seed: int = 0,
 ) -> List[CheckResult]:
-    """Run the exported graph with onnxruntime (CPU) and ``model.inference`` on the same random pairs.
+    """Run the exported graph with onnxruntime (CPU) and ``model.inference`` (the model's own path:
+    what the tools would compute) on the same random pairs.
 
     One pair per size, interpolated at every timestep in one batch (the pair repeated). Needs
     the ``onnxruntime`` package.
@@ -200,7 +203,7 @@ def compare_with_onnxruntime(
         img0 = torch.rand((1, 3, height, width), generator=generator).expand(len(timesteps), -1, -1, -1)
         img1 = torch.rand((1, 3, height, width), generator=generator).expand(len(timesteps), -1, -1, -1)
         with torch.no_grad():
-            expected = model.inference(img0.to(device), img1.to(device), embt.to(device), scale_factor, lean=True).cpu().numpy()
+            expected = model.inference(img0.to(device), img1.to(device), embt.to(device), scale_factor).cpu().numpy()
         feed = {name: np.ascontiguousarray(x.numpy()) for name, x in zip(INPUT_NAMES, (img0, img1, embt))}
         (got,) = session.run([OUTPUT_NAME], feed)
         for i, t in enumerate(timesteps):

@@ -14,6 +14,7 @@ from typing import Dict
 import torch
 
 from models import build_model
+from models.lean_inference import LeanIFRNet
 from models.network import IFRNet
 
 GOLDEN_DIR = Path(__file__).resolve().parent / "golden"
@@ -34,9 +35,16 @@ def seeded_state_dict(model: torch.nn.Module) -> Dict[str, torch.Tensor]:
     return state
 
 
-def seeded_model(name: str) -> IFRNet:
+def seeded_model(name: str, *, lean: bool = False, precision: torch.dtype = torch.float32) -> IFRNet:
+    """The seeded weights in eval mode: the plain IFRNet, or with ``lean`` its lean sibling in
+    ``precision``, built directly so that tests may run bfloat16 on any CPU (the factory refuses
+    it where it is only emulated)."""
     model = build_model(name)
     model.load_state_dict(seeded_state_dict(model), strict=True)
+    if lean:
+        model = LeanIFRNet.sharing_weights(model, precision=precision)
+    elif precision != torch.float32:
+        raise ValueError("reduced precision is a choice of the lean model: pass lean=True")
     return model.eval()
 
 

@@ -21,6 +21,7 @@ import av
 import httpx
 import numpy as np
 import pytest
+import torch
 from PIL import Image, ImageFile
 
 os.environ["GRADIO_ANALYTICS_ENABLED"] = "False"
@@ -73,7 +74,7 @@ def handlers(models, tmp_path):
 
 
 def reference_interpolator():
-    return Interpolator(seeded_model("IFRNet_S"), "cpu", scale_factor="auto")
+    return Interpolator(seeded_model("IFRNet_S", lean=True), "cpu", scale_factor="auto")  # the app's model
 
 
 def test_frames_handler_returns_frames_preview_archive_and_fields(handlers, pair, seeded_checkpoints):
@@ -128,6 +129,16 @@ def test_bad_frames_input_is_a_message_on_the_page(models, pair, tmp_path):
     assert "from 1 to 31" in page_error(handlers.frames, str(smaller), str(smaller), 40)
     assert "not available here" in page_error(handlers.frames, *pair, 1, 0, "IFRNet_S", "Vimeo90K", "auto", "float64")
     assert not (tmp_path / "work").exists() or not any((tmp_path / "work").iterdir())  # nothing written
+
+
+def test_images_of_two_sizes_are_refused_from_their_headers_before_the_model_loads(pair, tmp_path):
+    """The interpolator's own size rule, asked before any weights are read: here there are none."""
+    never_loaded = ModelCache("cpu", checkpoint=str(tmp_path / "absent.pth"))
+    smaller = tmp_path / "small.png"
+    Image.open(pair[1]).crop((0, 0, 100, 80)).save(smaller)
+    handlers = Handlers(never_loaded, tmp_path / "work")
+    assert "the two frames differ in size: 150x93 and 100x80 (width x height)" in page_error(handlers.frames, pair[0], str(smaller))
+    assert "absent.pth" in page_error(handlers.frames, pair[0], pair[1])  # the same pair sizes reach the loader
 
 
 def test_bad_video_input_is_a_message_on_the_page(models, clip, pair, tmp_path):
@@ -433,7 +444,7 @@ def test_frames_handler_runs_the_cores_bfloat16_where_the_cpu_has_it(handlers, p
     """The page offers bfloat16 exactly where the core runs it natively, and a job in it is the core's bf16 frame."""
     assert "bfloat16 (CPU)" in PRECISIONS
     frames, _, _, _, _ = handlers.frames(*pair, 5, 0.5, *MODEL[:3], "bfloat16 (CPU)", False)
-    expected = Interpolator(seeded_model("IFRNet_S"), "cpu", precision="bf16").interpolate(
+    expected = Interpolator(seeded_model("IFRNet_S", lean=True, precision=torch.bfloat16), "cpu").interpolate(
         read_image(pair[0]), read_image(pair[1]), [0.5])[0]
     assert np.array_equal(read_image(frames[0][0]), expected)
 

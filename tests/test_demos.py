@@ -230,7 +230,7 @@ def test_demo_2x_visualize_writes_the_fields_of_its_frame(tmp_path, frames, seed
     from models.interpolator import Interpolator
     from utils.visualize import field_images
 
-    interpolator = Interpolator(seeded_model("IFRNet_S"), "cpu")
+    interpolator = Interpolator(seeded_model("IFRNet_S", lean=True), "cpu")  # the demo's own model
     frame, fields = interpolator.interpolate_with_fields(read_image(frames[0]), read_image(frames[1]), [0.5])
     for name, expected in field_images(*fields[0]).items():
         written = read_image(out / f"interp_t0.500_{name}.png")
@@ -239,3 +239,19 @@ def test_demo_2x_visualize_writes_the_fields_of_its_frame(tmp_path, frames, seed
     panel = read_image(out / "interp_t0.500_fields.png")
     assert panel.shape == (2 * HEIGHT + 4, 4 * WIDTH + 3 * 4, 3)
     assert np.array_equal(panel[:HEIGHT, WIDTH + 4 : 2 * WIDTH + 4], read_image(out / "interp_t0.500.png"))
+
+
+def test_the_web_apps_frames_job_writes_what_the_demo_writes(tmp_path, frames, seeded_checkpoints):
+    """One run from a pair to its files (utils.pair_outputs.interpolate_pair) serves the demos and the
+    web app's Frames job: the same weights give the same frame and field pictures, byte for byte."""
+    from webapp.jobs import ModelCache, ModelChoice, run_frames_job
+
+    checkpoint = seeded_checkpoints["IFRNet_S"]
+    demo_2x.main(["--img0", str(frames[0]), "--img1", str(frames[1]), "--model_name", "IFRNet_S", "--checkpoint",
+                  str(checkpoint), "--output", str(tmp_path / "demo"), "--device", "cpu", "--visualize"])
+    job = run_frames_job(str(frames[0]), str(frames[1]), [0.5], ModelChoice("IFRNet_S", scale_factor="1"),
+                         ModelCache("cpu", checkpoint=str(checkpoint)), tmp_path / "work", visualize=True)
+    pictures = [path for path, _ in job.fields]
+    assert [path.name for path in job.frames] == ["interp_t0.500.png"] and len(pictures) == 4
+    for path in [*job.frames, *pictures]:
+        assert path.read_bytes() == (tmp_path / "demo" / path.name).read_bytes(), path.name

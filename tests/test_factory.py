@@ -10,6 +10,8 @@ import torch
 import models.checkpoint as checkpoint_module
 from models import PUBLISHED, create_model
 from models.interpolator import Interpolator
+from models.lean_inference import LeanIFRNet
+from models.network import IFRNet
 from tests.seeded import seeded_model
 from utils.errors import InputError
 
@@ -20,9 +22,9 @@ def test_a_checkpoint_gives_its_weights_in_eval_mode_with_the_chosen_path(seeded
     model = create_model("IFRNet_S", weights=seeded_checkpoints["IFRNet_S"], lean=True)
     expected = seeded_model("IFRNet_S").state_dict()
     assert all(torch.equal(value, expected[key]) for key, value in model.state_dict().items())
-    assert not model.training and model.lean and model.precision == torch.float32
+    assert not model.training and type(model) is LeanIFRNet and model.precision == torch.float32
     assert model.weights_source == ("IFRNet_S", Path(seeded_checkpoints["IFRNet_S"]), None)
-    assert not create_model("IFRNet_S", weights=seeded_checkpoints["IFRNet_S"]).lean  # the model's default: plain
+    assert type(create_model("IFRNet_S", weights=seeded_checkpoints["IFRNet_S"])) is IFRNet  # the default: plain
 
 
 def test_no_weights_keeps_the_initial_ones_and_says_so():
@@ -63,11 +65,23 @@ def test_precision_rules_are_checked_before_the_weights_are_read(tmp_path, optio
         create_model("IFRNet_S", weights=tmp_path / "not_read.pth", device="cpu", **options)
 
 
+def test_precision_is_built_into_the_lean_model_with_the_checkpoints_keys(seeded_checkpoints, monkeypatch):
+    import utils.precision_choice
+
+    monkeypatch.setattr(utils.precision_choice, "cpu_has_native_bfloat16", lambda: True)  # bf16 allowed on this CPU
+    model = create_model("IFRNet_S", weights=seeded_checkpoints["IFRNet_S"], lean=True, precision="bf16")
+    assert type(model) is LeanIFRNet and model.precision == torch.bfloat16
+    expected = seeded_model("IFRNet_S").state_dict()
+    assert list(model.state_dict()) == list(expected)  # the cast copies add no key
+    assert all(torch.equal(value, expected[key]) for key, value in model.state_dict().items())  # float32 weights kept
+    assert Interpolator.load("IFRNet_S", seeded_checkpoints["IFRNet_S"], "cpu", precision="bf16").model.precision == torch.bfloat16
+
+
 def test_interpolator_load_is_create_model_plus_the_interpolator(seeded_checkpoints):
     frames = [np.random.default_rng(i).integers(0, 256, (32, 48, 3), dtype=np.uint8) for i in range(2)]
     loaded = Interpolator.load("IFRNet_S", seeded_checkpoints["IFRNet_S"], "cpu")
-    wrapped = Interpolator(create_model("IFRNet_S", weights=seeded_checkpoints["IFRNet_S"]), "cpu")
-    assert loaded.model.lean and wrapped.model.lean  # the Interpolator chooses lean either way
+    wrapped = Interpolator(create_model("IFRNet_S", weights=seeded_checkpoints["IFRNet_S"], lean=True), "cpu")
+    assert type(loaded.model) is type(wrapped.model) is LeanIFRNet  # load builds the tools' choice: lean
     assert (loaded.model_name, loaded.checkpoint) == (wrapped.model_name, wrapped.checkpoint) == (
         "IFRNet_S", Path(seeded_checkpoints["IFRNet_S"]))
     assert np.array_equal(loaded.interpolate(*frames, [0.5])[0], wrapped.interpolate(*frames, [0.5])[0])

@@ -7,6 +7,7 @@ import numpy as np
 import pytest
 import torch
 
+from models.lean_inference import LeanIFRNet
 from models.network import IMAGE_SLACK
 from models.interpolator import Interpolator
 from tests.seeded import overflowing_model, seeded_model
@@ -20,7 +21,7 @@ def model():
 
 @pytest.fixture(scope="module")
 def interpolator(model):
-    return Interpolator(model)
+    return Interpolator(LeanIFRNet.sharing_weights(model))  # the tools' path
 
 
 @pytest.fixture(scope="module")
@@ -83,4 +84,4 @@ def test_interpolator_names_what_it_takes(interpolator, frame0, timesteps, error
 def test_interpolator_refuses_non_finite_output_instead_of_black_frames():
     frame = np.random.default_rng(1).integers(0, 256, (20, 30, 3), dtype=np.uint8)
     with pytest.raises(InputError, match="not finite"):
-        Interpolator(overflowing_model()).interpolate(frame, frame, [0.5])
+        Interpolator(LeanIFRNet.sharing_weights(overflowing_model())).interpolate(frame, frame, [0.5])

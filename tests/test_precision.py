@@ -1,4 +1,5 @@
 """Reduced-precision inference: float32 unchanged, bfloat16 close to it on real frames, and the choice rules."""
+import argparse
 from pathlib import Path
 
 import numpy as np
@@ -7,9 +8,10 @@ import torch
 
 import utils.precision_choice as precision_module
 from evaluation.baselines import frame_psnr
-from models import build_model, load_checkpoint
+from models import WIDTHS, build_model, create_model, load_checkpoint
 from models.checkpoint import CHECKPOINT_DIR, STARTER_CHECKPOINT, STARTER_MODEL_NAME
 from models.interpolator import Interpolator
+from models.lean_inference import LeanIFRNet
 from models.lean_ops import BAND_ELEMENTS, band_elements
 from tests.seeded import seeded_model, seeded_state_dict
 from tests.video_builders import sample_frames
@@ -44,25 +46,39 @@ def test_auto_picks_the_fast_precision_of_the_device(native, has_bfloat16, devic
 
 def test_bf16_is_refused_on_a_cpu_without_native_bfloat16_and_auto_stays_float32(native):
     native(False)
-    model = seeded_model("IFRNet_S")
     with pytest.raises(InputError, match="needs a CPU with native bfloat16.*slower") as error:
-        Interpolator(model, "cpu", precision="bf16")
+        create_model("IFRNet_S", weights=None, lean=True, precision="bf16", device="cpu")
     assert "\n" not in str(error.value)
-    assert Interpolator(model, "cpu", precision="auto").model.precision == torch.float32
+    assert create_model("IFRNet_S", weights=None, lean=True, precision="auto", device="cpu").precision == torch.float32
     native(True)
-    assert Interpolator(model, "cpu", precision="auto").model.precision == torch.bfloat16
+    assert create_model("IFRNet_S", weights=None, lean=True, precision="auto", device="cpu").precision == torch.bfloat16
 
 
 @pytest.mark.parametrize("options, message", [
     ({"precision": "fp16"}, "--precision fp16 needs a CUDA device"),
-    ({"fp16": True}, "--fp16 needs a CUDA device"),
     ({"precision": "fp64"}, "unknown precision 'fp64'"),
     ({"precision": "bf16", "lean": False}, "lean inference path"),
 ])
 def test_bad_precision_options_are_refused(native, options, message):
     native(True)
     with pytest.raises(InputError, match=message):
-        Interpolator(seeded_model("IFRNet_S"), "cpu", **options)
+        create_model("IFRNet_S", weights=None, device="cpu", **{"lean": True, **options})
+
+
+def test_the_fp16_flag_is_only_the_precision_flag_spelt_shorter(capsys):
+    """``--fp16`` (the video tool's older flag) sets ``--precision fp16`` and nothing else, so the
+    library's rules apply to it unchanged; beside an explicit --precision it is refused."""
+    parser = argparse.ArgumentParser()
+    precision_module.add_precision_argument(parser, fp16_alias=True)
+    assert parser.parse_args(["--fp16"]).precision == "fp16"
+    assert parser.parse_args([]).precision == "fp32"
+    with pytest.raises(SystemExit):
+        parser.parse_args(["--fp16", "--precision", "bf16"])
+    assert "not allowed with argument" in capsys.readouterr().err
+    plain = argparse.ArgumentParser()
+    precision_module.add_precision_argument(plain)
+    with pytest.raises(SystemExit):  # the other tools have no such flag
+        plain.parse_args(["--fp16"])
 
 
 def test_cpu_capability_is_read_from_the_kernel_flags(tmp_path, monkeypatch):
@@ -76,23 +92,25 @@ def test_cpu_capability_is_read_from_the_kernel_flags(tmp_path, monkeypatch):
     assert not precision_module.cpu_has_native_bfloat16()  # flags unreadable: no
 
 
-def test_fp32_after_bf16_is_bit_identical_to_a_model_never_set():
-    """Choosing fp32 runs the float32 path itself (the golden vectors pin that path's values)."""
+def test_fp32_beside_bf16_on_the_same_weights_is_bit_identical_to_a_model_never_cast():
+    """Choosing fp32 runs the float32 path itself (the golden vectors pin that path's values), and a
+    bfloat16 model over the same weights casts copies, leaving the float32 one untouched."""
     generator = torch.Generator().manual_seed(5)
     img0, img1 = torch.rand(1, 3, 64, 96, generator=generator), torch.rand(1, 3, 64, 96, generator=generator)
     embt = torch.full((1, 1, 1, 1), 0.5)
-    plain, switched = seeded_model("IFRNet_S"), seeded_model("IFRNet_S")
-    plain.lean = switched.lean = True  # reduced precision is a choice of the lean path; both take it
+    fp32 = seeded_model("IFRNet_S", lean=True)
+    bf16 = LeanIFRNet.sharing_weights(fp32, precision=torch.bfloat16)
     with torch.inference_mode():
-        switched.set_precision(torch.bfloat16)
-        low = switched.inference(img0, img1, embt)
-        switched.set_precision(torch.float32)
-        assert torch.equal(switched.inference(img0, img1, embt), plain.inference(img0, img1, embt))
-    assert low.dtype == torch.float32 and not torch.equal(low, plain.inference(img0, img1, embt).detach())
+        before = fp32.inference(img0, img1, embt)
+        low = bf16.inference(img0, img1, embt)
+        after = fp32.inference(img0, img1, embt)
+        fresh = seeded_model("IFRNet_S", lean=True).inference(img0, img1, embt)
+    assert torch.equal(before, after) and torch.equal(after, fresh)
+    assert low.dtype == torch.float32 and not torch.equal(low, after)
 
 
 def test_cast_weights_follow_the_model_and_are_not_recast_per_call():
-    model = build_model("IFRNet_S").set_precision(torch.bfloat16)
+    model = LeanIFRNet(WIDTHS["IFRNet_S"], precision=torch.bfloat16)
     cast = model._cast_layers
     first = cast.layers(model)
     assert cast.layers(model) is first  # cast once
@@ -110,10 +128,9 @@ def test_bf16_agrees_with_fp32_on_real_frames_with_trained_weights():
     load_checkpoint(model, CHECKPOINT_DIR / STARTER_CHECKPOINT)
     triplets = [sample_frames("bigbuckbunny", 3, size=(320, 180)), sample_frames("bigbuckbunny", 3, size=(320, 180), skip=100),
                 sample_frames("bikes", 3, size=(320, 136), skip=40)]
-    full = Interpolator(model, "cpu")
     outputs = {}
     for name in ("fp32", "bf16"):
-        full.model.set_precision(precision_module.PRECISION_DTYPES[name])
+        full = Interpolator(LeanIFRNet.sharing_weights(model, precision=precision_module.PRECISION_DTYPES[name]), "cpu")
         outputs[name] = [full.interpolate(f0, f1, [0.5])[0] for f0, _, f1 in triplets]
     # Both precisions really ran: bfloat16 convolutions move some pixels by an 8-bit level or more.
     assert any(not np.array_equal(low, high) for low, high in zip(outputs["bf16"], outputs["fp32"]))

@@ -1,8 +1,9 @@
 """Every inference tool runs the memory-lean path, not the plain one (issue 24: 4K CPU peak memory).
 
-The model's own default is the plain maths (``lean=False``): one 3840x2160 pair through the
-Interpolator on a CPU (IFRNet, scale 1) peaks at 7.1 GB RSS on the plain path and 2.9 GB on the lean
-one (0.6 GB of that is the process and its two frames). Each tool must therefore choose lean itself.
+The factory's default is the plain maths (``create_model(..., lean=False)``): one 3840x2160 pair
+through the Interpolator on a CPU (IFRNet, scale 1) peaks at 7.1 GB RSS on the plain path and 2.9 GB
+on the lean one (0.6 GB of that is the process and its two frames). Each tool must therefore build
+the lean model (``Interpolator.load`` does by default).
 Here the plain path (``IFRNet.predict_fields``) is made to raise, so any tool that would run it on
 4K frames fails on tiny ones: which path runs depends on the tool's wiring, never on the frame size,
 so no 4K tensor is needed.
@@ -14,6 +15,7 @@ import numpy as np
 import pytest
 import torch
 
+import models.lean_inference as lean_inference
 import models.network as network
 from models.interpolator import Interpolator
 from tests import benchmark_builders as build
@@ -27,7 +29,7 @@ MODEL = "IFRNet_S"
 def lean_only(monkeypatch):
     """The plain path raises; returns the list of lean calls (one entry per network pass)."""
     calls = []
-    lean_fields = network.lean_fields
+    lean_fields = lean_inference.lean_fields
 
     def counted(*args, **kwargs):
         calls.append(tuple(args[1].shape))
@@ -36,7 +38,7 @@ def lean_only(monkeypatch):
     def plain(*args, **kwargs):
         raise AssertionError("the plain inference path ran (7 GB at 4K on a CPU); the tools must choose lean")
 
-    monkeypatch.setattr(network, "lean_fields", counted)
+    monkeypatch.setattr(lean_inference, "lean_fields", counted)
     monkeypatch.setattr(network.IFRNet, "predict_fields", plain)
     return calls
 

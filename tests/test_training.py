@@ -417,7 +417,7 @@ def test_shared_step_averages_losses_and_leaves_overflow_to_the_scaler():
 class _ReturnsFirstFrame(torch.nn.Module):
     """A stand-in model whose prediction is img0: exact wherever the target equals img0."""
 
-    def inference(self, img0, img1, embt, scale_factor=1.0, *, lean=None):
+    def inference(self, img0, img1, embt, scale_factor=1.0):
         return img0.clone()
 
 

@@ -241,7 +241,7 @@ def test_bad_input_gets_one_clear_line(tmp_path, clips, checkpoint, capsys, case
 
 @pytest.mark.parametrize(
     "extra, expected",
-    [((), "output already exists"), (("--fp16",), "--fp16 needs a CUDA device"), (("--scale_factor", "0.3"), "scale_factor")],
+    [((), "output already exists"), (("--fp16",), "--precision fp16 needs a CUDA device"), (("--scale_factor", "0.3"), "scale_factor")],
 )
 def test_bad_options_are_refused(tmp_path, clips, checkpoint, capsys, extra, expected):
     out = tmp_path / "exists.mp4"
@@ -272,16 +272,16 @@ def test_clock_snaps_rounded_timestamps_to_the_originals():
 
 def test_interpolator_batches_and_auto_scale():
     frames = sample_frames("bigbuckbunny", 2, size=(64, 48))
-    whole = Interpolator(seeded_model("IFRNet_S")).interpolate(*frames, [0.25, 0.5, 0.75])
-    chunked = Interpolator(seeded_model("IFRNet_S"), batch_size=2).interpolate(*frames, [0.25, 0.5, 0.75])
+    whole = Interpolator(seeded_model("IFRNet_S", lean=True)).interpolate(*frames, [0.25, 0.5, 0.75])
+    chunked = Interpolator(seeded_model("IFRNet_S", lean=True), batch_size=2).interpolate(*frames, [0.25, 0.5, 0.75])
     for a, b in zip(whole, chunked):
         assert np.abs(a.astype(int) - b.astype(int)).max() <= 1
     assert auto_scale_factor(1080, 1920) == 1.0
     assert auto_scale_factor(2160, 3840) == 0.5
     assert auto_scale_factor(4320, 7680) == 0.25
-    auto = Interpolator(seeded_model("IFRNet_S"), scale_factor="auto")
+    auto = Interpolator(seeded_model("IFRNet_S", lean=True), scale_factor="auto")
     assert auto.scale_for(2160, 3840) == 0.5 and auto.interpolate(*frames, [0.5])[0].shape == (48, 64, 3)
-    half = Interpolator(seeded_model("IFRNet_S"), scale_factor=0.5)  # pads to multiples of 32
+    half = Interpolator(seeded_model("IFRNet_S", lean=True), scale_factor=0.5)  # pads to multiples of 32
     assert half.interpolate(frames[0][:45, :61], frames[1][:45, :61], [0.5])[0].shape == (45, 61, 3)
 
 

@@ -16,8 +16,7 @@ import numpy as np
 import pytest
 from PIL import Image
 
-from models import build_model
-from models.checkpoint import load_checkpoint
+from models import create_model
 from models.interpolator import Interpolator
 from tests.video_cli import MISSING, assert_refused, cli, run
 from tests.video_builders import (Track, decode_audio, dominant_pitches, psnr, read_video, sample_frames, write_clip,
@@ -54,9 +53,7 @@ def checkpoint():
 
 @pytest.fixture(scope="module")
 def starter():
-    model = build_model("IFRNet_S")
-    load_checkpoint(model, STARTER)
-    return model
+    return create_model("IFRNet_S", weights=STARTER, lean=True)  # what the video tool builds
 
 
 def decoded(path):

@@ -17,7 +17,7 @@ from utils.atomic import check_output_folder
 from utils.device import DEVICE_CHOICES
 from utils.errors import InputError
 from utils.image_io import read_image
-from utils.pair_outputs import write_pair_outputs
+from utils.pair_outputs import interpolate_pair
 from utils.precision_choice import add_precision_argument
 
 __all__ = ["build_demo_parser", "run_demo"]
@@ -59,13 +59,9 @@ def run_demo(args: argparse.Namespace, timesteps: Sequence[float], gif_name: str
                                 dataset=args.dataset, offline=args.offline, tta=args.tta)
     if interpolator.weights_note:
         print(f"note: {interpolator.weights_note}", file=sys.stderr)
-    if args.visualize:
-        frames, fields = interpolator.interpolate_with_fields(frame0, frame1, timesteps)
-    else:
-        frames, fields = interpolator.interpolate(frame0, frame1, timesteps), []
-
     # the folder was checked, but a disk can still fill up or be remounted read-only: one line then
-    return write_pair_outputs(args.output, frame0, frame1, timesteps, frames, fields, gif_name=gif_name).all()
+    return interpolate_pair(interpolator, args.output, frame0, frame1, timesteps, visualize=args.visualize,
+                            gif_name=gif_name).all()
 
 
 def print_written(paths: Sequence[Path], out=None) -> None:

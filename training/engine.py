@@ -28,6 +28,7 @@ from torch.utils.data import DataLoader
 from tqdm import tqdm
 
 from models import build_model, load_checkpoint
+from models.lean_inference import LeanIFRNet
 from training.batches import to_model_inputs
 from training.evaluate import EvalResult, evaluate_epoch
 from training.flags import check_args, inherit_saved_flags
@@ -239,7 +240,9 @@ class Trainer:
     def _evaluate(self, epoch: int, stop_request: StopRequest) -> EvalResult:
         started = time.perf_counter()
         result = evaluate_epoch(
-            self.model,
+            # The lean path on the trained layers (no copy): a fraction of the plain path's memory at
+            # GoPro's 1280x720, and the values the tools will compute with these weights.
+            LeanIFRNet.sharing_weights(self.model),
             self.test_set,
             self.context,
             batch_size=self.args.eval_batch_size,

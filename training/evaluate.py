@@ -73,7 +73,7 @@ def _predicted(
         inputs = to_model_inputs(batch, device, use_flow=False)
         padder = InputPadder(inputs.img0.shape)  # to utils.padding.NETWORK_MULTIPLE
         img0, img1 = padder.pad(inputs.img0, inputs.img1)
-        pred = padder.unpad(model.inference(img0, img1, inputs.embt, lean=True))
+        pred = padder.unpad(model.inference(img0, img1, inputs.embt))
         if not bool(torch.isfinite(pred).all()):
             ended.non_finite = True
             return
@@ -93,7 +93,8 @@ def evaluate_epoch(
     sample_count: int = 3,
     should_stop: Callable[[], bool] = lambda: False,
 ) -> EvalResult:
-    """Score ``model.inference`` on ``dataset`` (items as in :mod:`training.batches`).
+    """Score ``model.inference`` on ``dataset`` (items as in :mod:`training.batches`); the trainer
+    passes the lean sibling over the trained layers (``LeanIFRNet.sharing_weights``).
 
     ``should_stop`` is asked before each batch; once it is true on any rank the result is
     ``interrupted``. A non-finite prediction on any rank raises :class:`EvaluationDiverged`.

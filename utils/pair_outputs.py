@@ -1,15 +1,17 @@
-"""The files made from one interpolated pair: what ``demo_2x.py``/``demo_8x.py`` and the web app's
-Frames tab both write, so their names and contents stay the same.
+"""One interpolated pair and its files: what ``demo_2x.py``/``demo_8x.py`` (``tools.demo.run_demo``) and
+the web app's Frames job both run, so their frames, names and contents stay the same.
 
-One PNG per timestep (``interp_t0.500.png``), for each frame the pictures of the fields it was
-merged from when they are given (:func:`utils.visualize.write_field_images`), and an animated GIF
-of image 0, the frames and image 1, one second a cycle.
+:func:`interpolate_pair` runs the interpolator (with the fields on request) and writes one PNG
+per timestep (``interp_t0.500.png``), for each frame the pictures of the fields it was merged from
+when asked (:func:`utils.visualize.write_field_images`), and an animated GIF of image 0, the
+frames and image 1, one second a cycle. The interpolator is passed in (``utils`` does not import
+``models``): any object with the two methods of :class:`PairInterpolator`.
 """
 from __future__ import annotations
 
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any, List, Sequence
+from typing import Any, List, Protocol, Sequence, Tuple
 
 import numpy as np
 
@@ -17,7 +19,17 @@ from utils.atomic import unwritable
 from utils.image_io import save_gif, write_image
 from utils.visualize import write_field_images
 
-__all__ = ["PairOutputs", "write_pair_outputs"]
+__all__ = ["PairInterpolator", "PairOutputs", "interpolate_pair", "write_pair_outputs"]
+
+
+class PairInterpolator(Protocol):
+    """What :func:`interpolate_pair` needs of ``models.interpolator.Interpolator``."""
+
+    def interpolate(self, frame0: np.ndarray, frame1: np.ndarray, timesteps: Sequence[float]) -> List[np.ndarray]: ...
+
+    def interpolate_with_fields(
+        self, frame0: np.ndarray, frame1: np.ndarray, timesteps: Sequence[float]
+    ) -> Tuple[List[np.ndarray], List[Any]]: ...
 
 
 @dataclass
@@ -30,6 +42,27 @@ class PairOutputs:
 
     def all(self) -> List[Path]:
         return [*self.frames, *(path for paths in self.fields for path in paths), self.gif]
+
+
+def interpolate_pair(
+    interpolator: PairInterpolator,
+    folder: Path,
+    frame0: np.ndarray,
+    frame1: np.ndarray,
+    timesteps: Sequence[float],
+    *,
+    visualize: bool = False,
+    gif_name: str,
+) -> PairOutputs:
+    """Interpolate ``timesteps`` between two uint8 frames and write the results into ``folder``.
+
+    ``visualize`` also writes each frame's flows, mask and residual (the fields it was merged from).
+    """
+    if visualize:
+        frames, fields = interpolator.interpolate_with_fields(frame0, frame1, timesteps)
+    else:
+        frames, fields = interpolator.interpolate(frame0, frame1, timesteps), []
+    return write_pair_outputs(folder, frame0, frame1, timesteps, frames, fields, gif_name=gif_name)
 
 
 def write_pair_outputs(

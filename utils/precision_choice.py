@@ -27,12 +27,21 @@ NATIVE_BFLOAT16_FLAGS = frozenset({"avx512_bf16", "amx_bf16", "bf16"})
 CPUINFO = Path("/proc/cpuinfo")
 
 
-def add_precision_argument(parser: argparse.ArgumentParser, what: str = "") -> None:
-    """The ``--precision`` flag every tool shares (default fp32)."""
-    parser.add_argument("--precision", choices=PRECISION_CHOICES, default="fp32",
-                        help=f"compute precision{what}: fp32 (default), bf16 (CPUs with native bfloat16: avx512_bf16 "
-                        "or AMX), fp16 (CUDA), auto (bf16 or fp16 where fast, else fp32); flows, warping and the "
-                        "merge stay fp32 (README: Reduced precision)")
+def add_precision_argument(parser: argparse.ArgumentParser, what: str = "", *, fp16_alias: bool = False) -> None:
+    """The ``--precision`` flag every tool shares (default fp32).
+
+    ``fp16_alias`` adds ``--fp16``, kept by the video tool for its older users: pure command-line
+    sugar for ``--precision fp16`` (it sets the same ``args.precision``, so every rule about
+    fp16 is the library's), refused beside an explicit ``--precision``.
+    """
+    flags = parser.add_mutually_exclusive_group() if fp16_alias else parser
+    flags.add_argument("--precision", choices=PRECISION_CHOICES, default="fp32",
+                       help=f"compute precision{what}: fp32 (default), bf16 (CPUs with native bfloat16: avx512_bf16 "
+                       "or AMX), fp16 (CUDA), auto (bf16 or fp16 where fast, else fp32); flows, warping and the "
+                       "merge stay fp32 (README: Reduced precision)")
+    if fp16_alias:
+        flags.add_argument("--fp16", dest="precision", action="store_const", const="fp16",
+                           help="same as --precision fp16 (CUDA only)")
 
 
 def cpu_has_native_bfloat16() -> bool:

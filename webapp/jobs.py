@@ -24,10 +24,10 @@ from typing import Any, Callable, Iterator, List, Optional, Sequence, Tuple
 
 import numpy as np
 
-from models.interpolator import Interpolator
+from models.interpolator import Interpolator, check_same_size
 from utils.errors import InputError
 from utils.image_io import read_image
-from utils.pair_outputs import write_pair_outputs
+from utils.pair_outputs import interpolate_pair
 from utils.visualize import FIELD_NAMES
 from video.convert import ConversionJob, convert, parse_rate
 from webapp.limits import (
@@ -163,19 +163,15 @@ def run_frames_job(
     """Interpolate ``timesteps`` between two image files and write the results into a new folder.
 
     Both images are checked from their headers before either is decoded, and before the model is
-    loaded (seconds, or a download): the interpolator would refuse two sizes too, but only then."""
+    loaded (seconds, or a download): their sizes by the interpolator's own rule."""
     size0, size1 = check_image_header(image0, "the first image", limits), check_image_header(image1, "the second image", limits)
-    if size0 != size1:
-        raise InputError(f"the two images differ in size: {size0[0]}x{size0[1]} and {size1[0]}x{size1[1]} "
-                         "(width x height); give two frames of one video")
+    check_same_size(size0, size1)
     frame0, frame1 = read_image(image0), read_image(image1)
     with models.lock, job_folder(work_dir, "frames") as folder:
         interpolator = models.get(choice)
-        if visualize:
-            frames, fields = interpolator.interpolate_with_fields(frame0, frame1, timesteps)
-        else:
-            frames, fields = interpolator.interpolate(frame0, frame1, timesteps), []
-        written = write_pair_outputs(folder, frame0, frame1, timesteps, frames, fields, gif_name="preview.gif")
+        # the demos' run (tools/demo.py): the same frames and files
+        written = interpolate_pair(interpolator, folder, frame0, frame1, timesteps, visualize=visualize,
+                                   gif_name="preview.gif")
         archive = folder / "frames.zip"
         with zipfile.ZipFile(archive, "w") as bundle:
             for path in written.frames:

@@ -72,14 +72,15 @@ def whole_number(value: Any, what: str, low: int, high: int) -> int:
 
 
 def check_image_header(path: Optional[str], which: str, limits: AppLimits) -> Tuple[int, int]:
-    """(width, height) of an image from its header, refusing a missing one or one over ``limits``:
-    a 12000x12000 PNG can be a few hundred KB on disk and 430 MB decoded, so this comes first."""
+    """(height, width) of an image from its header (as ``utils.image_io.image_size``), refusing a
+    missing one or one over ``limits``: a 12000x12000 PNG can be a few hundred KB on disk and
+    430 MB decoded, so this comes first."""
     if not path:
         raise InputError(f"{which} is missing: give two images")
     height, width = image_size(path)
     if height * width > limits.max_image_pixels:
         raise InputError(f"{which} is {width}x{height}, over this app's limit of {limits.max_image_pixels:,} pixels")
-    return width, height
+    return height, width
 
 
 @dataclass(frozen=True)
