@@ -7,6 +7,8 @@ Videos are found by listing ``<root>/<split>``, so the official split and your o
 alike. Each video is cut into windows of ``factor + 1`` frames with stride ``factor`` (9 and 8 for
 8x): frames 0 and 8 are the inputs, frames 1..7 the targets at t = k/8. Training windows get the
 reference's augmentations (no flows); test windows a centre crop (512x512 in the paper's protocol).
+With ``spans``, each training item is instead one target of a sub-window: several factors (2x, 4x
+and 8x) are trained at once from the same windows.
 A gap in a video's numbered frames, or a frame that cannot be opened, stops at start-up
 (:func:`check_video_frames`).
 """
@@ -114,6 +116,13 @@ class GoProWindows(Dataset):
     alike. Training items are augmented with a ``crop_size`` crop (reversed time reverses the
     targets, so each target keeps its time); test items are centre-cropped to ``eval_crop_size``
     (None: whole frames).
+
+    ``spans`` (training only): each item draws a span s from ``spans``, a sub-window of s + 1
+    frames inside its (augmented) window and one target j in it; ``imgt`` is (1, 3, H, W) at
+    t = j/s. A model trained on the whole windows only sees inputs ``factor`` frames apart, so it
+    learns the timestep for one amount of motion; sub-windows give the same t at several motions
+    and t = 1/2 of short pairs (2x) next to the 8x targets. Drawn from the item's generator after
+    the augmentation, so a resumed run sees the same items.
     """
 
     def __init__(
@@ -127,9 +136,12 @@ class GoProWindows(Dataset):
         eval_crop_size: Optional[Tuple[int, int]] = (512, 512),
         seed: int = 0,
         probabilities: AugmentProbabilities = AugmentProbabilities(),
+        spans: Optional[Sequence[int]] = None,
     ) -> None:
         if factor < 2:
             raise ValueError(f"factor must be at least 2, got {factor}")
+        if spans is not None and (not spans or any(not 2 <= span <= factor for span in spans)):
+            raise InputError(f"spans {list(spans)} must each be between 2 and the factor, {factor} (frames from a sub-window's first to its last)")
         self.root = Path(root)
         self.split = split
         self.factor = factor
@@ -139,6 +151,7 @@ class GoProWindows(Dataset):
         self.seed = seed
         self.epoch = 0
         self.probabilities = probabilities
+        self.spans = None if spans is None else tuple(int(span) for span in spans)
         self.windows: List[List[Path]] = []
         for video in list_videos(self.root, split):
             frames = image_files(video)
@@ -172,7 +185,10 @@ class GoProWindows(Dataset):
         clip = Clip(torch.from_numpy(np.stack(images)).permute(0, 3, 1, 2))
         require_crop_fits(self._crop(), clip.size, paths[0])
         if self.augment:
-            clip = random_augment(clip, self.crop_size, sample_generator(self.seed, self.epoch, index), self.probabilities)
+            generator = sample_generator(self.seed, self.epoch, index)
+            clip = random_augment(clip, self.crop_size, generator, self.probabilities)
+            if self.spans is not None:
+                return self._sub_window_item(frames_to_float(clip.frames), generator)
         elif self.eval_crop_size is not None:
             clip = center_crop(clip, *self.eval_crop_size)
         frames = frames_to_float(clip.frames)
@@ -184,4 +200,18 @@ class GoProWindows(Dataset):
             frames[-1].contiguous(),
             torch.zeros(0, height, width),
             times.view(-1, 1, 1, 1),
+        )
+
+    def _sub_window_item(self, frames: torch.Tensor, generator: torch.Generator) -> Item:
+        """One target of a sub-window drawn from ``self.spans`` (frames already augmented, time order kept)."""
+        span = self.spans[int(torch.randint(len(self.spans), (1,), generator=generator))]
+        start = int(torch.randint(self.factor - span + 1, (1,), generator=generator))
+        step = int(torch.randint(1, span, (1,), generator=generator))
+        height, width = frames.shape[2:]
+        return (
+            frames[start].contiguous(),
+            frames[start + step : start + step + 1].contiguous(),
+            frames[start + span].contiguous(),
+            torch.zeros(0, height, width),
+            torch.full((1, 1, 1, 1), step / span),
         )

@@ -212,3 +212,48 @@ def test_gopro_recipe_factor_sets_the_window_length_and_the_timesteps(gopro):
         assert len(train) == windows
         _, imgt, _, _, embt = train[0]
         assert imgt.shape[0] == len(times) and embt.flatten().tolist() == pytest.approx(times)
+    args = parser.parse_args(["--spans", "2", "4"])
+    args.data_root, args.crop_size, args.seed = gopro, [32], 0
+    assert GOPRO.build_train(args).spans == (2, 4) and GOPRO.build_train(args)[0][1].shape[0] == 1
+
+
+def _frames_of_known_times(root, count=9, size=(32, 48)):
+    """One training video whose frame k is uniformly k * 20 + 10 (flips, crops, channel swaps keep it)."""
+    from utils.image_io import write_image
+
+    for k in range(count):
+        write_image(root / "train" / "clip" / f"{k:06d}.png", np.full((*size, 3), 20 * k + 10, np.uint8))
+    return root
+
+
+def test_gopro_spans_give_one_target_of_a_sub_window_at_its_time(tmp_path):
+    """--spans 2 4 8: each item is inputs s frames apart inside the window and one frame between them at
+    t = j/s, whatever the augmentation did (time reversal included); every span is drawn."""
+    root = _frames_of_known_times(tmp_path)
+    dataset = GoProWindows(root, "train", crop_size=(32, 32), spans=(2, 4, 8))
+    seen = set()
+    for epoch in range(40):
+        dataset.set_epoch(epoch)
+        img0, imgt, img1, flow, embt = dataset[0]
+        assert imgt.shape == (1, 3, 32, 32) and embt.shape == (1, 1, 1, 1) and flow.shape == (0, 32, 32)
+        k0, kt, k1 = ((frame.mean().item() * 255 - 10) / 20 for frame in (img0, imgt[0], img1))
+        assert all(abs(k - round(k)) < 1e-3 for k in (k0, kt, k1))
+        span = abs(round(k1) - round(k0))
+        assert span in (2, 4, 8)
+        assert embt.item() == pytest.approx((round(kt) - round(k0)) / (round(k1) - round(k0)))
+        assert 0 < embt.item() < 1
+        seen.add(span)
+    assert seen == {2, 4, 8}
+
+
+def test_gopro_spans_are_fixed_by_seed_epoch_and_index_and_checked(tmp_path):
+    root = _frames_of_known_times(tmp_path)
+    first, again = (GoProWindows(root, "train", crop_size=(32, 32), spans=(2, 4, 8), seed=3) for _ in range(2))
+    for epoch in range(5):
+        first.set_epoch(epoch), again.set_epoch(epoch)
+        assert all(torch.equal(a, b) for a, b in zip(first[0], again[0]))
+    for spans in ((1,), (9,), ()):
+        with pytest.raises(InputError, match="between 2 and the factor, 8"):
+            GoProWindows(root, "train", crop_size=(32, 32), spans=spans)
+    whole = GoProWindows(root, "train", augment=False, eval_crop_size=None, spans=(2,))
+    assert whole[0][1].shape[0] == 7  # spans change training items only; evaluation keeps every target

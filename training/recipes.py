@@ -88,6 +88,15 @@ def _gopro_arguments(parser: argparse.ArgumentParser) -> None:
         "(default: 8, the paper's 8x; 4 trains 5-frame windows at t = 1/4, 1/2, 3/4)",
     )
     parser.add_argument(
+        "--spans",
+        type=int,
+        nargs="+",
+        default=None,
+        metavar="S",
+        help="train on sub-windows: each sample draws a span S, S + 1 frames inside the window and one target at t = j/S "
+        "(e.g. 2 4 8 trains 2x, 4x and 8x at once; default: whole windows with all their targets, the paper's recipe)",
+    )
+    parser.add_argument(
         "--eval_crop_size",
         type=int,
         nargs="+",
@@ -98,7 +107,8 @@ def _gopro_arguments(parser: argparse.ArgumentParser) -> None:
 
 
 def _gopro_train(args: argparse.Namespace) -> Dataset:
-    return GoProWindows(args.data_root, "train", factor=args.factor, crop_size=crop_pair(args.crop_size), seed=args.seed)
+    return GoProWindows(args.data_root, "train", factor=args.factor, crop_size=crop_pair(args.crop_size), seed=args.seed,
+                        spans=args.spans)
 
 
 def _gopro_test(args: argparse.Namespace) -> Dataset:
