@@ -45,3 +45,19 @@ def run_main(capsys):
         return code, captured.out, captured.err
 
     return call
+
+
+@pytest.fixture
+def http_server():
+    """A file server on 127.0.0.1 for the download tests (``http_server.files[path] = bytes``)."""
+    from tests.http_server import LoopbackServer
+
+    with LoopbackServer() as running:
+        yield running
+
+
+@pytest.fixture
+def online(monkeypatch):
+    """Lift the suite-wide IFRNET_OFFLINE for this test; returns a setter for IFRNET_CHECKPOINT_URLS."""
+    monkeypatch.delenv("IFRNET_OFFLINE", raising=False)
+    return lambda *urls: monkeypatch.setenv("IFRNET_CHECKPOINT_URLS", ",".join(urls))

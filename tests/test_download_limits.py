@@ -2,7 +2,7 @@
 declaration and by bytes read, slow sources are abandoned for the next naming their host, SHA256SUMS keeps every
 line when processes record at once, a URL naming no file is refused, killed downloads' temporaries are swept.
 
-Every source is a loopback HTTP server (tests/http_server.py); caps and deadlines are made small so each test
+Every source is a loopback HTTP http_server (tests/http_server.py); caps and deadlines are made small so each test
 takes seconds.
 """
 import hashlib
@@ -33,18 +33,6 @@ def small_weights(seeded_checkpoints):
     return seeded_checkpoints["IFRNet_S"].read_bytes()
 
 
-@pytest.fixture
-def server():
-    with LoopbackServer() as running:
-        yield running
-
-
-@pytest.fixture
-def online(monkeypatch):
-    monkeypatch.delenv("IFRNET_OFFLINE", raising=False)
-    return lambda *urls: monkeypatch.setenv("IFRNET_CHECKPOINT_URLS", ",".join(urls))
-
-
 def files_under(folder):
     return sorted(str(p.relative_to(folder)) for p in folder.rglob("*")) if folder.exists() else []
 
@@ -70,60 +58,60 @@ def declare_size(archive: bytes, size: int) -> bytes:
 
 
 def test_a_zip_member_declaring_1_gib_is_refused_before_unpacking_and_the_next_source_is_tried(
-        tmp_path, server, small_weights, online):
+        tmp_path, http_server, small_weights, online):
     bomb = declare_size(zip_of({f"IFRNet_small/{SMALL}": small_weights}), 1 << 30)
     assert zipfile.ZipFile(io.BytesIO(bomb)).infolist()[0].file_size == 1 << 30
-    server.files["/bomb.zip"] = bomb
-    online(server.url("/bomb.zip"))
+    http_server.files["/bomb.zip"] = bomb
+    online(http_server.url("/bomb.zip"))
     with pytest.raises(InputError) as error:
         download("--output", str(tmp_path / "out"))
     message = str(error.value)
     assert f"{SMALL} declares 1073.7 MB, over the 100.0 MB limit" in message and "\n" not in message, message
     assert files_under(tmp_path / "out") == []
 
-    server.files[f"/good/{SMALL}"] = small_weights
-    online(server.url("/bomb.zip"), server.url("/good/"))
+    http_server.files[f"/good/{SMALL}"] = small_weights
+    online(http_server.url("/bomb.zip"), http_server.url("/good/"))
     download("--output", str(tmp_path / "out"))
     assert (tmp_path / "out" / "IFRNet_small" / SMALL).read_bytes() == small_weights
 
 
-def test_a_small_deflated_zip_that_unpacks_past_the_cap_is_refused_unpacked(tmp_path, server, online, monkeypatch):
+def test_a_small_deflated_zip_that_unpacks_past_the_cap_is_refused_unpacked(tmp_path, http_server, online, monkeypatch):
     """A real zip bomb in miniature: 3 MB of zeros compress to a few kB; the file cap is set to 1 MB."""
     buffer = io.BytesIO()
     with zipfile.ZipFile(buffer, "w", zipfile.ZIP_DEFLATED) as archive:
         archive.writestr(f"IFRNet_small/{SMALL}", b"\0" * (3 * MB))
     assert len(buffer.getvalue()) < 20_000
-    server.files["/bomb.zip"] = buffer.getvalue()
-    online(server.url("/bomb.zip"))
+    http_server.files["/bomb.zip"] = buffer.getvalue()
+    online(http_server.url("/bomb.zip"))
     monkeypatch.setattr(downloads_module, "DEFAULT_LIMITS", DownloadLimits(file_bytes=MB))
     with pytest.raises(InputError, match=r"declares 3\.0 MB, over the 1\.0 MB limit \(not unpacked\)"):
         download("--output", str(tmp_path / "out"))
     assert files_under(tmp_path / "out") == []
 
 
-def test_a_declared_content_length_over_the_cap_is_refused_unread(tmp_path, server, small_weights, online):
-    server.files[f"/big/{SMALL}"] = small_weights
-    server.declared[f"/big/{SMALL}"] = 1 << 30
-    online(server.url("/big/"))
+def test_a_declared_content_length_over_the_cap_is_refused_unread(tmp_path, http_server, small_weights, online):
+    http_server.files[f"/big/{SMALL}"] = small_weights
+    http_server.declared[f"/big/{SMALL}"] = 1 << 30
+    online(http_server.url("/big/"))
     with pytest.raises(InputError, match=r"it declares 1073\.7 MB, over the 100\.0 MB limit \(not downloaded\)"):
         download("--output", str(tmp_path / "out"))
     assert files_under(tmp_path / "out") == []
 
 
-def test_an_archive_over_its_own_cap_is_refused(tmp_path, server, small_weights, online, monkeypatch):
-    server.files["/folder.zip"] = zip_of({f"IFRNet_small/{SMALL}": small_weights})
-    online(server.url("/folder.zip"))
+def test_an_archive_over_its_own_cap_is_refused(tmp_path, http_server, small_weights, online, monkeypatch):
+    http_server.files["/folder.zip"] = zip_of({f"IFRNet_small/{SMALL}": small_weights})
+    online(http_server.url("/folder.zip"))
     monkeypatch.setattr(downloads_module, "DEFAULT_LIMITS", DownloadLimits(archive_bytes=len(small_weights) // 2))
     with pytest.raises(InputError, match="over the .* limit"):
         download("--output", str(tmp_path / "out"))
 
 
-def test_an_endless_body_stops_at_the_cap(server):
-    server.endless.add("/endless.pth")
+def test_an_endless_body_stops_at_the_cap(http_server):
+    http_server.endless.add("/endless.pth")
     written = io.BytesIO()
     started = time.perf_counter()
     with pytest.raises(DownloadError, match=r"goes on past the 2\.0 MB limit \(stopped reading\)"):
-        download_to(server.url("/endless.pth"), written, progress=False, limits=TransferLimits(max_bytes=2 * MB))
+        download_to(http_server.url("/endless.pth"), written, progress=False, limits=TransferLimits(max_bytes=2 * MB))
     assert len(written.getvalue()) <= 2 * MB and time.perf_counter() - started < 10
 
 
@@ -131,32 +119,32 @@ def test_an_endless_body_stops_at_the_cap(server):
 # item 6: slow sources
 
 
-def test_a_source_under_the_minimum_rate_is_named_and_abandoned(server):
-    server.drip["/slow.pth"] = 0.05  # 20 bytes/s
+def test_a_source_under_the_minimum_rate_is_named_and_abandoned(http_server):
+    http_server.drip["/slow.pth"] = 0.05  # 20 bytes/s
     started = time.perf_counter()
     with pytest.raises(DownloadError) as error:
-        download_to(server.url("/slow.pth"), io.BytesIO(), progress=False,
+        download_to(http_server.url("/slow.pth"), io.BytesIO(), progress=False,
                     limits=TransferLimits(deadline_s=30, min_rate=1000, rate_window_s=1.0))
     assert time.perf_counter() - started < 5
-    host = server.url("").split("//")[1]
+    host = http_server.url("").split("//")[1]
     assert str(error.value).startswith(f"{host} was too slow: ") and "under the 1 kB/s minimum" in str(error.value)
 
 
-def test_a_source_past_the_overall_deadline_is_named_and_abandoned(server):
-    server.drip["/slow.pth"] = 0.05
+def test_a_source_past_the_overall_deadline_is_named_and_abandoned(http_server):
+    http_server.drip["/slow.pth"] = 0.05
     started = time.perf_counter()
     with pytest.raises(DownloadError, match=r"127\.0\.0\.1:\d+ was too slow: .* in the 1 s allowed"):
-        download_to(server.url("/slow.pth"), io.BytesIO(), progress=False,
+        download_to(http_server.url("/slow.pth"), io.BytesIO(), progress=False,
                     limits=TransferLimits(deadline_s=1.0, min_rate=0, rate_window_s=60))
     assert 1.0 <= time.perf_counter() - started < 5
 
 
-def test_after_a_slow_source_the_next_one_is_tried(tmp_path, server, small_weights, online, monkeypatch, capsys):
+def test_after_a_slow_source_the_next_one_is_tried(tmp_path, http_server, small_weights, online, monkeypatch, capsys):
     slow = LoopbackServer()  # another host:port, so the message names which source was slow
     with slow:
         slow.drip[f"/m/{SMALL}"] = 0.05
-        server.files[f"/good/{SMALL}"] = small_weights
-        online(slow.url("/m/"), server.url("/good/"))
+        http_server.files[f"/good/{SMALL}"] = small_weights
+        online(slow.url("/m/"), http_server.url("/good/"))
         monkeypatch.setattr(downloads_module, "DEFAULT_LIMITS",
                             DownloadLimits(transfer=TransferLimits(deadline_s=1.5, min_rate=1000, rate_window_s=0.5)))
         started = time.perf_counter()
@@ -169,9 +157,9 @@ def test_after_a_slow_source_the_next_one_is_tried(tmp_path, server, small_weigh
 # item 18: a redirect loop in one line
 
 
-def test_a_redirect_loop_is_one_line(tmp_path, server, online):
-    server.redirects[f"/loop/{SMALL}"] = f"/loop/{SMALL}"
-    online(server.url("/loop/"))
+def test_a_redirect_loop_is_one_line(tmp_path, http_server, online):
+    http_server.redirects[f"/loop/{SMALL}"] = f"/loop/{SMALL}"
+    online(http_server.url("/loop/"))
     with pytest.raises(InputError) as error:
         download("--output", str(tmp_path / "out"))
     message = str(error.value)
@@ -218,24 +206,24 @@ def test_the_lock_without_fcntl_keeps_every_line_and_leaves_no_lock_file(tmp_pat
 
 
 @pytest.mark.parametrize("path", ["/dir/..", "/dir/.", "/dir/", "/dir/%2e%2e", "/dir/a%2fb"])
-def test_a_checkpoint_url_naming_no_file_is_refused_in_one_line(tmp_path, server, online, monkeypatch, path):
+def test_a_checkpoint_url_naming_no_file_is_refused_in_one_line(tmp_path, http_server, online, monkeypatch, path):
     import models.checkpoint as checkpoint_module
 
     monkeypatch.setattr(checkpoint_module, "CHECKPOINT_DIR", tmp_path / "checkpoints")
     online()
-    url = server.url(path)
+    url = http_server.url(path)
     with pytest.raises(CheckpointError) as error:
         resolve_weights("IFRNet_S", url, progress=False)
     assert str(error.value) == (f"--checkpoint {url} names no file (its path must end in a file name such as "
                                 "model.pth)")
-    assert server.requests == [] and not (tmp_path / "checkpoints").exists()
+    assert http_server.requests == [] and not (tmp_path / "checkpoints").exists()
 
 
 # ---------------------------------------------------------------------------------------------
 # item 19: temporaries of killed downloads
 
 
-def test_a_download_sweeps_the_temporaries_a_killed_download_left(tmp_path, server, small_weights, online, monkeypatch):
+def test_a_download_sweeps_the_temporaries_a_killed_download_left(tmp_path, http_server, small_weights, online, monkeypatch):
     import tempfile
 
     monkeypatch.setattr(tempfile, "tempdir", str(tmp_path / "tmp"))
@@ -255,8 +243,8 @@ def test_a_download_sweeps_the_temporaries_a_killed_download_left(tmp_path, serv
     foreign.write_bytes(b"theirs")
     os.utime(foreign, (hour_ago, hour_ago))
 
-    server.files["/folder.zip"] = zip_of({f"IFRNet_small/{SMALL}": small_weights})
-    online(server.url("/folder.zip"))
+    http_server.files["/folder.zip"] = zip_of({f"IFRNet_small/{SMALL}": small_weights})
+    online(http_server.url("/folder.zip"))
     download("--output", str(out))
     assert target.read_bytes() == small_weights
     assert not any(path.exists() for path in stale) and fresh.exists() and foreign.exists()
@@ -267,12 +255,12 @@ def test_a_download_sweeps_the_temporaries_a_killed_download_left(tmp_path, serv
 # item 21: --quiet hides the download progress bar
 
 
-def test_without_progress_no_download_bar_is_drawn(tmp_path, server, small_weights, online, monkeypatch, capsys):
+def test_without_progress_no_download_bar_is_drawn(tmp_path, http_server, small_weights, online, monkeypatch, capsys):
     import models.checkpoint as checkpoint_module
     from models.interpolator import Interpolator
 
-    server.files[f"/m/{SMALL}"] = small_weights
-    online(server.url("/m/"))
+    http_server.files[f"/m/{SMALL}"] = small_weights
+    online(http_server.url("/m/"))
     for progress, folder in ((True, "loud"), (False, "quiet")):
         monkeypatch.setattr(checkpoint_module, "CHECKPOINT_DIR", tmp_path / folder)
         Interpolator.load("IFRNet_S", device="cpu", progress=progress)

@@ -1,6 +1,6 @@
 """Published weights on first use: sources in order, each download verified, atomic, recorded, never online in tests.
 
-Every source is a loopback HTTP server inside the test (tests/http_server.py) serving seeded
+Every source is a loopback HTTP http_server inside the test (tests/http_server.py) serving seeded
 weights under the published file names, alone or in a zip shaped like the authors' folder.
 """
 import hashlib
@@ -18,7 +18,7 @@ import demo_2x
 from models import build_model
 from models.checkpoint import CheckpointError, resolve_weights
 from models.published import PUBLISHED_CHECKPOINTS, find_published, sources_from_urls
-from tests.http_server import LoopbackServer, closed_port_url, zip_of
+from tests.http_server import closed_port_url, zip_of
 from utils.errors import InputError
 from utils.image_io import read_image
 
@@ -31,19 +31,6 @@ SMALL = "IFRNet_S_Vimeo90K.pth"
 def weights(seeded_checkpoints):
     """Bytes of seeded IFRNet_S and IFRNet (the wrong width for an IFRNet_S file) checkpoints."""
     return {name: seeded_checkpoints[name].read_bytes() for name in ("IFRNet_S", "IFRNet")}
-
-
-@pytest.fixture
-def server():
-    with LoopbackServer() as running:
-        yield running
-
-
-@pytest.fixture
-def online(monkeypatch):
-    """Lift the suite-wide IFRNET_OFFLINE for this test; returns a setter for IFRNET_CHECKPOINT_URLS."""
-    monkeypatch.delenv("IFRNET_OFFLINE", raising=False)
-    return lambda *urls: monkeypatch.setenv("IFRNET_CHECKPOINT_URLS", ",".join(urls))
 
 
 def tool(*args, urls, cwd):
@@ -73,11 +60,11 @@ def test_table_holds_each_published_file_with_its_variant_size_and_sources_autho
     assert [(s.archive, s.url_for(SMALL)) for s in parsed] == [(True, "http://m/a.zip?sig=1"), (False, f"http://m/base/{SMALL}")]
 
 
-def test_per_file_source_puts_the_file_where_tools_look_records_its_hash_and_skips_it_later(tmp_path, server, weights,
+def test_per_file_source_puts_the_file_where_tools_look_records_its_hash_and_skips_it_later(tmp_path, http_server, weights,
                                                                                           capsys):
-    server.files[f"/mirror/{SMALL}"] = weights["IFRNet_S"]
+    http_server.files[f"/mirror/{SMALL}"] = weights["IFRNet_S"]
     out = tmp_path / "ckpts"
-    result = tool("--variant", "IFRNet_S", "--task", "Vimeo90K", "--output", str(out), urls=[server.url("/mirror/")], cwd=tmp_path)
+    result = tool("--variant", "IFRNet_S", "--task", "Vimeo90K", "--output", str(out), urls=[http_server.url("/mirror/")], cwd=tmp_path)
     assert result.returncode == 0, result.stderr
     target = out / "IFRNet_small" / SMALL
     assert target.read_bytes() == weights["IFRNet_S"]
@@ -89,41 +76,41 @@ def test_per_file_source_puts_the_file_where_tools_look_records_its_hash_and_ski
 
     main(["--variant", "IFRNet_S", "--task", "Vimeo90K", "--output", str(out)])
     assert "present and valid, skipped" in capsys.readouterr().out
-    assert server.requests == [f"/mirror/{SMALL}"]
+    assert http_server.requests == [f"/mirror/{SMALL}"]
 
 
-def test_zip_source_takes_each_member_by_base_name_and_fetches_the_archive_once(tmp_path, server, weights, online):
+def test_zip_source_takes_each_member_by_base_name_and_fetches_the_archive_once(tmp_path, http_server, weights, online):
     from tools.download_checkpoints import main
 
-    server.files["/folder.zip"] = zip_of({"checkpoints/IFRNet_small/IFRNet_S_Vimeo90K.pth": weights["IFRNet_S"],
+    http_server.files["/folder.zip"] = zip_of({"checkpoints/IFRNet_small/IFRNet_S_Vimeo90K.pth": weights["IFRNet_S"],
                                           "checkpoints/IFRNet_small/IFRNet_S_GoPro.pth": weights["IFRNet_S"],
                                           "README.txt": b"weights"})
-    online(server.url("/folder.zip"))
+    online(http_server.url("/folder.zip"))
     main(["--variant", "IFRNet_S", "--output", str(tmp_path), "--no_progress"])
     for task in ("Vimeo90K", "GoPro"):
         assert (tmp_path / "IFRNet_small" / f"IFRNet_S_{task}.pth").read_bytes() == weights["IFRNet_S"]
-    assert server.requests == ["/folder.zip"]
+    assert http_server.requests == ["/folder.zip"]
 
 
-def test_a_404_a_corrupt_file_and_a_wrong_width_file_fall_through_to_the_next_source(tmp_path, server, weights, online, capsys):
-    server.files[f"/corrupt/{SMALL}"] = os.urandom(4096)
-    server.files[f"/wide/{SMALL}"] = weights["IFRNet"]
-    server.files[f"/good/{SMALL}"] = weights["IFRNet_S"]
-    online(server.url("/missing/"), server.url("/corrupt/"), server.url("/wide/"), server.url("/good/"))
+def test_a_404_a_corrupt_file_and_a_wrong_width_file_fall_through_to_the_next_source(tmp_path, http_server, weights, online, capsys):
+    http_server.files[f"/corrupt/{SMALL}"] = os.urandom(4096)
+    http_server.files[f"/wide/{SMALL}"] = weights["IFRNet"]
+    http_server.files[f"/good/{SMALL}"] = weights["IFRNet_S"]
+    online(http_server.url("/missing/"), http_server.url("/corrupt/"), http_server.url("/wide/"), http_server.url("/good/"))
     from tools.download_checkpoints import main
 
     main(["--variant", "IFRNet_S", "--task", "Vimeo90K", "--output", str(tmp_path), "--no_progress"])
     assert (tmp_path / "IFRNet_small" / SMALL).read_bytes() == weights["IFRNet_S"]
-    assert [p.rsplit("/", 2)[1] for p in server.requests] == ["missing", "corrupt", "wide", "good"]
+    assert [p.rsplit("/", 2)[1] for p in http_server.requests] == ["missing", "corrupt", "wide", "good"]
     assert files_under(tmp_path) == ["IFRNet_small", f"IFRNet_small/{SMALL}", "SHA256SUMS"]
 
 
-def test_every_source_failing_names_each_one_in_one_line_and_leaves_nothing(tmp_path, server, weights, online, run_main):
+def test_every_source_failing_names_each_one_in_one_line_and_leaves_nothing(tmp_path, http_server, weights, online, run_main):
     from tools.download_checkpoints import main
 
-    server.files[f"/text/{SMALL}"] = b"<html>sign in to download</html>\n"
-    server.files[f"/wide/{SMALL}"] = weights["IFRNet"]
-    online(server.url("/missing/"), closed_port_url("/"), server.url("/text/"), server.url("/wide/"))
+    http_server.files[f"/text/{SMALL}"] = b"<html>sign in to download</html>\n"
+    http_server.files[f"/wide/{SMALL}"] = weights["IFRNet"]
+    online(http_server.url("/missing/"), closed_port_url("/"), http_server.url("/text/"), http_server.url("/wide/"))
     out = tmp_path / "ckpts"
     code, _, err = run_main(main, "--no_progress", "--variant", "IFRNet_S", "--task", "Vimeo90K", "--output", out)
     assert code == 2 and "Traceback" not in err
@@ -135,12 +122,12 @@ def test_every_source_failing_names_each_one_in_one_line_and_leaves_nothing(tmp_
     assert not out.exists()
 
 
-def test_an_interrupted_transfer_is_refused_and_leaves_nothing(tmp_path, server, weights, online, run_main):
+def test_an_interrupted_transfer_is_refused_and_leaves_nothing(tmp_path, http_server, weights, online, run_main):
     from tools.download_checkpoints import main
 
-    server.files[f"/cut/{SMALL}"] = weights["IFRNet_S"]
-    server.truncated.add(f"/cut/{SMALL}")
-    online(server.url("/cut/"))
+    http_server.files[f"/cut/{SMALL}"] = weights["IFRNet_S"]
+    http_server.truncated.add(f"/cut/{SMALL}")
+    online(http_server.url("/cut/"))
     out = tmp_path / "ckpts"
     code, _, err = run_main(main, "--no_progress", "--variant", "IFRNet_S", "--task", "Vimeo90K", "--output", out)
     assert code == 2 and "the transfer ended after" in err
@@ -171,11 +158,11 @@ def demo_args(tmp_path, out, *extra):
 
 
 @pytest.mark.parametrize("how", ["IFRNET_OFFLINE", "--offline"])
-def test_offline_skips_the_network_and_falls_back_to_the_starter(tmp_path, server, weights, seeded_checkpoints, monkeypatch,
+def test_offline_skips_the_network_and_falls_back_to_the_starter(tmp_path, http_server, weights, seeded_checkpoints, monkeypatch,
                                                                  capsys, how, online):
     starter = _starter_in(tmp_path, seeded_checkpoints, monkeypatch)
-    server.files[f"/m/{SMALL}"] = weights["IFRNet_S"]
-    online(server.url("/m/"))
+    http_server.files[f"/m/{SMALL}"] = weights["IFRNet_S"]
+    online(http_server.url("/m/"))
     extra = ["--offline"] if how == "--offline" else []
     if how == "IFRNET_OFFLINE":
         monkeypatch.setenv("IFRNET_OFFLINE", "1")
@@ -183,7 +170,7 @@ def test_offline_skips_the_network_and_falls_back_to_the_starter(tmp_path, serve
     assert resolved.path == starter and "downloads are off" in resolved.note
     demo_2x.main(demo_args(tmp_path, "out", "--model_name", "IFRNet_S", *extra))
     assert "downloads are off" in capsys.readouterr().err
-    assert server.requests == [] and not (tmp_path / "checkpoints" / "IFRNet_small").exists()
+    assert http_server.requests == [] and not (tmp_path / "checkpoints" / "IFRNet_small").exists()
 
 
 def test_unreachable_sources_fall_back_to_the_starter_within_seconds(tmp_path, seeded_checkpoints, monkeypatch, online):
@@ -196,11 +183,11 @@ def test_unreachable_sources_fall_back_to_the_starter_within_seconds(tmp_path, s
     assert "connection refused" in resolved.note and "tools/download_checkpoints.py --variant IFRNet" in resolved.note
 
 
-def test_demo_downloads_on_first_use_then_runs_the_downloaded_weights(tmp_path, server, weights, seeded_checkpoints,
+def test_demo_downloads_on_first_use_then_runs_the_downloaded_weights(tmp_path, http_server, weights, seeded_checkpoints,
                                                                      monkeypatch, online, capsys):
     _starter_in(tmp_path, seeded_checkpoints, monkeypatch)
-    server.files["/folder.zip"] = zip_of({f"IFRNet_small/{SMALL}": weights["IFRNet_S"]})
-    online(server.url("/folder.zip"))
+    http_server.files["/folder.zip"] = zip_of({f"IFRNet_small/{SMALL}": weights["IFRNet_S"]})
+    online(http_server.url("/folder.zip"))
     demo_2x.main(demo_args(tmp_path, "first", "--model_name", "IFRNet_S"))
     err = capsys.readouterr().err
     assert "starter" not in err and "note:" not in err
@@ -209,51 +196,51 @@ def test_demo_downloads_on_first_use_then_runs_the_downloaded_weights(tmp_path, 
     frame = "interp_t0.500.png"
     assert (read_image(tmp_path / "first" / frame) == read_image(tmp_path / "given" / frame)).all()
     demo_2x.main(demo_args(tmp_path, "again", "--model_name", "IFRNet_S"))  # no second download
-    assert server.requests == ["/folder.zip"]
+    assert http_server.requests == ["/folder.zip"]
 
 
-def test_hub_entry_point_downloads_its_variant_on_first_use(tmp_path, server, weights, monkeypatch, online):
+def test_hub_entry_point_downloads_its_variant_on_first_use(tmp_path, http_server, weights, monkeypatch, online):
     import hubconf
     import models.checkpoint as checkpoint_module
 
     monkeypatch.setattr(checkpoint_module, "CHECKPOINT_DIR", tmp_path / "checkpoints")
-    server.files[f"/m/{SMALL}"] = weights["IFRNet_S"]
-    online(server.url("/m/"))
+    http_server.files[f"/m/{SMALL}"] = weights["IFRNet_S"]
+    online(http_server.url("/m/"))
     model = hubconf.IFRNet_S()
     expected = torch.load(tmp_path / "checkpoints" / "IFRNet_small" / SMALL, weights_only=True)
     assert all(torch.equal(model.state_dict()[k], v) for k, v in expected.items())
 
 
-def test_checkpoint_url_is_downloaded_once_verified_and_then_used_offline(tmp_path, server, weights, monkeypatch, online):
+def test_checkpoint_url_is_downloaded_once_verified_and_then_used_offline(tmp_path, http_server, weights, monkeypatch, online):
     import models.checkpoint as checkpoint_module
 
     monkeypatch.setattr(checkpoint_module, "CHECKPOINT_DIR", tmp_path / "checkpoints")
-    server.files["/mine/finetuned.pth"] = weights["IFRNet_S"]
-    server.files["/mine/junk.pth"] = b"not weights"
+    http_server.files["/mine/finetuned.pth"] = weights["IFRNet_S"]
+    http_server.files["/mine/junk.pth"] = b"not weights"
     online()
-    url = server.url("/mine/finetuned.pth")
+    url = http_server.url("/mine/finetuned.pth")
     first = resolve_weights("IFRNet_S", url, progress=False)
     assert first.path.read_bytes() == weights["IFRNet_S"] and first.path.name == "finetuned.pth"
     monkeypatch.setenv("IFRNET_OFFLINE", "1")
     assert resolve_weights("IFRNet_S", url).path == first.path
-    assert server.requests == ["/mine/finetuned.pth"]
+    assert http_server.requests == ["/mine/finetuned.pth"]
     monkeypatch.delenv("IFRNET_OFFLINE")
     with pytest.raises(InputError, match=r"could not download .*junk\.pth: it is not a PyTorch checkpoint"):
-        resolve_weights("IFRNet_S", server.url("/mine/junk.pth"), progress=False)
+        resolve_weights("IFRNet_S", http_server.url("/mine/junk.pth"), progress=False)
     folder = first.path.parent.name
     assert files_under(first.path.parents[1]) == sorted([folder, f"{folder}/finetuned.pth", "SHA256SUMS"])
     with pytest.raises(CheckpointError, match="downloads are off"):
-        resolve_weights("IFRNet_S", server.url("/mine/other.pth"), offline=True)
+        resolve_weights("IFRNet_S", http_server.url("/mine/other.pth"), offline=True)
 
 
-def test_a_published_file_changed_after_download_is_refused_and_the_tool_replaces_it(tmp_path, server, weights,
+def test_a_published_file_changed_after_download_is_refused_and_the_tool_replaces_it(tmp_path, http_server, weights,
                                                                                      monkeypatch, online, capsys):
     import models.checkpoint as checkpoint_module
     from tools.download_checkpoints import main
 
     monkeypatch.setattr(checkpoint_module, "CHECKPOINT_DIR", tmp_path)
-    server.files[f"/m/{SMALL}"] = weights["IFRNet_S"]
-    online(server.url("/m/"))
+    http_server.files[f"/m/{SMALL}"] = weights["IFRNet_S"]
+    online(http_server.url("/m/"))
     main(["--variant", "IFRNet_S", "--task", "Vimeo90K", "--output", str(tmp_path), "--no_progress"])
     target = tmp_path / "IFRNet_small" / SMALL
     changed = bytearray(weights["IFRNet_S"])
