@@ -294,20 +294,26 @@ def test_video_handler_makes_what_interpolate_video_makes(handlers, clip, tmp_pa
     assert "IFRNet_S" in weights
 
 
+async def _video_job_under_way(handlers, clip) -> "asyncio.Future":
+    """A 4x video job on ``clip``, returned once it reports progress (it is writing its output)."""
+    started = asyncio.Event()
+    loop = asyncio.get_running_loop()
+
+    def progress(fraction, desc=None):
+        if fraction > 0:
+            loop.call_soon_threadsafe(started.set)
+
+    task = asyncio.ensure_future(handlers.video(str(clip), 4, "", 10, 18, *MODEL, progress=progress))
+    await asyncio.wait_for(started.wait(), SERVER_TIMEOUT)
+    return task
+
+
 def test_cancelled_video_job_leaves_nothing_behind(handlers, tmp_path):
     clip = write_clip(tmp_path / "long.mp4", sample_frames("bigbuckbunny", 40))
     work = tmp_path / "work"
 
     async def run_and_cancel():
-        started = asyncio.Event()
-        loop = asyncio.get_running_loop()
-
-        def progress(fraction, desc=None):
-            if fraction > 0:
-                loop.call_soon_threadsafe(started.set)
-
-        task = asyncio.ensure_future(handlers.video(str(clip), 4, "", 10, 18, *MODEL, progress=progress))
-        await asyncio.wait_for(started.wait(), SERVER_TIMEOUT)
+        task = await _video_job_under_way(handlers, clip)
         assert any(work.iterdir())  # the job is writing its output
         task.cancel()
         with pytest.raises(asyncio.CancelledError):
@@ -324,15 +330,7 @@ def test_stopping_the_app_cancels_the_running_job_first(handlers, tmp_path):
     clip = write_clip(tmp_path / "long.mp4", sample_frames("bigbuckbunny", 40))
 
     async def run_and_stop():
-        started = asyncio.Event()
-        loop = asyncio.get_running_loop()
-
-        def progress(fraction, desc=None):
-            if fraction > 0:
-                loop.call_soon_threadsafe(started.set)
-
-        task = asyncio.ensure_future(handlers.video(str(clip), 4, "", 10, 18, *MODEL, progress=progress))
-        await asyncio.wait_for(started.wait(), SERVER_TIMEOUT)
+        task = await _video_job_under_way(handlers, clip)
         assert await asyncio.to_thread(handlers.stop_jobs, SERVER_TIMEOUT)
         with pytest.raises(gr.Error) as error:
             await task
