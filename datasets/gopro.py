@@ -188,7 +188,7 @@ class GoProWindows(Dataset):
             generator = sample_generator(self.seed, self.epoch, index)
             clip = random_augment(clip, self.crop_size, generator, self.probabilities)
             if self.spans is not None:
-                return self._sub_window_item(frames_to_float(clip.frames), generator)
+                return self._sub_window_item(clip.frames, generator)
         elif self.eval_crop_size is not None:
             clip = center_crop(clip, *self.eval_crop_size)
         frames = frames_to_float(clip.frames)
@@ -207,11 +207,12 @@ class GoProWindows(Dataset):
         span = self.spans[int(torch.randint(len(self.spans), (1,), generator=generator))]
         start = int(torch.randint(self.factor - span + 1, (1,), generator=generator))
         step = int(torch.randint(1, span, (1,), generator=generator))
+        img0, imgt, img1 = frames_to_float(frames[[start, start + step, start + span]])  # only the three used
         height, width = frames.shape[2:]
         return (
-            frames[start].contiguous(),
-            frames[start + step : start + step + 1].contiguous(),
-            frames[start + span].contiguous(),
+            img0.contiguous(),
+            imgt.unsqueeze(0).contiguous(),
+            img1.contiguous(),
             torch.zeros(0, height, width),
             torch.full((1, 1, 1, 1), step / span),
         )

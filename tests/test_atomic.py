@@ -138,16 +138,22 @@ def char_device(tmp_path):
     return node
 
 
+def _write_through(writer: str, path, data: bytes) -> None:
+    """Write ``data`` to ``path`` with ``atomic_writer`` (a handle) or ``atomic_path`` (a temporary path)."""
+    if writer == "atomic_writer":
+        with atomic_writer(path) as handle:
+            handle.write(data)
+    else:
+        with atomic_path(path) as temp:
+            temp.write_bytes(data)
+
+
 @pytest.mark.parametrize("writer", ["atomic_writer", "atomic_path", "json"])
 def test_a_character_device_is_written_through_and_stays_a_device(tmp_path, char_device, writer):
-    if writer == "atomic_writer":
-        with atomic_writer(char_device) as handle:
-            handle.write(b"graph")
-    elif writer == "atomic_path":
-        with atomic_path(char_device) as temp:
-            temp.write_bytes(b"frames")
-    else:
+    if writer == "json":
         write_json_report(char_device, {"psnr": 1.0})
+    else:
+        _write_through(writer, char_device, b"graph")
     assert stat.S_ISCHR(os.stat(char_device).st_mode)  # still /dev/null's twin, not a JSON file
     assert sorted(p.name for p in tmp_path.iterdir()) == ["n"]  # and no temporary beside it
 
@@ -160,12 +166,7 @@ def test_a_fifo_like_dev_stdout_in_a_pipe_gets_the_content(tmp_path, writer):
     reader = threading.Thread(target=lambda: received.append(fifo.read_bytes()), daemon=True)
     reader.start()
     try:
-        if writer == "atomic_writer":
-            with atomic_writer(fifo) as handle:
-                handle.write(b'{"psnr": 1.0}\n')
-        else:
-            with atomic_path(fifo) as temp:
-                temp.write_bytes(b'{"psnr": 1.0}\n')
+        _write_through(writer, fifo, b'{"psnr": 1.0}\n')
     finally:
         reader.join(timeout=10)
     assert received == [b'{"psnr": 1.0}\n']
@@ -183,12 +184,7 @@ def test_a_symlink_stays_a_symlink_and_its_target_gets_the_content(tmp_path, wri
     dangling = tmp_path / "next.json"
     dangling.symlink_to(tmp_path / "runs" / "next_report.json")
     for path in (link, dangling):
-        if writer == "atomic_writer":
-            with atomic_writer(path) as handle:
-                handle.write(b"new")
-        else:
-            with atomic_path(path) as temp:
-                temp.write_bytes(b"new")
+        _write_through(writer, path, b"new")
     assert link.is_symlink() and os.readlink(link) == os.path.join("runs", "report.json")
     assert dangling.is_symlink() and (tmp_path / "runs" / "next_report.json").read_text() == "new"
     assert target.read_text() == "new"

@@ -28,7 +28,7 @@ from utils.flow_io import write_flo
 from utils.image_io import write_image
 from utils.padding import centre_offsets
 
-__all__ = ["MANIFEST_NAME", "check_scene_settings", "check_clip_names", "check_previous_build", "process_pool", "write_text", "SYNTHETIC_LABELS", "StarterSettings", "BuildSummary", "SceneJob", "FootageJob", "build_starter_dataset"]
+__all__ = ["MANIFEST_NAME", "check_scene_settings", "check_clip_names", "check_previous_build", "process_pool", "write_text", "SYNTHETIC_LABELS", "StarterSettings", "BuildCounts", "BuildSummary", "SceneJob", "FootageJob", "build_starter_dataset"]
 
 
 MANIFEST_NAME = "starter_dataset.json"
@@ -90,13 +90,19 @@ class StarterSettings:
 
 
 @dataclass
-class BuildSummary:
-    """Triplet counts of a build, by kind; ``written`` (frames) and ``flow_labels`` exclude what was already on disk."""
+class BuildCounts:
+    """Samples of a build (triplets or windows) by kind and split; ``written`` excludes what was already on disk."""
 
     train: Dict[str, int] = field(default_factory=dict)
     test: Dict[str, int] = field(default_factory=dict)
     written: int = 0
     skipped: int = 0
+
+
+@dataclass
+class BuildSummary(BuildCounts):
+    """Triplet counts of a build; ``written`` (frames) and ``flow_labels`` exclude what was already on disk."""
+
     flow_labels: int = 0
 
 

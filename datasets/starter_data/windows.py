@@ -21,14 +21,14 @@ from __future__ import annotations
 
 import json
 import os
-from dataclasses import asdict, dataclass, field
+from dataclasses import asdict, dataclass
 from functools import partial
 from pathlib import Path
-from typing import Dict, List, NamedTuple, Tuple, Union
+from typing import List, NamedTuple, Tuple, Union
 
 from tqdm import tqdm
 
-from datasets.starter_data.build import check_clip_names, check_previous_build, check_scene_settings, process_pool, write_text
+from datasets.starter_data.build import BuildCounts, check_clip_names, check_previous_build, check_scene_settings, process_pool, write_text
 from datasets.starter_data.clips import CLIPS, HOLDOUT_FRACTION, clip_triplet_starts, load_clip
 from datasets.starter_data.scenes import PHOTOS, Size, render_scene, synthetic_scene
 from utils.errors import InputError
@@ -78,24 +78,14 @@ class WindowJob(NamedTuple):
     step: int = 1
 
 
-@dataclass
-class WindowSummary:
-    """Window counts by kind; ``written`` excludes windows already complete on disk."""
-
-    train: Dict[str, int] = field(default_factory=dict)
-    test: Dict[str, int] = field(default_factory=dict)
-    written: int = 0
-    skipped: int = 0
-
-
 def window_frame_name(k: int) -> str:
     """File name of a window's frame ``k``: zero-padded so that name order is time order."""
     return f"{k:08d}.png"
 
 
-def _plan(settings: WindowSettings) -> Tuple[List[WindowJob], WindowSummary]:
+def _plan(settings: WindowSettings) -> Tuple[List[WindowJob], BuildCounts]:
     jobs: List[WindowJob] = []
-    summary = WindowSummary()
+    summary = BuildCounts()
     for split, count, prefix, counts in (
         ("train", settings.num_synthetic, "synthetic", summary.train),
         ("test", settings.num_synthetic_test, "synthetic_test", summary.test),
@@ -146,7 +136,7 @@ def _manifest(settings: WindowSettings) -> dict:
 
 def build_starter_windows(
     output: Union[str, Path], settings: WindowSettings = WindowSettings(), *, num_workers: int = 0, progress: bool = True
-) -> WindowSummary:
+) -> BuildCounts:
     """Write the window set to ``output`` (see the module docstring); returns the counts.
 
     Resumable (complete windows are kept; frames are written atomically) and refuses a folder
