@@ -6,7 +6,8 @@
 Videos are found by listing ``<root>/<split>``, so the official split and your own footage work
 alike. Each video is cut into windows of ``factor + 1`` frames with stride ``factor`` (9 and 8 for
 8x): frames 0 and 8 are the inputs, frames 1..7 the targets at t = k/8. Training windows get the
-reference's augmentations (no flows); test windows a centre crop (512x512 in the paper's protocol).
+reference's augmentations (no flows, unless ``flow_labels`` asks for DIS labels computed on each
+training crop); test windows a centre crop (512x512 in the paper's protocol).
 With ``spans``, each training item is instead one target of a sub-window: several factors (2x, 4x
 and 8x) are trained at once from the same windows.
 A gap in a video's numbered frames, or a frame that cannot be opened, stops at start-up
@@ -113,7 +114,10 @@ class GoProWindows(Dataset):
     ``img0``/``img1`` (3, H, W) are the window's first and last frames; ``imgt`` (factor - 1, 3, H, W)
     the frames between them; ``embt`` (factor - 1, 1, 1, 1) their times k / factor; ``flow``
     (0, H, W) is empty (GoPro is trained without flow labels), kept so every dataset's items look
-    alike. Training items are augmented with a ``crop_size`` crop (reversed time reverses the
+    alike. ``flow_labels='dis'`` (training only, not the paper's recipe) fills it with pseudo labels
+    as Vimeo90K's, one (4, H, W) pair per target (t->0 then t->1): OpenCV's DIS flow from each target
+    to the two inputs, computed on the augmented crop (so no flow has to follow a flip or a time
+    reversal), a few milliseconds per pair at 224x224. Training items are augmented with a ``crop_size`` crop (reversed time reverses the
     targets, so each target keeps its time); test items are centre-cropped to ``eval_crop_size``
     (None: whole frames).
 
@@ -137,6 +141,7 @@ class GoProWindows(Dataset):
         seed: int = 0,
         probabilities: AugmentProbabilities = AugmentProbabilities(),
         spans: Optional[Sequence[int]] = None,
+        flow_labels: Optional[str] = None,
     ) -> None:
         if factor < 2:
             raise ValueError(f"factor must be at least 2, got {factor}")
@@ -152,6 +157,10 @@ class GoProWindows(Dataset):
         self.epoch = 0
         self.probabilities = probabilities
         self.spans = None if spans is None else tuple(int(span) for span in spans)
+        if flow_labels not in (None, "dis"):
+            raise InputError(f"unknown flow labels {flow_labels!r}; expected 'dis' or none")
+        self.flow_labels = flow_labels
+        self._estimator = None  # built on first use, in the data worker
         self.windows: List[List[Path]] = []
         for video in list_videos(self.root, split):
             frames = image_files(video)
@@ -191,14 +200,14 @@ class GoProWindows(Dataset):
                 return self._sub_window_item(clip.frames, generator)
         elif self.eval_crop_size is not None:
             clip = center_crop(clip, *self.eval_crop_size)
+        flow = self._flow_labels(clip.frames, range(1, self.factor), (0, self.factor))
         frames = frames_to_float(clip.frames)
-        height, width = frames.shape[2:]
         times = torch.arange(1, self.factor, dtype=torch.float32) / self.factor
         return (
             frames[0].contiguous(),
             frames[1:-1].contiguous(),
             frames[-1].contiguous(),
-            torch.zeros(0, height, width),
+            flow,
             times.view(-1, 1, 1, 1),
         )
 
@@ -208,11 +217,28 @@ class GoProWindows(Dataset):
         start = int(torch.randint(self.factor - span + 1, (1,), generator=generator))
         step = int(torch.randint(1, span, (1,), generator=generator))
         img0, imgt, img1 = frames_to_float(frames[[start, start + step, start + span]])  # only the three used
-        height, width = frames.shape[2:]
         return (
             img0.contiguous(),
             imgt.unsqueeze(0).contiguous(),
             img1.contiguous(),
-            torch.zeros(0, height, width),
+            self._flow_labels(frames, [start + step], (start, start + span)),
             torch.full((1, 1, 1, 1), step / span),
         )
+
+    def _flow_labels(self, frames: torch.Tensor, targets: Sequence[int], ends: Tuple[int, int]) -> torch.Tensor:
+        """(len(targets), 4, H, W) flows from each target frame to ``ends`` (t->0, t->1), or the
+        empty (0, H, W) without ``flow_labels`` (and for test windows, scored without labels)."""
+        height, width = frames.shape[2:]
+        if self.flow_labels is None or not self.augment:
+            return torch.zeros(0, height, width)
+        if self._estimator is None:
+            from utils.flow_estimation import build_estimator
+
+            self._estimator = build_estimator(self.flow_labels)
+        if frames.dtype != torch.uint8:  # the 2x upscale gives float frames in [0, 255]
+            frames = frames.round().clamp(0, 255).to(torch.uint8)
+        images = frames.permute(0, 2, 3, 1).numpy()
+        sources = [images[target] for target in targets for _ in ends]
+        flows = self._estimator(sources, [images[end] for _ in targets for end in ends])
+        pairs = np.stack([np.concatenate(flows[i : i + 2], axis=2) for i in range(0, len(flows), 2)])
+        return torch.from_numpy(pairs).permute(0, 3, 1, 2).contiguous()

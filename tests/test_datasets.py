@@ -146,7 +146,7 @@ def test_gopro_errors(tmp_path, gopro):
         GoProWindows(gopro, "test")  # the paper's 512x512 centre crop does not fit 64x96 frames
 
 
-def _train_gopro(data_root, cwd):
+def _train_gopro(data_root, cwd, *extra):
     import subprocess
     import sys
     from pathlib import Path
@@ -154,9 +154,22 @@ def _train_gopro(data_root, cwd):
     script = Path(__file__).resolve().parents[1] / "train_gopro.py"
     return subprocess.run(
         [sys.executable, str(script), "--data_root", str(data_root), "--model_name", "IFRNet_S", "--device", "cpu",
-         "--log_path", str(cwd / "run"), "--crop_size", "32", "--eval_crop_size", "0", "--max_steps", "1", "--num_workers", "0"],
+         "--log_path", str(cwd / "run"), "--crop_size", "32", "--eval_crop_size", "0", "--max_steps", "1", "--num_workers", "0", *extra],
         capture_output=True, text=True, cwd=cwd,
     )
+
+
+def test_gopro_training_with_dis_labels_has_a_distillation_term(tmp_path):
+    """--flow_labels dis turns the flow loss on (the paper's GoPro recipe, the default, has none)."""
+    import re
+
+    root = make_gopro(tmp_path / "GOPRO", train_videos=2, test_videos=1, frames_per_video=9, size=(64, 96))
+    for flags, state in (((), "off"), (("--flow_labels", "dis"), "on")):
+        result = _train_gopro(root, tmp_path, "--log_interval", "1", "--overwrite", *flags)
+        assert result.returncode == 0, result.stderr
+        assert f"flow loss {state}" in result.stdout
+        distillation = float(re.search(r"dis ([0-9.e+-]+)\)", result.stdout).group(1))
+        assert (distillation > 0) == (state == "on")
 
 
 def test_gopro_training_stops_at_start_up_on_a_missing_frame(tmp_path):
@@ -244,6 +257,62 @@ def test_gopro_spans_give_one_target_of_a_sub_window_at_its_time(tmp_path):
         assert 0 < embt.item() < 1
         seen.add(span)
     assert seen == {2, 4, 8}
+
+
+def _moving_texture(root, shift=2, count=9, size=(96, 128)):
+    """A smooth random texture that moves ``shift`` px to the right per frame (frame k = texture at x - shift k)."""
+    from scipy.ndimage import gaussian_filter
+
+    from utils.image_io import write_image
+
+    rng = np.random.default_rng(0)
+    texture = gaussian_filter(rng.random((size[0], size[1] + shift * count)), 2.0)
+    texture = (255 * (texture - texture.min()) / np.ptp(texture)).astype(np.uint8)
+    for k in range(count):
+        frame = texture[:, shift * (count - k) : shift * (count - k) + size[1]]
+        write_image(root / "train" / "clip" / f"{k:06d}.png", np.repeat(frame[..., None], 3, axis=2))
+    return root
+
+
+def test_gopro_dis_flow_labels_point_from_each_target_to_its_inputs(tmp_path):
+    """--flow_labels dis: each target's labels are the flows t->0 and t->1 of the motion in the frames
+    (content moving 2 px right per frame: t->0 is -2j px, t->1 is +2(s - j) px), for whole windows
+    and for sub-windows, and training without them keeps the empty labels."""
+    root = _moving_texture(tmp_path)
+    still = AugmentProbabilities(upscale=0, reverse_channels=0, flip_vertical=0, flip_horizontal=0, transpose=0,
+                                 reverse_time=0)
+    inner = (slice(None), slice(24, -24), slice(24, -24))  # away from the borders, where content enters
+
+    whole = GoProWindows(root, "train", crop_size=(96, 96), probabilities=still, flow_labels="dis")
+    _, imgt, _, flow, _ = whole[0]
+    assert flow.shape == (7, 4, 96, 96) and imgt.shape[0] == 7
+    for j in range(1, 8):
+        u0, v0, u1, v1 = (channel[inner[1:]].median().item() for channel in flow[j - 1])
+        assert u0 == pytest.approx(-2 * j, abs=0.5) and u1 == pytest.approx(2 * (8 - j), abs=0.5)
+        assert abs(v0) < 0.5 and abs(v1) < 0.5
+
+    # a crop as large as the frames, so each item's frames can be told apart by comparing them with the window's
+    spans = GoProWindows(root, "train", crop_size=(96, 128), probabilities=still, flow_labels="dis", spans=(2, 4, 8))
+    window = _whole_frames(root)
+    for epoch in range(6):
+        spans.set_epoch(epoch)
+        img0, imgt, img1, flow, embt = spans[0]
+        assert flow.shape == (1, 4, 96, 128)
+        k0, kt, k1 = (int(np.argmin([(frame - known).abs().mean() for known in window])) for frame in (img0, imgt[0], img1))
+        assert embt.item() == pytest.approx((kt - k0) / (k1 - k0))
+        u0, u1 = flow[0, 0][inner[1:]].median().item(), flow[0, 2][inner[1:]].median().item()
+        assert u0 == pytest.approx(-2 * (kt - k0), abs=0.5) and u1 == pytest.approx(2 * (k1 - kt), abs=0.5)
+
+    plain = GoProWindows(root, "train", crop_size=(96, 96), spans=(2,))
+    assert plain[0][3].shape == (0, 96, 96)
+    with pytest.raises(InputError, match="unknown flow labels"):
+        GoProWindows(root, "train", crop_size=(96, 96), flow_labels="raft")
+
+
+def _whole_frames(root):
+    """The nine frames of the first window, unaugmented, for telling which frame an item holds."""
+    img0, imgt, img1, _, _ = GoProWindows(root, "train", augment=False, eval_crop_size=None)[0]
+    return [img0, *imgt, img1]
 
 
 def test_gopro_spans_are_fixed_by_seed_epoch_and_index_and_checked(tmp_path):

@@ -97,6 +97,14 @@ def _gopro_arguments(parser: argparse.ArgumentParser) -> None:
         "(e.g. 2 4 8 trains 2x, 4x and 8x at once; default: whole windows with all their targets, the paper's recipe)",
     )
     parser.add_argument(
+        "--flow_labels",
+        choices=("none", "dis"),
+        default="none",
+        help="flow distillation towards OpenCV DIS flows from each target to the two inputs, computed on every "
+        "training crop (not the paper's recipe: GoPro has no labels; helps a short run learn large motion; "
+        "default: none)",
+    )
+    parser.add_argument(
         "--eval_crop_size",
         type=int,
         nargs="+",
@@ -108,7 +116,7 @@ def _gopro_arguments(parser: argparse.ArgumentParser) -> None:
 
 def _gopro_train(args: argparse.Namespace) -> Dataset:
     return GoProWindows(args.data_root, "train", factor=args.factor, crop_size=crop_pair(args.crop_size), seed=args.seed,
-                        spans=args.spans)
+                        spans=args.spans, flow_labels=None if args.flow_labels == "none" else args.flow_labels)
 
 
 def _gopro_test(args: argparse.Namespace) -> Dataset:
@@ -123,4 +131,5 @@ GOPRO = Recipe(
     add_arguments=_gopro_arguments,
     build_train=_gopro_train,
     build_test=_gopro_test,
+    uses_flow=lambda args: args.flow_labels != "none",
 )
