@@ -13,7 +13,7 @@ from pathlib import Path
 import numpy as np
 import torch
 import pytest
-from PIL import Image
+from PIL import Image, ImageSequence
 
 from tests.video_builders import cut_packets, psnr, read_video, sample_frames, write_clip
 from video.convert import ConversionJob, convert
@@ -336,3 +336,21 @@ def test_montage_of_a_rotated_video_is_side_by_side_as_seen(tmp_path, bikes, rot
     assert video.frames[0].shape == (width, 2 * height, 3)
     upright = np.rot90(bikes[0], turns)
     assert psnr(video.frames[0][:, :height], upright) > 30 and psnr(video.frames[0][:, height:], upright) > 30
+
+
+@pytest.mark.parametrize("output", ["frames", "out.gif"])
+def test_images_and_gifs_of_a_rotated_video_are_upright(tmp_path, bikes, output):
+    """Images and GIFs have no display matrix: a phone video's frames are turned upright before they
+    are written, instead of being saved as stored (sideways)."""
+    from tests.video_builders import write_tracks_clip
+
+    clip = write_tracks_clip(tmp_path / "rotated.mp4", bikes[:3], [], rotation=90)
+    convert(job(clip, tmp_path / output), blend)
+    if output == "frames":
+        frames = [np.asarray(Image.open(path).convert("RGB")) for path in sorted((tmp_path / output).iterdir())]
+    else:
+        with Image.open(tmp_path / output) as gif:
+            frames = [np.asarray(frame.convert("RGB")) for frame in ImageSequence.Iterator(gif)]
+    height, width = bikes[0].shape[:2]
+    assert frames[0].shape == (width, height, 3)
+    assert psnr(frames[0], np.rot90(bikes[0], 1)) > 28 and psnr(frames[-1], np.rot90(bikes[2], 1)) > 28

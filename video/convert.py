@@ -252,17 +252,20 @@ def check_job(job: ConversionJob) -> CheckedJob:
         raise
 
 
-def _montage_turns(job: ConversionJob, source: SourcePart) -> int:
-    """Quarter turns that make a montage's frames upright: a rotated video (phones) is shown turned
-    by its display matrix, and its halves side by side as stored would be seen one above the other."""
-    if not job.montage or source.media_path is None:
+def _upright_turns(job: ConversionJob, source: SourcePart) -> int:
+    """Quarter turns that make the written frames upright. A rotated video (phones) is stored
+    sideways and shown turned by its display matrix: a video output keeps the matrix, but images
+    and GIFs have none (they would be sideways), and a montage's halves side by side as stored
+    would be seen one above the other."""
+    keeps_matrix = not (job.montage or output_is_folder(job.output) or is_gif(job.output))
+    if keeps_matrix or source.media_path is None:
         return 0
     return display_quarter_turns(source.media_path)
 
 
 def _open_sink(job: ConversionJob, source: SourcePart, rate: Fraction, temp: Path, turns: int = 0) -> FrameSink:
     """The sink for the output's kind: a folder of images, a GIF, or a video with the input's tracks;
-    ``turns``: quarter turns the frames were given (a montage made upright)."""
+    ``turns``: quarter turns the frames were given (made upright, :func:`_upright_turns`)."""
     info = source.info
     width, height = (info.height, info.width) if turns % 2 else (info.width, info.height)
     width *= 2 if job.montage else 1
@@ -316,12 +319,12 @@ def convert(job: Union[ConversionJob, CheckedJob], interpolate: InterpolateFn) -
         if info.has_audio and (output_is_folder(job.output) or is_gif(job.output)):
             log.info("writing %s: the audio is not kept", "a GIF" if is_gif(job.output) else "frames to a folder")
         with atomic_output(job.output, overwrite=job.overwrite) as temp:
-            turns = _montage_turns(job, source)
+            turns = _upright_turns(job, source)
             sink = _open_sink(job, source, rate, temp, turns)
             bar = tqdm(total=expected, unit="frame", desc="interpolating", disable=not job.progress, dynamic_ncols=True)
             try:
                 options = StreamOptions(scene_threshold=job.scene_threshold, dedup_threshold=job.dedup, loop=job.loop,
-                                        montage=job.montage, montage_turns=turns, queue_size=job.queue_size,
+                                        montage=job.montage, turns=turns, queue_size=job.queue_size,
                                         source_name=_part_name(job))
                 stats = interpolate_stream(source.frames(), sink.write, interpolate, clock, lambda: source.end_time,
                                            options, on_written=bar.update)

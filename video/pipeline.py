@@ -43,7 +43,7 @@ class StreamOptions:
     dedup_threshold: float = 0.0  # > 0: drop held frames first (HeldFrameFilter)
     loop: bool = False  # the slots after the last frame lead back into the first one
     montage: bool = False  # each output frame beside the input frame on screen at its time (left)
-    montage_turns: int = 0  # quarter turns counter-clockwise given to both halves (a video shown rotated)
+    turns: int = 0  # quarter turns counter-clockwise given to every written frame (a video shown rotated)
     queue_size: int = 8  # frames each queue holds: the memory bound
     source_name: str = "the input"  # which input or part, for messages
 
@@ -210,7 +210,7 @@ def interpolate_stream(
     stop = threading.Event()
     decoded: "queue.Queue" = queue.Queue(maxsize=options.queue_size)
     to_write: "queue.Queue" = queue.Queue(maxsize=options.queue_size)
-    turns = options.montage_turns
+    turns = options.turns
 
     held_frames = HeldFrameFilter(options.dedup_threshold) if options.dedup_threshold > 0 else None
 
@@ -241,6 +241,8 @@ def interpolate_stream(
         for slot, image in zip(slots, images):
             if options.montage:
                 image = np.concatenate([np.rot90(shown, turns), np.rot90(image, turns)], axis=1)
+            elif turns:
+                image = np.ascontiguousarray(np.rot90(image, turns))
             _put(to_write, (slot.index, image), stop)
         stats.frames_out += len(slots)
 
