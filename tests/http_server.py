@@ -1,5 +1,5 @@
 """A loopback HTTP server for download tests: serves given bytes by path, records requests, and misbehaves on
-request: cuts a transfer short, declares a size it does not send, sends for ever, drips, redirects in a loop."""
+request: cuts a transfer short, declares a size it does not send, sends for ever, drips (body or headers), redirects in a loop."""
 from __future__ import annotations
 
 import io
@@ -21,6 +21,9 @@ class _Handler(BaseHTTPRequestHandler):
             self.send_header("Content-Length", "0")
             self.end_headers()
             return
+        if self.path in server.header_drip:
+            self._drip_headers(server.header_drip[self.path])
+            return
         if self.path in server.endless or self.path in server.drip:
             self._send_for_ever(server.drip.get(self.path))
             return
@@ -36,6 +39,21 @@ class _Handler(BaseHTTPRequestHandler):
             self.close_connection = True
             return
         self.wfile.write(body)
+
+    def _drip_headers(self, interval: float) -> None:
+        """A status line, then one header that does not end: a byte every ``interval`` s, 200 of them
+        (then the server hangs up, so a client without a header limit fails its test instead of hanging it)."""
+        try:
+            self.wfile.write(b"HTTP/1.1 200 OK\r\nX-Slow: ")
+            self.wfile.flush()
+            for _ in range(200):
+                if self.server.stopping.wait(interval):
+                    break
+                self.wfile.write(b"a")
+                self.wfile.flush()
+        except OSError:  # the client hung up
+            pass
+        self.close_connection = True
 
     def _send_for_ever(self, interval) -> None:
         """No Content-Length; 64 KiB blocks as fast as the client reads, or one byte every ``interval`` s,
@@ -69,6 +87,7 @@ class LoopbackServer:
         self._httpd.declared: Dict[str, int] = {}  # path -> Content-Length to announce instead of the real one
         self._httpd.endless: Set[str] = set()  # paths whose body never ends
         self._httpd.drip: Dict[str, float] = {}  # path -> seconds between single bytes, for ever
+        self._httpd.header_drip: Dict[str, float] = {}  # path -> seconds between single header bytes, for ever
         self._httpd.redirects: Dict[str, str] = {}  # path -> Location of a 302
         self._httpd.sent: Dict[str, int] = {}  # bytes sent so far on endless and dripping paths
         self._httpd.stopping = threading.Event()
@@ -80,6 +99,7 @@ class LoopbackServer:
     declared = property(lambda self: self._httpd.declared)
     endless = property(lambda self: self._httpd.endless)
     drip = property(lambda self: self._httpd.drip)
+    header_drip = property(lambda self: self._httpd.header_drip)
     redirects = property(lambda self: self._httpd.redirects)
     sent = property(lambda self: self._httpd.sent)
 

@@ -139,6 +139,17 @@ def test_a_source_past_the_overall_deadline_is_named_and_abandoned(http_server):
     assert 1.0 <= time.perf_counter() - started < 5
 
 
+def test_a_source_dripping_its_headers_is_named_and_abandoned(http_server):
+    """Each header byte arrives within the per-read timeout, so without a limit of its own urllib would wait for ever."""
+    http_server.header_drip["/slow.pth"] = 0.05
+    http_server.redirects["/moved.pth"] = "/slow.pth"  # the limit covers the redirects too
+    for path in ("/slow.pth", "/moved.pth"):
+        started = time.perf_counter()
+        with pytest.raises(DownloadError, match=r"^127\.0\.0\.1:\d+ was too slow: no complete response headers within 1 s$"):
+            download_to(http_server.url(path), io.BytesIO(), progress=False, limits=TransferLimits(headers_within_s=1.0))
+        assert 1.0 <= time.perf_counter() - started < 5
+
+
 def test_after_a_slow_source_the_next_one_is_tried(tmp_path, http_server, small_weights, online, monkeypatch, capsys):
     slow = LoopbackServer()  # another host:port, so the message names which source was slow
     with slow:

@@ -9,7 +9,9 @@ A source cannot make a download unbounded (:class:`TransferLimits`): a body larg
 caller's cap is refused by its declared size (Content-Length, a zip member's size) before it is
 read, and reading stops at the cap when nothing was declared; a source too slow to finish (an
 overall deadline, and a minimum rate over a window, so one byte every few seconds cannot hold a
-download for ever) is abandoned with its host named, and the caller tries the next one.
+download for ever; the response headers, which urllib reads before any of this can be checked,
+must be complete within their own limit) is abandoned with its host named, and the caller tries
+the next one.
 """
 from __future__ import annotations
 
@@ -17,6 +19,7 @@ import http.client
 import socket
 import ssl
 import sys
+import threading
 import time
 import urllib.error
 import urllib.parse
@@ -25,7 +28,7 @@ import zipfile
 import zlib
 from dataclasses import dataclass
 from pathlib import Path
-from typing import BinaryIO, Optional, Union
+from typing import BinaryIO, List, Optional, Type, Union
 
 from tqdm import tqdm
 
@@ -41,6 +44,10 @@ _USER_AGENT = "ifrnet-checkpoint-downloader (python urllib)"
 DEADLINE_S = 1800.0
 MIN_RATE = 10_000.0
 RATE_WINDOW_S = 60.0
+# The status line and headers (after any redirects) must arrive within HEADERS_WITHIN_S: a server
+# sending a header byte every few seconds would otherwise hold urllib for ever (each byte resets
+# the per-read timeout).
+HEADERS_WITHIN_S = 60.0
 _CHUNK = 1 << 20
 
 
@@ -65,6 +72,68 @@ class TransferLimits:
     deadline_s: float = DEADLINE_S
     min_rate: float = MIN_RATE
     rate_window_s: float = RATE_WINDOW_S
+    headers_within_s: float = HEADERS_WITHIN_S
+
+
+class _HeaderWatchdog:
+    """Cuts the connections of one request when its headers are late.
+
+    urllib blocks while it reads the status line and headers, and its timeout applies to each
+    read, not to the whole: the only way to end the wait is to shut the socket down from another
+    thread, which makes the blocked read fail at once. The connections are recorded as they open
+    (one per redirect) through the handlers of :meth:`opener`.
+    """
+
+    def __init__(self, seconds: float) -> None:
+        self.fired = False
+        self._sockets: List[socket.socket] = []
+        self._lock = threading.Lock()
+        self._timer = threading.Timer(seconds, self._cut)
+        self._timer.daemon = True
+
+    def __enter__(self) -> "_HeaderWatchdog":
+        self._timer.start()
+        return self
+
+    def __exit__(self, *exc) -> None:
+        self._timer.cancel()
+
+    def _cut(self) -> None:
+        with self._lock:
+            self.fired = True
+            for sock in self._sockets:
+                try:
+                    sock.shutdown(socket.SHUT_RDWR)
+                except OSError:
+                    pass
+
+    def _watch(self, sock: socket.socket) -> None:
+        with self._lock:
+            self._sockets.append(sock)
+            if self.fired:
+                self._cut()
+
+    def opener(self) -> urllib.request.OpenerDirector:
+        """urllib's default opener, with connections this watchdog can cut."""
+        watchdog = self
+
+        def watched(connection_class: Type[http.client.HTTPConnection]) -> Type[http.client.HTTPConnection]:
+            class Watched(connection_class):  # type: ignore[valid-type, misc]
+                def connect(self) -> None:
+                    super().connect()
+                    watchdog._watch(self.sock)
+
+            return Watched
+
+        class Plain(urllib.request.HTTPHandler):
+            def do_open(self, http_class, req, **kwargs):  # noqa: ANN001 (urllib's signature)
+                return super().do_open(watched(http_class), req, **kwargs)
+
+        class Secure(urllib.request.HTTPSHandler):
+            def do_open(self, http_class, req, **kwargs):  # noqa: ANN001
+                return super().do_open(watched(http_class), req, **kwargs)
+
+        return urllib.request.build_opener(Plain, Secure)
 
 
 def is_url(text: Union[str, Path]) -> bool:
@@ -123,7 +192,18 @@ def download_to(url: str, handle: BinaryIO, *, label: str = "", progress: bool =
     started = time.monotonic()
     window_start, window_bytes = started, 0
     try:
-        with urllib.request.urlopen(request, timeout=CONNECT_TIMEOUT_S) as response:
+        late = DownloadError(f"{host} was too slow: no complete response headers within {limits.headers_within_s:g} s")
+        with _HeaderWatchdog(limits.headers_within_s) as watchdog:
+            try:
+                response = watchdog.opener().open(request, timeout=CONNECT_TIMEOUT_S)
+            except (urllib.error.URLError, http.client.HTTPException, OSError):
+                if watchdog.fired:
+                    raise late from None
+                raise
+        if watchdog.fired:  # a cut can also end the headers early, as if they were complete
+            response.close()
+            raise late
+        with response:
             length = response.headers.get("Content-Length")
             total = int(length) if length and length.isdigit() else None
             if cap is not None and total is not None and total > cap:
