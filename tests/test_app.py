@@ -431,7 +431,7 @@ def test_app_on_sigterm_removes_its_folder_and_the_uploads(tmp_path):
         out, err = app.stdout.read(), app.stderr.read()  # (small: nothing else is printed)
     finally:
         app.kill()
-    assert app.returncode == 130 and err.strip().splitlines()[-1] == "app.py: interrupted"
+    assert app.returncode == 128 + signal.SIGTERM and err.strip().splitlines()[-1] == "app.py: terminated"
     assert not folder[0].exists() and not Path(uploaded[0]).exists()
     printed = first_line + out
     assert SHARE_HINT in printed and "share=True" not in printed

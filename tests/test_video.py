@@ -422,6 +422,32 @@ def test_truncated_video_warns_with_both_counts(tmp_path, truncated, checkpoint)
     assert len(read_video(tmp_path / "out.mp4").frames) == 2 * decoded
 
 
+def test_sigterm_mid_conversion_exits_143_and_leaves_nothing(tmp_path, clips, checkpoint):
+    """A service stop (SIGTERM) unwinds like Ctrl-C, the temporary output goes, but the exit code is
+    the terminated one, 143, not 130 (interrupted), so a supervisor tells the two apart."""
+    import signal
+    import time
+
+    out_dir = tmp_path / "out"
+    out_dir.mkdir()
+    command = [sys.executable, str(ROOT / "interpolate_video.py"), "--input", str(clips["bunny"]), "--output",
+               str(out_dir / "out.mp4"), "--model_name", "IFRNet_S", "--checkpoint", str(checkpoint), "--device", "cpu",
+               "--quiet", "--factor", "8"]
+    process = subprocess.Popen(command, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+    try:
+        deadline = time.monotonic() + 60
+        while not any(out_dir.iterdir()) and process.poll() is None and time.monotonic() < deadline:
+            time.sleep(0.05)  # the temporary output appears once the conversion runs
+        assert process.poll() is None, process.stderr.read()
+        process.send_signal(signal.SIGTERM)
+        _, err = process.communicate(timeout=60)
+    finally:
+        process.kill()
+    assert process.returncode == 128 + signal.SIGTERM, err
+    assert err.strip().splitlines() == ["interpolate_video.py: terminated"]
+    assert list(out_dir.iterdir()) == []
+
+
 def test_strict_refuses_a_truncated_video_and_writes_nothing(tmp_path, truncated, checkpoint, capsys):
     out_dir = tmp_path / "out"
     out_dir.mkdir()

@@ -8,14 +8,19 @@ from typing import Callable, Optional
 
 from utils.errors import InputError
 
-__all__ = ["run_cli", "interrupt_on_sigterm"]
+__all__ = ["run_cli", "interrupt_on_sigterm", "Terminated"]
+
+
+class Terminated(KeyboardInterrupt):
+    """SIGTERM, unwinding like Ctrl-C; :func:`run_cli` exits with 143 (128 + SIGTERM) instead of 130,
+    the code a service manager or a shell expects of a terminated process (``train_*.py`` too)."""
 
 
 def run_cli(main: Callable[[Optional[list]], None], argv: Optional[list] = None) -> None:
     """Call ``main(argv)`` and exit: 0 on success, 2 with ``<script>: error: <message>`` on bad input.
 
-    An interrupt exits with 130 and a short note. Other exceptions are bugs and propagate with
-    their traceback.
+    An interrupt exits with 130 and a short note, SIGTERM (:func:`interrupt_on_sigterm`) with 143.
+    Other exceptions are bugs and propagate with their traceback.
     """
     prog = os.path.basename(sys.argv[0]) or "ifrnet"
     try:
@@ -23,17 +28,21 @@ def run_cli(main: Callable[[Optional[list]], None], argv: Optional[list] = None)
     except InputError as error:
         print(f"{prog}: error: {error}", file=sys.stderr)
         sys.exit(2)
+    except Terminated:
+        print(f"{prog}: terminated", file=sys.stderr)
+        sys.exit(128 + signal.SIGTERM)
     except KeyboardInterrupt:
         print(f"{prog}: interrupted", file=sys.stderr)
         sys.exit(130)
 
 
 def interrupt_on_sigterm() -> None:
-    """Make SIGTERM (what ``kill``, systemd and container stops send) unwind like Ctrl-C, so that
-    ``with`` blocks and ``finally`` clauses remove temporary files and :func:`run_cli` ends with its
-    one line. A no-op outside the main thread, where Python cannot set signal handlers."""
+    """Make SIGTERM (what ``kill``, systemd and container stops send) unwind like Ctrl-C, as
+    :class:`Terminated` (a KeyboardInterrupt), so that ``with`` blocks and ``finally`` clauses remove
+    temporary files and :func:`run_cli` ends with its one line. A no-op outside the main thread,
+    where Python cannot set signal handlers."""
     def handler(signum, frame):
-        raise KeyboardInterrupt
+        raise Terminated
     try:
         signal.signal(signal.SIGTERM, handler)
     except ValueError:  # not the main thread (e.g. called from a test runner thread)
