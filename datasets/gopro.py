@@ -159,6 +159,11 @@ class GoProWindows(Dataset):
         self.spans = None if spans is None else tuple(int(span) for span in spans)
         if flow_labels not in (None, "dis"):
             raise InputError(f"unknown flow labels {flow_labels!r}; expected 'dis' or none")
+        if flow_labels == "dis":
+            try:
+                import cv2  # noqa: F401 (checked here, at start-up, not at the first batch in a worker)
+            except ImportError:
+                raise InputError("--flow_labels dis needs OpenCV: pip install opencv-python-headless") from None
         self.flow_labels = flow_labels
         self._estimator = None  # built on first use, in the data worker
         self.windows: List[List[Path]] = []
@@ -175,6 +180,10 @@ class GoProWindows(Dataset):
             raise InputError(
                 f"the {split} split is empty: no video in {self.root / split} has the {factor + 1} frames one window needs"
             )
+
+    def __getstate__(self) -> dict:
+        """Without the flow estimator: an OpenCV object does not pickle (spawned data workers build their own)."""
+        return {**self.__dict__, "_estimator": None}
 
     def _crop(self) -> Optional[Tuple[int, int]]:
         return self.crop_size if self.augment else self.eval_crop_size
@@ -232,8 +241,12 @@ class GoProWindows(Dataset):
         if self.flow_labels is None or not self.augment:
             return torch.zeros(0, height, width)
         if self._estimator is None:
+            import cv2
+
             from utils.flow_estimation import build_estimator
 
+            if torch.utils.data.get_worker_info() is not None:
+                cv2.setNumThreads(1)  # the data workers are the parallelism; OpenCV's threads would oversubscribe
             self._estimator = build_estimator(self.flow_labels)
         if frames.dtype != torch.uint8:  # the 2x upscale gives float frames in [0, 255]
             frames = frames.round().clamp(0, 255).to(torch.uint8)

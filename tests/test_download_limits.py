@@ -150,6 +150,34 @@ def test_a_source_dripping_its_headers_is_named_and_abandoned(http_server):
         assert 1.0 <= time.perf_counter() - started < 5
 
 
+def test_a_connection_opened_after_the_header_time_is_up_is_cut_at_once(http_server):
+    """A redirect answered just in time opens its next connection after the limit: that connection is
+    cut as it opens (this used to deadlock the watchdog on its own lock, hanging the download)."""
+    import threading
+    import urllib.request
+
+    from utils.download import _HeaderWatchdog
+
+    http_server.header_drip["/slow.pth"] = 0.05
+    outcome = []
+
+    def late_request():
+        with _HeaderWatchdog(0.01) as watchdog:
+            time.sleep(0.2)  # the time is up before the connection opens
+            try:
+                watchdog.opener().open(urllib.request.Request(http_server.url("/slow.pth")), timeout=5).close()
+            except OSError as error:
+                outcome.append(error)
+        outcome.append(watchdog.fired)
+
+    thread = threading.Thread(target=late_request, daemon=True)
+    started = time.perf_counter()
+    thread.start()
+    thread.join(timeout=5)
+    assert not thread.is_alive(), "the watchdog hung"
+    assert outcome[-1] is True and time.perf_counter() - started < 2
+
+
 def test_after_a_slow_source_the_next_one_is_tried(tmp_path, http_server, small_weights, online, monkeypatch, capsys):
     slow = LoopbackServer()  # another host:port, so the message names which source was slow
     with slow:

@@ -78,14 +78,18 @@ class TransferLimits:
 class _HeaderWatchdog:
     """Cuts the connections of one request when its headers are late.
 
-    urllib blocks while it reads the status line and headers, and its timeout applies to each
-    read, not to the whole: the only way to end the wait is to shut the socket down from another
-    thread, which makes the blocked read fail at once. The connections are recorded as they open
-    (one per redirect) through the handlers of :meth:`opener`.
+    urllib blocks while it connects (a proxy's CONNECT, the TLS handshake) and reads the status
+    line and headers, and its timeout applies to each read, not to the whole: the only way to end
+    the wait is to shut the connection down from another thread, which makes the blocked read fail
+    at once. Each TCP connection (one per redirect) is recorded as it is created, before any TLS
+    wrap, through a duplicate of its socket (the TLS socket takes the original over; a shutdown of
+    the duplicate ends the same connection). Leaving the ``with`` block stops the watchdog for good:
+    ``fired`` is final there, so a cut can never land in the body's reads unseen.
     """
 
     def __init__(self, seconds: float) -> None:
         self.fired = False
+        self._done = False
         self._sockets: List[socket.socket] = []
         self._lock = threading.Lock()
         self._timer = threading.Timer(seconds, self._cut)
@@ -97,21 +101,28 @@ class _HeaderWatchdog:
 
     def __exit__(self, *exc) -> None:
         self._timer.cancel()
+        with self._lock:
+            self._done = True
+            sockets, self._sockets = self._sockets, []
+        for sock in sockets:
+            sock.close()  # the duplicates only: the connection stays open for the body
 
     def _cut(self) -> None:
         with self._lock:
+            if self._done:
+                return
             self.fired = True
-            for sock in self._sockets:
-                try:
-                    sock.shutdown(socket.SHUT_RDWR)
-                except OSError:
-                    pass
+            sockets = list(self._sockets)
+        for sock in sockets:
+            _shut_down(sock)
 
     def _watch(self, sock: socket.socket) -> None:
+        duplicate = sock.dup()
         with self._lock:
-            self._sockets.append(sock)
-            if self.fired:
-                self._cut()
+            self._sockets.append(duplicate)
+            cut = self.fired
+        if cut:  # a connection opened after the time was up (a late redirect)
+            _shut_down(duplicate)
 
     def opener(self) -> urllib.request.OpenerDirector:
         """urllib's default opener, with connections this watchdog can cut."""
@@ -119,9 +130,16 @@ class _HeaderWatchdog:
 
         def watched(connection_class: Type[http.client.HTTPConnection]) -> Type[http.client.HTTPConnection]:
             class Watched(connection_class):  # type: ignore[valid-type, misc]
-                def connect(self) -> None:
-                    super().connect()
-                    watchdog._watch(self.sock)
+                def __init__(self, *args, **kwargs) -> None:  # noqa: ANN002, ANN003 (http.client's signature)
+                    super().__init__(*args, **kwargs)
+                    create = self._create_connection
+
+                    def create_watched(*args, **kwargs) -> socket.socket:  # noqa: ANN002, ANN003
+                        sock = create(*args, **kwargs)
+                        watchdog._watch(sock)
+                        return sock
+
+                    self._create_connection = create_watched
 
             return Watched
 
@@ -134,6 +152,13 @@ class _HeaderWatchdog:
                 return super().do_open(watched(http_class), req, **kwargs)
 
         return urllib.request.build_opener(Plain, Secure)
+
+
+def _shut_down(sock: socket.socket) -> None:
+    try:
+        sock.shutdown(socket.SHUT_RDWR)
+    except OSError:  # already closed by its owner
+        pass
 
 
 def is_url(text: Union[str, Path]) -> bool:
