@@ -23,6 +23,7 @@ __all__ = [
     "atomic_writer",
     "atomic_path",
     "temporary_path",
+    "temporary_name_pattern",
     "discard",
     "write_json_report",
     "check_output_folder",
@@ -317,11 +318,11 @@ def remove_stale_temporaries(folder: PathLike, *, output: Optional[PathLike] = N
     if output is not None:
         final = _resolve_output(output)[0]
         folder = final.parent
-        pattern = re.compile(rf"^\.{re.escape(final.stem)}\.[0-9a-f]{{32}}\.tmp{re.escape(final.suffix)}$")
+        pattern = temporary_name_pattern(final)
     removed = []
     now = time.time()
     for path in sorted(Path(folder).iterdir()) if Path(folder).is_dir() else []:
-        if pattern.match(path.name) and path.name.startswith(prefix) and path.is_file():
+        if pattern.fullmatch(path.name) and path.name.startswith(prefix) and path.is_file():
             try:
                 if older_than_s is not None and now - path.stat().st_mtime <= older_than_s:
                     continue
@@ -333,6 +334,12 @@ def remove_stale_temporaries(folder: PathLike, *, output: Optional[PathLike] = N
                 continue
             removed.append(path)
     return removed
+
+
+def temporary_name_pattern(final: PathLike) -> "re.Pattern[str]":
+    """The names :func:`temporary_path` gives ``final``'s temporaries (to match with ``fullmatch``)."""
+    final = Path(final)
+    return re.compile(rf"\.{re.escape(final.stem)}\.[0-9a-f]{{32}}\.tmp{re.escape(final.suffix)}")
 
 
 def temporary_path(final: PathLike, folder: Optional[PathLike] = None) -> Path:

@@ -13,13 +13,12 @@ interrupted run never leaves a truncated file under the requested name and keeps
 from __future__ import annotations
 
 import os
-import re
 import time
 from contextlib import contextmanager
 from pathlib import Path
 from typing import Iterator, List, Union
 
-from utils.atomic import atomic_path, check_output_folder, discard, temporary_path
+from utils.atomic import atomic_path, check_output_folder, discard, temporary_name_pattern, temporary_path
 from utils.errors import InputError
 from video.sinks import GIF_SUFFIX, OWN_FRAME_NAME, VIDEO_FORMATS
 
@@ -161,7 +160,7 @@ def remove_stale_outputs(path: Union[str, Path], *, older_than: float = STALE_AF
     considered, so other programs' files and other outputs' temporaries are never touched.
     """
     final = _absolute(path)
-    own = re.compile(re.escape(f".{final.stem}.") + r"[0-9a-f]{32}" + re.escape(f".tmp{final.suffix}"))
+    own = temporary_name_pattern(final)
     folders = [final.parent] + ([final] if final.is_dir() else [])
     removed = []
     now = time.time()
