@@ -281,13 +281,13 @@ def test_gopro_dis_flow_labels_point_from_each_target_to_its_inputs(tmp_path):
     root = _moving_texture(tmp_path)
     still = AugmentProbabilities(upscale=0, reverse_channels=0, flip_vertical=0, flip_horizontal=0, transpose=0,
                                  reverse_time=0)
-    inner = (slice(None), slice(24, -24), slice(24, -24))  # away from the borders, where content enters
+    inner = (slice(24, -24), slice(24, -24))  # away from the borders, where content enters
 
     whole = GoProWindows(root, "train", crop_size=(96, 96), probabilities=still, flow_labels="dis")
     _, imgt, _, flow, _ = whole[0]
     assert flow.shape == (7, 4, 96, 96) and imgt.shape[0] == 7
     for j in range(1, 8):
-        u0, v0, u1, v1 = (channel[inner[1:]].median().item() for channel in flow[j - 1])
+        u0, v0, u1, v1 = (channel[inner].median().item() for channel in flow[j - 1])
         assert u0 == pytest.approx(-2 * j, abs=0.5) and u1 == pytest.approx(2 * (8 - j), abs=0.5)
         assert abs(v0) < 0.5 and abs(v1) < 0.5
 
@@ -300,7 +300,7 @@ def test_gopro_dis_flow_labels_point_from_each_target_to_its_inputs(tmp_path):
         assert flow.shape == (1, 4, 96, 128)
         k0, kt, k1 = (int(np.argmin([(frame - known).abs().mean() for known in window])) for frame in (img0, imgt[0], img1))
         assert embt.item() == pytest.approx((kt - k0) / (k1 - k0))
-        u0, u1 = flow[0, 0][inner[1:]].median().item(), flow[0, 2][inner[1:]].median().item()
+        u0, u1 = flow[0, 0][inner].median().item(), flow[0, 2][inner].median().item()
         assert u0 == pytest.approx(-2 * (kt - k0), abs=0.5) and u1 == pytest.approx(2 * (k1 - kt), abs=0.5)
 
     plain = GoProWindows(root, "train", crop_size=(96, 96), spans=(2,))

@@ -217,17 +217,17 @@ def download_to(url: str, handle: BinaryIO, *, label: str = "", progress: bool =
     started = time.monotonic()
     window_start, window_bytes = started, 0
     try:
-        late = DownloadError(f"{host} was too slow: no complete response headers within {limits.headers_within_s:g} s")
+        response = None
         with _HeaderWatchdog(limits.headers_within_s) as watchdog:
             try:
                 response = watchdog.opener().open(request, timeout=CONNECT_TIMEOUT_S)
             except (urllib.error.URLError, http.client.HTTPException, OSError):
-                if watchdog.fired:
-                    raise late from None
-                raise
-        if watchdog.fired:  # a cut can also end the headers early, as if they were complete
-            response.close()
-            raise late
+                if not watchdog.fired:
+                    raise
+        if watchdog.fired:  # the cut fails the read, or ends the headers early as if they were complete
+            if response is not None:
+                response.close()
+            raise DownloadError(f"{host} was too slow: no complete response headers within {limits.headers_within_s:g} s")
         with response:
             length = response.headers.get("Content-Length")
             total = int(length) if length and length.isdigit() else None
