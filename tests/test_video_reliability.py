@@ -338,6 +338,37 @@ def test_montage_of_a_rotated_video_is_side_by_side_as_seen(tmp_path, bikes, rot
     assert psnr(video.frames[0][:, :height], upright) > 30 and psnr(video.frames[0][:, height:], upright) > 30
 
 
+@pytest.mark.parametrize("hflip", [False, True], ids=["turned", "mirrored"])
+@pytest.mark.parametrize("rotation", [0, 90, 180, 270])
+def test_frames_of_every_exif_orientation_look_as_a_player_shows_them(tmp_path, bikes, rotation, hflip):
+    """The eight orientations a display matrix can give (a quarter turn, then a mirror, as phones
+    and PyAV write them): frames written as images are turned and mirrored to match."""
+    from tests.video_builders import write_tracks_clip
+
+    small = [np.ascontiguousarray(frame[:96, :160]) for frame in bikes[:2]]
+    clip = write_tracks_clip(tmp_path / "oriented.mp4", small, [], rotation=rotation, hflip=hflip)
+    convert(job(clip, tmp_path / "frames"), blend)
+    shown = np.rot90(small[0], rotation // 90)
+    shown = shown[:, ::-1] if hflip else shown
+    first = np.asarray(Image.open(sorted((tmp_path / "frames").iterdir())[0]).convert("RGB"))
+    assert first.shape == shown.shape
+    assert psnr(first, shown) > 28
+
+
+def test_a_tilted_display_matrix_keeps_the_frames_as_stored_and_says_so(tmp_path, bikes, caplog):
+    """A 30 degree display matrix cannot be applied to images by quarter turns: the frames are
+    written as stored, with a warning instead of a silent sideways result."""
+    from tests.video_builders import write_tracks_clip
+
+    small = [np.ascontiguousarray(frame[:96, :160]) for frame in bikes[:2]]
+    clip = write_tracks_clip(tmp_path / "tilted.mp4", small, [], rotation=30)
+    with caplog.at_level("WARNING", logger="ifrnet.video"):
+        convert(job(clip, tmp_path / "frames"), blend)
+    assert "not a quarter turn or a mirror" in caplog.text
+    first = np.asarray(Image.open(sorted((tmp_path / "frames").iterdir())[0]).convert("RGB"))
+    assert psnr(first, small[0]) > 28
+
+
 @pytest.mark.parametrize("output", ["frames", "out.gif"])
 def test_images_and_gifs_of_a_rotated_video_are_upright(tmp_path, bikes, output):
     """Images and GIFs have no display matrix: a phone video's frames are turned upright before they

@@ -103,9 +103,10 @@ def cut_packets(source: Path, path: Path, skip: int) -> Path:
 
 
 def write_tracks_clip(path: Path, frames: Sequence[np.ndarray], tracks: Sequence[Track], *, title: str = "",
-                      rotation: Optional[int] = None, rate: Fraction = Fraction(25)) -> Path:
+                      rotation: Optional[int] = None, hflip: bool = False, rate: Fraction = Fraction(25)) -> Path:
     """Encode ``frames`` as H.264 into ``path`` (.mkv or .mp4) with each of ``tracks`` beside them,
-    the container ``title`` and, with ``rotation`` (degrees, counter-clockwise), a display matrix."""
+    the container ``title`` and, with ``rotation`` (degrees, counter-clockwise; ``hflip``: mirrored
+    left to right after the turn), a display matrix."""
     with av.open(str(path), "w") as out:
         if title:
             out.metadata["title"] = title
@@ -113,7 +114,7 @@ def write_tracks_clip(path: Path, frames: Sequence[np.ndarray], tracks: Sequence
         stream.height, stream.width = frames[0].shape[:2]
         stream.pix_fmt = "yuv420p"
         if rotation is not None:
-            stream.set_display_rotation(rotation)
+            stream.set_display_rotation(rotation, hflip=hflip)
         audio, subtitles = [], []
         for track in tracks:
             if track.srt is not None:

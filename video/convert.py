@@ -22,7 +22,8 @@ from tqdm import tqdm
 from utils.errors import InputError
 from utils.scene import DEFAULT_SCENE_THRESHOLD
 from video.output import atomic_output, check_output_path, is_gif, output_is_folder, remove_stale_outputs
-from video.passthrough import display_quarter_turns
+from video.orientation import Orientation
+from video.passthrough import display_orientation
 from video.pipeline import PipelineStats, StreamOptions, interpolate_stream
 from video.sinks import IMAGE_FORMATS, FrameFolderSink, FrameSink, GifSink, VideoFileSink, check_encoder, default_codec
 from video.sources import FrameSource, SourceFrame, SourceInfo, open_source
@@ -252,22 +253,29 @@ def check_job(job: ConversionJob) -> CheckedJob:
         raise
 
 
-def _upright_turns(job: ConversionJob, source: SourcePart) -> int:
-    """Quarter turns that make the written frames upright. A rotated video (phones) is stored
-    sideways and shown turned by its display matrix: a video output keeps the matrix, but images
-    and GIFs have none (they would be sideways), and a montage's halves side by side as stored
-    would be seen one above the other."""
+def _upright(job: ConversionJob, source: SourcePart) -> Orientation:
+    """How the written frames are turned and mirrored to look as a player shows the input. A phone
+    video is stored sideways (or mirrored) and shown through its display matrix: a video output
+    keeps the matrix, but images and GIFs have none (they would be sideways), and a montage's halves
+    side by side as stored would be seen one above the other. A matrix that is not a quarter turn
+    or a mirror is not applied to those, with a warning."""
     keeps_matrix = not (job.montage or output_is_folder(job.output) or is_gif(job.output))
     if keeps_matrix or source.media_path is None:
-        return 0
-    return display_quarter_turns(source.media_path)
+        return Orientation()
+    orientation = display_orientation(source.media_path)
+    if orientation is None:
+        log.warning("warning: %s has a display matrix that is not a quarter turn or a mirror; %s shows the frames "
+                    "as stored", job.input, "the montage" if job.montage else "the output")
+        return Orientation()
+    return orientation
 
 
-def _open_sink(job: ConversionJob, source: SourcePart, rate: Fraction, temp: Path, turns: int = 0) -> FrameSink:
+def _open_sink(job: ConversionJob, source: SourcePart, rate: Fraction, temp: Path,
+               orientation: Orientation = Orientation()) -> FrameSink:
     """The sink for the output's kind: a folder of images, a GIF, or a video with the input's tracks;
-    ``turns``: quarter turns the frames were given (made upright, :func:`_upright_turns`)."""
+    ``orientation``: how the frames were turned and mirrored (made upright, :func:`_upright`)."""
     info = source.info
-    width, height = (info.height, info.width) if turns % 2 else (info.width, info.height)
+    width, height = orientation.shape(info.width, info.height)
     width *= 2 if job.montage else 1
     if output_is_folder(job.output):
         return FrameFolderSink(temp, job.image_format or "png", job.quality or DEFAULT_QUALITY)
@@ -285,7 +293,7 @@ def _open_sink(job: ConversionJob, source: SourcePart, rate: Fraction, temp: Pat
         trim_start=source.starts_late,  # (a part's info.start is its first frame)
         tracks_end=info.end - info.start if job.duration is not None and info.end is not None else None,
         colour=info.colour,
-        keep_display_matrix=turns == 0,
+        keep_display_matrix=orientation.is_identity,
     )
 
 
@@ -319,12 +327,12 @@ def convert(job: Union[ConversionJob, CheckedJob], interpolate: InterpolateFn) -
         if info.has_audio and (output_is_folder(job.output) or is_gif(job.output)):
             log.info("writing %s: the audio is not kept", "a GIF" if is_gif(job.output) else "frames to a folder")
         with atomic_output(job.output, overwrite=job.overwrite) as temp:
-            turns = _upright_turns(job, source)
-            sink = _open_sink(job, source, rate, temp, turns)
+            orientation = _upright(job, source)
+            sink = _open_sink(job, source, rate, temp, orientation)
             bar = tqdm(total=expected, unit="frame", desc="interpolating", disable=not job.progress, dynamic_ncols=True)
             try:
                 options = StreamOptions(scene_threshold=job.scene_threshold, dedup_threshold=job.dedup, loop=job.loop,
-                                        montage=job.montage, turns=turns, queue_size=job.queue_size,
+                                        montage=job.montage, orientation=orientation, queue_size=job.queue_size,
                                         source_name=_part_name(job))
                 stats = interpolate_stream(source.frames(), sink.write, interpolate, clock, lambda: source.end_time,
                                            options, on_written=bar.update)

@@ -9,7 +9,6 @@ is left out. Either is logged once per track.
 from __future__ import annotations
 
 import logging
-import math
 from fractions import Fraction
 from pathlib import Path
 from typing import Dict, Optional, Tuple
@@ -17,7 +16,9 @@ from typing import Dict, Optional, Tuple
 import av
 import numpy as np
 
-__all__ = ["StreamCarrier", "copy_metadata", "display_quarter_turns", "encodable_rate"]
+from video.orientation import Orientation, orientation_from_matrix
+
+__all__ = ["StreamCarrier", "copy_metadata", "display_orientation", "encodable_rate"]
 
 log = logging.getLogger("ifrnet.video")
 
@@ -62,19 +63,10 @@ def _display_matrix(path: Path) -> Optional[Tuple[int, ...]]:
     return None
 
 
-def display_quarter_turns(path: Path) -> int:
-    """How many quarter turns counter-clockwise (0-3, ``np.rot90``'s k) the display matrix of the
-    first video track asks a player to show its frames with; 0 for none, or for a matrix that also
-    flips or turns by other angles (those are left to the player)."""
-    matrix = _display_matrix(path)
-    if matrix is None:
-        return 0
-    a, b, c, d = matrix[0], matrix[1], matrix[3], matrix[4]
-    if a * d - b * c <= 0:  # a flip (or a degenerate matrix)
-        return 0
-    degrees = -math.degrees(math.atan2(b, a))  # FFmpeg's av_display_rotation_get
-    turns = round(degrees / 90)
-    return turns % 4 if abs(degrees - 90 * turns) < 1 else 0
+def display_orientation(path: Path) -> Optional[Orientation]:
+    """How a player shows the first video track's frames (its display matrix's turn and mirror);
+    the identity when there is no matrix, None when the matrix is not a quarter turn or a mirror."""
+    return orientation_from_matrix(_display_matrix(path))
 
 
 class StreamCarrier:

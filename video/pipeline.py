@@ -26,6 +26,7 @@ import numpy as np
 
 from utils.errors import InputError
 from utils.scene import DEFAULT_SCENE_THRESHOLD, is_scene_cut, thumbnail_difference, thumbnail_grey
+from video.orientation import Orientation
 from video.timing import OutputClock, OutputSlot
 
 __all__ = ["StreamOptions", "PipelineStats", "HeldFrameFilter", "interpolate_stream", "pair_step", "frames_for_pair"]
@@ -43,7 +44,7 @@ class StreamOptions:
     dedup_threshold: float = 0.0  # > 0: drop held frames first (HeldFrameFilter)
     loop: bool = False  # the slots after the last frame lead back into the first one
     montage: bool = False  # each output frame beside the input frame on screen at its time (left)
-    turns: int = 0  # quarter turns counter-clockwise given to every written frame (a video shown rotated)
+    orientation: Orientation = Orientation()  # turn/mirror given to every written frame (a video shown rotated)
     queue_size: int = 8  # frames each queue holds: the memory bound
     source_name: str = "the input"  # which input or part, for messages
 
@@ -210,7 +211,7 @@ def interpolate_stream(
     stop = threading.Event()
     decoded: "queue.Queue" = queue.Queue(maxsize=options.queue_size)
     to_write: "queue.Queue" = queue.Queue(maxsize=options.queue_size)
-    turns = options.turns
+    orientation = options.orientation
 
     held_frames = HeldFrameFilter(options.dedup_threshold) if options.dedup_threshold > 0 else None
 
@@ -240,9 +241,9 @@ def interpolate_stream(
     def emit(slots: List[OutputSlot], images: List[np.ndarray], shown: np.ndarray) -> None:
         for slot, image in zip(slots, images):
             if options.montage:
-                image = np.concatenate([np.rot90(shown, turns), np.rot90(image, turns)], axis=1)
-            elif turns:
-                image = np.ascontiguousarray(np.rot90(image, turns))
+                image = np.concatenate([orientation.apply(shown), orientation.apply(image)], axis=1)
+            elif not orientation.is_identity:
+                image = np.ascontiguousarray(orientation.apply(image))
             _put(to_write, (slot.index, image), stop)
         stats.frames_out += len(slots)
 

@@ -223,11 +223,11 @@ def run_video_job(
     :func:`~webapp.limits.probe_video`, and 1 at the end. Frames are counted again as they are
     decoded: past the time limit (a count the probe missed) the job stops with a message."""
     probe = probe_video(video, limits)
-    if options.fps is not None and probe.rate and options.fps > MAX_FACTOR * probe.rate:
+    if options.fps is not None and options.fps > MAX_FACTOR * probe.rate:
         raise InputError(f"a target of {float(options.fps):g} fps is over {MAX_FACTOR}x the video's "
                          f"{float(probe.rate):g} fps, this app's limit")
     pairs = max(1, probe.frames - 1)
-    most_pairs = math.ceil(limits.max_video_seconds * probe.rate) if probe.rate else None
+    most_pairs = math.ceil(limits.max_video_seconds * probe.rate)  # the probe refuses a video without a rate
     done = [0]
 
     def report(fraction: float) -> None:
@@ -241,7 +241,7 @@ def run_video_job(
             if cancel is not None and cancel.is_set():
                 raise JobCancelled("the video job was cancelled")
             done[0] += 1
-            if most_pairs is not None and done[0] > most_pairs:
+            if done[0] > most_pairs:
                 raise InputError(f"the video runs past this app's limit of {limits.max_video_seconds:g} s: "
                                  "stopped there")
             frames = interpolator.interpolate(frame0, frame1, timesteps)

@@ -1,0 +1,66 @@
+"""How a video's frames are shown: the axis-aligned part of its display matrix (phones store frames
+sideways or mirrored and let the player turn them).
+
+A video output keeps the display matrix, so its frames need no change; an image, a GIF or a
+montage has none to keep, so its frames are turned and mirrored here to look as a player shows them.
+"""
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import Optional, Sequence
+
+import numpy as np
+
+__all__ = ["Orientation", "orientation_from_matrix"]
+
+_ONE = 1 << 16  # the display matrix's 2x2 part is 16.16 fixed point
+
+
+@dataclass(frozen=True)
+class Orientation:
+    """One of the eight turns and mirrors of a frame: transposed first, then flipped.
+
+    ``transpose`` swaps rows and columns (width and height trade places); ``flip_rows`` turns the
+    result upside down; ``flip_columns`` mirrors it left to right. The identity changes nothing."""
+
+    transpose: bool = False
+    flip_rows: bool = False
+    flip_columns: bool = False
+
+    @property
+    def is_identity(self) -> bool:
+        return not (self.transpose or self.flip_rows or self.flip_columns)
+
+    def shape(self, width: int, height: int) -> tuple:
+        """(width, height) of a ``width`` x ``height`` frame once oriented."""
+        return (height, width) if self.transpose else (width, height)
+
+    def apply(self, image: np.ndarray) -> np.ndarray:
+        """``image`` (H, W[, C]) as shown; a view where no copy is needed."""
+        if self.transpose:
+            image = image.swapaxes(0, 1)
+        if self.flip_rows:
+            image = image[::-1]
+        if self.flip_columns:
+            image = image[:, ::-1]
+        return image
+
+
+def orientation_from_matrix(matrix: Optional[Sequence[int]]) -> Optional[Orientation]:
+    """The orientation a player shows frames with, from FFmpeg's 3x3 display matrix (9 int32, as in
+    the stream's side data); the identity for None; None for a matrix that is not a quarter turn
+    and/or a mirror (a 30 degree tilt, a scaling): those are left to a player.
+
+    FFmpeg's matrix maps a stored pixel (x, y), y down, to the shown one: x' = a x + c y,
+    y' = b x + d y with a, b, c, d = matrix[0], matrix[1], matrix[3], matrix[4]."""
+    if matrix is None:
+        return Orientation()
+    entries = [matrix[0] / _ONE, matrix[1] / _ONE, matrix[3] / _ONE, matrix[4] / _ONE]
+    a, b, c, d = (round(value) for value in entries)
+    if any(abs(value - whole) > 1e-3 for value, whole in zip(entries, (a, b, c, d))):
+        return None
+    if b == c == 0 and abs(a) == abs(d) == 1:  # x' = a x, y' = d y
+        return Orientation(transpose=False, flip_rows=d < 0, flip_columns=a < 0)
+    if a == d == 0 and abs(b) == abs(c) == 1:  # x' = c y, y' = b x: transposed, then flipped
+        return Orientation(transpose=True, flip_rows=b < 0, flip_columns=c < 0)
+    return None
