@@ -25,7 +25,8 @@ ROOT = str(Path(__file__).resolve().parents[1])
 if ROOT not in sys.path:  # run as a file: make the repository's packages importable
     sys.path.insert(0, ROOT)
 
-from datasets.starter_data import CLIPS, SYNTHETIC_LABELS, StarterSettings, build_starter_dataset  # noqa: E402
+from datasets.starter_data import SYNTHETIC_LABELS, StarterSettings, build_starter_dataset  # noqa: E402
+from datasets.starter_data.arguments import add_shared_arguments  # noqa: E402
 from utils.cli import run_cli  # noqa: E402
 
 DEFAULTS = StarterSettings()
@@ -34,24 +35,14 @@ DEFAULTS = StarterSettings()
 def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     add = parser.add_argument
-    add("--output", type=Path, default=Path("data/starter_triplet"), help="folder to write (default: data/starter_triplet)")
-    add("--seed", type=int, default=DEFAULTS.seed, help=f"seed of the synthetic scenes (default: {DEFAULTS.seed})")
-    add("--num_synthetic", type=int, default=DEFAULTS.num_synthetic,
-        help=f"synthetic training triplets (default: {DEFAULTS.num_synthetic})")
-    add("--num_synthetic_test", type=int, default=DEFAULTS.num_synthetic_test,
-        help=f"synthetic triplets in the test list (default: {DEFAULTS.num_synthetic_test})")
-    add("--synthetic_size", type=int, nargs=2, default=list(DEFAULTS.synthetic_size), metavar=("WIDTH", "HEIGHT"),
-        help="synthetic frame size, also the crop of the held-out test triplets (default: 448 256, as Vimeo90K)")
-    add("--max_shift", type=float, default=DEFAULTS.max_shift,
-        help=f"largest motion of a synthetic piece between the outer frames, pixels (default: {DEFAULTS.max_shift:g})")
+    add_shared_arguments(parser, DEFAULTS, output="data/starter_triplet", unit="triplets",
+                         size_note=", also the crop of the held-out test triplets")
     add("--real_gaps", type=int, nargs="+", default=list(DEFAULTS.real_gaps), metavar="GAP",
         help="training triplets (i, i+GAP, i+2*GAP) from the clips, one set per GAP (default: 1 2)")
     add("--real_stride", type=int, default=DEFAULTS.real_stride,
         help="keep every N-th real triplet, train and held-out (default: 1, all)")
     add("--real_repeat", type=int, default=DEFAULTS.real_repeat,
         help=f"times each real training triplet is listed, to balance it against the synthetic ones (default: {DEFAULTS.real_repeat})")
-    add("--clips", nargs="*", choices=tuple(CLIPS), default=list(DEFAULTS.clips),
-        help="real clips to use (default: all); none for a synthetic-only set")
     add("--synthetic_labels", choices=SYNTHETIC_LABELS, default=DEFAULTS.synthetic_labels,
         help="flow labels of the synthetic scenes: exact (from the scene's known motion) or dis, as for the real "
         f"footage (default: {DEFAULTS.synthetic_labels})")

@@ -23,7 +23,7 @@ ROOT = str(Path(__file__).resolve().parents[1])
 if ROOT not in sys.path:  # run as a file: make the repository's packages importable
     sys.path.insert(0, ROOT)
 
-from datasets.starter_data import CLIPS  # noqa: E402
+from datasets.starter_data.arguments import add_shared_arguments  # noqa: E402
 from datasets.starter_data.windows import WindowSettings, build_starter_windows  # noqa: E402
 from utils.cli import run_cli  # noqa: E402
 
@@ -33,24 +33,13 @@ DEFAULTS = WindowSettings()
 def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     add = parser.add_argument
-    add("--output", type=Path, default=Path("data/starter_windows"), help="folder to write (default: data/starter_windows)")
-    add("--seed", type=int, default=DEFAULTS.seed, help=f"seed of the synthetic scenes (default: {DEFAULTS.seed})")
+    add_shared_arguments(parser, DEFAULTS, output="data/starter_windows", unit="windows")
     add("--factor", type=int, default=DEFAULTS.factor,
         help=f"frames from the first to the last of a window; windows hold factor + 1 frames (default: {DEFAULTS.factor})")
-    add("--num_synthetic", type=int, default=DEFAULTS.num_synthetic,
-        help=f"synthetic training windows (default: {DEFAULTS.num_synthetic})")
-    add("--num_synthetic_test", type=int, default=DEFAULTS.num_synthetic_test,
-        help=f"synthetic test windows (default: {DEFAULTS.num_synthetic_test})")
-    add("--synthetic_size", type=int, nargs=2, default=list(DEFAULTS.synthetic_size), metavar=("WIDTH", "HEIGHT"),
-        help="synthetic frame size (default: 448 256, as Vimeo90K)")
-    add("--max_shift", type=float, default=DEFAULTS.max_shift,
-        help=f"largest motion of a synthetic piece from the first to the last frame, pixels (default: {DEFAULTS.max_shift:g})")
     add("--real_stride", type=int, default=DEFAULTS.real_stride,
         help="a training window starts every N-th frame of a clip (default: 1; windows overlap)")
     add("--real_steps", type=int, nargs="+", default=list(DEFAULTS.real_steps), metavar="STEP",
         help="real windows take every STEP-th frame, one set per STEP: spans of factor * STEP frames (default: 1)")
-    add("--clips", nargs="*", choices=tuple(CLIPS), default=list(DEFAULTS.clips),
-        help="real clips to use (default: all); none for a synthetic-only set")
     add("--num_workers", type=int, default=2, help="processes rendering and writing windows; 0 this one only (default: 2)")
     add("--no_progress", action="store_true", help="hide the progress bar")
     return parser
