@@ -258,14 +258,16 @@ def _upright(job: ConversionJob, source: SourcePart) -> Orientation:
     video is stored sideways (or mirrored) and shown through its display matrix: a video output
     keeps the matrix, but images and GIFs have none (they would be sideways), and a montage's halves
     side by side as stored would be seen one above the other. A matrix that is not a quarter turn
-    or a mirror is not applied to those, with a warning."""
+    or a mirror (a tilt) is not applied to those, with a warning: images and GIFs are written as
+    stored, and a montage keeps the matrix, so a player tilts its two halves together."""
     keeps_matrix = not (job.montage or output_is_folder(job.output) or is_gif(job.output))
     if keeps_matrix or source.media_path is None:
         return Orientation()
     orientation = display_orientation(source.media_path)
     if orientation is None:
-        log.warning("warning: %s has a display matrix that is not a quarter turn or a mirror; %s shows the frames "
-                    "as stored", job.input, "the montage" if job.montage else "the output")
+        log.warning("warning: %s has a display matrix that is not a quarter turn or a mirror; %s", job.input,
+                    "the montage keeps it (the player tilts both halves)" if job.montage
+                    else "the frames are written as stored")
         return Orientation()
     return orientation
 

@@ -7,7 +7,7 @@ montage has none to keep, so its frames are turned and mirrored here to look as 
 from __future__ import annotations
 
 from dataclasses import dataclass
-from typing import Optional, Sequence
+from typing import Optional, Sequence, Tuple
 
 import numpy as np
 
@@ -31,7 +31,7 @@ class Orientation:
     def is_identity(self) -> bool:
         return not (self.transpose or self.flip_rows or self.flip_columns)
 
-    def shape(self, width: int, height: int) -> tuple:
+    def shape(self, width: int, height: int) -> Tuple[int, int]:
         """(width, height) of a ``width`` x ``height`` frame once oriented."""
         return (height, width) if self.transpose else (width, height)
 
@@ -48,7 +48,7 @@ class Orientation:
 
 def orientation_from_matrix(matrix: Optional[Sequence[int]]) -> Optional[Orientation]:
     """The orientation a player shows frames with, from FFmpeg's 3x3 display matrix (9 int32, as in
-    the stream's side data); the identity for None; None for a matrix that is not a quarter turn
+    a frame's side data); the identity for None; None for a matrix that is not a quarter turn
     and/or a mirror (a 30 degree tilt, a scaling): those are left to a player.
 
     FFmpeg's matrix maps a stored pixel (x, y), y down, to the shown one: x' = a x + c y,

@@ -129,7 +129,7 @@ class VideoFileSink:
     seconds) say a part of the input is converted, so the tracks are cut to it. ``colour``: the
     input's colour tags, written on the output stream (frames keep their YUV values through the
     tool, so the same tags make them look the same). ``keep_display_matrix`` False: the frames come
-    already turned upright (a montage), so the input's rotation is not applied again.
+    already turned and mirrored as shown (a montage), so the input's display matrix is not applied again.
     """
 
     def __init__(
