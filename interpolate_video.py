@@ -20,26 +20,12 @@ from typing import Optional
 from models import MODEL_NAMES
 from models.checkpoint import add_weights_arguments
 from models.interpolator import Interpolator
-from utils.cli import interrupt_on_sigterm, run_cli
+from utils.cli import interrupt_on_sigterm, run_cli, whole_number_at_least
 from utils.device import DEVICE_CHOICES, autotune_convolutions, resolve_device
 from utils.errors import InputError
 from utils.precision_choice import add_precision_argument, resolve_precision
 from utils.scene import DEFAULT_SCENE_THRESHOLD
 from video.convert import MAX_OUTPUT_FPS, ConversionJob, check_job, convert, parse_rate
-
-
-def positive_int(text: str) -> int:
-    value = int(text)
-    if value < 1:
-        raise argparse.ArgumentTypeError(f"must be at least 1, got {value}")
-    return value
-
-
-def factor_int(text: str) -> int:
-    value = int(text)
-    if value < 2:
-        raise argparse.ArgumentTypeError(f"must be an integer of at least 2, got {value}")
-    return value
 
 
 def rate_arg(text: str):
@@ -65,7 +51,7 @@ def build_parser() -> argparse.ArgumentParser:
     parser.add_argument("--output", type=Path, required=True,
                         help="a video file (.mp4 .mkv .mov .webm .avi), an animated .gif, or a folder for numbered frames (see --image_format)")
     rate = parser.add_mutually_exclusive_group()
-    rate.add_argument("--factor", type=factor_int, default=None,
+    rate.add_argument("--factor", type=whole_number_at_least(2), default=None,
                       help="output rate = input rate x N; the originals stay at every N-th frame (default: 2)")
     rate.add_argument("--fps", type=rate_arg, default=None,
                       help="output frame rate instead of a factor (e.g. 60, 59.94, 60000/1001); each frame gets the timestep its timestamp implies. "
@@ -78,7 +64,7 @@ def build_parser() -> argparse.ArgumentParser:
     parser.add_argument("--scale_factor", default="auto",
                         help="resolution the flow is estimated at: 1, 0.5, 0.25 ... or auto (1 up to 1080p, 0.5 at 4K, 0.25 at 8K; default)")
     add_precision_argument(parser, fp16_alias=True)
-    parser.add_argument("--batch_size", type=positive_int, default=8,
+    parser.add_argument("--batch_size", type=whole_number_at_least(1), default=8,
                         help="most in-between frames computed in one network call (default: 8; lower it if memory runs out)")
     parser.add_argument("--codec", default=None,
                         help="video encoder (default: libx264; libvpx-vp9 for .webm); checked up front, e.g. h264_nvenc needs an NVIDIA GPU")

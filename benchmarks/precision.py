@@ -28,31 +28,24 @@ from evaluation.speed import timing_weights  # noqa: E402
 from models import MODEL_NAMES, create_model  # noqa: E402
 from models.checkpoint import CHECKPOINT_DIR, STARTER_CHECKPOINT  # noqa: E402
 from utils.atomic import write_json_report  # noqa: E402
-from utils.cli import run_cli  # noqa: E402
+from utils.cli import run_cli, whole_number_at_least  # noqa: E402
 from utils.errors import InputError  # noqa: E402
 from utils.precision_choice import cpu_has_native_bfloat16  # noqa: E402
-
-def _positive(text: str) -> int:
-    value = int(text) if text.isdigit() else 0
-    if value <= 0:
-        raise argparse.ArgumentTypeError(f"expected a positive whole number, got {text!r}")
-    return value
-
 
 def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     add = parser.add_argument
     add("--timed_model", choices=MODEL_NAMES, default="IFRNet", help="variant to time (default: IFRNet)")
-    add("--height", type=_positive, default=720, help="timed frame height, a multiple of 16 (default: 720)")
-    add("--width", type=_positive, default=1280, help="timed frame width, a multiple of 16 (default: 1280)")
-    add("--runs", type=_positive, default=5, help="timed runs per precision; the median is reported (default: 5)")
+    add("--height", type=whole_number_at_least(1), default=720, help="timed frame height, a multiple of 16 (default: 720)")
+    add("--width", type=whole_number_at_least(1), default=1280, help="timed frame width, a multiple of 16 (default: 1280)")
+    add("--runs", type=whole_number_at_least(1), default=5, help="timed runs per precision; the median is reported (default: 5)")
     add("--warmup", type=int, default=1, help="untimed runs per precision first (default: 1)")
-    add("--threads", type=_positive, default=None, help="CPU threads for torch (default: torch's choice)")
+    add("--threads", type=whole_number_at_least(1), default=None, help="CPU threads for torch (default: torch's choice)")
     add("--model_name", choices=MODEL_NAMES, default="IFRNet_S", help="variant scored on the clips (default: IFRNet_S)")
     add("--checkpoint", type=Path, default=CHECKPOINT_DIR / STARTER_CHECKPOINT,
         help="trained weights scored on the clips (default: checkpoints/starter/IFRNet_S_starter.pth)")
     add("--clips", nargs="+", choices=tuple(CLIPS), default=list(CLIPS), help="clips to score (default: both)")
-    add("--frames", type=_positive, default=120, help="first N frames of each clip, N-2 triplets (default: 120)")
+    add("--frames", type=whole_number_at_least(1), default=120, help="first N frames of each clip, N-2 triplets (default: 120)")
     add("--output_layers", action="store_true",
         help="also run bf16 with the decoders' output layers in bf16, to show what keeping them float32 costs and saves")
     add("--skip_timing", action="store_true", help="only score the clips")

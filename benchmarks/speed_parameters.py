@@ -24,34 +24,21 @@ import torch  # noqa: E402
 from evaluation.speed import measure_speed  # noqa: E402
 from models import MODEL_NAMES  # noqa: E402
 from utils.atomic import check_output_file, write_json_report  # noqa: E402
-from utils.cli import run_cli  # noqa: E402
+from utils.cli import run_cli, whole_number_at_least  # noqa: E402
 from utils.device import DEVICE_CHOICES, resolve_device  # noqa: E402
 from utils.errors import InputError  # noqa: E402
 from utils.precision_choice import PRECISION_DTYPES, add_precision_argument, resolve_precision  # noqa: E402
 
 
-def _positive(text: str) -> int:
-    value = int(text) if text.lstrip("-").isdigit() else 0
-    if value <= 0:
-        raise argparse.ArgumentTypeError(f"expected a positive whole number, got {text!r}")
-    return value
-
-
-def _non_negative(text: str) -> int:
-    if not text.isdigit():
-        raise argparse.ArgumentTypeError(f"expected a whole number >= 0, got {text!r}")
-    return int(text)
-
-
 def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--model_name", choices=MODEL_NAMES, default=None, help="one variant (default: all three)")
-    parser.add_argument("--height", type=_positive, default=720, help="frame height, a multiple of 16 (default: 720)")
-    parser.add_argument("--width", type=_positive, default=1280, help="frame width, a multiple of 16 (default: 1280)")
-    parser.add_argument("--runs", type=_positive, default=10, help="timed runs; the median is reported (default: 10)")
-    parser.add_argument("--warmup", type=_non_negative, default=2, help="untimed runs first (default: 2)")
+    parser.add_argument("--height", type=whole_number_at_least(1), default=720, help="frame height, a multiple of 16 (default: 720)")
+    parser.add_argument("--width", type=whole_number_at_least(1), default=1280, help="frame width, a multiple of 16 (default: 1280)")
+    parser.add_argument("--runs", type=whole_number_at_least(1), default=10, help="timed runs; the median is reported (default: 10)")
+    parser.add_argument("--warmup", type=whole_number_at_least(0), default=2, help="untimed runs first (default: 2)")
     parser.add_argument("--device", choices=DEVICE_CHOICES, default="auto", help="auto takes CUDA when available")
-    parser.add_argument("--threads", type=_positive, default=None, help="CPU threads for torch (default: torch's choice)")
+    parser.add_argument("--threads", type=whole_number_at_least(1), default=None, help="CPU threads for torch (default: torch's choice)")
     parser.add_argument("--checkpoint", type=Path, default=None,
                         help="weights to time (needs --model_name; default: the published Vimeo90K checkpoint if "
                         "present, else random weights, which run at the same speed)")
@@ -59,7 +46,7 @@ def build_parser() -> argparse.ArgumentParser:
                         help="a checkout of the authors' IFRNet repository: time its models/<name>.py beside ours, "
                         "with the same weights, and report the speed-up")
     add_precision_argument(parser, " (of our models; the authors' run fp32)")
-    parser.add_argument("--matmul_size", type=_positive, default=2048, help="side of the matmul probe (default: 2048)")
+    parser.add_argument("--matmul_size", type=whole_number_at_least(1), default=2048, help="side of the matmul probe (default: 2048)")
     parser.add_argument("--json", type=Path, default=None, help="also write the figures to this JSON file")
     return parser
 

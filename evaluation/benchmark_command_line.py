@@ -19,6 +19,7 @@ from models import MODEL_NAMES, PUBLISHED, create_model
 from models.checkpoint import add_weights_arguments
 from models.tta import TestTimeAugmented
 from utils.atomic import check_output_file, write_json_report
+from utils.cli import whole_number_at_least
 from utils.device import DEVICE_CHOICES, resolve_device
 from utils.errors import InputError
 from utils.precision_choice import add_precision_argument
@@ -26,16 +27,6 @@ from utils.precision_choice import add_precision_argument
 __all__ = ["build_parser", "run_benchmark", "build_report", "summary_line"]
 
 ALL_SPLITS = "all"
-
-
-def _positive_int(text: str) -> int:
-    try:
-        value = int(text)
-    except ValueError:
-        value = 0
-    if value <= 0:
-        raise argparse.ArgumentTypeError(f"expected a positive whole number, got {text!r}")
-    return value
 
 
 def build_parser(benchmark: Benchmark, description: str) -> argparse.ArgumentParser:
@@ -50,7 +41,7 @@ def build_parser(benchmark: Benchmark, description: str) -> argparse.ArgumentPar
     add_weights_arguments(parser, dataset=benchmark.checkpoint_dataset)
     parser.add_argument("--device", choices=DEVICE_CHOICES, default="auto", help="auto takes CUDA when available")
     add_precision_argument(parser)
-    parser.add_argument("--limit", type=_positive_int, default=None,
+    parser.add_argument("--limit", type=whole_number_at_least(1), default=None,
                         help="evaluate only the first N samples (of each split), e.g. for a quick check")
     parser.add_argument("--json", type=Path, default=None, help="also write the scores, per sample, to this JSON file")
     if len(benchmark.splits) > 1:

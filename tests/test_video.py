@@ -241,7 +241,9 @@ def test_bad_input_gets_one_clear_line(tmp_path, clips, checkpoint, capsys, case
 
 @pytest.mark.parametrize(
     "extra, expected",
-    [((), "output already exists"), (("--fp16",), "--precision fp16 needs a CUDA device"), (("--scale_factor", "0.3"), "scale_factor")],
+    [((), "output already exists"), (("--fp16",), "--precision fp16 needs a CUDA device"), (("--scale_factor", "0.3"), "scale_factor"),
+     (("--factor", "2.5"), "--factor: must be a whole number of at least 2, got '2.5'"),
+     (("--batch_size", "0"), "--batch_size: must be a whole number of at least 1, got '0'")],
 )
 def test_bad_options_are_refused(tmp_path, clips, checkpoint, capsys, extra, expected):
     out = tmp_path / "exists.mp4"

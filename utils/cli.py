@@ -1,6 +1,7 @@
 """Running a script's ``main`` so that bad input ends in one line on stderr, not a traceback."""
 from __future__ import annotations
 
+import argparse
 import os
 import signal
 import sys
@@ -8,7 +9,7 @@ from typing import Callable, Optional
 
 from utils.errors import InputError
 
-__all__ = ["run_cli", "interrupt_on_sigterm", "Terminated"]
+__all__ = ["run_cli", "interrupt_on_sigterm", "Terminated", "whole_number_at_least"]
 
 
 class Terminated(KeyboardInterrupt):
@@ -47,3 +48,20 @@ def interrupt_on_sigterm() -> None:
         signal.signal(signal.SIGTERM, handler)
     except ValueError:  # not the main thread (e.g. called from a test runner thread)
         pass
+
+
+def whole_number_at_least(minimum: int) -> Callable[[str], int]:
+    """An argparse ``type`` for a flag that takes a whole number of at least ``minimum``: anything
+    else (``2.5``, ``x``, ``0``) is argparse's one-line error naming the flag and the value."""
+
+    def parse(text: str) -> int:
+        try:
+            value = int(text)
+        except ValueError:
+            value = None
+        if value is None or value < minimum:
+            raise argparse.ArgumentTypeError(f"must be a whole number of at least {minimum}, got {text!r}")
+        return value
+
+    parse.__name__ = f"whole number of at least {minimum}"
+    return parse
