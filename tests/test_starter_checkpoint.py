@@ -16,7 +16,7 @@ from utils.image_io import read_image
 ROOT = Path(__file__).resolve().parents[1]
 STARTER = CHECKPOINT_DIR / STARTER_CHECKPOINT
 # Measured with the shipped weights (checkpoints/starter/README.md): frame average 27.43 dB,
-# starter 29.43 dB on the sample pair (+2.00; stage 2's weights +2.50); weights that blend without motion score ~+0.
+# starter 29.65 dB on the sample pair (+2.22; stage 2's weights +2.50); weights that blend without motion score ~+0.
 MIN_GAIN_DB = 1.5
 
 
