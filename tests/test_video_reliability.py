@@ -364,10 +364,10 @@ def test_frames_of_every_exif_orientation_look_as_a_player_shows_them(tmp_path, 
     and PyAV write them): frames written as images are turned and mirrored to match."""
     from tests.video_builders import write_tracks_clip
 
-    small = bikes[:2]
-    clip = write_tracks_clip(tmp_path / "oriented.mp4", small, [], rotation=rotation, hflip=hflip)
+    two = bikes[:2]
+    clip = write_tracks_clip(tmp_path / "oriented.mp4", two, [], rotation=rotation, hflip=hflip)
     convert(job(clip, tmp_path / "frames"), blend)
-    shown = np.rot90(small[0], rotation // 90)
+    shown = np.rot90(two[0], rotation // 90)
     shown = shown[:, ::-1] if hflip else shown
     first = np.asarray(Image.open(sorted((tmp_path / "frames").iterdir())[0]).convert("RGB"))
     assert first.shape == shown.shape
@@ -379,13 +379,13 @@ def test_a_tilted_display_matrix_keeps_the_frames_as_stored_and_says_so(tmp_path
     written as stored, with a warning instead of a silent sideways result."""
     from tests.video_builders import write_tracks_clip
 
-    small = bikes[:2]
-    clip = write_tracks_clip(tmp_path / "tilted.mp4", small, [], rotation=30)
+    two = bikes[:2]
+    clip = write_tracks_clip(tmp_path / "tilted.mp4", two, [], rotation=30)
     with caplog.at_level("WARNING", logger="ifrnet.video"):
         convert(job(clip, tmp_path / "frames"), blend)
     assert "not a quarter turn or a mirror" in caplog.text
     first = np.asarray(Image.open(sorted((tmp_path / "frames").iterdir())[0]).convert("RGB"))
-    assert psnr(first, small[0]) > 28
+    assert psnr(first, two[0]) > 28
 
 
 @pytest.mark.parametrize("output", ["frames", "out.gif"])

@@ -242,7 +242,7 @@ def interpolate_stream(
         for slot, image in zip(slots, images):
             if options.montage:
                 image = np.concatenate([orientation.apply(shown), orientation.apply(image)], axis=1)
-            elif not orientation.is_identity:
+            else:  # (no copy for the identity: the frame is already contiguous)
                 image = np.ascontiguousarray(orientation.apply(image))
             _put(to_write, (slot.index, image), stop)
         stats.frames_out += len(slots)
