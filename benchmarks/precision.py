@@ -39,7 +39,7 @@ def build_parser() -> argparse.ArgumentParser:
     add("--height", type=whole_number_at_least(1), default=720, help="timed frame height, a multiple of 16 (default: 720)")
     add("--width", type=whole_number_at_least(1), default=1280, help="timed frame width, a multiple of 16 (default: 1280)")
     add("--runs", type=whole_number_at_least(1), default=5, help="timed runs per precision; the median is reported (default: 5)")
-    add("--warmup", type=int, default=1, help="untimed runs per precision first (default: 1)")
+    add("--warmup", type=whole_number_at_least(0), default=1, help="untimed runs per precision first (default: 1)")
     add("--threads", type=whole_number_at_least(1), default=None, help="CPU threads for torch (default: torch's choice)")
     add("--model_name", choices=MODEL_NAMES, default="IFRNet_S", help="variant scored on the clips (default: IFRNet_S)")
     add("--checkpoint", type=Path, default=CHECKPOINT_DIR / STARTER_CHECKPOINT,

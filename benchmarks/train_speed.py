@@ -36,7 +36,7 @@ if str(ROOT) not in sys.path:
     sys.path.insert(0, str(ROOT))
 
 from models import MODEL_NAMES, build_model  # noqa: E402
-from utils.cli import run_cli  # noqa: E402
+from utils.cli import run_cli, whole_number_at_least  # noqa: E402
 from utils.device import DEVICE_CHOICES, resolve_device  # noqa: E402
 from utils.errors import InputError  # noqa: E402
 from utils.padding import NETWORK_MULTIPLE  # noqa: E402
@@ -165,11 +165,11 @@ def time_alternating(timers: List[StepTimer], steps: int, warmup: int) -> None:
 def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--model_name", choices=MODEL_NAMES, default="IFRNet")
-    parser.add_argument("--batch_size", type=int, default=4)
+    parser.add_argument("--batch_size", type=whole_number_at_least(1), default=4)
     parser.add_argument("--size", type=int, default=224, help="square crop side, a multiple of 16 (default: 224)")
-    parser.add_argument("--steps", type=int, default=5, help="timed steps (default: 5)")
-    parser.add_argument("--warmup", type=int, default=1, help="untimed steps first (default: 1)")
-    parser.add_argument("--threads", type=int, default=None, help="torch CPU threads (default: torch's choice)")
+    parser.add_argument("--steps", type=whole_number_at_least(1), default=5, help="timed steps (default: 5)")
+    parser.add_argument("--warmup", type=whole_number_at_least(0), default=1, help="untimed steps first (default: 1)")
+    parser.add_argument("--threads", type=whole_number_at_least(1), default=None, help="torch CPU threads (default: torch's choice)")
     parser.add_argument("--flow", choices=("on", "off"), default="on", help="include pseudo flow labels (distillation loss)")
     parser.add_argument("--device", choices=DEVICE_CHOICES, default="cpu")
     parser.add_argument("--seed", type=int, default=0)
@@ -188,8 +188,6 @@ def main(argv: Optional[List[str]] = None) -> None:
     args = build_parser().parse_args(argv)
     if args.size <= 0 or args.size % NETWORK_MULTIPLE:
         raise InputError(f"--size must be a positive multiple of {NETWORK_MULTIPLE}, got {args.size}")
-    if args.batch_size <= 0 or args.steps <= 0 or args.warmup < 0:
-        raise InputError("--batch_size and --steps must be positive and --warmup not negative")
     if args.threads:
         torch.set_num_threads(args.threads)
     device = resolve_device(args.device)

@@ -88,6 +88,20 @@ def test_bad_flags_are_refused(argv, message):
         speed_parameters.main(argv)
 
 
+@pytest.mark.parametrize("script", ["speed_parameters", "precision", "train_speed"])
+@pytest.mark.parametrize("flag, value, minimum", [("--warmup", "-1", 0), ("--runs", "2.5", 1)])
+def test_counts_of_the_timing_scripts_are_whole_numbers(script, flag, value, minimum, capsys):
+    """A negative warm-up or a fractional run count is argparse's one line naming the flag, not a
+    silently empty loop (train_speed calls its runs --steps)."""
+    import importlib
+
+    module = importlib.import_module(f"benchmarks.{script}")
+    flag = "--steps" if script == "train_speed" and flag == "--runs" else flag
+    with pytest.raises(SystemExit):
+        module.build_parser().parse_args([flag, value])
+    assert f"argument {flag}: must be a whole number of at least {minimum}, got '{value}'" in capsys.readouterr().err
+
+
 @pytest.mark.slow  # the worker process is the point
 def test_peak_memory_is_measured_apart_from_the_calling_process():
     """Linux carries ru_maxrss over fork and exec; the worker must not report its parent's peak."""
