@@ -6,7 +6,7 @@ Examples:
   python interpolate_video.py --input frames/ --output out/ --factor 4 --input_fps 30
   python interpolate_video.py --input anime.mp4 --output anime_2x.mp4 --dedup 1     # held drawings become motion
   python interpolate_video.py --input clip.mp4 --output loop.gif --loop --start 2 --duration 3
-See README.md for every flag and more recipes.
+See docs/video.md for every flag and more recipes.
 """
 from __future__ import annotations
 

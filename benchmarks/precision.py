@@ -5,8 +5,9 @@ trained starter weights on the first frames of the real clips at their own size 
 1280x720, opening on a near-static scene; bikes 640x272): each consecutive triplet's middle frame
 is predicted and compared with the real one (PSNR) and with the float32 output.
 
-    python benchmarks/precision.py                       # the README's table
-    python benchmarks/precision.py --output_layers       # also bf16 with the decoders' output layers in bf16
+    python benchmarks/precision.py                       # time IFRNet at 1280x720, score the starter on both clips
+    python benchmarks/precision.py --frames 40 --output_layers  # docs/benchmarks.md's table (also bf16 with
+                                                                # the decoders' output layers in bf16)
 """
 from __future__ import annotations
 
