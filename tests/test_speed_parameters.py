@@ -4,7 +4,7 @@ import sys
 
 import pytest
 
-from benchmarks import speed_parameters
+from benchmarks import precision, speed_parameters, train_speed
 from evaluation.reference_code import load_reference_class
 from evaluation.speed import measure_peak_memory
 from evaluation.speed_worker import max_rss_bytes
@@ -88,17 +88,24 @@ def test_bad_flags_are_refused(argv, message):
         speed_parameters.main(argv)
 
 
-@pytest.mark.parametrize("script", ["speed_parameters", "precision", "train_speed"])
-@pytest.mark.parametrize("flag, value, minimum", [("--warmup", "-1", 0), ("--runs", "2.5", 1)])
+@pytest.mark.parametrize(
+    "script, flag, value, minimum",
+    [
+        (speed_parameters, "--warmup", "-1", 0),
+        (speed_parameters, "--runs", "2.5", 1),
+        (precision, "--warmup", "-1", 0),
+        (precision, "--runs", "2.5", 1),
+        (train_speed, "--warmup", "-1", 0),
+        (train_speed, "--steps", "2.5", 1),
+        (train_speed, "--batch_size", "0", 1),
+    ],
+    ids=lambda value: value.__name__.rsplit(".", 1)[-1] if hasattr(value, "build_parser") else str(value),
+)
 def test_counts_of_the_timing_scripts_are_whole_numbers(script, flag, value, minimum, capsys):
     """A negative warm-up or a fractional run count is argparse's one line naming the flag, not a
-    silently empty loop (train_speed calls its runs --steps)."""
-    import importlib
-
-    module = importlib.import_module(f"benchmarks.{script}")
-    flag = "--steps" if script == "train_speed" and flag == "--runs" else flag
+    silently empty loop."""
     with pytest.raises(SystemExit):
-        module.build_parser().parse_args([flag, value])
+        script.build_parser().parse_args([flag, value])
     assert f"argument {flag}: must be a whole number of at least {minimum}, got '{value}'" in capsys.readouterr().err
 
 
