@@ -124,6 +124,23 @@ def test_starter_checkpoint_tool_writes_half_precision_weights_that_load(tmp_pat
         torch.testing.assert_close(value, original[key], rtol=1e-3, atol=1e-4)
 
 
+def test_starter_checkpoint_tool_averages_several_weights_in_float32_on_request(tmp_path, seeded_checkpoints):
+    """A model soup: two IFRNet_S files become their parameter-wise mean, kept in float32 for further training."""
+    from tools import make_starter_checkpoint
+
+    first = torch.load(seeded_checkpoints["IFRNet_S"], weights_only=True)
+    second = {key: value * 3 + 1 for key, value in first.items()}
+    torch.save(second, tmp_path / "second.pth")
+    output = tmp_path / "soup.pth"
+    make_starter_checkpoint.main(["--weights", str(seeded_checkpoints["IFRNet_S"]), str(tmp_path / "second.pth"),
+                                  "--output", str(output), "--precision", "float32"])
+    stored = torch.load(output, weights_only=True)
+    assert stored.keys() == first.keys()
+    for key, value in stored.items():
+        assert value.dtype == torch.float32
+        torch.testing.assert_close(value, first[key] * 2 + 0.5, rtol=1e-6, atol=1e-6)  # (x + 3x + 1) / 2
+
+
 def run_demo_cli(run_main, *args):
     """demo_2x in-process (conftest's run_main): (exit code, stderr)."""
     import demo_2x
