@@ -7,7 +7,7 @@ Videos are found by listing ``<root>/<split>``, so the official split and your o
 alike. Each video is cut into windows of ``factor + 1`` frames with stride ``factor`` (9 and 8 for
 8x): frames 0 and 8 are the inputs, frames 1..7 the targets at t = k/8. Training windows get the
 reference's augmentations (no flows, unless ``flow_labels`` asks for DIS labels computed on each
-training crop); test windows a centre crop (512x512 in the paper's protocol).
+training crop, :data:`FLOW_LABEL_KINDS`); test windows a centre crop (512x512 in the paper's protocol).
 With ``spans``, each training item is instead one target of a sub-window: several factors (2x, 4x
 and 8x) are trained at once from the same windows.
 A gap in a video's numbered frames, or a frame that cannot be opened, stops at start-up
@@ -36,7 +36,11 @@ from datasets.augment import (
 from utils.errors import InputError
 from utils.image_io import image_files, image_size, read_image
 
-__all__ = ["list_videos", "check_video_frames", "video_windows", "GoProWindows"]
+__all__ = ["list_videos", "check_video_frames", "video_windows", "GoProWindows", "FLOW_LABEL_KINDS"]
+
+# Pseudo labels GoProWindows can compute on each training crop: "dis", OpenCV DIS from each target
+# to the two inputs (as Vimeo90K's labels); "dis_linear", DIS between the inputs carried to t.
+FLOW_LABEL_KINDS = ("dis", "dis_linear")
 
 
 Item = Tuple[torch.Tensor, torch.Tensor, torch.Tensor, torch.Tensor, torch.Tensor]
@@ -117,7 +121,11 @@ class GoProWindows(Dataset):
     alike. ``flow_labels='dis'`` (training only, not the paper's recipe) fills it with pseudo labels
     as Vimeo90K's, one (4, H, W) pair per target (t->0 then t->1): OpenCV's DIS flow from each target
     to the two inputs, computed on the augmented crop (so no flow has to follow a flip or a time
-    reversal), a few milliseconds per pair at 224x224. Training items are augmented with a ``crop_size`` crop (reversed time reverses the
+    reversal), a few milliseconds per pair at 224x224. ``flow_labels='dis_linear'`` instead takes
+    DIS between the two inputs only and carries it to each t by linear motion
+    (:func:`utils.flow_estimation.middle_flows`): the flows the DIS-at-t baseline warps with, which
+    never see the target, so a target one frame from an input is not labelled from a sub-pixel
+    flow estimated over that one frame. Training items are augmented with a ``crop_size`` crop (reversed time reverses the
     targets, so each target keeps its time); test items are centre-cropped to ``eval_crop_size``
     (None: whole frames).
 
@@ -157,13 +165,13 @@ class GoProWindows(Dataset):
         self.epoch = 0
         self.probabilities = probabilities
         self.spans = None if spans is None else tuple(int(span) for span in spans)
-        if flow_labels not in (None, "dis"):
-            raise InputError(f"unknown flow labels {flow_labels!r}; expected 'dis' or none")
-        if flow_labels == "dis":
+        if flow_labels not in (None, *FLOW_LABEL_KINDS):
+            raise InputError(f"unknown flow labels {flow_labels!r}; expected {' or '.join(map(repr, FLOW_LABEL_KINDS))} or none")
+        if flow_labels is not None:
             try:
                 import cv2  # noqa: F401 (checked here, at start-up, not at the first batch in a worker)
             except ImportError:
-                raise InputError("--flow_labels dis needs OpenCV: pip install opencv-python-headless") from None
+                raise InputError(f"--flow_labels {flow_labels} needs OpenCV: pip install opencv-python-headless") from None
         self.flow_labels = flow_labels
         self._estimator = None  # built on first use, in the data worker
         self.windows: List[List[Path]] = []
@@ -247,11 +255,19 @@ class GoProWindows(Dataset):
 
             if torch.utils.data.get_worker_info() is not None:
                 cv2.setNumThreads(1)  # the data workers are the parallelism; OpenCV's threads would oversubscribe
-            self._estimator = build_estimator(self.flow_labels)
+            self._estimator = build_estimator("dis")
         if frames.dtype != torch.uint8:  # the 2x upscale gives float frames in [0, 255]
             frames = frames.round().clamp(0, 255).to(torch.uint8)
         images = frames.permute(0, 2, 3, 1).numpy()
-        sources = [images[target] for target in targets for _ in ends]
-        flows = self._estimator(sources, [images[end] for _ in targets for end in ends])
+        if self.flow_labels == "dis_linear":
+            from utils.flow_estimation import middle_flows
+
+            first, last = ends
+            flow_01, flow_10 = self._estimator([images[first], images[last]], [images[last], images[first]])
+            flows = [flow for target in targets
+                     for flow in middle_flows(flow_01, flow_10, (target - first) / (last - first))]
+        else:
+            sources = [images[target] for target in targets for _ in ends]
+            flows = self._estimator(sources, [images[end] for _ in targets for end in ends])
         pairs = np.stack([np.concatenate(flows[i : i + 2], axis=2) for i in range(0, len(flows), 2)])
-        return torch.from_numpy(pairs).permute(0, 3, 1, 2).contiguous()
+        return torch.from_numpy(pairs.astype(np.float32, copy=False)).permute(0, 3, 1, 2).contiguous()

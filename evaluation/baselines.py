@@ -32,6 +32,7 @@ import numpy as np
 import torch
 
 from evaluation.scoring import Predicted, score_predictions
+from utils.flow_estimation import middle_flows
 from utils.image_io import image_to_tensor, tensor_to_image
 from utils.metrics import calculate_psnr, count_exact, mean_psnr
 from utils.warp import warp
@@ -62,13 +63,6 @@ def _dis(preset: str):
     from utils.flow_estimation import DISFlow
 
     return DISFlow(preset)
-
-
-def middle_flows(flow_01: np.ndarray, flow_10: np.ndarray, t: float) -> Tuple[np.ndarray, np.ndarray]:
-    """Super SloMo's approximation of the flows t -> 0 and t -> 1 from the flows 0 -> 1 and 1 -> 0."""
-    flow_t0 = -(1.0 - t) * t * flow_01 + t * t * flow_10
-    flow_t1 = (1.0 - t) * (1.0 - t) * flow_01 - t * (1.0 - t) * flow_10
-    return flow_t0, flow_t1
 
 
 def dis_frames(frame0: np.ndarray, frame1: np.ndarray, timesteps: Sequence[float], *, preset: str = "medium") -> List[np.ndarray]:

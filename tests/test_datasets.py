@@ -309,6 +309,32 @@ def test_gopro_dis_flow_labels_point_from_each_target_to_its_inputs(tmp_path):
         GoProWindows(root, "train", crop_size=(96, 96), flow_labels="raft")
 
 
+def test_gopro_dis_linear_labels_follow_the_inputs_motion_not_the_target(tmp_path):
+    """--flow_labels dis_linear: labels from DIS between the two inputs, carried to t by linear motion,
+    whatever the target shows. A window whose middle frame repeats its first: 'dis' labels that
+    target as not having moved (t->0 ~ 0), 'dis_linear' as half-way (t->0 = -4 px, t->1 = +4 px),
+    and every other target as linear motion (content moving 1 px a frame: -j and +(8 - j) px; DIS
+    between the ends of a 96 px crop loses track at 2 px a frame, 16 px across the window)."""
+    from utils.image_io import read_image, write_image
+
+    root = _moving_texture(tmp_path, shift=1)
+    frames = sorted((root / "train" / "clip").iterdir())
+    write_image(frames[4], read_image(frames[0]))
+    still = AugmentProbabilities(upscale=0, reverse_channels=0, flip_vertical=0, flip_horizontal=0, transpose=0,
+                                 reverse_time=0)
+    inner = (slice(24, -24), slice(24, -24))
+
+    def horizontal(flow_labels):
+        flow = GoProWindows(root, "train", crop_size=(96, 96), probabilities=still, flow_labels=flow_labels)[0][3]
+        assert flow.shape == (7, 4, 96, 96) and flow.dtype == torch.float32
+        return [(pair[0][inner].median().item(), pair[2][inner].median().item()) for pair in flow]
+
+    linear, per_target = horizontal("dis_linear"), horizontal("dis")
+    for j, (u0, u1) in enumerate(linear, start=1):
+        assert u0 == pytest.approx(-j, abs=0.25) and u1 == pytest.approx(8 - j, abs=0.25)
+    assert per_target[3][0] == pytest.approx(0, abs=0.25) and per_target[3][1] == pytest.approx(8, abs=0.25)
+
+
 def _whole_frames(root):
     """The nine frames of the first window, unaugmented, for telling which frame an item holds."""
     img0, imgt, img1, _, _ = GoProWindows(root, "train", augment=False, eval_crop_size=None)[0]

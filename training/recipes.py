@@ -13,7 +13,7 @@ from typing import Any, Callable, Dict, Tuple
 
 from torch.utils.data import Dataset
 
-from datasets.gopro import GoProWindows
+from datasets.gopro import FLOW_LABEL_KINDS, GoProWindows
 from datasets.vimeo90k import Vimeo90KTriplets
 
 __all__ = ["Recipe", "VIMEO90K", "GOPRO", "crop_pair"]
@@ -98,11 +98,12 @@ def _gopro_arguments(parser: argparse.ArgumentParser) -> None:
     )
     parser.add_argument(
         "--flow_labels",
-        choices=("none", "dis"),
+        choices=("none", *FLOW_LABEL_KINDS),
         default="none",
-        help="flow distillation towards OpenCV DIS flows from each target to the two inputs, computed on every "
-        "training crop (not the paper's recipe: GoPro has no labels; helps a short run learn large motion; "
-        "default: none)",
+        help="flow distillation towards OpenCV DIS flows computed on every training crop (not the paper's recipe: "
+        "GoPro has no labels; helps a short run learn large motion): dis, from each target to the two inputs; "
+        "dis_linear, between the two inputs, carried to t by linear motion as the DIS-at-t baseline warps "
+        "(default: none)",
     )
     parser.add_argument(
         "--eval_crop_size",

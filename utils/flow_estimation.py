@@ -16,7 +16,7 @@ flows (u, v) such that ``warp(target, flow) ~ source``.
 from __future__ import annotations
 
 from pathlib import Path
-from typing import Callable, List, Optional, Sequence, Union
+from typing import Callable, List, Optional, Sequence, Tuple, Union
 
 import numpy as np
 import torch
@@ -25,7 +25,7 @@ from utils.errors import InputError
 from utils.padding import InputPadder
 from utils.weights_file import WeightsFileError, load_weights_file
 
-__all__ = ["ESTIMATORS", "DIS_PRESETS", "FlowEstimator", "DISFlow", "RAFTFlow", "build_estimator"]
+__all__ = ["ESTIMATORS", "DIS_PRESETS", "FlowEstimator", "DISFlow", "RAFTFlow", "build_estimator", "middle_flows"]
 
 ESTIMATORS = ("raft_large", "raft_small", "dis")
 DIS_PRESETS = ("ultrafast", "fast", "medium")
@@ -163,3 +163,15 @@ def build_estimator(
     if name in ("raft_large", "raft_small"):
         return RAFTFlow(name, weights, device, num_flow_updates)
     raise InputError(f"unknown flow estimator {name!r}; expected one of {', '.join(ESTIMATORS)}")
+
+
+def middle_flows(flow_01: np.ndarray, flow_10: np.ndarray, t: float) -> Tuple[np.ndarray, np.ndarray]:
+    """Super SloMo's approximation (Jiang et al. 2018, eq. 4) of the flows t -> 0 and t -> 1 from the
+    flows 0 -> 1 and 1 -> 0: linear motion, a point's flow at t taken at the same pixel in the nearer frame.
+
+    The flows at t are not observable without the frame at t; this is how the DIS-at-t baseline
+    warps, and what ``--flow_labels dis_linear`` distils towards.
+    """
+    flow_t0 = -(1.0 - t) * t * flow_01 + t * t * flow_10
+    flow_t1 = (1.0 - t) * (1.0 - t) * flow_01 - t * (1.0 - t) * flow_10
+    return flow_t0, flow_t1
