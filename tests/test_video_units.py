@@ -21,6 +21,7 @@ from PIL import Image
 import video.convert
 from utils.errors import InputError
 from video.convert import ConversionJob, SourcePart, check_job, convert
+from video.orientation import Orientation, orientation_from_matrix
 from video.pipeline import HeldFrameFilter, PipelineStats, StreamOptions, interpolate_stream, pair_step
 from video.sources import FrameFolderSource
 from video.timing import OutputClock, OutputSlot
@@ -315,3 +316,28 @@ def test_a_target_fps_needs_no_factor(tmp_path):
     folder = frame_folder(tmp_path / "in", [10, 20, 30])
     with check_job(ConversionJob(input=folder, output=tmp_path / "out", factor=None, fps=Fraction(60))) as checked:
         assert checked.rate == 60
+
+
+
+def _display_matrix(a: float, b: float, c: float, d: float) -> List[int]:
+    """FFmpeg's display matrix (16.16 fixed point for the 2x2 part, 2.30 for the last column)."""
+    return [round(a * 65536), round(b * 65536), 0, round(c * 65536), round(d * 65536), 0, 0, 0, 1 << 30]
+
+
+@pytest.mark.parametrize("scale_x, scale_y", [(1, 1), (2, 2), (0.5, 0.5), (1.5, 1)])
+def test_a_scaled_quarter_turn_or_mirror_is_still_that_turn_or_mirror(scale_x, scale_y):
+    """A player may also scale (or stretch) what a display matrix turns; the written frames keep their
+    pixel size and still need the turn and the mirror, not the tilt treatment (frames left as stored)."""
+    turn = orientation_from_matrix(_display_matrix(0, -scale_y, scale_x, 0))  # x' = s y, y' = -s x
+    assert turn == Orientation(transpose=True, flip_rows=True, flip_columns=False)
+    mirror = orientation_from_matrix(_display_matrix(-scale_x, 0, 0, scale_y))
+    assert mirror == Orientation(transpose=False, flip_rows=False, flip_columns=True)
+    assert orientation_from_matrix(_display_matrix(scale_x, 0, 0, scale_y)).is_identity
+
+
+def test_a_tilted_or_empty_display_matrix_is_left_to_the_player():
+    cos, sin = np.cos(np.radians(30)), np.sin(np.radians(30))
+    assert orientation_from_matrix(_display_matrix(cos, sin, -sin, cos)) is None
+    assert orientation_from_matrix(_display_matrix(2 * cos, 2 * sin, -2 * sin, 2 * cos)) is None
+    assert orientation_from_matrix(_display_matrix(0, 0, 0, 0)) is None
+    assert orientation_from_matrix(None) == Orientation()

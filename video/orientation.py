@@ -49,18 +49,22 @@ class Orientation:
 def orientation_from_matrix(matrix: Optional[Sequence[int]]) -> Optional[Orientation]:
     """The orientation a player shows frames with, from FFmpeg's 3x3 display matrix (9 int32, as in
     a frame's side data); the identity for None; None for a matrix that is not a quarter turn
-    and/or a mirror (a 30 degree tilt, a scaling): those are left to a player.
+    and/or a mirror (a 30 degree tilt): that is left to a player.
 
     FFmpeg's matrix maps a stored pixel (x, y), y down, to the shown one: x' = a x + c y,
-    y' = b x + d y with a, b, c, d = matrix[0], matrix[1], matrix[3], matrix[4]."""
+    y' = b x + d y with a, b, c, d = matrix[0], matrix[1], matrix[3], matrix[4]. A scaling on top
+    of a quarter turn or a mirror (a player shows the frame larger, or stretched) still gives the
+    turn and mirror: the frames keep their pixel size, only the display size is the player's.
+    """
     if matrix is None:
         return Orientation()
-    entries = [matrix[0] / _ONE, matrix[1] / _ONE, matrix[3] / _ONE, matrix[4] / _ONE]
-    a, b, c, d = (round(value) for value in entries)
-    if any(abs(value - whole) > 1e-3 for value, whole in zip(entries, (a, b, c, d))):
+    a, b, c, d = (matrix[i] / _ONE for i in (0, 1, 3, 4))
+    tolerance = 1e-3 * max(abs(a), abs(b), abs(c), abs(d))  # relative, so a scaled matrix is judged as an unscaled one
+    zero = lambda value: abs(value) <= tolerance  # noqa: E731
+    if tolerance == 0:
         return None
-    if b == c == 0 and abs(a) == abs(d) == 1:  # x' = a x, y' = d y
+    if zero(b) and zero(c) and not (zero(a) or zero(d)):  # x' = a x, y' = d y
         return Orientation(transpose=False, flip_rows=d < 0, flip_columns=a < 0)
-    if a == d == 0 and abs(b) == abs(c) == 1:  # x' = c y, y' = b x: transposed, then flipped
+    if zero(a) and zero(d) and not (zero(b) or zero(c)):  # x' = c y, y' = b x: transposed, then flipped
         return Orientation(transpose=True, flip_rows=b < 0, flip_columns=c < 0)
     return None
