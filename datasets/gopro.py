@@ -270,4 +270,4 @@ class GoProWindows(Dataset):
             sources = [images[target] for target in targets for _ in ends]
             flows = self._estimator(sources, [images[end] for _ in targets for end in ends])
         pairs = np.stack([np.concatenate(flows[i : i + 2], axis=2) for i in range(0, len(flows), 2)])
-        return torch.from_numpy(pairs.astype(np.float32, copy=False)).permute(0, 3, 1, 2).contiguous()
+        return torch.from_numpy(pairs).permute(0, 3, 1, 2).contiguous()

@@ -160,11 +160,11 @@ def _train_gopro(data_root, cwd, *extra):
 
 
 def test_gopro_training_with_dis_labels_has_a_distillation_term(tmp_path):
-    """--flow_labels dis turns the flow loss on (the paper's GoPro recipe, the default, has none)."""
+    """--flow_labels dis or dis_linear turns the flow loss on (the paper's GoPro recipe, the default, has none)."""
     import re
 
     root = make_gopro(tmp_path / "GOPRO", train_videos=2, test_videos=1, frames_per_video=9, size=(64, 96))
-    for flags, state in (((), "off"), (("--flow_labels", "dis"), "on")):
+    for flags, state in (((), "off"), (("--flow_labels", "dis"), "on"), (("--flow_labels", "dis_linear"), "on")):
         result = _train_gopro(root, tmp_path, "--log_interval", "1", "--overwrite", *flags)
         assert result.returncode == 0, result.stderr
         assert f"flow loss {state}" in result.stdout

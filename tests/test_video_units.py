@@ -318,7 +318,6 @@ def test_a_target_fps_needs_no_factor(tmp_path):
         assert checked.rate == 60
 
 
-
 def _display_matrix(a: float, b: float, c: float, d: float) -> List[int]:
     """FFmpeg's display matrix (16.16 fixed point for the 2x2 part, 2.30 for the last column)."""
     return [round(a * 65536), round(b * 65536), 0, round(c * 65536), round(d * 65536), 0, 0, 0, 1 << 30]

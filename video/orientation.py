@@ -60,9 +60,9 @@ def orientation_from_matrix(matrix: Optional[Sequence[int]]) -> Optional[Orienta
         return Orientation()
     a, b, c, d = (matrix[i] / _ONE for i in (0, 1, 3, 4))
     tolerance = 1e-3 * max(abs(a), abs(b), abs(c), abs(d))  # relative, so a scaled matrix is judged as an unscaled one
-    zero = lambda value: abs(value) <= tolerance  # noqa: E731
     if tolerance == 0:
         return None
+    zero = lambda value: abs(value) <= tolerance  # noqa: E731
     if zero(b) and zero(c) and not (zero(a) or zero(d)):  # x' = a x, y' = d y
         return Orientation(transpose=False, flip_rows=d < 0, flip_columns=a < 0)
     if zero(a) and zero(d) and not (zero(b) or zero(c)):  # x' = c y, y' = b x: transposed, then flipped
