@@ -20,6 +20,7 @@ from typing import Optional
 from models import MODEL_NAMES
 from models.checkpoint import add_weights_arguments
 from models.interpolator import Interpolator
+from models.timestep_policy import add_timesteps_argument, datasets_for
 from utils.cli import interrupt_on_sigterm, run_cli, whole_number_at_least
 from utils.device import DEVICE_CHOICES, autotune_convolutions, resolve_device
 from utils.errors import InputError
@@ -59,7 +60,8 @@ def build_parser() -> argparse.ArgumentParser:
     parser.add_argument("--input_fps", type=rate_arg, default=parse_rate("25"),
                         help="frame rate of a folder of frames (default: 25; ignored for video files)")
     parser.add_argument("--model_name", choices=MODEL_NAMES, default="IFRNet", help="network width (default: IFRNet)")
-    add_weights_arguments(parser)
+    add_weights_arguments(parser, dataset=None)
+    add_timesteps_argument(parser)
     parser.add_argument("--device", choices=DEVICE_CHOICES, default="auto", help="auto takes CUDA when available")
     parser.add_argument("--scale_factor", default="auto",
                         help="resolution the flow is estimated at: 1, 0.5, 0.25 ... or auto (1 up to 1080p, 0.5 at 4K, 0.25 at 8K; default)")
@@ -124,17 +126,25 @@ def main(argv: Optional[list] = None) -> None:
         **{name: getattr(args, name) for name in ("dedup", "loop", "montage", "image_format", "quality", "start", "duration")},
     )
     # Bad flags and paths fail before the model loads; the input stays open, read up to --start, for convert.
+    log = logging.getLogger("ifrnet.video")
     with check_job(job) as checked:
+        timesteps = checked.timesteps
         interpolator = Interpolator.load(args.model_name, args.checkpoint, args.device,
                                          scale_factor=args.scale_factor, precision=args.precision,
-                                         batch_size=args.batch_size, offline=args.offline, tta=args.tta,
+                                         batch_size=args.batch_size, dataset=datasets_for(timesteps),
+                                         offline=args.offline, tta=args.tta, timesteps=args.timesteps,
                                          progress=not (args.quiet or args.no_progress))
         autotune_convolutions(interpolator.device)  # every frame of a video has one size
         if interpolator.weights_note:
-            logging.getLogger("ifrnet.video").warning("%s", interpolator.weights_note)
+            log.warning("%s", interpolator.weights_note)
+        log.info("weights: %s", Path(interpolator.checkpoint).name)
+        if interpolator.timestep_note:
+            log.log(logging.INFO if interpolator.timestep_mode == "bisect" else logging.WARNING, "%s", interpolator.timestep_note)
+        if timesteps:
+            interpolator.note_approximations([float(t) for t in timesteps])
         interrupt_on_sigterm()  # the temporary output is removed
         stats = convert(checked, interpolator.interpolate)
-    logging.getLogger("ifrnet.video").info(
+    log.info(
         "wrote %s: %d frames from %d (%d interpolated, %d scene cut%s) in %.1f s",
         args.output, stats.frames_out, stats.frames_in, stats.interpolated, stats.scene_cuts,
         "" if stats.scene_cuts == 1 else "s", stats.total_seconds)

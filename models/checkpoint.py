@@ -17,7 +17,7 @@ import argparse
 import hashlib
 import urllib.parse
 from pathlib import Path
-from typing import Any, Dict, Mapping, NamedTuple, Optional, Union
+from typing import Any, Dict, Mapping, NamedTuple, Optional, Sequence, Union
 
 import torch
 import torch.nn as nn
@@ -92,7 +92,7 @@ class ResolvedWeights(NamedTuple):
 def resolve_weights(
     model_name: str,
     checkpoint: Optional[Union[str, Path]] = None,
-    dataset: str = "Vimeo90K",
+    dataset: Union[str, Sequence[str]] = "Vimeo90K",
     *,
     starter: Optional[Path] = None,
     other_variant: bool = True,
@@ -103,9 +103,11 @@ def resolve_weights(
 
     1. ``checkpoint`` when given (it always wins); an http(s) URL is downloaded once into
        ``checkpoints/from_url/`` and verified, later runs use the cached file.
-    2. Else the published checkpoint of the variant and ``dataset``; when it is missing it is
-       downloaded first (progress on stderr), unless ``offline`` or ``IFRNET_OFFLINE=1``. A file
-       whose SHA-256 differs from the one recorded at download is refused.
+    2. Else the published checkpoint of the variant and ``dataset`` (or of the first of several
+       datasets, in order of preference, that can be had); a missing one is downloaded first
+       (progress on stderr), unless ``offline`` or ``IFRNET_OFFLINE=1``. A file whose SHA-256
+       differs from the one recorded at download is refused. Another than the first dataset's
+       weights come with a note saying so.
     3. Else this project's starter weights (an IFRNet_S, so the variant changes), with a note
        saying so, why, and how to get the published ones.
 
@@ -118,32 +120,52 @@ def resolve_weights(
         if is_url(checkpoint):
             return ResolvedWeights(model_name, _cached_url_checkpoint(str(checkpoint), offline, progress), None)
         return ResolvedWeights(model_name, Path(checkpoint), None)
-    entry = find_published(model_name, dataset)
-    published = CHECKPOINT_DIR / entry.path
-    if published.is_file():
-        problem = check_recorded_sum(CHECKPOINT_DIR, entry.path)
-        if problem:
-            raise CheckpointError(f"{problem}; download it again with {_download_command(entry)}")
-        return ResolvedWeights(model_name, published, None)
+    entries = [find_published(model_name, name) for name in ((dataset,) if isinstance(dataset, str) else dataset)]
+    preferred = entries[0]
     starter = CHECKPOINT_DIR / STARTER_CHECKPOINT if starter is None else Path(starter)
     can_fall_back = starter.is_file() and (other_variant or model_name == STARTER_MODEL_NAME)
-    if downloads_disabled(offline):
-        why = f"downloads are off: {OFFLINE_VARIABLE}=1 or --offline"
-    else:
-        try:
-            return ResolvedWeights(model_name, download_published(entry, progress=progress), None)
-        except FetchError as error:
-            if not can_fall_back:
-                raise
-            why = str(error)
+    offline = downloads_disabled(offline)
+    why, first_error = f"downloads are off: {OFFLINE_VARIABLE}=1 or --offline", None
+    for entry in entries:
+        path = _present_published(entry)
+        if path is None and not offline:
+            try:
+                path = download_published(entry, progress=progress)
+            except FetchError as error:
+                if first_error is None:
+                    first_error, why = error, str(error)
+        if path is not None:
+            return ResolvedWeights(model_name, path, None if entry is preferred else _instead_note(preferred, entry, why))
+    if first_error is not None and not can_fall_back:
+        raise first_error
+    published = CHECKPOINT_DIR / preferred.path
     if not can_fall_back:
         return ResolvedWeights(model_name, published, None)
     # One short line: the run goes on, so the user must see at once that these are not the paper's weights.
     note = (
         f"{published} not found ({why}); running the starter weights instead ({STARTER_MODEL_NAME}, much weaker "
-        f"than the paper's); to get the paper's: {_download_command(entry)}"
+        f"than the paper's); to get the paper's: {_download_command(preferred)}"
     )
     return ResolvedWeights(STARTER_MODEL_NAME, starter, note)
+
+
+def _present_published(entry: PublishedCheckpoint) -> Optional[Path]:
+    """The published file of ``entry`` when it is on disk (refused if it changed since its download)."""
+    path = CHECKPOINT_DIR / entry.path
+    if not path.is_file():
+        return None
+    problem = check_recorded_sum(CHECKPOINT_DIR, entry.path)
+    if problem:
+        raise CheckpointError(f"{problem}; download it again with {_download_command(entry)}")
+    return path
+
+
+def _instead_note(preferred: PublishedCheckpoint, used: PublishedCheckpoint, why: str) -> str:
+    """The note for running another dataset's published weights than the preferred ones."""
+    caveat = (" (trained for t = 1/2 only: other timesteps are made by bisection, to the nearest 1/16)"
+              if used.task == "Vimeo90K" else "")
+    return (f"{CHECKPOINT_DIR / preferred.path} not found ({why}); running {used.file_name} instead{caveat}; "
+            f"to get the {preferred.task} weights: {_download_command(preferred)}")
 
 
 def _download_command(entry: PublishedCheckpoint) -> str:
@@ -337,16 +359,21 @@ def verify_published(entry: PublishedCheckpoint, path: Union[str, Path]) -> None
     verify_weights_file(path, entry.variant, entry.parameters)
 
 
-def add_weights_arguments(parser: argparse.ArgumentParser, *, dataset: str = "Vimeo90K") -> None:
+def add_weights_arguments(parser: argparse.ArgumentParser, *, dataset: Optional[str] = "Vimeo90K") -> None:
     """``--checkpoint`` and ``--offline``, the same in every tool that loads weights.
 
-    ``--checkpoint`` stays a string so an http(s) URL survives (``Path`` would fold its ``//``).
+    ``dataset=None`` for a tool that picks the published weights by the job's timesteps
+    (:func:`models.timestep_policy.datasets_for`). ``--checkpoint`` stays a string so an http(s)
+    URL survives (``Path`` would fold its ``//``).
     """
-    example = published_checkpoint_path("IFRNet", dataset, root=Path("checkpoints"))
+    if dataset is None:
+        default = ("the published checkpoint of the variant, downloaded on first use: Vimeo90K when every new "
+                   "frame is at a multiple of 1/2^k (2x, 4x, 8x), GoPro for other timesteps (e.g. 24 -> 60 fps)")
+    else:
+        example = published_checkpoint_path("IFRNet", dataset, root=Path("checkpoints"))
+        default = f"the published {dataset} checkpoint of the variant, e.g. {example}, downloaded on first use"
     parser.add_argument(
-        "--checkpoint", default=None,
-        help=f"weights file or http(s) URL (downloaded once, verified; default: the published {dataset} checkpoint "
-        f"of the variant, e.g. {example}, downloaded on first use)")
+        "--checkpoint", default=None, help=f"weights file or http(s) URL (downloaded once, verified; default: {default})")
     parser.add_argument(
         "--offline", action="store_true",
         help=f"never download: without the published checkpoint use the starter weights (same as {OFFLINE_VARIABLE}=1)")

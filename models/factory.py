@@ -20,7 +20,7 @@ with the rules of the options checked before anything slow happens:
 from __future__ import annotations
 
 from pathlib import Path
-from typing import Optional, Union
+from typing import Optional, Sequence, Union
 
 import torch
 
@@ -53,7 +53,7 @@ def create_model(
     name: str = "IFRNet",
     *,
     weights: WeightsSetting = PUBLISHED,
-    dataset: str = "Vimeo90K",
+    dataset: Union[str, Sequence[str]] = "Vimeo90K",
     other_variant: bool = True,
     offline: bool = False,
     progress: bool = True,

@@ -9,15 +9,18 @@ tool, the web app and ``hubconf.py`` all go through it.
 """
 from __future__ import annotations
 
+import logging
 import numbers
+from fractions import Fraction
 from pathlib import Path
-from typing import List, Optional, Sequence, Tuple, Union
+from typing import Dict, List, Optional, Sequence, Tuple, Union
 
 import numpy as np
 import torch
 
 from models.factory import PUBLISHED, create_model
 from models.network import Fields, IFRNet
+from models.timestep_policy import NEAREST_GRID, TIMESTEP_MODES, BisectionPlan, choose_mode, honours_timestep, plan_bisection
 from models.tta import DEFAULT_TTA, TRANSFORMS, averaged_inference
 from utils.device import resolve_device
 from utils.errors import InputError
@@ -38,6 +41,8 @@ __all__ = [
 # frame (padded to 1920x1088) still runs at full resolution, a 4K frame at 0.5, 8K at 0.25.
 AUTO_SCALE_PIXEL_BUDGET = 1920 * 1088
 AUTO_SCALE_CHOICES = (1.0, 0.5, 0.25)
+
+log = logging.getLogger("ifrnet.timesteps")
 
 ScaleSetting = Union[float, str]  # a number, or "auto"
 TTASetting = Union[bool, Sequence[str]]  # True for the default transforms, or their names
@@ -114,19 +119,24 @@ class Interpolator:
         scale_factor: ScaleSetting = 1.0,
         batch_size: Optional[int] = None,
         tta: TTASetting = False,
+        timesteps: str = "auto",
     ) -> None:
         """Wrap a built model (``models.create_model``); :meth:`load` builds and loads one by name.
 
         ``model_name``, ``checkpoint`` and ``weights_note`` come from the model's
         ``weights_source`` (set by ``create_model``; None for a model built otherwise).
+        ``honours_timestep`` is decided here, once, from the weights.
         """
-        self._check_options(scale_factor, batch_size, tta)
+        self._check_options(scale_factor, batch_size, tta, timesteps)
         source = getattr(model, "weights_source", None)
         self.model_name, self.checkpoint, self.weights_note = source if source is not None else (None, None, None)
         self.device = resolve_device(device) if isinstance(device, str) else device
         self.scale_setting = _parse_scale(scale_factor)
         self.batch_size = batch_size
         self.tta = _tta_transforms(tta)
+        self.honours_timestep = honours_timestep(model)
+        self.timestep_mode = choose_mode(timesteps, self.honours_timestep)
+        self._approximation_noted = False
         self.model = model.to(self.device).eval()
         if self.device.type == "cuda":
             # channels-last lets tensor cores run the convolutions without transposes.
@@ -143,33 +153,60 @@ class Interpolator:
         lean: bool = True,
         precision: Union[str, torch.dtype] = "fp32",
         batch_size: Optional[int] = None,
-        dataset: str = "Vimeo90K",
+        dataset: Union[str, Sequence[str]] = "Vimeo90K",
         offline: bool = False,
         tta: TTASetting = False,
+        timesteps: str = "auto",
         progress: bool = True,
     ) -> "Interpolator":
         """An Interpolator for the named variant with ``checkpoint``'s weights.
 
         Without ``checkpoint``: the published weights of ``dataset`` (downloaded on first use
-        unless ``offline``), else the starter weights, in which case ``weights_note`` says so (the
-        tools print it). ``lean`` (default True, as every tool runs) and ``precision`` ("fp32",
+        unless ``offline``; several datasets are tried in order, e.g. ``("GoPro", "Vimeo90K")``,
+        what :func:`models.timestep_policy.datasets_for` picks for a job's timesteps), else the
+        starter weights, in which case ``weights_note`` says so (the tools print it). ``lean`` (default True, as every tool runs) and ``precision`` ("fp32",
         "bf16" on a CPU with native bfloat16, "fp16" on CUDA, or "auto" for the device's fast
         choice) build the model (:func:`models.create_model`). Options are checked before the
         (slow) load.
         """
         device = resolve_device(device) if isinstance(device, str) else device
-        cls._check_options(scale_factor, batch_size, tta)
+        cls._check_options(scale_factor, batch_size, tta, timesteps)
         model = create_model(model_name, weights=PUBLISHED if checkpoint is None else checkpoint, dataset=dataset,
                              offline=offline, progress=progress, lean=lean, precision=precision, device=device)
-        return cls(model, device, scale_factor=scale_factor, batch_size=batch_size, tta=tta)
+        return cls(model, device, scale_factor=scale_factor, batch_size=batch_size, tta=tta, timesteps=timesteps)
 
     @staticmethod
-    def _check_options(scale_factor: ScaleSetting, batch_size: Optional[int], tta: TTASetting) -> None:
+    def _check_options(scale_factor: ScaleSetting, batch_size: Optional[int], tta: TTASetting, timesteps: str) -> None:
         """Refuse bad options before anything slow happens."""
         _parse_scale(scale_factor)
         _tta_transforms(tta)
         if batch_size is not None and batch_size < 1:
             raise InputError(f"batch_size must be at least 1, got {batch_size}")
+        if timesteps not in TIMESTEP_MODES:
+            raise InputError(f"timesteps must be one of {', '.join(TIMESTEP_MODES)}, got {timesteps!r}")
+
+    @property
+    def timestep_note(self) -> Optional[str]:
+        """One line for the user when the weights ignore t (the tools print it), else None."""
+        if self.honours_timestep:
+            return None
+        if self.timestep_mode == "bisect":
+            return ("these weights ignore t (trained for t = 1/2 only): the in-between frames are made by "
+                    "recursive bisection, each at t = 1/2 between two earlier ones")
+        return "these weights ignore t and timesteps=direct was asked: every in-between frame is the middle frame"
+
+    def note_approximations(self, timesteps: Sequence[float]) -> None:
+        """Log once, on the first call whose ``timesteps`` bisection cannot reach exactly, which
+        time they run at instead and the largest error. A tool that knows all the timesteps of a
+        job passes them here first, so that the line gives the job's largest error."""
+        if self.timestep_mode != "bisect" or self._approximation_noted:
+            return
+        plan = plan_bisection(timesteps)
+        if plan.approximated:
+            self._approximation_noted = True
+            shown = ", ".join(f"{t:.4g}" for t in plan.approximated[:3]) + (", ..." if len(plan.approximated) > 3 else "")
+            log.warning("timesteps %s are no multiple of 1/2^k: they run at the nearest multiple of 1/%d "
+                        "(largest time error %.4f of the frame interval)", shown, NEAREST_GRID, plan.largest_error)
 
     def scale_for(self, height: int, width: int) -> float:
         """The scale the flow network runs at for frames of this size."""
@@ -224,25 +261,80 @@ class Interpolator:
         img0, img1 = self._to_device(frame0), self._to_device(frame1)
         padder = InputPadder(img0.shape, multiple=pad_multiple_for_scale(scale), mode="replicate")
         img0, img1 = padder.pad(img0, img1)
+        if self.timestep_mode == "bisect":
+            self.note_approximations(timesteps)
+            return self._bisect(img0, img1, padder, scale, plan_bisection(timesteps), with_fields)
         chunk = self.batch_size or len(timesteps)
         frames: List[np.ndarray] = []
         fields: List[Fields] = []
         for start in range(0, len(timesteps), chunk):
             embt = torch.tensor(timesteps[start : start + chunk], dtype=torch.float32, device=self.device).view(-1, 1, 1, 1)
-            if self.tta:
-                preds = averaged_inference(self.model, img0, img1, embt, scale, self.tta)
-            else:
-                preds = self.model.inference(img0, img1, embt, scale_factor=scale, return_fields=with_fields)
-            if with_fields:
-                preds, chunk_fields = preds
-                cropped = [padder.unpad(field.float()).cpu() for field in chunk_fields]
-                fields.extend(Fields(*parts) for parts in zip(*cropped))
-            preds = padder.unpad(preds.float())
-            if not bool(torch.isfinite(preds).all()):  # rounding would turn NaN into black frames
-                raise InputError(f"the network's output is not finite (NaN or Inf): the weights "
-                                 f"({self.checkpoint or 'the model given'}) are probably diverged or corrupt")
-            frames.extend(tensor_to_image(pred) for pred in preds.cpu())
+            preds, chunk_fields = self._predict(img0, img1, embt, scale, padder, with_fields)
+            frames.extend(tensor_to_image(pred) for pred in padder.unpad(preds).cpu())
+            fields.extend(chunk_fields)
         return frames, fields
+
+    def _predict(self, img0: torch.Tensor, img1: torch.Tensor, embt: torch.Tensor, scale: float, padder: InputPadder,
+                 with_fields: bool) -> Tuple[torch.Tensor, List[Fields]]:
+        """One network call: the padded float32 frames, and with ``with_fields`` each frame's
+        :class:`Fields`, cropped and on the CPU."""
+        fields: List[Fields] = []
+        if self.tta:
+            preds = averaged_inference(self.model, img0, img1, embt, scale, self.tta)
+        else:
+            preds = self.model.inference(img0, img1, embt, scale_factor=scale, return_fields=with_fields)
+        if with_fields:
+            preds, chunk_fields = preds
+            cropped = [padder.unpad(field.float()).cpu() for field in chunk_fields]
+            fields = [Fields(*parts) for parts in zip(*cropped)]
+        preds = preds.float()
+        if not bool(torch.isfinite(preds).all()):  # rounding would turn NaN into black frames
+            raise InputError(f"the network's output is not finite (NaN or Inf): the weights "
+                             f"({self.checkpoint or 'the model given'}) are probably diverged or corrupt")
+        return preds, fields
+
+    def _bisect(self, img0: torch.Tensor, img1: torch.Tensor, padder: InputPadder, scale: float, plan: BisectionPlan,
+                with_fields: bool) -> Tuple[List[np.ndarray], List[Fields]]:
+        """The frames at ``plan.targets``, level by level, each level's midpoints in batches of
+        ``batch_size`` pairs at t = 1/2. A made frame is an input of the next level as a direct
+        call would see a frame: cropped and padded again by edge replication. Only the frames the
+        next levels need are kept. The fields of a frame are those of the call that made it (its
+        flows point to the two frames it was made from); an input frame itself has zero flows, a
+        mask that takes all of it, and no residual."""
+        known: Dict[Fraction, torch.Tensor] = {Fraction(0): img0, Fraction(1): img1}
+        wanted = set(plan.targets)
+        frames: Dict[Fraction, np.ndarray] = {}
+        fields: Dict[Fraction, Fields] = {}
+        for end, image in known.items():
+            if end in wanted:
+                frames[end] = tensor_to_image(padder.unpad(image)[0].cpu())
+                if with_fields:
+                    fields[end] = _input_fields(frames[end].shape[:2], taken_from_img0=end == 0)
+        chunk = self.batch_size or max((len(level) for level in plan.levels), default=1)
+        for depth, steps in enumerate(plan.levels, start=1):
+            for start in range(0, len(steps), chunk):
+                batch = steps[start : start + chunk]
+                before = torch.cat([known[step.before] for step in batch])
+                after = torch.cat([known[step.after] for step in batch])
+                embt = torch.full((len(batch), 1, 1, 1), 0.5, dtype=torch.float32, device=self.device)
+                preds, batch_fields = self._predict(before, after, embt, scale, padder, with_fields)
+                for index, (step, pred) in enumerate(zip(batch, padder.unpad(preds))):
+                    if step.time in wanted:
+                        frames[step.time] = tensor_to_image(pred.cpu())
+                        if with_fields:
+                            fields[step.time] = batch_fields[index]
+                    known[step.time] = padder.pad(pred[None])
+            needed = plan.needed_after(depth)
+            known = {t: image for t, image in known.items() if t in needed}
+        return [frames[t] for t in plan.targets], [fields[t] for t in plan.targets] if with_fields else []
+
+
+def _input_fields(size: Tuple[int, int], *, taken_from_img0: bool) -> Fields:
+    """The fields that give an input frame itself: no motion, all of it from that frame, no residual."""
+    height, width = size
+    zeros = torch.zeros(2, height, width)
+    return Fields(zeros, zeros.clone(), torch.full((1, height, width), 1.0 if taken_from_img0 else 0.0),
+                  torch.zeros(3, height, width))
 
 
 def check_same_size(size0: Sequence[int], size1: Sequence[int]) -> None:

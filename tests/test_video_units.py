@@ -90,6 +90,12 @@ def test_the_video_tool_opens_its_input_once(tmp_path, monkeypatch):
     class LoadedInterpolator:  # what main uses of an Interpolator
         device: object = None
         weights_note: str = ""
+        checkpoint: str = "weights.pth"
+        timestep_note: str = ""
+        timestep_mode: str = "direct"
+
+        def note_approximations(self, timesteps):
+            pass
 
         def interpolate(self, frame0, frame1, timesteps):
             return blend(frame0, frame1, timesteps)

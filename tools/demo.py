@@ -13,6 +13,7 @@ from typing import List, Sequence
 from models import MODEL_NAMES
 from models.checkpoint import add_weights_arguments
 from models.interpolator import Interpolator
+from models.timestep_policy import add_timesteps_argument, datasets_for
 from utils.atomic import check_output_folder
 from utils.device import DEVICE_CHOICES
 from utils.errors import InputError
@@ -32,6 +33,7 @@ def build_demo_parser(description: str, *, dataset: str, default_output: str) ->
     parser.add_argument("--img1", type=Path, default=FIGURES / "img1.png", help="second frame")
     parser.add_argument("--model_name", choices=MODEL_NAMES, default="IFRNet", help="network width (default: IFRNet)")
     add_weights_arguments(parser, dataset=dataset)
+    add_timesteps_argument(parser)
     parser.add_argument("--output", type=Path, default=Path(default_output), help=f"output folder (default: {default_output})")
     parser.add_argument("--device", choices=DEVICE_CHOICES, default="auto", help="auto takes CUDA when available")
     add_precision_argument(parser)
@@ -55,10 +57,13 @@ def run_demo(args: argparse.Namespace, timesteps: Sequence[float], gif_name: str
     check_output_folder(args.output)  # before the model runs, not after
     if args.visualize and args.tta:  # an averaged frame is not merged from one set of fields
         raise InputError("--visualize draws the fields a frame was merged from and cannot be combined with --tta")
+    # the demo's own published weights first, then those the timesteps would take (GoPro -> Vimeo90K)
+    datasets = (args.dataset,) + tuple(name for name in datasets_for(timesteps) if name != args.dataset)
     interpolator = Interpolator.load(args.model_name, args.checkpoint, args.device, precision=args.precision,
-                                dataset=args.dataset, offline=args.offline, tta=args.tta)
-    if interpolator.weights_note:
-        print(f"note: {interpolator.weights_note}", file=sys.stderr)
+                                     dataset=datasets, offline=args.offline, tta=args.tta, timesteps=args.timesteps)
+    for note in (interpolator.weights_note, interpolator.timestep_note):
+        if note:
+            print(f"note: {note}", file=sys.stderr)
     # the folder was checked, but a disk can still fill up or be remounted read-only: one line then
     return interpolate_pair(interpolator, args.output, frame0, frame1, timesteps, visualize=args.visualize,
                             gif_name=gif_name).all()

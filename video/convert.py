@@ -27,7 +27,7 @@ from video.passthrough import display_orientation
 from video.pipeline import PipelineStats, StreamOptions, interpolate_stream
 from video.sinks import IMAGE_FORMATS, FrameFolderSink, FrameSink, GifSink, VideoFileSink, check_encoder, default_codec
 from video.sources import FrameSource, SourceFrame, SourceInfo, open_source
-from video.timing import OutputClock
+from video.timing import OutputClock, resampled_timesteps
 
 __all__ = ["ConversionJob", "CheckedJob", "MAX_OUTPUT_FPS", "MIN_FPS", "parse_rate", "output_rate", "check_job", "convert"]
 
@@ -221,6 +221,14 @@ class CheckedJob:
     job: ConversionJob
     source: SourcePart
     rate: Fraction
+
+    @property
+    def timesteps(self) -> Optional[List[Fraction]]:
+        """The timesteps the in-between frames will need, for choosing the weights, or None when
+        they cannot be known before the run: --dedup joins input intervals of any length."""
+        if self.job.dedup > 0:
+            return None
+        return resampled_timesteps(self.rate / self.source.info.rate)
 
     def close(self) -> None:
         self.source.close()

@@ -17,9 +17,9 @@ from __future__ import annotations
 import math
 from dataclasses import dataclass
 from fractions import Fraction
-from typing import List
+from typing import List, Optional
 
-__all__ = ["OutputSlot", "OutputClock"]
+__all__ = ["OutputSlot", "OutputClock", "resampled_timesteps"]
 
 
 @dataclass(frozen=True)
@@ -78,3 +78,17 @@ class OutputClock:
     def count_until(self, end: Fraction) -> int:
         """How many output frames a video ending at ``end`` seconds has."""
         return self.first_index_at(end)
+
+
+def resampled_timesteps(ratio: Fraction, most: int = 1024) -> Optional[List[Fraction]]:
+    """The timesteps of the output frames between two input frames when a constant-rate input is
+    resampled by ``ratio`` (output rate / input rate), or None when there are over ``most`` of them.
+
+    With ``ratio = p/q`` in lowest terms output frame k sits at input position ``k q / p``, and as
+    ``q`` and ``p`` share no factor every ``t = j/p`` (j = 1 .. p-1) occurs and no other: --factor
+    4 gives 1/4, 1/2, 3/4; 24 -> 60 fps (5/2) gives 1/5 .. 4/5; halving the rate gives none.
+    """
+    steps = Fraction(ratio).numerator
+    if steps > most:
+        return None
+    return [Fraction(j, steps) for j in range(1, steps)]
