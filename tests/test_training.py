@@ -25,6 +25,7 @@ from training.recipes import GOPRO, VIMEO90K
 from training.sampler import ResumableDistributedSampler
 from training.schedule import cosine_lr
 from datasets import Vimeo90KTriplets
+from utils.cli import run_cli
 from utils.errors import InputError
 
 ROOT = Path(__file__).resolve().parents[1]
@@ -120,6 +121,17 @@ def test_flags_are_checked_and_authors_flags_accepted():
     for bad in (["--crop_size", "100"], ["--epochs", "0"], ["--lr_start", "-1"]):
         with pytest.raises(InputError):
             parse_args(VIMEO90K, bad)
+
+
+def test_a_gopro_factor_below_2_is_one_line_and_exit_2(capsys):
+    """Factor 1 is a window of two frames with nothing between them to learn; 0 is no window."""
+    for factor in ("0", "1"):
+        with pytest.raises(SystemExit) as exited:
+            run_cli(lambda argv: train_main(GOPRO, argv), ["--factor", factor, "--data_root", "nowhere"])
+        assert exited.value.code == 2
+        assert capsys.readouterr().err.strip().splitlines()[-1].endswith(
+            f"error: --factor must be at least 2 (a window needs a frame between its first and last), got {factor}")
+    assert parse_args(GOPRO, ["--factor", "2"]).factor == 2
 
 
 # ---------------------------------------------------------------------------------------------
