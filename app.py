@@ -13,16 +13,18 @@ from contextlib import contextmanager
 from pathlib import Path
 from typing import Iterator, Optional
 
-from utils.cli import interrupt_on_sigterm, run_cli
+from utils.atomic import check_output_folder
+from utils.cli import interrupt_on_sigterm, positive_number, run_cli, whole_number_at_least
 from utils.device import DEVICE_CHOICES
 from utils.errors import InputError
+from webapp.address import check_serving_address
 
 
 def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0], epilog="\n".join(__doc__.splitlines()[2:]),
                                      formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--host", default="127.0.0.1", help="address to serve on (default: 127.0.0.1, this machine only)")
-    parser.add_argument("--port", type=int, default=7860, help="port to serve on (default: 7860)")
+    parser.add_argument("--port", type=whole_number_at_least(1, at_most=65535), default=7860, help="port to serve on (default: 7860)")
     parser.add_argument("--share", action="store_true", help="also publish a temporary public gradio.live link (off by default)")
     parser.add_argument("--device", choices=DEVICE_CHOICES, default="auto", help="auto takes CUDA when available")
     parser.add_argument("--checkpoint", default=None,
@@ -31,18 +33,30 @@ def build_parser() -> argparse.ArgumentParser:
                         help="never download checkpoints: without the published ones use the starter weights")
     parser.add_argument("--work_dir", type=Path, default=None,
                         help="folder for the jobs' outputs (default: a temporary folder removed when the app stops)")
-    parser.add_argument("--max_image_pixels", type=int, default=3840 * 2160, help="largest image accepted, in pixels (default: 4K)")
-    parser.add_argument("--max_video_mb", type=float, default=200.0, help="largest video upload accepted, in MB (default: 200)")
-    parser.add_argument("--max_video_seconds", type=float, default=60.0, help="longest video accepted, in seconds (default: 60)")
-    parser.add_argument("--max_video_pixels", type=int, default=1920 * 1080, help="largest video frame accepted, in pixels (default: 1080p)")
-    parser.add_argument("--queue_size", type=int, default=16, help="most jobs waiting in the queue (default: 16)")
+    parser.add_argument("--max_image_pixels", type=whole_number_at_least(1), default=3840 * 2160,
+                        help="largest image accepted, in pixels (default: 4K)")
+    parser.add_argument("--max_video_mb", type=positive_number, default=200.0, help="largest video upload accepted, in MB (default: 200)")
+    parser.add_argument("--max_video_seconds", type=positive_number, default=60.0, help="longest video accepted, in seconds (default: 60)")
+    parser.add_argument("--max_video_pixels", type=whole_number_at_least(1), default=1920 * 1080,
+                        help="largest video frame accepted, in pixels (default: 1080p)")
+    parser.add_argument("--queue_size", type=whole_number_at_least(1), default=16, help="most jobs waiting in the queue (default: 16)")
     return parser
+
+
+def parse_args(argv: Optional[list] = None) -> argparse.Namespace:
+    """The flags, with what argparse cannot see checked before anything starts: that a server can
+    listen on --host:--port now, and that --work_dir is a folder this process can write into."""
+    args = build_parser().parse_args(argv)
+    check_serving_address(args.host, args.port)
+    if args.work_dir is not None:
+        check_output_folder(args.work_dir, "--work_dir")
+    return args
 
 
 def main(argv: Optional[list] = None) -> None:
     """Serve until Ctrl-C or SIGTERM; either way the running job is stopped and the temporary folder,
     which holds the users' uploads (Gradio's temporary folder is put inside it) and results, is removed."""
-    args = build_parser().parse_args(argv)
+    args = parse_args(argv)
     interrupt_on_sigterm()
     with tempfile.TemporaryDirectory(prefix="ifrnet-app-") as temporary, _uploads_in(Path(temporary) / "uploads"):
         try:

@@ -1,8 +1,8 @@
 """Export IFRNet's inference pass to ONNX (dynamic batch, height and width; the timestep is an input).
 
-Inputs img0, img1 (N,3,H,W float32 in [0,1]) and embt (N,1,1,1); output imgt (N,3,H,W).
-H and W must be multiples of 16 / --scale_factor: pad the frames before running the graph.
-See models/onnx_export.py for why the graph is built as it is.
+Inputs img0, img1 (N,3,H,W float32 in [0,1], any H and W) and embt (N,1,1,1); output imgt (N,3,H,W).
+The graph pads the frames to multiples of 16 / --scale_factor and crops the result back, as the
+Python tools do. See models/onnx_export.py for why the graph is built as it is.
 """
 from __future__ import annotations
 
@@ -49,8 +49,8 @@ def build_parser() -> argparse.ArgumentParser:
     parser.add_argument(
         "--check",
         action="store_true",
-        help="after exporting, run the graph with onnxruntime on random pairs at two sizes and print "
-        "the largest difference to PyTorch",
+        help="after exporting, run the graph with onnxruntime on random pairs at two sizes (one that needs "
+        "padding) and print the largest difference to PyTorch",
     )
     return parser
 
@@ -85,11 +85,11 @@ def main(argv: Optional[list] = None) -> None:
         raise unwritable(output, error, "--output") from None
     print(f"wrote {output}")
     print(
-        f"inputs img0, img1 (N,3,H,W float32 in [0,1]) and embt (N,1,1,1); output imgt (N,3,H,W). "
-        f"H and W must be multiples of {multiple}: pad the frames first."
+        f"inputs img0, img1 (N,3,H,W float32 in [0,1], any H and W) and embt (N,1,1,1); output imgt (N,3,H,W). "
+        f"The graph pads H and W to multiples of {multiple} by edge replication and crops its result back."
     )
     if args.check:
-        sizes = ((4 * multiple, 6 * multiple), (6 * multiple, 8 * multiple))
+        sizes = ((4 * multiple, 6 * multiple), (6 * multiple - 3, 8 * multiple + 5))  # the second needs padding
         results = compare_with_onnxruntime(model, output, sizes, CHECK_TIMESTEPS, scale_factor=args.scale_factor)
         for r in results:
             print(f"check {r.height}x{r.width} t={r.timestep:g}: max |onnxruntime - PyTorch| = {r.max_abs_diff:.2e}")

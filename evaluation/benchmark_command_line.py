@@ -18,7 +18,7 @@ from evaluation.scoring import BenchmarkResult
 from models import MODEL_NAMES, PUBLISHED, create_model
 from models.checkpoint import add_weights_arguments
 from models.tta import TestTimeAugmented
-from utils.atomic import check_output_file, write_json_report
+from utils.atomic import check_output_file, is_within, write_json_report
 from utils.cli import whole_number_at_least
 from utils.device import DEVICE_CHOICES, resolve_device
 from utils.errors import InputError
@@ -118,6 +118,8 @@ def run_benchmark(name: str, argv: Optional[Sequence[str]] = None, description: 
 
     if args.json is not None:
         check_output_file(args.json, "--json")
+        if is_within(args.json, args.data_root):  # a report never replaces, nor sits among, the dataset's files
+            raise InputError(f"--json {args.json} is inside --data_root {args.data_root}; write the report outside the dataset")
     listed = {}
     for split_name in splits:  # every list and frame is checked before the model is loaded
         samples = list_samples(benchmark, args.data_root, split_name)

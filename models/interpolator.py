@@ -75,9 +75,12 @@ def _parse_scale(scale_factor: ScaleSetting) -> ScaleSetting:
 
 
 def _tta_transforms(tta: TTASetting) -> Tuple[str, ...]:
-    """The test-time transforms a ``tta`` setting names: () for none, the default for True."""
+    """The test-time transforms a ``tta`` setting names: () for none, the default for True; one
+    name as a string is that one transform (a string is a sequence of its characters)."""
     if isinstance(tta, bool):
         return tuple(DEFAULT_TTA) if tta else ()
+    if isinstance(tta, str):
+        tta = (tta,)
     unknown = [name for name in tta if name not in TRANSFORMS]
     if unknown:
         raise InputError(f"unknown test-time transforms {unknown}; choose from {', '.join(sorted(TRANSFORMS))}")

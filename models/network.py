@@ -269,7 +269,7 @@ class IFRNet(nn.Module):
         from (flows t->0 and t->1 in pixels, merge mask, residual), at the inputs' resolution and
         one per timestep, for visualising what the network did. The default returns the frame only.
         """
-        img0, img1, embt = self._check_inputs(img0, img1, embt, scale_factor)
+        img0, img1, embt = self._check_inputs(img0, img1, embt, scale_factor, self._weights_dtype())
         self._check_values(img0, img1, embt)
         mean = self.joint_mean(img0, img1)
         fields = Fields(*self.predict_fields(*self._network_inputs(img0 - mean, img1 - mean, scale_factor), embt))
@@ -307,7 +307,7 @@ class IFRNet(nn.Module):
         distillation term is 0. The ground-truth frame is encoded with the inputs (one batched
         pass) to supervise the decoders' intermediate features.
         """
-        img0, img1, embt = self._check_inputs(img0, img1, embt, 1.0)
+        img0, img1, embt = self._check_inputs(img0, img1, embt, 1.0, self._weights_dtype())
         if imgt.shape != img0.shape:
             raise ValueError(f"imgt must have the inputs' shape {tuple(img0.shape)}, got {tuple(imgt.shape)}")
         if embt.shape[0] != img0.shape[0]:
@@ -334,6 +334,11 @@ class IFRNet(nn.Module):
             return features
         return [f.expand(steps, -1, -1, -1) for f in features]
 
+    def _weights_dtype(self) -> torch.dtype:
+        """The dtype of the model's weights, which its inputs must have (float32 as built; a lean
+        model's reduced precision lives in cast copies, these stay float32)."""
+        return next(self.encoder.parameters()).dtype
+
     @staticmethod
     def _network_inputs(
         img0: torch.Tensor, img1: torch.Tensor, scale_factor: float
@@ -354,10 +359,6 @@ class IFRNet(nn.Module):
         """
         if torch.jit.is_tracing():
             return
-        for name, tensor in (("img0", img0), ("img1", img1), ("embt", embt)):
-            if not tensor.is_floating_point():
-                hint = " (uint8 images: x.float() / 255)" if name != "embt" else ""
-                raise ValueError(f"{name} must be a floating-point tensor, got {tensor.dtype}{hint}")
         bounds = torch.stack([value.float() for tensor in (img0, img1, embt) for value in torch.aminmax(tensor)])
         low0, high0, low1, high1, low_t, high_t = bounds.tolist()
         for name, low, high in (("img0", low0, high0), ("img1", low1, high1)):
@@ -369,9 +370,10 @@ class IFRNet(nn.Module):
 
     @staticmethod
     def _check_inputs(
-        img0: torch.Tensor, img1: torch.Tensor, embt: torch.Tensor | float, scale_factor: float
+        img0: torch.Tensor, img1: torch.Tensor, embt: torch.Tensor | float, scale_factor: float, dtype: torch.dtype
     ) -> Tuple[torch.Tensor, torch.Tensor, torch.Tensor]:
-        """Validate shapes early, so a bad call fails with a sentence, not a deep cat error."""
+        """Validate shapes and dtypes early (no pass over the values), so a bad call fails with a
+        sentence, not a deep cat or convolution error. ``dtype`` is the weights' dtype."""
         if img0.dim() != 4 or img0.shape[1] != 3:
             raise ValueError(f"img0 must be (B, 3, H, W), got {tuple(img0.shape)}")
         if img1.shape != img0.shape:
@@ -380,6 +382,16 @@ class IFRNet(nn.Module):
             embt = torch.full((img0.shape[0], 1, 1, 1), float(embt), dtype=img0.dtype, device=img0.device)
         if embt.dim() != 4 or embt.shape[1:] != (1, 1, 1):
             raise ValueError(f"embt must be (B, 1, 1, 1), got {tuple(embt.shape)}")
+        for name, tensor in (("img0", img0), ("img1", img1), ("embt", embt)):
+            if not tensor.is_floating_point():
+                hint = " (uint8 images: x.float() / 255)" if name != "embt" else ""
+                raise ValueError(f"{name} must be a floating-point tensor, got {tensor.dtype}{hint}")
+            if tensor.dtype != dtype:
+                raise ValueError(f"{name} must be {dtype}, the dtype of the model's weights, got {tensor.dtype} "
+                                 f"(convert with .to({dtype}))")
+        if img0.shape[0] == 0 or embt.shape[0] == 0:
+            raise ValueError(f"img0 and embt must hold at least one pair and one timestep, got batches of "
+                             f"{img0.shape[0]} and {embt.shape[0]}")
         if embt.shape[0] != img0.shape[0] and img0.shape[0] != 1:
             raise ValueError(
                 f"embt holds {embt.shape[0]} timesteps for {img0.shape[0]} image pairs: give one per "

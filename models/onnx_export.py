@@ -2,13 +2,13 @@
 
 The exported graph has three inputs and one output, all float32:
 
-* ``img0``, ``img1``: (N, 3, H, W) in [0, 1]; H and W multiples of ``16 / scale_factor``
-  (16 at the default scale 1). The graph itself does not check this: other sizes fail inside
-  onnxruntime or give a wrong-sized result, so callers pad first (as ``utils.padding.InputPadder``
-  does for PyTorch).
+* ``img0``, ``img1``: (N, 3, H, W) in [0, 1], any H and W. The graph pads them to multiples of
+  ``16 / scale_factor`` (16 at the default scale 1) as the Python tools do (centred, by edge
+  replication: ``utils.padding.InputPadder``) and crops its result back, so a caller passes the
+  frames as they are and gets the tools' frame.
 * ``embt``: (N, 1, 1, 1), the timestep in (0, 1) of each pair; it is a graph input, so one file
   serves every timestep.
-* ``imgt``: (N, 3, H, W) in [0, 1], the interpolated frame.
+* ``imgt``: (N, 3, H, W) in [0, 1], the interpolated frame, the inputs' size.
 
 The scale factor at which the flow network runs is fixed at export time.
 
@@ -17,8 +17,9 @@ Why the TorchScript-based exporter (``torch.onnx.export(..., dynamo=False)``) an
 ``torch.linspace``'s step count (used by the backward warp to build its sampling grid) as the
 example input's size, so its graph fails at any other height or width; it also takes about 60 s
 for IFRNet_S on two CPU cores, against about 3 s here. The tracer records the sizes that feed
-``linspace`` as graph values, so H and W stay dynamic with no change to the model. The test
-suite runs the exported graph at two resolutions to keep this true.
+``linspace`` as graph values, so H and W stay dynamic with no change to the model; the padding
+is computed on those traced sizes too. The test suite runs the exported graph at several
+resolutions, multiples of 16 and not, to keep this true.
 
 The graph is traced from the plain path (:class:`models.network.IFRNet`) on the model's own
 weights, whichever class the model is: the lean sibling works in place on row bands whose count
@@ -39,11 +40,12 @@ from typing import List, NamedTuple, Sequence, Tuple, Union
 import numpy as np
 import torch
 import torch.nn as nn
+import torch.nn.functional as F
 
 from models.network import IFRNet
 from utils.atomic import atomic_writer
 from utils.errors import InputError
-from utils.padding import pad_multiple_for_scale
+from utils.padding import InputPadder, pad_multiple_for_scale
 
 __all__ = [
     "INPUT_NAMES",
@@ -54,7 +56,6 @@ __all__ = [
     "InferenceGraph",
     "export_onnx",
     "check_opset",
-    "check_sizes",
     "CheckResult",
     "compare_with_onnxruntime",
 ]
@@ -69,23 +70,40 @@ MAX_OPSET = 20
 DEFAULT_OPSET = 17
 
 PathLike = Union[str, "os.PathLike[str]"]
+Size = Union[int, torch.Tensor]  # a side: an int, or a 0-d tensor while tracing
 
 # torch >= 2.5 chooses the exporter with ``dynamo=`` (and from 2.9 defaults to the other one);
 # older versions have only the TorchScript exporter and no such argument.
 _TORCHSCRIPT_EXPORTER = {"dynamo": False} if "dynamo" in inspect.signature(torch.onnx.export).parameters else {}
 
 
+def _centred_padding(height: Size, width: Size, multiple: int) -> Tuple[Size, Size, Size, Size]:
+    """(left, right, top, bottom) that pad ``height`` x ``width`` to multiples of ``multiple``, the
+    odd pixel after: :class:`utils.padding.InputPadder`'s centred padding, computed on the sizes
+    as given. In a trace they are tensors and the pads stay graph values; InputPadder turns sizes
+    into Python ints, which a trace would freeze at the example's size."""
+    pad_h, pad_w = (multiple - height % multiple) % multiple, (multiple - width % multiple) % multiple
+    top, left = pad_h // 2, pad_w // 2
+    return left, pad_w - left, top, pad_h - top
+
+
 class InferenceGraph(nn.Module):
-    """The plain ``inference`` of ``model``'s weights at a fixed scale factor, as a module whose
-    forward can be exported."""
+    """The plain ``inference`` of ``model``'s weights at a fixed scale factor, on frames of any size
+    (padded to the multiple the scale needs and cropped back), as a module whose forward can be
+    exported."""
 
     def __init__(self, model: IFRNet, scale_factor: float = 1.0) -> None:
         super().__init__()
         self.model = IFRNet.sharing_weights(model)  # the plain path over the same layers, whatever model is
         self.scale_factor = float(scale_factor)
+        self.multiple = pad_multiple_for_scale(self.scale_factor)
 
     def forward(self, img0: torch.Tensor, img1: torch.Tensor, embt: torch.Tensor) -> torch.Tensor:
-        return self.model.inference(img0, img1, embt, self.scale_factor)
+        height, width = img0.shape[2], img0.shape[3]
+        left, right, top, bottom = pads = _centred_padding(height, width, self.multiple)
+        img0, img1 = F.pad(img0, pads, mode="replicate"), F.pad(img1, pads, mode="replicate")
+        frame = self.model.inference(img0, img1, embt, self.scale_factor)
+        return frame.narrow(2, top, height).narrow(3, left, width)
 
 
 def check_opset(opset: int) -> int:
@@ -96,18 +114,6 @@ def check_opset(opset: int) -> int:
             f"(the newest the TorchScript exporter writes), got {opset}"
         )
     return opset
-
-
-def check_sizes(sizes: Sequence[Tuple[int, int]], scale_factor: float) -> int:
-    """Raise InputError unless every (H, W) fits the graph; returns the multiple sides need."""
-    multiple = pad_multiple_for_scale(scale_factor)
-    for height, width in sizes:
-        if height <= 0 or width <= 0 or height % multiple or width % multiple:
-            raise InputError(
-                f"image sizes must be positive multiples of {multiple} at scale_factor {scale_factor}, "
-                f"got {height}x{width}"
-            )
-    return multiple
 
 
 def _example_inputs(multiple: int, device: torch.device) -> Tuple[torch.Tensor, torch.Tensor, torch.Tensor]:
@@ -161,8 +167,20 @@ def export_onnx(
         )
     output = Path(output)
     with atomic_writer(output) as handle:
-        handle.write(buffer.getvalue())
+        handle.write(_with_three_output_channels(buffer.getvalue()))
     return output
+
+
+def _with_three_output_channels(serialized: bytes) -> bytes:
+    """The exported model with its output declared (N, 3, H, W): the crop back to the inputs' size
+    is a Slice with computed bounds, after which the exporter's shape inference no longer knows
+    the channel count and would declare a symbolic one, which runtimes that build for fixed
+    channels (TensorRT) cannot use."""
+    import onnx
+
+    exported = onnx.load_from_string(serialized)
+    exported.graph.output[0].type.tensor_type.shape.dim[1].dim_value = 3
+    return exported.SerializeToString()
 
 
 class CheckResult(NamedTuple):
@@ -183,17 +201,18 @@ def compare_with_onnxruntime(
     scale_factor: float = 1.0,
     seed: int = 0,
 ) -> List[CheckResult]:
-    """Run the exported graph with onnxruntime (CPU) and ``model.inference`` (the model's own path:
-    what the tools would compute) on the same random pairs.
+    """Run the exported graph with onnxruntime (CPU) and ``model.inference`` (the model's own path,
+    on frames padded and cropped back as the tools do: what they would compute) on the same
+    random pairs.
 
-    One pair per size, interpolated at every timestep in one batch (the pair repeated). Needs
-    the ``onnxruntime`` package.
+    One pair per size (any size), interpolated at every timestep in one batch (the pair repeated).
+    Needs the ``onnxruntime`` package.
     """
     try:
         import onnxruntime
     except ImportError:
         raise InputError("checking the export needs onnxruntime: pip install onnxruntime") from None
-    check_sizes(sizes, scale_factor)
+    multiple = pad_multiple_for_scale(scale_factor)
     session = onnxruntime.InferenceSession(str(onnx_path), providers=["CPUExecutionProvider"])
     device = next(model.parameters()).device
     generator = torch.Generator().manual_seed(seed)
@@ -202,8 +221,10 @@ def compare_with_onnxruntime(
     for height, width in sizes:
         img0 = torch.rand((1, 3, height, width), generator=generator).expand(len(timesteps), -1, -1, -1)
         img1 = torch.rand((1, 3, height, width), generator=generator).expand(len(timesteps), -1, -1, -1)
+        padder = InputPadder(img0.shape, multiple=multiple, mode="replicate")
         with torch.no_grad():
-            expected = model.inference(img0.to(device), img1.to(device), embt.to(device), scale_factor).cpu().numpy()
+            padded = (padded.to(device) for padded in padder.pad(img0, img1))
+            expected = padder.unpad(model.inference(*padded, embt.to(device), scale_factor)).cpu().numpy()
         feed = {name: np.ascontiguousarray(x.numpy()) for name, x in zip(INPUT_NAMES, (img0, img1, embt))}
         (got,) = session.run([OUTPUT_NAME], feed)
         for i, t in enumerate(timesteps):

@@ -60,6 +60,8 @@ class TestTimeAugmented(nn.Module):
 
     def __init__(self, model: nn.Module, transforms: Sequence[str] = DEFAULT_TTA) -> None:
         super().__init__()
+        if isinstance(transforms, str):  # one name, not a sequence of its characters
+            transforms = (transforms,)
         unknown = [name for name in transforms if name not in TRANSFORMS]
         if unknown:
             raise ValueError(f"unknown test-time transforms {unknown}; choose from {sorted(TRANSFORMS)}")

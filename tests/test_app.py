@@ -402,7 +402,8 @@ def test_server_cancel_stops_the_video_job_and_frees_the_model(server, handlers,
 
 
 def test_app_without_gradio_says_how_to_install_it():
-    blocker = "import sys; sys.modules['gradio'] = None; import runpy; sys.argv = ['app.py', '--port', '1']; "
+    port = free_loopback_port()  # the flags are checked first: the port must be one the app could serve on
+    blocker = f"import sys; sys.modules['gradio'] = None; import runpy; sys.argv = ['app.py', '--port', '{port}']; "
     result = subprocess.run([sys.executable, "-c", blocker + f"runpy.run_path({str(ROOT / 'app.py')!r}, run_name='__main__')"],
                             capture_output=True, text=True, cwd=ROOT, timeout=SERVER_TIMEOUT)
     assert result.returncode == 2

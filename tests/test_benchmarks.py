@@ -406,6 +406,21 @@ def test_unwritable_json_is_refused_before_the_run_not_after(tmp_path, seeded_ch
         assert out == ""  # refused before scoring, not after the whole run
 
 
+def test_a_json_inside_the_dataset_is_refused_before_the_run_and_its_files_are_kept(tmp_path, seeded_checkpoints, cli):
+    root = tmp_path / "UCF101"
+    build.build_ucf101(root, ["1"], size=(32, 48))
+    frame = sorted(root.rglob("*.png"))[0]
+    before = frame.read_bytes()
+    for target in (frame, root / "report.json"):
+        code, out, err = cli(UCF101, "--data_root", root, "--model_name", MODEL, "--checkpoint",
+                             seeded_checkpoints[MODEL], "--device", "cpu", "--json", target)
+        assert code == 2 and out == ""
+        lines = err.strip().splitlines()
+        assert len(lines) == 1 and lines[0].endswith(
+            f"error: --json {target} is inside --data_root {root}; write the report outside the dataset")
+    assert frame.read_bytes() == before and not (root / "report.json").exists()
+
+
 def test_starter_eval_refuses_an_unwritable_json_before_decoding_the_clips(tmp_path):
     from benchmarks import starter_eval
 

@@ -197,6 +197,24 @@ def test_output_under_a_file_is_refused_in_one_line_before_inference(tmp_path, f
     assert notes.read_text() == "x"
 
 
+@pytest.mark.parametrize("script, name", [(demo_2x, "interp_t0.500.png"), (demo_8x, "out_8x.gif")])
+def test_an_output_folder_holding_an_input_is_refused_before_inference(tmp_path, frames, seeded_checkpoints, capsys,
+                                                                     monkeypatch, script, name):
+    """A rerun on its own result (--img0 out/interp_t0.500.png --output out) would write over its input."""
+    import tools.demo
+
+    out = tmp_path / "out"
+    out.mkdir()
+    inside = out / name
+    inside.write_bytes(frames[0].read_bytes())
+    argv = base_args(frames, seeded_checkpoints["IFRNet_S"], tmp_path)
+    argv[1] = str(inside)
+    monkeypatch.setattr(tools.demo, "Interpolator", lambda *a, **k: pytest.fail("the model ran before the output was checked"))
+    line = bad_input_error(script, argv, capsys)
+    assert line.endswith(f"error: --output {out} holds the input {inside}; choose another output folder")
+    assert inside.read_bytes() == frames[0].read_bytes() and sorted(out.iterdir()) == [inside]
+
+
 def test_read_only_output_is_refused_before_inference(tmp_path, frames, seeded_checkpoints, capsys, monkeypatch):
     """Root writes through chmod, so the read-only folder is simulated: os.access answers as on a read-only mount."""
     import utils.atomic

@@ -6,6 +6,7 @@ from PIL import Image
 
 from utils.image_io import (
     ImageError,
+    image_size,
     image_to_tensor,
     read_image,
     save_gif,
@@ -59,6 +60,36 @@ def test_read_16bit_grayscale(tmp_path):
     np.testing.assert_array_equal(out[..., 0], expected)
     np.testing.assert_array_equal(out[..., 2], expected)
     assert out[0, 2, 1] == 255 and out[0, 1, 0] == 1
+
+
+def test_float_tiff_in_0_1_is_scaled_to_8_bits_and_one_on_the_0_255_scale_is_kept(tmp_path):
+    """A float TIFF holds [0, 1] (what image libraries write for float data): 0.5 is grey 128,
+    not a black frame; float data beyond 1 is on the 0-255 scale and read as such."""
+    unit = np.array([[0.0, 0.25, 0.5], [0.75, 1.0, 0.003]], dtype=np.float32)
+    Image.fromarray(unit, mode="F").save(tmp_path / "unit.tif")
+    np.testing.assert_array_equal(read_image(tmp_path / "unit.tif")[..., 1], np.rint(unit * 255).astype(np.uint8))
+    grey = np.array([[0.0, 1.0, 127.6], [255.0, 300.0, -4.0]], dtype=np.float32)
+    Image.fromarray(grey, mode="F").save(tmp_path / "grey.tif")
+    np.testing.assert_array_equal(read_image(tmp_path / "grey.tif")[..., 0], [[0, 1, 128], [255, 255, 0]])
+
+
+@pytest.mark.parametrize("suffix", [".jpg", ".png"])
+def test_exif_orientation_is_applied_as_viewers_show_the_picture(tmp_path, suffix):
+    """A phone's portrait photo is stored 64 wide and 48 high with orientation 6 (turn 90 degrees
+    clockwise to view): it is read, and its size reported, 48 wide and 64 high, turned that way."""
+    stored = np.zeros((48, 64, 3), np.uint8)
+    stored[:, :, 0] = np.linspace(0, 255, 64, dtype=np.uint8)[None, :]  # red grows to the right
+    stored[:, :, 1] = np.linspace(0, 255, 48, dtype=np.uint8)[:, None]  # green grows downwards
+    exif = Image.Exif()
+    exif[0x0112] = 6
+    path = tmp_path / f"portrait{suffix}"
+    Image.fromarray(stored).save(path, exif=exif, quality=95)
+    image = read_image(path)
+    assert image.shape == (64, 48, 3) and image_size(path) == (64, 48)
+    clockwise = np.rot90(stored, k=-1)
+    assert np.abs(image.astype(int) - clockwise).max() <= (0 if suffix == ".png" else 12)
+    write_image(tmp_path / "plain.png", stored)  # without the tag nothing turns
+    assert read_image(tmp_path / "plain.png").shape == (48, 64, 3) and image_size(tmp_path / "plain.png") == (48, 64)
 
 
 def test_read_palette(tmp_path):

@@ -3,6 +3,8 @@
 output; and the Interpolator takes a single number as one timestep and names the types it takes."""
 from __future__ import annotations
 
+import re
+
 import numpy as np
 import pytest
 import torch
@@ -39,14 +41,22 @@ BAD_CALLS = {
     "NaN embt": (lambda a, b: (a, b, float("nan")), "embt must hold timesteps in [0, 1]"),
     "embt above 1": (lambda a, b: (a, b, torch.full((1, 1, 1, 1), 1.5)), "embt must hold timesteps in [0, 1]"),
     "negative embt": (lambda a, b: (a, b, -0.1), "embt must hold timesteps in [0, 1]"),
+    "float64 images": (lambda a, b: (a.double(), b.double(), 0.5),
+                       "img0 must be torch.float32, the dtype of the model's weights, got torch.float64"),
+    "half image": (lambda a, b: (a, b.half(), HALF), "img1 must be torch.float32, the dtype of the model's weights, got torch.float16"),
+    "float64 embt": (lambda a, b: (a, b, HALF.double()), "embt must be torch.float32, the dtype of the model's weights, got torch.float64"),
+    "no pair": (lambda a, b: (a[:0], b[:0], 0.5), "img0 and embt must hold at least one pair and one timestep, got batches of 0 and 0"),
+    "no timestep": (lambda a, b: (a, b, HALF[:0]), "img0 and embt must hold at least one pair and one timestep, got batches of 1 and 0"),
 }
 
 
+@pytest.mark.parametrize("lean", [False, True], ids=["plain", "lean"])
 @pytest.mark.parametrize("case", list(BAD_CALLS))
-def test_inference_refuses_values_that_give_nonsense(model, pair, case):
+def test_inference_refuses_values_that_give_nonsense(model, pair, case, lean):
     make, expected = BAD_CALLS[case]
-    with pytest.raises(ValueError, match=expected.replace("[", r"\[").replace("]", r"\]")), torch.no_grad():
-        model.inference(*make(*pair))
+    network = LeanIFRNet.sharing_weights(model) if lean else model
+    with pytest.raises(ValueError, match=re.escape(expected)), torch.no_grad():
+        network.inference(*make(*pair))
 
 
 def test_inference_takes_the_slight_overshoot_of_resized_images(model, pair):

@@ -24,7 +24,9 @@ from training.command_line import parse_args
 from training.recipes import GOPRO, VIMEO90K
 from training.sampler import ResumableDistributedSampler
 from training.schedule import cosine_lr
+from training.stop import ignore_stop_signals
 from datasets import Vimeo90KTriplets
+from utils.cli import run_cli
 from utils.errors import InputError
 
 ROOT = Path(__file__).resolve().parents[1]
@@ -120,6 +122,17 @@ def test_flags_are_checked_and_authors_flags_accepted():
     for bad in (["--crop_size", "100"], ["--epochs", "0"], ["--lr_start", "-1"]):
         with pytest.raises(InputError):
             parse_args(VIMEO90K, bad)
+
+
+def test_a_gopro_factor_below_2_is_one_line_and_exit_2(capsys):
+    """Factor 1 is a window of two frames with nothing between them to learn; 0 is no window."""
+    for factor in ("0", "1"):
+        with pytest.raises(SystemExit) as exited:
+            run_cli(lambda argv: train_main(GOPRO, argv), ["--factor", factor, "--data_root", "nowhere"])
+        assert exited.value.code == 2
+        assert capsys.readouterr().err.strip().splitlines()[-1].endswith(
+            f"error: --factor must be at least 2 (a window needs a frame between its first and last), got {factor}")
+    assert parse_args(GOPRO, ["--factor", "2"]).factor == 2
 
 
 # ---------------------------------------------------------------------------------------------
@@ -245,6 +258,52 @@ def test_missing_flow_labels_are_a_one_line_error_naming_the_fix(tmp_path):
 def _train_script(args, cwd=ROOT, timeout=120, **kwargs):
     return subprocess.run([sys.executable, str(ROOT / "train_vimeo90k.py"), *args], cwd=cwd, capture_output=True,
                           text=True, timeout=timeout, env={**os.environ, "OMP_NUM_THREADS": "1"}, **kwargs)
+
+
+def _a_loader_worker() -> None:
+    ignore_stop_signals()
+    while True:
+        time.sleep(0.05)
+
+
+@pytest.mark.skipif(not hasattr(signal, "sigwaitinfo"), reason="the sender of a signal is known only with sigwaitinfo")
+def test_a_loader_worker_ignores_a_schedulers_sigterm_and_ends_on_its_parents():
+    """A SIGTERM from another process (a scheduler, kill) leaves the worker to the training
+    process's clean stop; the parent's own (its exit ends its workers) ends it at once."""
+    import multiprocessing
+
+    worker = multiprocessing.get_context("fork").Process(target=_a_loader_worker, daemon=True)
+    worker.start()
+    try:
+        time.sleep(0.3)  # the worker has set itself up
+        subprocess.run(["kill", "-TERM", str(worker.pid)], check=True)
+        time.sleep(0.3)
+        assert worker.is_alive()
+        worker.terminate()  # SIGTERM from the parent
+        worker.join(5)
+        assert not worker.is_alive() and worker.exitcode == 0
+    finally:
+        worker.kill()
+
+
+@pytest.mark.slow
+def test_a_bad_frame_read_by_a_loader_worker_ends_the_run_with_exit_2_not_a_wait_for_ever(tmp_path):
+    """With --num_workers > 0 (the default is 4) the frame is read in a worker process: the run ends
+    with the worker's one line and exit 2 within seconds, its workers ended, rather than printing
+    the line and waiting for workers that ignore every SIGTERM. Every training frame is cut short
+    after its header, so the start-up check (headers) passes and the first batch fails."""
+    root = make_vimeo_triplets(tmp_path / "vimeo_triplet", 2, (64, 96), n_test=1)
+    for frame in (root / "sequences" / "00001").rglob("im1.png"):
+        frame.write_bytes(frame.read_bytes()[:200])
+    flags = [flag if flag != "0" else "2" for flag in TINY]  # --num_workers 2
+    assert flags[flags.index("--num_workers") + 1] == "2"
+    started = time.monotonic()
+    result = _train_script(["--data_root", str(root), *flags, "--flow_loss", "off", "--batch_size", "1",
+                            "--log_path", str(tmp_path / "run")], timeout=60)
+    assert result.returncode == 2, result.stderr
+    assert re.search(r"train_vimeo90k\.py: error: cannot read image .*im1\.png: image file is truncated",
+                     result.stderr.strip().splitlines()[-1]), result.stderr
+    assert time.monotonic() - started < 45
 
 
 def test_log_path_on_a_file_or_under_a_file_is_one_line_before_any_data_is_read(tmp_path):

@@ -87,3 +87,16 @@ def test_the_wrapper_is_the_averaged_inference_and_refuses_unknown_names():
     assert torch.equal(wrapped, direct) and not torch.equal(wrapped, plain)  # the real network is not rot180-equivariant
     with pytest.raises(ValueError, match="unknown test-time transforms \\['spin'\\]"):
         TestTimeAugmented(model, ["rot180", "spin"])
+
+
+def test_one_transform_named_as_a_string_is_that_transform():
+    """``tta="rot180"`` is the transform rot180, not the characters r, o, t, 1, 8, 0."""
+    from models.interpolator import Interpolator
+
+    model = Blend()
+    assert Interpolator(model, "cpu", tta="rot180").tta == ("rot180",)
+    assert TestTimeAugmented(model, "time").transforms == ("time",)
+    with pytest.raises(ValueError, match="unknown test-time transforms \\['spin'\\]"):
+        Interpolator(model, "cpu", tta="spin")
+    with pytest.raises(ValueError, match="unknown test-time transforms \\['spin'\\]"):
+        TestTimeAugmented(model, "spin")

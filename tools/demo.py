@@ -14,7 +14,7 @@ from models import MODEL_NAMES
 from models.checkpoint import add_weights_arguments
 from models.interpolator import Interpolator
 from models.timestep_policy import add_timesteps_argument, datasets_for
-from utils.atomic import check_output_folder
+from utils.atomic import check_folder_spares_input, check_output_folder
 from utils.device import DEVICE_CHOICES
 from utils.errors import InputError
 from utils.image_io import read_image
@@ -51,9 +51,12 @@ def run_demo(args: argparse.Namespace, timesteps: Sequence[float], gif_name: str
 
     The GIF plays img0, the interpolated frames and img1, one second per cycle. With
     ``--visualize`` each frame's flows, mask and residual are written too. Returns the paths
-    written. An --output that cannot be created or written is refused before the model runs.
+    written. An --output that cannot be created or written, or that holds an input, is refused
+    before the model runs.
     """
     frame0, frame1 = read_image(args.img0), read_image(args.img1)
+    for image in (args.img0, args.img1):  # interp_t0.500.png as an input would be written over
+        check_folder_spares_input(args.output, image, "--output")
     check_output_folder(args.output)  # before the model runs, not after
     if args.visualize and args.tta:  # an averaged frame is not merged from one set of fields
         raise InputError("--visualize draws the fields a frame was merged from and cannot be combined with --tta")

@@ -39,6 +39,9 @@ def check_args(args: argparse.Namespace) -> None:
     if height <= 0 or width <= 0 or height % NETWORK_MULTIPLE or width % NETWORK_MULTIPLE:
         raise InputError(f"--crop_size must be positive multiples of {NETWORK_MULTIPLE} (IFRNet halves the frames four times), "
                          f"got {height}x{width}")
+    factor = getattr(args, "factor", None)  # GoPro's window: first frame, at least one target, last frame
+    if factor is not None and factor < 2:
+        raise InputError(f"--factor must be at least 2 (a window needs a frame between its first and last), got {factor}")
     eval_crop = getattr(args, "eval_crop_size", None)
     if eval_crop is not None:
         if len(eval_crop) > 2 or any(value < 0 for value in eval_crop):

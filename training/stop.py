@@ -57,10 +57,27 @@ class StopRequest:
 
 
 def ignore_stop_signals(worker_id: int = 0) -> None:
-    """DataLoader ``worker_init_fn``: workers leave SIGTERM/SIGINT to the training process.
+    """DataLoader ``worker_init_fn``: workers leave Ctrl-C and a scheduler's SIGTERM to the training
+    process, and end on their parent's SIGTERM.
 
     A scheduler signals every process of the job; a worker killed by it would make the main
-    process fail on its next batch instead of stopping cleanly. Workers still end when it ends.
+    process fail on its next batch instead of stopping cleanly. But the training process ends its
+    workers with SIGTERM itself when it exits before they are done (after an error in the data or a
+    full disk: Python's multiprocessing terminates them, then waits for them), so a worker deaf
+    to every SIGTERM would keep that process waiting for ever. Where the system names a signal's
+    sender (``sigwaitinfo``), SIGTERM is held for one thread that ends the worker when the parent
+    sent it and drops it otherwise; elsewhere (macOS, Windows) SIGTERM is ignored.
     """
     for number in _SIGNALS:
         signal.signal(number, signal.SIG_IGN)
+    if hasattr(signal, "sigwaitinfo"):
+        # Blocked, the ignored signal is kept pending (not dropped) until the thread takes it;
+        # threads the worker starts later inherit the block.
+        signal.pthread_sigmask(signal.SIG_BLOCK, {signal.SIGTERM})
+        threading.Thread(target=_end_on_sigterm_from, args=(os.getppid(),), name="sigterm-from-parent", daemon=True).start()
+
+
+def _end_on_sigterm_from(parent: int) -> None:
+    while True:
+        if signal.sigwaitinfo({signal.SIGTERM}).si_pid == parent:
+            os._exit(0)  # 0: the parent asked; torch's watch over its workers counts any other status as a crash

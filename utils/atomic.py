@@ -28,6 +28,8 @@ __all__ = [
     "write_json_report",
     "check_output_folder",
     "check_output_file",
+    "is_within",
+    "check_folder_spares_input",
     "unwritable",
     "remove_stale_temporaries",
     "full_disk_is_one_line",
@@ -263,6 +265,30 @@ def check_output_file(path: PathLike, flag: str) -> None:
     if path.is_dir():
         raise InputError(f"{flag} {path} is a folder; give a file name")
     check_output_folder(path.parent, f"{flag}'s folder")
+
+
+def is_within(path: PathLike, folder: PathLike) -> bool:
+    """Whether ``path`` is ``folder`` or lies under it, both resolved (symlinks followed, ``..`` gone)."""
+    path, folder = Path(path).resolve(), Path(folder).resolve()
+    return path == folder or folder in path.parents
+
+
+def check_folder_spares_input(folder: PathLike, input_path: PathLike, flag: str = "the output folder") -> None:
+    """Refuse an output ``folder`` that is the input folder, holds the input, or lies inside an input folder.
+
+    Nothing but a tool's output may be replaced, and a tool writing into a folder that holds its
+    input can write over it (a frame named like the input, a rerun on its own results). Called
+    before any work; an input that does not exist is left to the reader's own error.
+    """
+    folder, input_path = Path(folder), Path(input_path)
+    if not input_path.exists():
+        return
+    if folder.resolve() == input_path.resolve():
+        raise InputError(f"{flag} {folder} is the input folder; choose another output folder")
+    if is_within(input_path, folder):
+        raise InputError(f"{flag} {folder} holds the input {input_path}; choose another output folder")
+    if input_path.is_dir() and is_within(folder, input_path):
+        raise InputError(f"{flag} {folder} is inside the input folder {input_path}; choose another output folder")
 
 
 def _finite_or_null(value: object, where: str, replaced: List[str]) -> object:

@@ -2,6 +2,7 @@
 from __future__ import annotations
 
 import argparse
+import math
 import os
 import signal
 import sys
@@ -9,7 +10,7 @@ from typing import Callable, Optional
 
 from utils.errors import InputError
 
-__all__ = ["run_cli", "interrupt_on_sigterm", "Terminated", "whole_number_at_least"]
+__all__ = ["run_cli", "interrupt_on_sigterm", "Terminated", "whole_number_at_least", "positive_number"]
 
 
 class Terminated(KeyboardInterrupt):
@@ -50,18 +51,32 @@ def interrupt_on_sigterm() -> None:
         pass
 
 
-def whole_number_at_least(minimum: int) -> Callable[[str], int]:
-    """An argparse ``type`` for a flag that takes a whole number of at least ``minimum``: anything
-    else (``2.5``, ``x``, ``0``) is argparse's one-line error naming the flag and the value."""
+def whole_number_at_least(minimum: int, at_most: Optional[int] = None) -> Callable[[str], int]:
+    """An argparse ``type`` for a flag that takes a whole number of at least ``minimum`` (and at most
+    ``at_most``): anything else (``2.5``, ``x``, ``0``) is argparse's one-line error naming the flag
+    and the value."""
+    wanted = f"from {minimum} to {at_most}" if at_most is not None else f"of at least {minimum}"
 
     def parse(text: str) -> int:
         try:
             value = int(text)
         except ValueError:
             value = None
-        if value is None or value < minimum:
-            raise argparse.ArgumentTypeError(f"must be a whole number of at least {minimum}, got {text!r}")
+        if value is None or value < minimum or (at_most is not None and value > at_most):
+            raise argparse.ArgumentTypeError(f"must be a whole number {wanted}, got {text!r}")
         return value
 
-    parse.__name__ = f"whole number of at least {minimum}"
+    parse.__name__ = f"whole number {wanted}"
     return parse
+
+
+def positive_number(text: str) -> float:
+    """An argparse ``type`` for a positive finite number: ``0``, ``-1``, ``inf`` and ``nan`` (which
+    passes every ``>`` check as false, turning a limit off) are argparse's one-line error."""
+    try:
+        value = float(text)
+    except ValueError:
+        value = math.nan
+    if not (math.isfinite(value) and value > 0):
+        raise argparse.ArgumentTypeError(f"must be a positive finite number, got {text!r}")
+    return value

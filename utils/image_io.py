@@ -7,6 +7,10 @@ grayscale, palettes, 16-bit data or alpha.  Images with real transparency are
 refused rather than flattened: what lies behind a transparent pixel is unknown,
 and any background we picked would leak into the interpolated frames.
 
+The EXIF orientation a camera or phone records (a portrait photo stored landscape with
+"rotate 90" in its header) is applied where a file is read, by :func:`read_image` and
+:func:`image_size` alike, so every tool sees the picture the way image viewers show it.
+
 Writers go through a temporary file in the destination directory followed by
 ``os.replace``, so an interrupted run never leaves a half-written image under
 the final name.
@@ -19,7 +23,7 @@ from typing import List, Sequence, Tuple, Union
 
 import numpy as np
 import torch
-from PIL import Image
+from PIL import ExifTags, Image, ImageOps
 
 from utils.atomic import PathLike, atomic_writer
 from utils.errors import InputError
@@ -41,6 +45,8 @@ __all__ = [
 IMAGE_SUFFIXES = (".png", ".jpg", ".jpeg", ".bmp", ".ppm", ".tif", ".tiff", ".webp")
 
 _SIXTEEN_BIT_MODES = {"I;16", "I;16L", "I;16B", "I;16N"}
+# EXIF orientations that turn the picture a quarter (with or without a mirror): width and height swap.
+_QUARTER_TURNS = {5, 6, 7, 8}
 _ALPHA_MODES = {"RGBA", "LA", "PA", "RGBa", "La"}
 
 
@@ -87,6 +93,8 @@ def _to_rgb_array(image: Image.Image, path: PathLike) -> np.ndarray:
         return _gray_to_rgb(np.rint(values / 257.0).astype(np.uint8))
     if mode in ("I", "F"):
         values = np.nan_to_num(np.asarray(image).astype(np.float64), nan=0.0)
+        if mode == "F" and values.size and 0.0 <= values.min() and values.max() <= 1.0:
+            values = values * 255.0  # float data in [0, 1] (a float TIFF), not dark 0-255 values
         return _gray_to_rgb(np.rint(np.clip(values, 0.0, 255.0)).astype(np.uint8))
     if mode == "P":
         has_alpha = "transparency" in image.info or (
@@ -113,19 +121,36 @@ def _to_rgb_array(image: Image.Image, path: PathLike) -> np.ndarray:
     return np.ascontiguousarray(np.asarray(image, dtype=np.uint8))
 
 
+def _orientation(image: Image.Image) -> int:
+    """The EXIF orientation tag of an opened image, from its header: 1 (as stored) when absent or
+    unreadable (a damaged EXIF block leaves the pixels readable, and viewers then show them as
+    stored too). A PNG's EXIF chunk precedes its pixels; Pillow would decode the whole file to look
+    for one after them, so an unloaded PNG without one in its header has none."""
+    if image.format == "PNG" and "exif" not in image.info:
+        return 1
+    try:
+        return int(image.getexif().get(ExifTags.Base.Orientation, 1))
+    except Exception:  # Pillow raises many types for a malformed block
+        return 1
+
+
 def read_image(path: PathLike) -> np.ndarray:
     """Read an image file as (H, W, 3) uint8 RGB, raising :class:`ImageError` on any problem.
 
-    Grayscale is replicated to three channels (16-bit data scaled by 1/257,
-    other wide modes clipped to [0, 255]); palettes are expanded; an alpha
-    channel is dropped only when every pixel is fully opaque.  For multi-frame
-    files the first frame is returned.
+    The EXIF orientation is applied (the picture as viewers show it). Grayscale is replicated
+    to three channels (16-bit data scaled by 1/257; 32-bit float data in [0, 1] scaled by 255,
+    other float or 32-bit integer data clipped to [0, 255]); palettes are expanded; an alpha
+    channel is dropped only when every pixel is fully opaque.  For multi-frame files the first
+    frame is returned.
     """
     if not os.path.exists(path):
         raise ImageError(f"image not found: {os.fspath(path)!s}")
     try:
         with Image.open(path) as opened:
+            orientation = _orientation(opened)  # before decoding: from the header, as image_size reads it
             opened.load()  # decode now so truncated or corrupt data fails here
+            if orientation != 1:
+                return _to_rgb_array(ImageOps.exif_transpose(opened), path)
             return _to_rgb_array(opened, path)
     except ImageError:
         raise
@@ -141,6 +166,7 @@ def image_files(folder: Path) -> List[Path]:
 
 def image_size(path: PathLike) -> Tuple[int, int]:
     """(height, width) from an image file's header, without decoding its pixels; ImageError if unreadable.
+    The EXIF orientation is applied, as :func:`read_image` applies it.
 
     Cheap enough to check every frame of a dataset at start-up, so a broken file stops a run
     before hours of work rather than at its sample.
@@ -150,6 +176,8 @@ def image_size(path: PathLike) -> Tuple[int, int]:
     try:
         with Image.open(path) as opened:
             width, height = opened.size
+            if _orientation(opened) in _QUARTER_TURNS:
+                width, height = height, width
     except Exception as exc:  # Pillow raises many types for bad files; all mean "unreadable"
         reason = getattr(exc, "strerror", None) or str(exc) or type(exc).__name__
         raise ImageError(f"cannot read image {os.fspath(path)!s}: {reason}") from None

@@ -18,7 +18,14 @@ from contextlib import contextmanager
 from pathlib import Path
 from typing import Iterator, List, Union
 
-from utils.atomic import atomic_path, check_output_folder, discard, temporary_name_pattern, temporary_path
+from utils.atomic import (
+    atomic_path,
+    check_folder_spares_input,
+    check_output_folder,
+    discard,
+    temporary_name_pattern,
+    temporary_path,
+)
 from utils.errors import InputError
 from video.sinks import GIF_SUFFIX, OWN_FRAME_NAME, VIDEO_FORMATS
 
@@ -52,22 +59,12 @@ def _absolute(path: Union[str, Path]) -> Path:
     return Path(os.path.abspath(path))
 
 
-def _is_within(path: Path, folder: Path) -> bool:
-    return path == folder or folder in path.parents
-
-
 def _check_not_the_input(output: Path, input_path: Path) -> None:
     """The output may not be the input, hold it (a folder output), or lie inside an input folder."""
     if not input_path.exists():
         return
-    real_output, real_input = output.resolve(), input_path.resolve()
     if output_is_folder(output):
-        if real_input == real_output:
-            raise InputError(f"the output folder {output} is the input folder; choose another output folder")
-        if _is_within(real_input, real_output):
-            raise InputError(f"the output folder {output} holds the input {input_path}; choose another output folder")
-        if real_input.is_dir() and _is_within(real_output, real_input):
-            raise InputError(f"the output folder {output} is inside the input folder {input_path}; choose another output folder")
+        check_folder_spares_input(output, input_path)
     elif output.exists() and os.path.samefile(output, input_path):
         raise InputError(f"the output {output} is the input; choose another output path")
 
