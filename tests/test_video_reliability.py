@@ -283,6 +283,60 @@ def test_alpha_in_a_video_is_dropped_with_one_warning(tmp_path, bikes, caplog):
     assert len(warnings) == 1 and "rgba" in warnings[0] and "transparency is dropped" in warnings[0]
 
 
+def test_an_opaque_gif_input_says_nothing_of_transparency(tmp_path, bikes, caplog):
+    """A GIF is decoded with an alpha channel whether or not it uses it: only transparent pixels are
+    worth a warning (the transparent case: test_alpha_in_a_video_is_dropped_with_one_warning)."""
+    from utils.image_io import save_gif
+
+    save_gif(tmp_path / "opaque.gif", bikes[:3], duration_ms=40)
+    stats = convert(job(tmp_path / "opaque.gif", tmp_path / "out.mp4"), blend)
+    assert stats.frames_in == 3 and "alpha" not in caplog.text and "transparen" not in caplog.text
+
+
+def test_a_truncated_mkv_is_short_of_its_headers_duration(tmp_path, bikes, caplog):
+    """Matroska and WebM store no frame count: a file cut short (a copy that stopped) is measured
+    against the duration its header gives; with --strict nothing is written."""
+    from utils.errors import InputError
+
+    data = write_clip(tmp_path / "whole.mkv", bikes).read_bytes()  # 12 frames, 0.48 s
+    cut = tmp_path / "cut.mkv"
+    cut.write_bytes(data[:len(data) * 3 // 4])
+    stats = convert(job(cut, tmp_path / "out.mp4"), blend)
+    assert 0 < stats.frames_in < 10
+    warnings = [r.getMessage() for r in caplog.records if "ends early" in r.getMessage()]
+    assert len(warnings) == 1 and f"decoded {stats.frames_in} frames" in warnings[0], warnings
+    assert "of the 0.48 s its header gives" in warnings[0]
+    with pytest.raises(InputError, match="ends early.*--strict refuses a partial conversion"):
+        convert(job(cut, tmp_path / "strict.mp4", strict=True), blend)
+    assert not (tmp_path / "strict.mp4").exists()
+
+
+def test_a_whole_mkv_whose_audio_runs_on_is_not_short(tmp_path, bikes, caplog):
+    """The container's duration is the longest track's: audio 1.5 s past the last frame is no
+    truncation of the video (its own DURATION tag is what counts)."""
+    clip = write_clip(tmp_path / "clip.mkv", bikes, tone=(440, 48000), tone_seconds=Fraction(2))
+    stats = convert(job(clip, tmp_path / "out.mp4", strict=True), blend)
+    assert stats.frames_in == 12 and "ends early" not in caplog.text
+
+
+def test_a_stream_that_changes_its_frame_size_is_scaled_to_the_first_size(tmp_path, bikes, caplog):
+    """A TS recording that switches resolution part-way: every frame is scaled to the first one's
+    size, with one warning (the scene measure, the network and the encoder take one size)."""
+    from tests.video_builders import write_size_change_clip
+
+    wide = sample_frames("bikes", 4, size=(240, 90), skip=4)
+    clip = write_size_change_clip(tmp_path / "switch.ts", [bikes[:4], wide])
+    stats = convert(job(clip, tmp_path / "out.mp4"), blend)
+    assert stats.frames_in == 8 and stats.frames_out == 16
+    video = read_video(tmp_path / "out.mp4")
+    assert len(video.frames) == 16 and {frame.shape for frame in video.frames} == {(90, 160, 3)}
+    squeezed = np.asarray(Image.fromarray(wide[2]).resize((160, 90), Image.BICUBIC))
+    assert psnr(video.frames[12], squeezed) > 25  # the later frames are the wide ones, scaled
+    warnings = [r.getMessage() for r in caplog.records if "frame size" in r.getMessage()]
+    assert warnings == [f"warning: {clip} changes its frame size at 0.16 s, from 160x90 to 240x90: "
+                        "frames of another size are scaled to 160x90"]
+
+
 def test_gif_log_and_stats_give_the_frames_the_file_holds(tmp_path, bikes, caplog):
     """Pillow merges identical consecutive frames: a, a, a | a-b | b, b are 3 frames in the file."""
     from PIL import Image as PILImage

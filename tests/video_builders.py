@@ -42,10 +42,11 @@ def write_clip(
     faststart: bool = False,
     crf: int = 10,
     gop: Optional[int] = None,
+    tone_seconds: Optional[Fraction] = None,
 ) -> Path:
     """Encode ``frames`` as H.264 into ``path``; with ``audio_from``, copy that file's audio packets
     covering the clip's duration (no re-encoding); with ``tone=(hz, sample_rate)``, add a stereo AAC
-    sine of that pitch as long as the clip. ``timestamps`` (seconds) make a variable-rate clip;
+    sine of that pitch as long as the clip (or ``tone_seconds``). ``timestamps`` (seconds) make a variable-rate clip;
     ``faststart`` puts the MP4 index (moov) before the frames, as streaming files have it; ``gop``
     puts a key frame every that many frames."""
     duration = len(frames) / rate if timestamps is None else None
@@ -74,7 +75,29 @@ def write_clip(
                 out.mux(packet)
             audio_in.close()
         if tone_out is not None:
-            _encode_tone(out, tone_out, *tone, seconds=len(frames) / rate)
+            _encode_tone(out, tone_out, *tone, seconds=tone_seconds or len(frames) / rate)
+    return path
+
+
+def write_size_change_clip(path: Path, parts: Sequence[Sequence[np.ndarray]], rate: Fraction = Fraction(25)) -> Path:
+    """Encode each of ``parts`` (frames of one size each) as H.264 into one video stream of the
+    MPEG-TS ``path``, one after the other: a stream whose frame size changes part-way, as a
+    broadcast recording that switches resolution. Each part starts with its own SPS (in-band)."""
+    with av.open(str(path), "w", format="mpegts") as out:
+        stream = out.add_stream("h264", rate=rate)
+        first = 0
+        for frames in parts:
+            encoder = av.CodecContext.create("libx264", "w")
+            encoder.height, encoder.width = frames[0].shape[:2]
+            encoder.pix_fmt, encoder.time_base, encoder.framerate = "yuv420p", 1 / rate, rate
+            images = [av.VideoFrame.from_ndarray(np.ascontiguousarray(image), format="rgb24") for image in frames]
+            for number, frame in enumerate(images):
+                frame.pts, frame.time_base = first + number, 1 / rate
+            for frame in [*images, None]:
+                for packet in encoder.encode(frame):
+                    packet.stream = stream
+                    out.mux(packet)
+            first += len(frames)
     return path
 
 

@@ -132,7 +132,9 @@ class SourcePart:
             raise InputError(f"--start {format_number(start)} s is past the last frame of the input{length}")
         end = inner.end if self._stop is None or (inner.end is not None and inner.end < self._stop) else self._stop
         count = round((end - self._first.time) * inner.rate) if end is not None else None
-        self.info = dataclasses.replace(inner, start=self._first.time, end=end, frame_count=count)
+        height, width = self._first.image.shape[:2]  # every frame's size (a video's header may give another)
+        self.info = dataclasses.replace(inner, width=width, height=height, start=self._first.time, end=end,
+                                        frame_count=count)
         # The first frame comes after the input's header start (--start, or frames that cannot be
         # decoded): the other tracks are cut to the part too.
         self.lead = self._first.time - inner.start  # seconds skipped before the first frame
@@ -377,11 +379,9 @@ def convert(job: Union[ConversionJob, CheckedJob], interpolate: InterpolateFn) -
 
 def _warn_what_is_lost(job: ConversionJob, info: SourceInfo) -> None:
     """Say in one line each what of the input's pixels does not reach the output: bit depth, colour
-    tags, transparency (the network works on 8-bit RGB). Image frames with transparent pixels are
-    refused instead (utils.image_io): there is no video file to fall back on."""
-    if info.alpha:
-        log.warning("warning: %s has an alpha channel (%s); the output is opaque: the transparency is dropped",
-                    job.input, info.alpha)
+    tags (the network works on 8-bit RGB). Transparency is said by the source once a frame has
+    some (:class:`video.sources.VideoFileSource`); image frames with transparent pixels are refused
+    instead (utils.image_io): there is no video file to fall back on."""
     video_out = not output_is_folder(job.output) and not is_gif(job.output)
     if info.bit_depth > 8:
         kept = f"with its colour tags ({info.colour.describe()})" if video_out and info.colour else "without its colour tags"
