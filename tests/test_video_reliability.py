@@ -118,6 +118,27 @@ def test_extreme_times_and_rates_are_refused_in_one_line(tmp_path, bikes, frame_
     assert not (tmp_path / "out.mp4").exists()
 
 
+def test_a_pipe_as_input_is_refused_in_one_line(tmp_path, bikes, capsys):
+    """``cat clip.mkv | interpolate_video.py --input /dev/stdin``: the frames and the audio are read
+    by two openings of the input, and a pipe gives its bytes once. (A pipe whose writer is done, so
+    that a second opening reads its end instead of waiting.)"""
+    import os
+
+    from tests.video_cli import MISSING, assert_refused, cli
+
+    data = write_clip(tmp_path / "clip.mkv", bikes[:3]).read_bytes()
+    read_end, write_end = os.pipe()
+    try:
+        os.write(write_end, data)  # (smaller than a pipe's buffer)
+        os.close(write_end)
+        piped = f"/dev/fd/{read_end}"
+        assert_refused(cli(piped, tmp_path / "out.mp4", tmp_path / MISSING, capsys),
+                       f"{piped} is a pipe or device, not a file: give a video file or a folder of frames")
+    finally:
+        os.close(read_end)
+    assert not (tmp_path / "out.mp4").exists()
+
+
 def test_a_long_decimal_rate_is_read_as_the_simple_fraction_it_means(tmp_path, frame_folder):
     """29.970029970029973 (30000/1001 printed as a float) would need a time base no container holds."""
     from video.convert import parse_rate

@@ -9,6 +9,7 @@ from __future__ import annotations
 import heapq
 import logging
 import re
+import stat
 from dataclasses import dataclass
 from fractions import Fraction
 from pathlib import Path
@@ -385,6 +386,9 @@ def open_source(path: Union[str, Path], folder_rate: Fraction, *, strict: bool =
         raise InputError(f"input not found: {path}")
     if path.is_dir():
         return FrameFolderSource(path, folder_rate)
+    if not stat.S_ISREG(path.stat().st_mode):  # (/dev/stdin into which a file is redirected is a file)
+        raise InputError(f"{path} is a pipe or device, not a file: give a video file or a folder of frames "
+                         "(a video is read more than once: its frames, then its audio and subtitles)")
     return VideoFileSource(path, strict=strict)
 
 
