@@ -139,6 +139,34 @@ def test_a_pipe_as_input_is_refused_in_one_line(tmp_path, bikes, capsys):
     assert not (tmp_path / "out.mp4").exists()
 
 
+@pytest.mark.parametrize("output", ["a" * 240 + ".mp4", "a" * 250, "existing/" + "a" * 250],
+                         ids=["file", "folder", "existing-folder"])
+def test_an_output_name_near_the_file_systems_limit_is_written(tmp_path, frame_folder, output):
+    """The temporary output (beside the output, or inside an existing output folder) adds 38
+    characters to the name: it is shortened so that any name the file system takes works."""
+    final = tmp_path / output
+    if output.startswith("existing"):
+        final.mkdir(parents=True)
+    convert(job(frame_folder, final, overwrite=True), blend)
+    written = sorted(p.name for p in final.iterdir()) if final.is_dir() else [final.name]
+    assert written == ([final.name] if final.suffix else [f"{k:08d}.png" for k in range(6)])
+    assert sorted(p.name for p in final.parent.iterdir()) == [final.name]  # no temporary left
+
+
+@pytest.mark.parametrize("output, expected", [
+    ("a" * 300 + ".mp4", "is 304 bytes long; the file system takes at most 255"),
+    ("b" * 300, "is 300 bytes long; the file system takes at most 255"),
+    ("loop.mp4", "loop.mp4: a symlink loop"),
+], ids=["long-file", "long-folder", "symlink-loop"])
+@pytest.mark.parametrize("overwrite", [(), ("--overwrite",)], ids=["", "overwrite"])
+def test_an_output_the_file_system_cannot_create_is_refused_in_one_line(tmp_path, frame_folder, capsys, output,
+                                                                       expected, overwrite):
+    from tests.video_cli import MISSING, assert_refused, cli
+
+    (tmp_path / "loop.mp4").symlink_to(tmp_path / "loop.mp4")
+    assert_refused(cli(frame_folder, tmp_path / output, tmp_path / MISSING, capsys, *overwrite), expected)
+
+
 def test_a_long_decimal_rate_is_read_as_the_simple_fraction_it_means(tmp_path, frame_folder):
     """29.970029970029973 (30000/1001 printed as a float) would need a time base no container holds."""
     from video.convert import parse_rate

@@ -19,6 +19,7 @@ from typing import Callable, Iterator, List, Optional, Union
 import numpy as np
 from tqdm import tqdm
 
+from utils.atomic import check_output_name
 from utils.errors import InputError
 from utils.scene import DEFAULT_SCENE_THRESHOLD
 from video.output import atomic_output, check_output_path, is_gif, output_is_folder, remove_stale_outputs
@@ -250,6 +251,7 @@ def check_job(job: ConversionJob) -> CheckedJob:
     input is also decoded up to the part's first frame. Returns the job with its input open."""
     if not Path(job.input).exists():
         raise InputError(f"input not found: {job.input}")
+    check_output_name(job.output)  # before the output is looked at: a name too long, a symlink loop
     to_folder = output_is_folder(job.output)
     _check_flags(job, to_folder)
     if Path(job.input).is_dir() and not MIN_FPS <= job.input_fps <= MAX_OUTPUT_FPS:
