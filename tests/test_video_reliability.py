@@ -386,6 +386,48 @@ def test_a_stream_that_changes_its_frame_size_is_scaled_to_the_first_size(tmp_pa
                         "frames of another size are scaled to 160x90"]
 
 
+@pytest.mark.parametrize("codec, layout, output", [("pcm_s16le", "stereo", "out.mp4"), ("libopus", "5.1", "out.mov")],
+                         ids=["pcm-into-mp4", "opus-5.1-into-mov"])
+def test_audio_the_output_takes_only_re_encoded_is_re_encoded_before_any_frame(tmp_path, bikes, caplog, codec, layout,
+                                                                             output):
+    """Codecs the container lists, but its muxer refuses as they are: PCM whose channel order
+    Matroska did not keep (MP4 fails on closing the file), Opus 5.1 (MOV fails at the header).
+    Re-encoded to AAC, said before the first frame is interpolated, in the layout the input has."""
+    import av
+
+    from tests.video_builders import Track, dominant_pitches, write_tracks_clip
+
+    clip = write_tracks_clip(tmp_path / "clip.mkv", bikes[:4],
+                             [Track("eng", hz=440, sample_rate=48000, codec=codec, layout=layout)])
+    caplog.set_level(logging.INFO, logger="ifrnet.video")
+    said_before = []
+
+    def network(frame0, frame1, timesteps):
+        said_before.append("re-encoding audio track 1" in caplog.text)
+        return blend(frame0, frame1, timesteps)
+
+    convert(job(clip, tmp_path / output), network)
+    assert said_before and all(said_before)
+    with av.open(str(tmp_path / output)) as container:
+        audio = container.streams.audio[0]
+        assert audio.codec_context.name == "aac" and audio.metadata.get("language") == "eng"
+        assert audio.codec_context.layout.name == layout
+    assert dominant_pitches(tmp_path / output) == [pytest.approx(440, abs=15)]
+
+
+def test_a_second_video_track_is_left_out_with_a_note(tmp_path, bikes, caplog):
+    import av
+
+    from tests.video_builders import write_tracks_clip
+
+    clip = write_tracks_clip(tmp_path / "angles.mkv", bikes[:3], [], second_video=True)
+    caplog.set_level(logging.INFO, logger="ifrnet.video")
+    convert(job(clip, tmp_path / "out.mkv"), blend)
+    with av.open(str(tmp_path / "out.mkv")) as container:
+        assert [stream.type for stream in container.streams] == ["video"]
+    assert "video track 1 (h264) is left out: the output holds the interpolated video" in caplog.text
+
+
 def test_gif_log_and_stats_give_the_frames_the_file_holds(tmp_path, bikes, caplog):
     """Pillow merges identical consecutive frames: a, a, a | a-b | b, b are 3 frames in the file."""
     from PIL import Image as PILImage

@@ -103,13 +103,16 @@ def write_size_change_clip(path: Path, parts: Sequence[Sequence[np.ndarray]], ra
 
 @dataclass
 class Track:
-    """An extra track for :func:`write_tracks_clip`: a stereo AAC sine (``hz`` at ``sample_rate``),
-    or the subtitles of an .srt file (``srt``); ``language`` becomes the track's tag."""
+    """An extra track for :func:`write_tracks_clip`: a sine (``hz`` at ``sample_rate``) encoded with
+    ``codec`` in ``layout`` (stereo AAC by default), or the subtitles of an .srt file (``srt``);
+    ``language`` becomes the track's tag."""
 
     language: str
     hz: float = 0.0
     sample_rate: int = 44100
     srt: Optional[Path] = None
+    codec: str = "aac"
+    layout: str = "stereo"
 
 
 def cut_packets(source: Path, path: Path, skip: int) -> Path:
@@ -126,10 +129,12 @@ def cut_packets(source: Path, path: Path, skip: int) -> Path:
 
 
 def write_tracks_clip(path: Path, frames: Sequence[np.ndarray], tracks: Sequence[Track], *, title: str = "",
-                      rotation: Optional[int] = None, hflip: bool = False, rate: Fraction = Fraction(25)) -> Path:
+                      rotation: Optional[int] = None, hflip: bool = False, rate: Fraction = Fraction(25),
+                      second_video: bool = False) -> Path:
     """Encode ``frames`` as H.264 into ``path`` (.mkv or .mp4) with each of ``tracks`` beside them,
     the container ``title`` and, with ``rotation`` (degrees, counter-clockwise; ``hflip``: mirrored
-    left to right after the turn), a display matrix."""
+    left to right after the turn), a display matrix; ``second_video``: the frames once more, as a
+    second video track (an alternative angle)."""
     with av.open(str(path), "w") as out:
         if title:
             out.metadata["title"] = title
@@ -138,6 +143,10 @@ def write_tracks_clip(path: Path, frames: Sequence[np.ndarray], tracks: Sequence
         stream.pix_fmt = "yuv420p"
         if rotation is not None:
             stream.set_display_rotation(rotation, hflip=hflip)
+        videos = [stream]
+        if second_video:
+            videos.append(out.add_stream("libx264", rate=rate))
+            videos[1].height, videos[1].width, videos[1].pix_fmt = stream.height, stream.width, "yuv420p"
         audio, subtitles = [], []
         for track in tracks:
             if track.srt is not None:
@@ -145,14 +154,16 @@ def write_tracks_clip(path: Path, frames: Sequence[np.ndarray], tracks: Sequence
                 added = out.add_stream_from_template(source.streams[0])
                 subtitles.append((source, added))
             else:
-                added = out.add_stream("aac", rate=track.sample_rate, layout="stereo")
+                added = out.add_stream(track.codec, rate=track.sample_rate, layout=track.layout)
                 audio.append((track, added))
             added.metadata["language"] = track.language
         for number, image in enumerate(frames):
-            frame = av.VideoFrame.from_ndarray(np.ascontiguousarray(image), format="rgb24")
-            frame.pts, frame.time_base = number, 1 / rate
-            out.mux(stream.encode(frame))
-        out.mux(stream.encode(None))
+            for video in videos:
+                frame = av.VideoFrame.from_ndarray(np.ascontiguousarray(image), format="rgb24")
+                frame.pts, frame.time_base = number, 1 / rate
+                out.mux(video.encode(frame))
+        for video in videos:
+            out.mux(video.encode(None))
         for track, added in audio:
             _encode_tone(out, added, track.hz, track.sample_rate, seconds=len(frames) / rate)
         for source, added in subtitles:

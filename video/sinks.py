@@ -190,6 +190,11 @@ class VideoFileSink:
                 copy_metadata(self._tracks.video_tags, self._stream.metadata)
                 if self._tracks.display_matrix is not None and keep_display_matrix:
                     self._stream.set_display_matrix(list(self._tracks.display_matrix))
+            try:  # the header and the encoders now, so that a track the file cannot take fails before any frame is made
+                self._container.start_encoding()
+            except av.error.FFmpegError as error:
+                raise InputError(f"cannot write a {self.path.suffix} file with the input's tracks "
+                                 f"({getattr(error, 'strerror', None) or error})") from None
         except BaseException:
             self.abort()
             raise
