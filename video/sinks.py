@@ -87,14 +87,16 @@ def check_encoder(codec: str, crf: Optional[int], default: str) -> None:
 
 
 def pick_pixel_format(codec: av.Codec, width: int, height: int) -> str:
-    """yuv420p where possible (plays everywhere); 4:4:4 for odd sizes, which 4:2:0 cannot hold."""
+    """yuv420p where possible (plays everywhere); 4:4:4 for odd sizes, which 4:2:0 cannot hold (said
+    in the log), or for an encoder without 4:2:0 (libx264rgb: odd sizes are no matter there)."""
     formats = [f.name for f in (codec.video_formats or [])]
     even = width % 2 == 0 and height % 2 == 0
     if "yuv420p" in formats and even:
         return "yuv420p"
     for name in ("yuv444p", "gbrp", "rgb24"):
         if name in formats:
-            log.info("frame size %dx%d is odd: encoding %s with %s", width, height, codec.name, name)
+            if "yuv420p" in formats:
+                log.info("frame size %dx%d is odd: encoding %s with %s", width, height, codec.name, name)
             return name
     if formats:
         return formats[0]
