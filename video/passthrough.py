@@ -78,16 +78,19 @@ def _first_packets(container: av.container.InputContainer, streams: List[av.stre
     of the first packet read (a sparse subtitle track may have none so early)."""
     found: Dict[int, av.Packet] = {}
     first_time = None
-    for packet in container.demux(*streams):
-        if packet.pts is not None and packet.time_base is not None:
-            time = Fraction(packet.pts) * Fraction(packet.time_base)
-            first_time = time if first_time is None else first_time
-            if time > first_time + _INTERLEAVE_SLACK:
-                break
-        if packet.size and packet.stream.index not in found:
-            found[packet.stream.index] = packet
-            if len(found) == len(streams):
-                break
+    try:
+        for packet in container.demux(*streams):
+            if packet.pts is not None and packet.time_base is not None:
+                time = Fraction(packet.pts) * Fraction(packet.time_base)
+                first_time = time if first_time is None else first_time
+                if time > first_time + _INTERLEAVE_SLACK:
+                    break
+            if packet.size and packet.stream.index not in found:
+                found[packet.stream.index] = packet
+                if len(found) == len(streams):
+                    break
+    except av.error.FFmpegError:  # a damaged file: the tracks are tried with what was found
+        pass
     return found
 
 
@@ -96,10 +99,12 @@ def refused_copies(source_path: Path, format_name: str, indices: List[int]) -> S
     are, though the codec is one it lists: each is written alone into an in-memory file, its first
     packet included, and closed, which is where some muxers complain (MP4 about PCM whose channel
     layout is not named); otherwise that would be after the whole video was interpolated."""
-    refused = set()
+    refused: Set[int] = set()
+    if not indices:
+        return refused
     with av.open(str(source_path)) as probe:
         streams = [probe.streams[index] for index in indices]
-        firsts = _first_packets(probe, streams) if streams else {}
+        firsts = _first_packets(probe, streams)
         for stream in streams:
             try:
                 with av.open(io.BytesIO(), "w", format=format_name) as trial:
@@ -115,9 +120,10 @@ def refused_copies(source_path: Path, format_name: str, indices: List[int]) -> S
 
 
 def _label(stream: av.stream.Stream) -> str:
-    """"audio track 1 (opus)", for notes."""
+    """"audio track 1 (opus)", or for a file attached to a Matroska file "attachment track 2 (font.ttf)", for notes."""
     codec = getattr(getattr(stream, "codec_context", None), "codec", None)
-    return f"{stream.type} track {stream.index} ({codec.canonical_name if codec is not None else 'no codec'})"
+    what = codec.canonical_name if codec is not None else getattr(stream, "name", None) or "unknown codec"
+    return f"{stream.type} track {stream.index} ({what})"
 
 
 class StreamCarrier:
@@ -142,7 +148,7 @@ class StreamCarrier:
         self._encoders: Dict[int, av.stream.Stream] = {}  # the ones that re-encode
         streams = [s for s in self._input.streams if s.type in ("audio", "subtitle")]
         for other in self._input.streams:
-            if other.type not in ("audio", "subtitle") and other is not video:
+            if other.type not in ("audio", "subtitle") and (video is None or other.index != video.index):
                 log.info("%s is left out: the output holds the interpolated video and the audio and subtitle tracks only",
                          _label(other))
         listed = [s.index for s in streams if s.codec_context.codec.canonical_name in output.supported_codecs]
