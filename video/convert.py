@@ -30,7 +30,8 @@ from video.sinks import IMAGE_FORMATS, FrameFolderSink, FrameSink, GifSink, Vide
 from video.sources import FrameSource, SourceFrame, SourceInfo, open_source
 from video.timing import OutputClock
 
-__all__ = ["ConversionJob", "CheckedJob", "MAX_OUTPUT_FPS", "MIN_FPS", "format_number", "parse_rate", "output_rate", "check_job", "convert"]
+__all__ = ["ConversionJob", "CheckedJob", "MAX_OUTPUT_FPS", "MIN_FPS", "format_number", "parse_rate", "output_rate",
+           "check_job", "convert"]
 
 log = logging.getLogger("ifrnet.video")
 
