@@ -123,6 +123,38 @@ def test_a_temporary_left_by_a_killed_process_is_recognised_as_stale(tmp_path):
     assert [p.name for p in tmp_path.iterdir()] == ["clip.mkv"]
 
 
+@pytest.mark.parametrize("name", ["a" * 250 + ".mkv", "\u00e9" * 125 + ".mp4", "b" * 255],
+                         ids=["254-bytes", "254-bytes-of-2-byte-characters", "255-bytes-without-suffix"])
+@pytest.mark.parametrize("write", ["path", "writer"])
+def test_a_name_the_file_system_takes_gets_a_temporary_it_takes_too(tmp_path, name, write):
+    """The temporary twin adds 38 bytes: its stem is shortened (by whole characters) to stay within
+    255 bytes, keeps the final extension, and is still recognised as the output's temporary."""
+    final = tmp_path / name
+    temporary = temporary_path(final)
+    assert len(os.fsencode(temporary.name)) <= 255 and temporary.name.endswith(final.suffix)
+    assert atomic.temporary_name_pattern(final).fullmatch(temporary.name)
+    if write == "path":
+        with atomic_path(final) as temp:
+            temp.write_bytes(b"done")
+    else:
+        with atomic_writer(final) as handle:
+            handle.write(b"done")
+    assert [p.name for p in tmp_path.iterdir()] == [name] and final.read_bytes() == b"done"
+
+
+@pytest.mark.parametrize("output, expected", [
+    ("a" * 256 + ".json", "is 261 bytes long; the file system takes at most 255"),
+    ("d" * 300 + "/report.json", "is 300 bytes long; the file system takes at most 255"),
+    ("loop/report.json", "a symlink loop"),
+    ("loop.json", "a symlink loop"),
+], ids=["long-name", "long-folder", "folder-loop", "file-loop"])
+def test_an_output_the_file_system_cannot_name_is_refused_up_front(tmp_path, output, expected):
+    (tmp_path / "loop").symlink_to(tmp_path / "loop")
+    (tmp_path / "loop.json").symlink_to(tmp_path / "loop.json")
+    with pytest.raises(InputError, match=expected):
+        atomic.check_output_file(tmp_path / output, "--json")
+
+
 # ---------------------------------------------------------------------------------------------
 # devices, FIFOs and symlinks are written through or followed, never renamed over (issue 23 item 1)
 

@@ -99,7 +99,11 @@ def frame_folder(tmp_path_factory, bikes):
 @pytest.mark.parametrize("which, extra, expected", [
     ("clip", ("--start", "1e30"), "--start 1e+30 s is past the last frame"),  # was OverflowError
     ("clip", ("--start", "0.1", "--duration", "1e30"), None),  # runs: to the end
+    ("clip", ("--start", "0.1", "--duration", "1e400"), None),  # past the float range too
+    ("clip", ("--start", "1e400"), "--start 1e+400 s is past the last frame"),
+    ("clip", ("--fps", "1e400"), "an output rate of 1e+400 fps (--fps) is over the limit of 1000 fps"),
     ("folder", ("--input_fps", "1e-9"), "below the lowest accepted, 0.01 fps"),  # was av.error.ArgumentError
+    ("folder", ("--input_fps", "1e400"), "--input_fps must be in 0.01-1000 fps, got 1e+400"),
     ("folder", ("--fps", "0.001"), "below the lowest accepted, 0.01 fps"),
 ])
 def test_extreme_times_and_rates_are_refused_in_one_line(tmp_path, bikes, frame_folder, capsys, which, extra, expected):
@@ -107,11 +111,60 @@ def test_extreme_times_and_rates_are_refused_in_one_line(tmp_path, bikes, frame_
 
     source = write_clip(tmp_path / "clip.mp4", bikes[:5]) if which == "clip" else frame_folder
     if expected is None:
-        stats = convert(job(source, tmp_path / "out.mp4", start=Fraction(1, 10), duration=Fraction(10**30)), blend)
+        stats = convert(job(source, tmp_path / "out.mp4", start=Fraction(1, 10), duration=Fraction(extra[-1])), blend)
         assert stats.frames_in == 2  # 0.12 s and 0.16 s
         return
     assert_refused(cli(source, tmp_path / "out.mp4", tmp_path / MISSING, capsys, *extra), expected)
     assert not (tmp_path / "out.mp4").exists()
+
+
+def test_a_pipe_as_input_is_refused_in_one_line(tmp_path, bikes, capsys):
+    """``cat clip.mkv | interpolate_video.py --input /dev/stdin``: the frames and the audio are read
+    by two openings of the input, and a pipe gives its bytes once. (A pipe whose writer is done, so
+    that a second opening reads its end instead of waiting.)"""
+    import os
+
+    from tests.video_cli import MISSING, assert_refused, cli
+
+    data = write_clip(tmp_path / "clip.mkv", bikes[:3]).read_bytes()
+    read_end, write_end = os.pipe()
+    try:
+        os.write(write_end, data)  # (smaller than a pipe's buffer)
+        os.close(write_end)
+        piped = f"/dev/fd/{read_end}"
+        assert_refused(cli(piped, tmp_path / "out.mp4", tmp_path / MISSING, capsys),
+                       f"{piped} is a pipe or device, not a file: give a video file or a folder of frames")
+    finally:
+        os.close(read_end)
+    assert not (tmp_path / "out.mp4").exists()
+
+
+@pytest.mark.parametrize("output", ["a" * 240 + ".mp4", "a" * 250, "existing/" + "a" * 250],
+                         ids=["file", "folder", "existing-folder"])
+def test_an_output_name_near_the_file_systems_limit_is_written(tmp_path, frame_folder, output):
+    """The temporary output (beside the output, or inside an existing output folder) adds 38
+    characters to the name: it is shortened so that any name the file system takes works."""
+    final = tmp_path / output
+    if output.startswith("existing"):
+        final.mkdir(parents=True)
+    convert(job(frame_folder, final, overwrite=True), blend)
+    written = sorted(p.name for p in final.iterdir()) if final.is_dir() else [final.name]
+    assert written == ([final.name] if final.suffix else [f"{k:08d}.png" for k in range(6)])
+    assert sorted(p.name for p in final.parent.iterdir()) == [final.name]  # no temporary left
+
+
+@pytest.mark.parametrize("output, expected", [
+    ("a" * 300 + ".mp4", "is 304 bytes long; the file system takes at most 255"),
+    ("b" * 300, "is 300 bytes long; the file system takes at most 255"),
+    ("loop.mp4", "loop.mp4: a symlink loop"),
+], ids=["long-file", "long-folder", "symlink-loop"])
+@pytest.mark.parametrize("overwrite", [(), ("--overwrite",)], ids=["", "overwrite"])
+def test_an_output_the_file_system_cannot_create_is_refused_in_one_line(tmp_path, frame_folder, capsys, output,
+                                                                       expected, overwrite):
+    from tests.video_cli import MISSING, assert_refused, cli
+
+    (tmp_path / "loop.mp4").symlink_to(tmp_path / "loop.mp4")
+    assert_refused(cli(frame_folder, tmp_path / output, tmp_path / MISSING, capsys, *overwrite), expected)
 
 
 def test_a_long_decimal_rate_is_read_as_the_simple_fraction_it_means(tmp_path, frame_folder):
@@ -277,6 +330,102 @@ def test_alpha_in_a_video_is_dropped_with_one_warning(tmp_path, bikes, caplog):
     assert stats.frames_out == 6
     warnings = [r.getMessage() for r in caplog.records if "alpha channel" in r.getMessage()]
     assert len(warnings) == 1 and "rgba" in warnings[0] and "transparency is dropped" in warnings[0]
+
+
+def test_an_opaque_gif_input_says_nothing_of_transparency(tmp_path, bikes, caplog):
+    """A GIF is decoded with an alpha channel whether or not it uses it: only transparent pixels are
+    worth a warning (the transparent case: test_alpha_in_a_video_is_dropped_with_one_warning)."""
+    from utils.image_io import save_gif
+
+    save_gif(tmp_path / "opaque.gif", bikes[:3], duration_ms=40)
+    stats = convert(job(tmp_path / "opaque.gif", tmp_path / "out.mp4"), blend)
+    assert stats.frames_in == 3 and "alpha" not in caplog.text and "transparen" not in caplog.text
+
+
+def test_a_truncated_mkv_is_short_of_its_headers_duration(tmp_path, bikes, caplog):
+    """Matroska and WebM store no frame count: a file cut short (a copy that stopped) is measured
+    against the duration its header gives; with --strict nothing is written."""
+    from utils.errors import InputError
+
+    data = write_clip(tmp_path / "whole.mkv", bikes).read_bytes()  # 12 frames, 0.48 s
+    cut = tmp_path / "cut.mkv"
+    cut.write_bytes(data[:len(data) * 3 // 4])
+    stats = convert(job(cut, tmp_path / "out.mp4"), blend)
+    assert 0 < stats.frames_in < 10
+    warnings = [r.getMessage() for r in caplog.records if "ends early" in r.getMessage()]
+    assert len(warnings) == 1 and f"decoded {stats.frames_in} frames" in warnings[0], warnings
+    assert "of the 0.48 s its header gives" in warnings[0]
+    with pytest.raises(InputError, match="ends early.*--strict refuses a partial conversion"):
+        convert(job(cut, tmp_path / "strict.mp4", strict=True), blend)
+    assert not (tmp_path / "strict.mp4").exists()
+
+
+def test_a_whole_mkv_whose_audio_runs_on_is_not_short(tmp_path, bikes, caplog):
+    """The container's duration is the longest track's: audio 1.5 s past the last frame is no
+    truncation of the video (its own DURATION tag is what counts)."""
+    clip = write_clip(tmp_path / "clip.mkv", bikes, tone=(440, 48000), tone_seconds=Fraction(2))
+    stats = convert(job(clip, tmp_path / "out.mp4", strict=True), blend)
+    assert stats.frames_in == 12 and "ends early" not in caplog.text
+
+
+def test_a_stream_that_changes_its_frame_size_is_scaled_to_the_first_size(tmp_path, bikes, caplog):
+    """A TS recording that switches resolution part-way: every frame is scaled to the first one's
+    size, with one warning (the scene measure, the network and the encoder take one size)."""
+    from tests.video_builders import write_size_change_clip
+
+    wide = sample_frames("bikes", 4, size=(240, 90), skip=4)
+    clip = write_size_change_clip(tmp_path / "switch.ts", [bikes[:4], wide])
+    stats = convert(job(clip, tmp_path / "out.mp4"), blend)
+    assert stats.frames_in == 8 and stats.frames_out == 16
+    video = read_video(tmp_path / "out.mp4")
+    assert len(video.frames) == 16 and {frame.shape for frame in video.frames} == {(90, 160, 3)}
+    squeezed = np.asarray(Image.fromarray(wide[2]).resize((160, 90), Image.BICUBIC))
+    assert psnr(video.frames[12], squeezed) > 25  # the later frames are the wide ones, scaled
+    warnings = [r.getMessage() for r in caplog.records if "frame size" in r.getMessage()]
+    assert warnings == [f"warning: {clip} changes its frame size at 0.16 s, from 160x90 to 240x90: "
+                        "frames of another size are scaled to 160x90"]
+
+
+@pytest.mark.parametrize("codec, layout, output", [("pcm_s16le", "stereo", "out.mp4"), ("libopus", "5.1", "out.mov")],
+                         ids=["pcm-into-mp4", "opus-5.1-into-mov"])
+def test_audio_the_output_takes_only_re_encoded_is_re_encoded_before_any_frame(tmp_path, bikes, caplog, codec, layout,
+                                                                             output):
+    """Codecs the container lists, but its muxer refuses as they are: PCM whose channel order
+    Matroska did not keep (MP4 fails on closing the file), Opus 5.1 (MOV fails at the header).
+    Re-encoded to AAC, said before the first frame is interpolated, in the layout the input has."""
+    import av
+
+    from tests.video_builders import Track, dominant_pitches, write_tracks_clip
+
+    clip = write_tracks_clip(tmp_path / "clip.mkv", bikes[:4],
+                             [Track("eng", hz=440, sample_rate=48000, codec=codec, layout=layout)])
+    caplog.set_level(logging.INFO, logger="ifrnet.video")
+    said_before = []
+
+    def network(frame0, frame1, timesteps):
+        said_before.append("re-encoding audio track 1" in caplog.text)
+        return blend(frame0, frame1, timesteps)
+
+    convert(job(clip, tmp_path / output), network)
+    assert said_before and all(said_before)
+    with av.open(str(tmp_path / output)) as container:
+        audio = container.streams.audio[0]
+        assert audio.codec_context.name == "aac" and audio.metadata.get("language") == "eng"
+        assert audio.codec_context.layout.name == layout
+    assert dominant_pitches(tmp_path / output) == [pytest.approx(440, abs=15)]
+
+
+def test_a_second_video_track_is_left_out_with_a_note(tmp_path, bikes, caplog):
+    import av
+
+    from tests.video_builders import write_tracks_clip
+
+    clip = write_tracks_clip(tmp_path / "angles.mkv", bikes[:3], [], second_video=True)
+    caplog.set_level(logging.INFO, logger="ifrnet.video")
+    convert(job(clip, tmp_path / "out.mkv"), blend)
+    with av.open(str(tmp_path / "out.mkv")) as container:
+        assert [stream.type for stream in container.streams] == ["video"]
+    assert "video track 1 (h264) is left out: the output holds the interpolated video" in caplog.text
 
 
 def test_gif_log_and_stats_give_the_frames_the_file_holds(tmp_path, bikes, caplog):

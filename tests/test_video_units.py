@@ -346,3 +346,21 @@ def test_a_tilted_or_empty_display_matrix_is_left_to_the_player():
     assert orientation_from_matrix(_display_matrix(2 * cos, 2 * sin, -2 * sin, 2 * cos)) is None
     assert orientation_from_matrix(_display_matrix(0, 0, 0, 0)) is None
     assert orientation_from_matrix(None) == Orientation()
+
+
+# -- the encoder's pixel format -----------------------------------------------------------------
+
+@pytest.mark.parametrize("codec, size, expected, note", [
+    ("libx264", (64, 48), "yuv420p", False),
+    ("libx264", (63, 48), "yuv444p", True),  # 4:2:0 cannot hold an odd size: said
+    ("libx264rgb", (64, 48), "rgb24", False),  # no 4:2:0 to fall back from: nothing to say
+    ("libx264rgb", (63, 47), "rgb24", False),
+])
+def test_the_odd_size_note_is_only_for_encoders_that_would_have_taken_4_2_0(caplog, codec, size, expected, note):
+    import av
+
+    from video.sinks import pick_pixel_format
+
+    caplog.set_level("INFO", logger="ifrnet.video")
+    assert pick_pixel_format(av.Codec(codec, "w"), *size) == expected
+    assert ("is odd" in caplog.text) == note

@@ -42,10 +42,11 @@ def write_clip(
     faststart: bool = False,
     crf: int = 10,
     gop: Optional[int] = None,
+    tone_seconds: Optional[Fraction] = None,
 ) -> Path:
     """Encode ``frames`` as H.264 into ``path``; with ``audio_from``, copy that file's audio packets
     covering the clip's duration (no re-encoding); with ``tone=(hz, sample_rate)``, add a stereo AAC
-    sine of that pitch as long as the clip. ``timestamps`` (seconds) make a variable-rate clip;
+    sine of that pitch as long as the clip (or ``tone_seconds``). ``timestamps`` (seconds) make a variable-rate clip;
     ``faststart`` puts the MP4 index (moov) before the frames, as streaming files have it; ``gop``
     puts a key frame every that many frames."""
     duration = len(frames) / rate if timestamps is None else None
@@ -74,19 +75,44 @@ def write_clip(
                 out.mux(packet)
             audio_in.close()
         if tone_out is not None:
-            _encode_tone(out, tone_out, *tone, seconds=len(frames) / rate)
+            _encode_tone(out, tone_out, *tone, seconds=tone_seconds or len(frames) / rate)
+    return path
+
+
+def write_size_change_clip(path: Path, parts: Sequence[Sequence[np.ndarray]], rate: Fraction = Fraction(25)) -> Path:
+    """Encode each of ``parts`` (frames of one size each) as H.264 into one video stream of the
+    MPEG-TS ``path``, one after the other: a stream whose frame size changes part-way, as a
+    broadcast recording that switches resolution. Each part starts with its own SPS (in-band)."""
+    with av.open(str(path), "w", format="mpegts") as out:
+        stream = out.add_stream("h264", rate=rate)
+        first = 0
+        for frames in parts:
+            encoder = av.CodecContext.create("libx264", "w")
+            encoder.height, encoder.width = frames[0].shape[:2]
+            encoder.pix_fmt, encoder.time_base, encoder.framerate = "yuv420p", 1 / rate, rate
+            images = [av.VideoFrame.from_ndarray(np.ascontiguousarray(image), format="rgb24") for image in frames]
+            for number, frame in enumerate(images):
+                frame.pts, frame.time_base = first + number, 1 / rate
+            for frame in [*images, None]:
+                for packet in encoder.encode(frame):
+                    packet.stream = stream
+                    out.mux(packet)
+            first += len(frames)
     return path
 
 
 @dataclass
 class Track:
-    """An extra track for :func:`write_tracks_clip`: a stereo AAC sine (``hz`` at ``sample_rate``),
-    or the subtitles of an .srt file (``srt``); ``language`` becomes the track's tag."""
+    """An extra track for :func:`write_tracks_clip`: a sine (``hz`` at ``sample_rate``) encoded with
+    ``codec`` in ``layout`` (stereo AAC by default), or the subtitles of an .srt file (``srt``);
+    ``language`` becomes the track's tag."""
 
     language: str
     hz: float = 0.0
     sample_rate: int = 44100
     srt: Optional[Path] = None
+    codec: str = "aac"
+    layout: str = "stereo"
 
 
 def cut_packets(source: Path, path: Path, skip: int) -> Path:
@@ -103,10 +129,12 @@ def cut_packets(source: Path, path: Path, skip: int) -> Path:
 
 
 def write_tracks_clip(path: Path, frames: Sequence[np.ndarray], tracks: Sequence[Track], *, title: str = "",
-                      rotation: Optional[int] = None, hflip: bool = False, rate: Fraction = Fraction(25)) -> Path:
+                      rotation: Optional[int] = None, hflip: bool = False, rate: Fraction = Fraction(25),
+                      second_video: bool = False) -> Path:
     """Encode ``frames`` as H.264 into ``path`` (.mkv or .mp4) with each of ``tracks`` beside them,
     the container ``title`` and, with ``rotation`` (degrees, counter-clockwise; ``hflip``: mirrored
-    left to right after the turn), a display matrix."""
+    left to right after the turn), a display matrix; ``second_video``: the frames once more, as a
+    second video track (an alternative angle)."""
     with av.open(str(path), "w") as out:
         if title:
             out.metadata["title"] = title
@@ -115,6 +143,10 @@ def write_tracks_clip(path: Path, frames: Sequence[np.ndarray], tracks: Sequence
         stream.pix_fmt = "yuv420p"
         if rotation is not None:
             stream.set_display_rotation(rotation, hflip=hflip)
+        videos = [stream]
+        if second_video:
+            videos.append(out.add_stream("libx264", rate=rate))
+            videos[1].height, videos[1].width, videos[1].pix_fmt = stream.height, stream.width, "yuv420p"
         audio, subtitles = [], []
         for track in tracks:
             if track.srt is not None:
@@ -122,14 +154,16 @@ def write_tracks_clip(path: Path, frames: Sequence[np.ndarray], tracks: Sequence
                 added = out.add_stream_from_template(source.streams[0])
                 subtitles.append((source, added))
             else:
-                added = out.add_stream("aac", rate=track.sample_rate, layout="stereo")
+                added = out.add_stream(track.codec, rate=track.sample_rate, layout=track.layout)
                 audio.append((track, added))
             added.metadata["language"] = track.language
         for number, image in enumerate(frames):
-            frame = av.VideoFrame.from_ndarray(np.ascontiguousarray(image), format="rgb24")
-            frame.pts, frame.time_base = number, 1 / rate
-            out.mux(stream.encode(frame))
-        out.mux(stream.encode(None))
+            for video in videos:
+                frame = av.VideoFrame.from_ndarray(np.ascontiguousarray(image), format="rgb24")
+                frame.pts, frame.time_base = number, 1 / rate
+                out.mux(video.encode(frame))
+        for video in videos:
+            out.mux(video.encode(None))
         for track, added in audio:
             _encode_tone(out, added, track.hz, track.sample_rate, seconds=len(frames) / rate)
         for source, added in subtitles:

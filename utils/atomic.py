@@ -30,6 +30,7 @@ __all__ = [
     "check_output_file",
     "is_within",
     "check_folder_spares_input",
+    "check_output_name",
     "unwritable",
     "remove_stale_temporaries",
     "full_disk_is_one_line",
@@ -252,11 +253,50 @@ def check_output_folder(folder: PathLike, flag: str = "--output", *, create: boo
             raise InputError(f"{flag} {folder} cannot be created: {error.strerror or error}") from None
 
 
+# The longest file name in bytes that nearly every file system takes (ext4, XFS, Btrfs, APFS, NTFS):
+# temporary names are kept within it; a folder that takes fewer is checked by check_output_name.
+_NAME_MAX = 255
+
+
+def _limit(folder: Path, name: str, default: int) -> int:
+    """``os.pathconf(folder, name)`` of the nearest folder that exists, or ``default`` where unknown."""
+    while not os.path.isdir(folder) and folder.parent != folder:
+        folder = folder.parent
+    try:
+        return os.pathconf(folder, name)
+    except (OSError, ValueError):
+        return default
+
+
+def check_output_name(path: PathLike, flag: str = "--output") -> None:
+    """Refuse, before any long work, an output path the file system cannot create: a name (a folder
+    on the way, the output, or the temporary name it is written under first, :func:`temporary_path`)
+    longer than its file system takes, or a symlink loop on the way. Otherwise each shows only when
+    the output is opened, after the work (``File name too long``, ``Symlink loop``)."""
+    final = Path(os.path.abspath(path))
+    name_max = _limit(final.parent, "PC_NAME_MAX", _NAME_MAX)
+    for part in final.parts[1:]:
+        if len(os.fsencode(part)) > name_max:
+            raise InputError(f"{flag} {os.fspath(path)}: the name {part[:20]}... is {len(os.fsencode(part))} bytes long; "
+                             f"the file system takes at most {name_max}")
+    temporary = temporary_path(final).name
+    if len(os.fsencode(temporary)) > name_max:
+        raise InputError(f"{flag} {os.fspath(path)}: the temporary name it is written under first ({temporary[:20]}...) "
+                         f"is {len(os.fsencode(temporary))} bytes long, and the file system takes at most {name_max}; "
+                         "choose a shorter name")
+    try:
+        os.stat(final)
+    except OSError as error:
+        if error.errno == errno.ELOOP:
+            raise InputError(f"{flag} {os.fspath(path)}: a symlink loop (too many levels of symbolic links)") from None
+
+
 def check_output_file(path: PathLike, flag: str) -> None:
     """Refuse, before any long work, an output file that is a folder or whose folder cannot be written.
 
     A benchmark that finds out only after hours that its ``--json`` cannot be written loses the run.
     """
+    check_output_name(path, flag)
     path, through = _resolve_output(path)  # a block device is refused, a symlink checked at its target
     if through:
         if not os.access(path, os.W_OK):
@@ -365,17 +405,28 @@ def remove_stale_temporaries(folder: PathLike, *, output: Optional[PathLike] = N
 def temporary_name_pattern(final: PathLike) -> "re.Pattern[str]":
     """The names :func:`temporary_path` gives ``final``'s temporaries (to match with ``fullmatch``)."""
     final = Path(final)
-    return re.compile(rf"\.{re.escape(final.stem)}\.[0-9a-f]{{32}}\.tmp{re.escape(final.suffix)}")
+    return re.compile(rf"\.{re.escape(_temporary_stem(final))}\.[0-9a-f]{{32}}\.tmp{re.escape(final.suffix)}")
+
+
+def _temporary_stem(final: Path) -> str:
+    """``final``'s stem, shortened by whole characters as far as its temporary name needs to stay
+    within :data:`_NAME_MAX` bytes: a name the file system takes has a temporary twin it takes too."""
+    stem, budget = final.stem, _NAME_MAX - len(os.fsencode(f"...{'0' * 32}tmp{final.suffix}"))
+    while stem and len(os.fsencode(stem)) > budget:
+        stem = stem[:-1]
+    return stem
 
 
 def temporary_path(final: PathLike, folder: Optional[PathLike] = None) -> Path:
     """A fresh hidden name for the temporary twin of ``final``, in ``folder`` (default: beside it).
 
     The same ``.<stem>.<32 hex digits>.tmp<suffix>`` shape :func:`atomic_writer` uses, so
-    :func:`remove_stale_temporaries` recognises it and the final extension still picks the format.
+    :func:`remove_stale_temporaries` recognises it and the final extension still picks the format;
+    a long stem is shortened so the name stays within what file systems take.
     """
     final = Path(final)
-    return Path(folder if folder is not None else final.parent) / f".{final.stem}.{uuid.uuid4().hex}.tmp{final.suffix}"
+    name = f".{_temporary_stem(final)}.{uuid.uuid4().hex}.tmp{final.suffix}"
+    return Path(folder if folder is not None else final.parent) / name
 
 
 def discard(path: PathLike) -> None:

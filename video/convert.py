@@ -19,6 +19,7 @@ from typing import Callable, Iterator, List, Optional, Union
 import numpy as np
 from tqdm import tqdm
 
+from utils.atomic import check_output_name
 from utils.errors import InputError
 from utils.scene import DEFAULT_SCENE_THRESHOLD
 from video.output import atomic_output, check_output_path, is_gif, output_is_folder, remove_stale_outputs
@@ -29,7 +30,8 @@ from video.sinks import IMAGE_FORMATS, FrameFolderSink, FrameSink, GifSink, Vide
 from video.sources import FrameSource, SourceFrame, SourceInfo, open_source
 from video.timing import OutputClock, resampled_timesteps
 
-__all__ = ["ConversionJob", "CheckedJob", "MAX_OUTPUT_FPS", "MIN_FPS", "parse_rate", "output_rate", "check_job", "convert"]
+__all__ = ["ConversionJob", "CheckedJob", "MAX_OUTPUT_FPS", "MIN_FPS", "format_number", "parse_rate", "output_rate",
+           "check_job", "convert"]
 
 log = logging.getLogger("ifrnet.video")
 
@@ -71,6 +73,16 @@ class ConversionJob:
     quality: Optional[int] = None  # jpg/webp folder output, 1-100; None: DEFAULT_QUALITY
     start: Fraction = Fraction(0)  # seconds from the first frame
     duration: Optional[Fraction] = None  # seconds; None: to the end
+
+
+def format_number(value: Fraction) -> str:
+    """``value`` as ``%g`` prints it, also past the range of a float (``--fps 1e400``), so that a
+    refusal of an absurd value can say which value it refuses."""
+    try:
+        return f"{float(value):g}"
+    except OverflowError:
+        whole = str(abs(value.numerator) // value.denominator)
+        return f"{'-' if value < 0 else ''}{int(whole[:6]) / 10**5:g}e+{len(whole) - 1}"
 
 
 def parse_rate(text: str) -> Fraction:
@@ -119,10 +131,12 @@ class SourcePart:
             raise InputError(f"no frame could be decoded from {getattr(source, 'path', 'the input')}")
         if self._first is None:
             length = f" (it lasts about {float(inner.end - inner.start):.2f} s)" if inner.end is not None else ""
-            raise InputError(f"--start {float(start):g} s is past the last frame of the input{length}")
+            raise InputError(f"--start {format_number(start)} s is past the last frame of the input{length}")
         end = inner.end if self._stop is None or (inner.end is not None and inner.end < self._stop) else self._stop
         count = round((end - self._first.time) * inner.rate) if end is not None else None
-        self.info = dataclasses.replace(inner, start=self._first.time, end=end, frame_count=count)
+        height, width = self._first.image.shape[:2]  # every frame's size (a video's header may give another)
+        self.info = dataclasses.replace(inner, width=width, height=height, start=self._first.time, end=end,
+                                        frame_count=count)
         # The first frame comes after the input's header start (--start, or frames that cannot be
         # decoded): the other tracks are cut to the part too.
         self.lead = self._first.time - inner.start  # seconds skipped before the first frame
@@ -156,9 +170,9 @@ class SourcePart:
 
 def _check_output_rate(rate: Fraction, how: str) -> Fraction:
     if rate < MIN_FPS:
-        raise InputError(f"an output rate of {float(rate):g} fps ({how}) is below the limit of {float(MIN_FPS):g} fps")
+        raise InputError(f"an output rate of {format_number(rate)} fps ({how}) is below the limit of {float(MIN_FPS):g} fps")
     if rate > MAX_OUTPUT_FPS:
-        raise InputError(f"an output rate of {float(rate):g} fps ({how}) is over the limit of {MAX_OUTPUT_FPS} fps")
+        raise InputError(f"an output rate of {format_number(rate)} fps ({how}) is over the limit of {MAX_OUTPUT_FPS} fps")
     return rate
 
 
@@ -192,9 +206,9 @@ def _check_flags(job: ConversionJob, to_folder: bool) -> None:
         target = "png frames (lossless)" if to_folder else f"{job.output} (see --crf for videos)"
         raise InputError(f"--quality applies to jpg and webp frames (--image_format jpg or webp), not to {target}")
     if job.start < 0:
-        raise InputError(f"--start must be at least 0 seconds, got {float(job.start):g}")
+        raise InputError(f"--start must be at least 0 seconds, got {format_number(job.start)}")
     if job.duration is not None and job.duration <= 0:
-        raise InputError(f"--duration must be positive, got {float(job.duration):g} seconds")
+        raise InputError(f"--duration must be positive, got {format_number(job.duration)} seconds")
 
 
 def _open_part(job: ConversionJob) -> SourcePart:
@@ -246,10 +260,11 @@ def check_job(job: ConversionJob) -> CheckedJob:
     input is also decoded up to the part's first frame. Returns the job with its input open."""
     if not Path(job.input).exists():
         raise InputError(f"input not found: {job.input}")
+    check_output_name(job.output)  # before the output is looked at: a name too long, a symlink loop
     to_folder = output_is_folder(job.output)
     _check_flags(job, to_folder)
     if Path(job.input).is_dir() and not MIN_FPS <= job.input_fps <= MAX_OUTPUT_FPS:
-        raise InputError(f"--input_fps must be in {float(MIN_FPS):g}-{MAX_OUTPUT_FPS} fps, got {float(job.input_fps):g}")
+        raise InputError(f"--input_fps must be in {float(MIN_FPS):g}-{MAX_OUTPUT_FPS} fps, got {format_number(job.input_fps)}")
     check_output_path(job.output, job.input, job.overwrite)
     if not to_folder and not is_gif(job.output):
         check_encoder(job.codec or default_codec(job.output), job.crf, default_codec(job.output))
@@ -375,11 +390,9 @@ def convert(job: Union[ConversionJob, CheckedJob], interpolate: InterpolateFn) -
 
 def _warn_what_is_lost(job: ConversionJob, info: SourceInfo) -> None:
     """Say in one line each what of the input's pixels does not reach the output: bit depth, colour
-    tags, transparency (the network works on 8-bit RGB). Image frames with transparent pixels are
-    refused instead (utils.image_io): there is no video file to fall back on."""
-    if info.alpha:
-        log.warning("warning: %s has an alpha channel (%s); the output is opaque: the transparency is dropped",
-                    job.input, info.alpha)
+    tags (the network works on 8-bit RGB). Transparency is said by the source once a frame has
+    some (:class:`video.sources.VideoFileSource`); image frames with transparent pixels are refused
+    instead (utils.image_io): there is no video file to fall back on."""
     video_out = not output_is_folder(job.output) and not is_gif(job.output)
     if info.bit_depth > 8:
         kept = f"with its colour tags ({info.colour.describe()})" if video_out and info.colour else "without its colour tags"
@@ -394,6 +407,6 @@ def _part_name(job: ConversionJob) -> str:
     """The input, or the part of it that --start/--duration select, for messages."""
     if job.start == 0 and job.duration is None:
         return str(job.input)
-    begin = f"{float(job.start):g} s"
-    end = "its end" if job.duration is None else f"{float(job.start + job.duration):g} s"
+    begin = f"{format_number(job.start)} s"
+    end = "its end" if job.duration is None else f"{format_number(job.start + job.duration)} s"
     return f"the part of {job.input} from {begin} to {end} (--start/--duration)"

@@ -1,24 +1,28 @@
 """What travels from the input into a video output besides the frames: every audio and subtitle
 track, the container's and the tracks' metadata (title, language), and the display matrix.
 
-Packets are copied as they are (no re-encoding) when the output container accepts the codec.
-Audio it does not accept is re-encoded to the container's usual audio codec (AAC for MP4/MOV/MKV,
-Opus for WebM); a subtitle track it does not accept (e.g. SRT in MP4, which only takes mov_text)
-is left out. Either is logged once per track.
+Packets are copied as they are (no re-encoding) when the output container accepts the track as
+it is: its codec, and what its muxer checks on writing (tried in memory first, :func:`refused_copies`:
+Opus 5.1 in MOV, or PCM whose channel layout is not named in MP4, pass the codec list and fail when
+the file is written, some only on closing it). Audio it does not accept is re-encoded to the
+container's usual audio codec (AAC for MP4/MOV/MKV, Opus for WebM); a subtitle track it does not
+accept (e.g. SRT in MP4, which only takes mov_text) is left out; so is any other track (a second
+video track, fonts attached to a Matroska file). Each is logged once per track.
 """
 from __future__ import annotations
 
+import io
 import logging
 from fractions import Fraction
 from pathlib import Path
-from typing import Dict, Optional, Tuple
+from typing import Dict, List, Optional, Set, Tuple
 
 import av
 import numpy as np
 
 from video.orientation import Orientation, orientation_from_matrix
 
-__all__ = ["StreamCarrier", "copy_metadata", "display_orientation", "encodable_rate"]
+__all__ = ["StreamCarrier", "copy_metadata", "display_orientation", "encodable_rate", "refused_copies"]
 
 log = logging.getLogger("ifrnet.video")
 
@@ -69,6 +73,59 @@ def display_orientation(path: Path) -> Optional[Orientation]:
     return orientation_from_matrix(_display_matrix(path))
 
 
+def _first_packets(container: av.container.InputContainer, streams: List[av.stream.Stream]) -> Dict[int, av.Packet]:
+    """The first packet of each of ``streams`` (by index) that comes within :data:`_INTERLEAVE_SLACK`
+    of the first packet read (a sparse subtitle track may have none so early)."""
+    found: Dict[int, av.Packet] = {}
+    first_time = None
+    try:
+        for packet in container.demux(*streams):
+            if packet.pts is not None and packet.time_base is not None:
+                time = Fraction(packet.pts) * Fraction(packet.time_base)
+                first_time = time if first_time is None else first_time
+                if time > first_time + _INTERLEAVE_SLACK:
+                    break
+            if packet.size and packet.stream.index not in found:
+                found[packet.stream.index] = packet
+                if len(found) == len(streams):
+                    break
+    except av.error.FFmpegError:  # a damaged file: the tracks are tried with what was found
+        pass
+    return found
+
+
+def refused_copies(source_path: Path, format_name: str, indices: List[int]) -> Set[int]:
+    """Which of the tracks ``indices`` of ``source_path`` a ``format_name`` file cannot take as they
+    are, though the codec is one it lists: each is written alone into an in-memory file, its first
+    packet included, and closed, which is where some muxers complain (MP4 about PCM whose channel
+    layout is not named); otherwise that would be after the whole video was interpolated."""
+    refused: Set[int] = set()
+    if not indices:
+        return refused
+    with av.open(str(source_path)) as probe:
+        streams = [probe.streams[index] for index in indices]
+        firsts = _first_packets(probe, streams)
+        for stream in streams:
+            try:
+                with av.open(io.BytesIO(), "w", format=format_name) as trial:
+                    trial_stream = trial.add_stream_from_template(stream)
+                    trial.start_encoding()
+                    packet = firsts.get(stream.index)
+                    if packet is not None:
+                        packet.stream = trial_stream
+                        trial.mux(packet)
+            except (av.error.FFmpegError, ValueError):
+                refused.add(stream.index)
+    return refused
+
+
+def _label(stream: av.stream.Stream) -> str:
+    """"audio track 1 (opus)", or for a file attached to a Matroska file "attachment track 2 (font.ttf)", for notes."""
+    codec = getattr(getattr(stream, "codec_context", None), "codec", None)
+    what = codec.canonical_name if codec is not None else getattr(stream, "name", None) or "unknown codec"
+    return f"{stream.type} track {stream.index} ({what})"
+
+
 class StreamCarrier:
     """Carries the input's audio and subtitle tracks into the output while the video is written.
 
@@ -90,8 +147,14 @@ class StreamCarrier:
         self._out: Dict[int, av.stream.Stream] = {}  # input stream index -> output stream
         self._encoders: Dict[int, av.stream.Stream] = {}  # the ones that re-encode
         streams = [s for s in self._input.streams if s.type in ("audio", "subtitle")]
+        for other in self._input.streams:
+            if other.type not in ("audio", "subtitle") and (video is None or other.index != video.index):
+                log.info("%s is left out: the output holds the interpolated video and the audio and subtitle tracks only",
+                         _label(other))
+        listed = [s.index for s in streams if s.codec_context.codec.canonical_name in output.supported_codecs]
+        refused = refused_copies(source_path, output.format.name, listed)
         for in_stream in streams:
-            self._add(output, in_stream)
+            self._add(output, in_stream, copy=in_stream.index in listed and in_stream.index not in refused)
         wanted = [s for s in streams if s.index in self._out]
         self._packets = self._input.demux(*wanted) if wanted else iter(())
         if trim_start and wanted:  # a part of the input (--start): skip what comes before it
@@ -100,15 +163,19 @@ class StreamCarrier:
         self._pending: Optional[av.Packet] = None
         self._done = not wanted
 
-    def _add(self, output: av.container.OutputContainer, in_stream: av.stream.Stream) -> None:
+    def _add(self, output: av.container.OutputContainer, in_stream: av.stream.Stream, copy: bool) -> None:
+        """Add the output track for ``in_stream``: a copy (``copy``: the output takes it as it is),
+        else re-encoded audio or nothing."""
         codec_name = in_stream.codec_context.codec.canonical_name  # "subrip", not its decoder's "srt"
-        label = f"{in_stream.type} track {in_stream.index} ({codec_name})"
-        if codec_name in output.supported_codecs:
+        label = _label(in_stream)
+        if copy:
             out_stream = output.add_stream_from_template(in_stream)
         elif in_stream.type == "audio":
             target = "aac" if "aac" in output.supported_codecs else output.default_audio_codec
             out_stream = output.add_stream(target, rate=encodable_rate(target, in_stream.codec_context.sample_rate))
             layout = in_stream.codec_context.layout
+            if layout.name == f"{layout.nb_channels} channels":  # no order named (PCM in Matroska): the usual one
+                layout = av.AudioLayout(f"{layout.nb_channels}c")
             if target != "aac" and layout.nb_channels > 2:
                 layout = "stereo"
             out_stream.layout = layout

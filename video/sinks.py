@@ -87,14 +87,16 @@ def check_encoder(codec: str, crf: Optional[int], default: str) -> None:
 
 
 def pick_pixel_format(codec: av.Codec, width: int, height: int) -> str:
-    """yuv420p where possible (plays everywhere); 4:4:4 for odd sizes, which 4:2:0 cannot hold."""
+    """yuv420p where possible (plays everywhere); 4:4:4 for odd sizes, which 4:2:0 cannot hold (said
+    in the log), or for an encoder without 4:2:0 (libx264rgb: odd sizes are no matter there)."""
     formats = [f.name for f in (codec.video_formats or [])]
     even = width % 2 == 0 and height % 2 == 0
     if "yuv420p" in formats and even:
         return "yuv420p"
     for name in ("yuv444p", "gbrp", "rgb24"):
         if name in formats:
-            log.info("frame size %dx%d is odd: encoding %s with %s", width, height, codec.name, name)
+            if "yuv420p" in formats:
+                log.info("frame size %dx%d is odd: encoding %s with %s", width, height, codec.name, name)
             return name
     if formats:
         return formats[0]
@@ -190,6 +192,11 @@ class VideoFileSink:
                 copy_metadata(self._tracks.video_tags, self._stream.metadata)
                 if self._tracks.display_matrix is not None and keep_display_matrix:
                     self._stream.set_display_matrix(list(self._tracks.display_matrix))
+            try:  # the header and the encoders now, so that a track the file cannot take fails before any frame is made
+                self._container.start_encoding()
+            except av.error.FFmpegError as error:
+                raise InputError(f"cannot write a {self.path.suffix} file with the input's tracks "
+                                 f"({getattr(error, 'strerror', None) or error})") from None
         except BaseException:
             self.abort()
             raise

@@ -9,10 +9,11 @@ from __future__ import annotations
 import heapq
 import logging
 import re
+import stat
 from dataclasses import dataclass
 from fractions import Fraction
 from pathlib import Path
-from typing import Iterator, List, NamedTuple, Optional, Protocol, Union
+from typing import Iterator, List, NamedTuple, Optional, Protocol, Tuple, Union
 
 import av
 import numpy as np
@@ -105,6 +106,25 @@ class FrameSource(Protocol):
         ...
 
 
+_CLOCK = re.compile(r"(\d+):(\d{2}):(\d{2}(?:\.\d+)?)")
+
+
+def _stream_end(stream: av.video.stream.VideoStream, start: Fraction, time_base: Fraction) -> Optional[Fraction]:
+    """When the video stream's last frame ends by the header, in seconds, or None: its duration
+    field, or Matroska's DURATION tag ("00:00:04.000000000", which FFmpeg and mkvmerge write per track)."""
+    if stream.duration:
+        return start + Fraction(stream.duration) * time_base
+    tag = next((value for key, value in stream.metadata.items() if key.upper().split("-")[0] == "DURATION"), "")
+    match = _CLOCK.fullmatch(tag.strip())
+    if match is None:
+        return None
+    hours, minutes, seconds = match.groups()
+    end = (int(hours) * 60 + int(minutes)) * 60 + Fraction(seconds)
+    # FFmpeg writes the track's end time, mkvmerge its length: read as the end, the smaller of the
+    # two for a track that starts late, so that a complete file is never taken for a short one.
+    return end if end > start else None
+
+
 def _natural_key(name: str) -> list:
     """Sort "frame2.png" before "frame10.png"."""
     return [int(part) if part.isdigit() else part.lower() for part in re.split(r"(\d+)", name)]
@@ -122,6 +142,11 @@ class VideoFileSource:
     Timestamps come from the stream (``pts x time_base``), so variable-frame-rate input keeps its
     timing; frames without a timestamp follow the previous one by one average frame interval, and
     frames whose timestamp does not increase (broken muxing) are dropped with a log line.
+
+    A stream whose frame size changes part-way (a TS recording that switches resolution) is scaled
+    to its first frame's size, with one warning: the network, the scene measure and the encoder take
+    one size. A video with an alpha channel is read opaque; a warning says so once a frame has a
+    pixel that is not fully opaque (a GIF is decoded with alpha whether or not it uses it).
 
     AVI stores no presentation times, only each packet's place in decoding order, so with B-frames
     the decoded frames (in presentation order) carry scrambled stamps (1, 4, 3, 5, 2 ...) and half
@@ -146,6 +171,8 @@ class VideoFileSource:
         self.end_time: Optional[Fraction] = None  # known exactly once all frames were read
         self.decode_error: Optional[str] = None  # the first decoding error, once frames() has run
         self._sought = False
+        self._resized = False  # a frame of another size than the first was scaled (warned once)
+        self._transparent = False  # a frame with a pixel that is not fully opaque was read (warned once)
         self.format_name: str = self._container.format.name  # FFmpeg's demuxer: "mov,mp4,...", "png_pipe" for an image
         self._restamp = self.format_name == "avi"  # see the class docstring
 
@@ -157,12 +184,19 @@ class VideoFileSource:
         rate = Fraction(rate)
         time_base = Fraction(stream.time_base) if stream.time_base else Fraction(1, 1000000)
         start = Fraction(stream.start_time) * time_base if stream.start_time is not None else Fraction(0)
-        end = None
-        if stream.duration:
-            end = start + Fraction(stream.duration) * time_base
-        elif container.duration:
-            end = start + Fraction(container.duration, av.time_base)
+        stream_end = _stream_end(stream, start, time_base)
+        container_end = None
+        if container.duration:
+            container_start = Fraction(container.start_time, av.time_base) if container.start_time is not None else start
+            container_end = container_start + Fraction(container.duration, av.time_base)
+        end = stream_end if stream_end is not None else container_end
         self.promised_frames = stream.frames or None  # the header's exact count, when it has one
+        # Without a count (Matroska, WebM, TS), the end the header gives is what a truncated file
+        # falls short of: the video stream's own, or the container's when the video is all it holds
+        # (with other tracks it is the longest track's: audio may run on past the last frame).
+        self.promised_end = None
+        if self.promised_frames is None:
+            self.promised_end = stream_end if stream_end is not None or len(container.streams) > 1 else container_end
         frame_count = stream.frames or (round((end - start) * rate) if end is not None else None)
         width, height = stream.codec_context.width, stream.codec_context.height
         if not width or not height:
@@ -219,26 +253,57 @@ class VideoFileSource:
         self._container.seek(target, backward=True, any_frame=False, stream=self._stream)
         self._sought = True
 
-    def _check_complete(self, decoded: int) -> None:
-        """Warn (or with ``strict``, fail) when fewer frames were decoded than the header promises."""
+    def _check_complete(self, decoded: int, end: Optional[Fraction]) -> None:
+        """Warn (or with ``strict``, fail) when fewer frames were decoded than the header promises,
+        or, for a header without a frame count, when they end (at ``end`` seconds) more than two
+        frame intervals before the end it gives."""
         if decoded == 0 and self.decode_error:
             raise InputError(f"cannot decode frame 1 of {self.path}: {self.decode_error}")
         promised = None if self._sought else self.promised_frames  # after a seek the counts differ
         short = promised is not None and decoded < promised
-        if not short and self.decode_error is None:
+        short_time = (self.promised_end is not None and end is not None
+                      and end < self.promised_end - 2 / self.info.rate)
+        if not short and not short_time and self.decode_error is None:
             return
-        problem = "ends early" if short else "is damaged"
-        counts = f"decoded {decoded} of the {promised} frames its header promises" if promised else f"decoded {decoded} frames"
+        problem = "ends early" if short or short_time else "is damaged"
+        if promised:
+            counts = f"decoded {decoded} of the {promised} frames its header promises"
+        elif short_time:
+            start = self.info.start
+            counts = (f"decoded {decoded} frames, {float(end - start):.2f} s of the "
+                      f"{float(self.promised_end - start):.2f} s its header gives")
+        else:
+            counts = f"decoded {decoded} frames"
         reason = f" (decode error: {self.decode_error})" if self.decode_error else ""
         if self.strict:
             raise InputError(f"{self.path} {problem}: {counts}{reason}; --strict refuses a partial conversion")
         log.warning("warning: %s %s: %s%s; the output covers only those (--strict makes this an error)",
                     self.path, problem, counts, reason)
 
+    def _image(self, frame: av.VideoFrame, size: Tuple[int, int], time: Fraction) -> np.ndarray:
+        """The RGB pixels of ``frame`` (shown at ``time``) at ``size``, the first frame's: a frame of
+        another size is scaled, with a warning the first time; an alpha channel is dropped, with a
+        warning at the first pixel that is not fully opaque."""
+        width, height = size
+        if (frame.width, frame.height) != size and not self._resized:
+            self._resized = True
+            log.warning("warning: %s changes its frame size at %.2f s, from %dx%d to %dx%d: frames of another size "
+                        "are scaled to %dx%d", self.path, float(time - self.info.start), width, height,
+                        frame.width, frame.height, width, height)
+        if self.info.alpha is None:
+            return frame.to_ndarray(format="rgb24", width=width, height=height)
+        pixels = frame.to_ndarray(format="rgba", width=width, height=height)
+        if not self._transparent and pixels[..., 3].min() < 255:
+            self._transparent = True
+            log.warning("warning: %s has an alpha channel (%s) with transparent pixels (from %.2f s on); the output "
+                        "is opaque: the transparency is dropped", self.path, self.info.alpha, float(time - self.info.start))
+        return np.ascontiguousarray(pixels[..., :3])
+
     def frames(self) -> Iterator[SourceFrame]:
         """Decode frame by frame; sets ``end_time`` after the last one."""
         number, last_time, last_duration = 0, None, 1 / self.info.rate
         dropped = 0
+        size: Optional[Tuple[int, int]] = None  # the first frame's (width, height): every frame's
         for frame in self._decoded():
             if frame.pts is not None and frame.time_base is not None:
                 time = Fraction(frame.pts) * Fraction(frame.time_base)
@@ -253,15 +318,16 @@ class VideoFileSource:
                 last_duration = Fraction(frame.duration) * Fraction(frame.time_base)
             elif last_time is not None:
                 last_duration = time - last_time
-            image = frame.to_ndarray(format="rgb24")
+            size = size or (frame.width, frame.height)
+            image = self._image(frame, size, time)
             number += 1
             last_time = time
             yield SourceFrame(number, time, image)
         if dropped:
             log.info("dropped %d frame(s) of %s whose timestamp did not increase", dropped, self.path)
-        self._check_complete(number + dropped)
-        if last_time is not None:
-            self.end_time = last_time + last_duration
+        end = last_time + last_duration if last_time is not None else None
+        self._check_complete(number + dropped, end)
+        self.end_time = end
 
     def close(self) -> None:
         self._container.close()
@@ -320,6 +386,9 @@ def open_source(path: Union[str, Path], folder_rate: Fraction, *, strict: bool =
         raise InputError(f"input not found: {path}")
     if path.is_dir():
         return FrameFolderSource(path, folder_rate)
+    if not stat.S_ISREG(path.stat().st_mode):  # (/dev/stdin into which a file is redirected is a file)
+        raise InputError(f"{path} is a pipe or device, not a file: give a video file or a folder of frames "
+                         "(a video is read more than once: its frames, then its audio and subtitles)")
     return VideoFileSource(path, strict=strict)
 
 
