@@ -32,13 +32,16 @@ def build_parser() -> argparse.ArgumentParser:
     parser.add_argument("--offline", action="store_true",
                         help="never download checkpoints: without the published ones use the starter weights")
     parser.add_argument("--work_dir", type=Path, default=None,
-                        help="folder for the jobs' outputs (default: a temporary folder removed when the app stops)")
+                        help="folder for the jobs' outputs, written into its subfolder ifrnet-app-outputs, the only part "
+                        "served (default: a temporary folder removed when the app stops)")
     parser.add_argument("--max_image_pixels", type=whole_number_at_least(1), default=3840 * 2160,
                         help="largest image accepted, in pixels (default: 4K)")
     parser.add_argument("--max_video_mb", type=positive_number, default=200.0, help="largest video upload accepted, in MB (default: 200)")
     parser.add_argument("--max_video_seconds", type=positive_number, default=60.0, help="longest video accepted, in seconds (default: 60)")
     parser.add_argument("--max_video_pixels", type=whole_number_at_least(1), default=1920 * 1080,
                         help="largest video frame accepted, in pixels (default: 1080p)")
+    parser.add_argument("--max_output_frames", type=whole_number_at_least(1), default=14_400,
+                        help="most frames a video job may write (default: 14400, a minute of 30 fps video at 8x)")
     parser.add_argument("--queue_size", type=whole_number_at_least(1), default=16, help="most jobs waiting in the queue (default: 16)")
     return parser
 
@@ -68,7 +71,8 @@ def main(argv: Optional[list] = None) -> None:
         from webapp.jobs import ModelCache
         from webapp.limits import AppLimits
 
-        limits = AppLimits(args.max_image_pixels, args.max_video_mb, args.max_video_seconds, args.max_video_pixels)
+        limits = AppLimits(args.max_image_pixels, args.max_video_mb, args.max_video_seconds, args.max_video_pixels,
+                           args.max_output_frames)
         work_dir = args.work_dir if args.work_dir is not None else Path(temporary)
         handlers = Handlers(ModelCache(args.device, offline=args.offline, checkpoint=args.checkpoint), work_dir, limits)
         try:

@@ -19,7 +19,7 @@ from typing import Optional
 
 from models import MODEL_NAMES
 from models.checkpoint import add_weights_arguments
-from models.interpolator import Interpolator
+from models.interpolator import TOOLS_BATCH_SIZE, Interpolator
 from models.timestep_policy import add_timesteps_argument, datasets_for
 from utils.cli import interrupt_on_sigterm, run_cli, whole_number_at_least
 from utils.device import DEVICE_CHOICES, autotune_convolutions, resolve_device
@@ -66,8 +66,8 @@ def build_parser() -> argparse.ArgumentParser:
     parser.add_argument("--scale_factor", default="auto",
                         help="resolution the flow is estimated at: 1, 0.5, 0.25 ... or auto (1 up to 1080p, 0.5 at 4K, 0.25 at 8K; default)")
     add_precision_argument(parser, fp16_alias=True)
-    parser.add_argument("--batch_size", type=whole_number_at_least(1), default=8,
-                        help="most in-between frames computed in one network call (default: 8; lower it if memory runs out)")
+    parser.add_argument("--batch_size", type=whole_number_at_least(1), default=TOOLS_BATCH_SIZE,
+                        help=f"most in-between frames computed in one network call (default: {TOOLS_BATCH_SIZE}; lower it if memory runs out)")
     parser.add_argument("--codec", default=None,
                         help="video encoder (default: libx264; libvpx-vp9 for .webm); checked up front, e.g. h264_nvenc needs an NVIDIA GPU")
     parser.add_argument("--crf", type=int, default=18,

@@ -34,7 +34,7 @@ if str(ROOT) not in sys.path:
 
 from benchmarks.video_memory import default_source, make_clip, parse_size  # noqa: E402
 from models import MODEL_NAMES  # noqa: E402
-from models.interpolator import Interpolator  # noqa: E402
+from models.interpolator import TOOLS_BATCH_SIZE, Interpolator  # noqa: E402
 from utils.cli import run_cli  # noqa: E402
 from utils.errors import InputError  # noqa: E402
 from video.convert import ConversionJob, convert  # noqa: E402
@@ -115,8 +115,9 @@ def main(argv: Optional[list] = None) -> None:
         cli_command = [sys.executable, str(ROOT / "interpolate_video.py"), "--input", str(clip), "--output",
                        str(folder / "cli.mp4"), "--factor", str(args.factor), "--model_name", args.model_name,
                        "--device", "cpu", "--offline", "--quiet", "--overwrite"]
-        # The CLI's settings: auto scale, batches of 8 (the app uses the same library defaults).
-        interpolator = Interpolator.load(args.model_name, device="cpu", offline=True, scale_factor="auto", batch_size=8)
+        # The CLI's settings, which the app runs too: auto scale, the tools' batch size.
+        interpolator = Interpolator.load(args.model_name, device="cpu", offline=True, scale_factor="auto",
+                                         batch_size=TOOLS_BATCH_SIZE)
         server = AppServer(folder)
         try:
             first, _ = server.video(clip, args)

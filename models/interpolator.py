@@ -32,6 +32,7 @@ __all__ = [
     "ScaleSetting",
     "AUTO_SCALE_CHOICES",
     "AUTO_SCALE_PIXEL_BUDGET",
+    "TOOLS_BATCH_SIZE",
     "auto_scale_factor",
     "check_same_size",
     "pad_multiple_for_scale",
@@ -41,6 +42,9 @@ __all__ = [
 # frame (padded to 1920x1088) still runs at full resolution, a 4K frame at 0.5, 8K at 0.25.
 AUTO_SCALE_PIXEL_BUDGET = 1920 * 1088
 AUTO_SCALE_CHOICES = (1.0, 0.5, 0.25)
+# Most timesteps per network call in the tools (interpolate_video.py's --batch_size, the web app):
+# memory grows with the timesteps of a call, and a video's pair can need hundreds of them.
+TOOLS_BATCH_SIZE = 8
 
 log = logging.getLogger("ifrnet.timesteps")
 

@@ -5,16 +5,20 @@ Skipped when Gradio is not installed (it is an optional dependency, requirements
 Nothing here reaches the internet: analytics are off, the server binds 127.0.0.1, share is off.
 """
 import asyncio
+import dataclasses
 import io
 import os
+import shutil
 import signal
 import struct
 import subprocess
 import sys
+import tempfile
 import time
 import zipfile
 import zlib
 from concurrent.futures import TimeoutError as FutureTimeout
+from fractions import Fraction
 from pathlib import Path
 
 import av
@@ -28,14 +32,17 @@ os.environ["GRADIO_ANALYTICS_ENABLED"] = "False"
 gr = pytest.importorskip("gradio")
 gradio_client = pytest.importorskip("gradio_client")
 
+from models.checkpoint import CHECKPOINT_DIR  # noqa: E402
 from models.interpolator import Interpolator  # noqa: E402
+from models.network import IFRNet  # noqa: E402
+from models.published import find_published  # noqa: E402
 from tests.http_server import free_loopback_port  # noqa: E402
 from tests.seeded import seeded_model  # noqa: E402
 from tests.video_builders import read_video, sample_frames, write_clip  # noqa: E402
 from utils.image_io import read_image  # noqa: E402
 from video.convert import ConversionJob, convert  # noqa: E402
 from utils.precision_choice import cpu_has_native_bfloat16  # noqa: E402
-from webapp.jobs import ModelCache  # noqa: E402
+from webapp.jobs import ModelCache, outputs_folder  # noqa: E402
 from webapp.limits import AppLimits, VideoProbe  # noqa: E402
 from webapp.ui import PRECISIONS, SHARE_HINT, Handlers, serve  # noqa: E402
 
@@ -46,9 +53,24 @@ SERVER_TIMEOUT = 180  # seconds any one request may take before the test fails i
 
 
 @pytest.fixture(scope="module")
-def pair(tmp_path_factory):
-    """A crop of the real sample pair (Big Buck Bunny) as two PNG files."""
-    folder = tmp_path_factory.mktemp("pair")
+def uploads(tmp_path_factory):
+    """The upload folder the handlers take files from (Gradio's, on a server): what the tests send is in it."""
+    return tmp_path_factory.mktemp("uploads")
+
+
+@pytest.fixture
+def upload_dir(uploads, tmp_path):
+    """One test's folder in the upload folder, as Gradio makes a folder for each upload."""
+    folder = uploads / tmp_path.name
+    folder.mkdir()
+    return folder
+
+
+@pytest.fixture(scope="module")
+def pair(uploads):
+    """A crop of the real sample pair (Big Buck Bunny) as two uploaded PNG files."""
+    folder = uploads / "pair"
+    folder.mkdir()
     paths = []
     for name in ("img0.png", "img1.png"):
         crop = read_image(ROOT / "figures" / name)[150 : 150 + HEIGHT, 250 : 250 + WIDTH]
@@ -58,9 +80,10 @@ def pair(tmp_path_factory):
 
 
 @pytest.fixture(scope="module")
-def clip(tmp_path_factory):
-    """Eight real frames of Big Buck Bunny at 160x90, 25 fps, as H.264."""
-    return write_clip(tmp_path_factory.mktemp("clip") / "bunny.mp4", sample_frames("bigbuckbunny", 8))
+def clip(uploads):
+    """Eight real frames of Big Buck Bunny at 160x90, 25 fps, as uploaded H.264."""
+    (uploads / "clip").mkdir()
+    return write_clip(uploads / "clip" / "bunny.mp4", sample_frames("bigbuckbunny", 8))
 
 
 @pytest.fixture(scope="module")
@@ -69,8 +92,8 @@ def models(seeded_checkpoints):
 
 
 @pytest.fixture
-def handlers(models, tmp_path):
-    return Handlers(models, tmp_path / "work")
+def handlers(models, tmp_path, uploads):
+    return Handlers(models, tmp_path / "work", upload_folder=uploads)
 
 
 def reference_interpolator():
@@ -95,13 +118,44 @@ def test_frames_handler_returns_frames_preview_archive_and_fields(handlers, pair
     assert Path(seeded_checkpoints["IFRNet_S"]).name in weights
 
 
-def test_frames_handler_single_timestep_without_fields(handlers, pair):
-    stale, other = handlers.work_dir / "frames-stale", handlers.work_dir / "keep-me"
-    for folder in (stale, other):
+def test_only_the_apps_own_old_job_folders_are_removed(handlers, pair):
+    """A job clears finished jobs' folders over an hour old from the app's own folder, and leaves
+    alone whatever else the work folder holds, whatever its name."""
+    outputs = outputs_folder(handlers.work_dir)
+    stale, recent = outputs / "frames-stale", outputs / "video-recent"
+    others = [handlers.work_dir / "frames-of-someone", handlers.work_dir / "video-of-someone", handlers.work_dir / "keep-me"]
+    for folder in (stale, recent, *others):
         folder.mkdir(parents=True)
-        os.utime(folder, (time.time() - 7200, time.time() - 7200))
+        if folder != recent:
+            os.utime(folder, (time.time() - 7200, time.time() - 7200))
+    frames, _, _, _, _ = handlers.frames(*pair, 1, 0, *MODEL, False)
+    assert not stale.exists() and recent.exists() and all(folder.exists() for folder in others)
+    assert Path(frames[0][0]).is_relative_to(outputs)
+
+
+def test_frames_job_runs_the_network_in_batches_of_the_tools_size(handlers, pair, monkeypatch):
+    """The frames of a pair go through the network 8 at a time, as interpolate_video.py runs them
+    (31 frames of a 960x540 pair peak at 3.2 GB all at once, at 1.5 GB 8 at a time)."""
+    batches = network_batches(monkeypatch)
+    frames, _, _, _, _ = handlers.frames(*pair, 9, 0, *MODEL, False)
+    assert len(frames) == 9 and batches == [8, 1]
+
+
+def network_batches(monkeypatch) -> list:
+    """The number of timesteps of each network call from now on (a list that grows)."""
+    batches = []
+    inference = IFRNet.inference
+
+    def counted(model, img0, img1, embt, *args, **kwargs):
+        batches.append(len(embt))
+        return inference(model, img0, img1, embt, *args, **kwargs)
+
+    monkeypatch.setattr(IFRNet, "inference", counted)
+    return batches
+
+
+def test_frames_handler_single_timestep_without_fields(handlers, pair):
     frames, _, _, fields, _ = handlers.frames(*pair, 5, 0.3, *MODEL, False)
-    assert not stale.exists() and other.exists()  # finished jobs over an hour old are cleared, nothing else
     assert [caption for _, caption in frames] == ["t=0.300"] and fields == []
     expected = reference_interpolator().interpolate(read_image(pair[0]), read_image(pair[1]), [0.3])[0]
     assert np.array_equal(read_image(frames[0][0]), expected)
@@ -115,43 +169,43 @@ def page_error(call, *args):
     return error.value.message  # what the page shows
 
 
-def test_bad_frames_input_is_a_message_on_the_page(models, pair, tmp_path):
-    handlers = Handlers(models, tmp_path / "work", AppLimits(max_image_pixels=HEIGHT * WIDTH))
-    smaller = tmp_path / "small.png"
+def test_bad_frames_input_is_a_message_on_the_page(models, pair, tmp_path, uploads, upload_dir):
+    handlers = Handlers(models, tmp_path / "work", AppLimits(max_image_pixels=HEIGHT * WIDTH), uploads)
+    smaller = upload_dir / "small.png"
     Image.open(pair[1]).crop((0, 0, 100, 80)).save(smaller)
-    text = tmp_path / "notes.png"
+    text = upload_dir / "notes.png"
     text.write_text("not an image")
     assert "differ in size: 150x93 and 100x80" in page_error(handlers.frames, pair[0], str(smaller))
     assert "cannot read image" in page_error(handlers.frames, pair[0], str(text))
     assert "missing" in page_error(handlers.frames, pair[0], None)
-    full = [str(ROOT / "figures" / name) for name in ("img0.png", "img1.png")]
+    full = [shutil.copy(ROOT / "figures" / name, upload_dir) for name in ("img0.png", "img1.png")]
     assert "is 640x360, over this app's limit of 13,950 pixels" in page_error(handlers.frames, *full)
     assert "from 1 to 31" in page_error(handlers.frames, str(smaller), str(smaller), 40)
     assert "not available here" in page_error(handlers.frames, *pair, 1, 0, "IFRNet_S", "Vimeo90K", "auto", "float64")
     assert not (tmp_path / "work").exists() or not any((tmp_path / "work").iterdir())  # nothing written
 
 
-def test_images_of_two_sizes_are_refused_from_their_headers_before_the_model_loads(pair, tmp_path):
+def test_images_of_two_sizes_are_refused_from_their_headers_before_the_model_loads(pair, tmp_path, uploads, upload_dir):
     """The interpolator's own size rule, asked before any weights are read: here there are none."""
     never_loaded = ModelCache("cpu", checkpoint=str(tmp_path / "absent.pth"))
-    smaller = tmp_path / "small.png"
+    smaller = upload_dir / "small.png"
     Image.open(pair[1]).crop((0, 0, 100, 80)).save(smaller)
-    handlers = Handlers(never_loaded, tmp_path / "work")
+    handlers = Handlers(never_loaded, tmp_path / "work", upload_folder=uploads)
     assert "the two frames differ in size: 150x93 and 100x80 (width x height)" in page_error(handlers.frames, pair[0], str(smaller))
     assert "absent.pth" in page_error(handlers.frames, pair[0], pair[1])  # the same pair sizes reach the loader
 
 
-def test_bad_video_input_is_a_message_on_the_page(models, clip, pair, tmp_path):
-    handlers = Handlers(models, tmp_path / "work", AppLimits(max_video_seconds=0.2))
-    text = tmp_path / "notes.mp4"
+def test_bad_video_input_is_a_message_on_the_page(models, clip, pair, tmp_path, uploads, upload_dir):
+    handlers = Handlers(models, tmp_path / "work", AppLimits(max_video_seconds=0.2), uploads)
+    text = upload_dir / "notes.mp4"
     text.write_text("not a video")
     assert "notes.mp4 is not a video this app can read" in page_error(handlers.video, str(text))
     assert "img0.png is an image, not a video" in page_error(handlers.video, pair[0])
     assert "no video was given" in page_error(handlers.video, None)
     assert "lasts 0.3 s, over this app's limit of 0.2 s" in page_error(handlers.video, str(clip))
-    small = Handlers(models, tmp_path / "work", AppLimits(max_video_megabytes=0.001))
+    small = Handlers(models, tmp_path / "work", AppLimits(max_video_megabytes=0.001), uploads)
     assert "MB, over this app's limit" in page_error(small.video, str(clip))
-    assert "not a frame rate" in page_error(Handlers(models, tmp_path / "work").video, str(clip), 2, "fast")
+    assert "not a frame rate" in page_error(Handlers(models, tmp_path / "work", upload_folder=uploads).video, str(clip), 2, "fast")
     assert not (tmp_path / "work").exists() or not any((tmp_path / "work").iterdir())
 
 
@@ -170,9 +224,9 @@ def large_sparse_png(path: Path, width: int, height: int) -> Path:
 
 
 @pytest.mark.filterwarnings("ignore::PIL.Image.DecompressionBombWarning")  # PIL's own note on reading the header
-def test_huge_image_is_refused_from_its_header_without_decoding(handlers, pair, tmp_path, monkeypatch):
+def test_huge_image_is_refused_from_its_header_without_decoding(handlers, pair, upload_dir, monkeypatch):
     """A 12000x12000 PNG is small on disk but 432 MB decoded as RGB: refused before any decoding."""
-    huge = large_sparse_png(tmp_path / "huge.png", 12000, 12000)
+    huge = large_sparse_png(upload_dir / "huge.png", 12000, 12000)
     assert huge.stat().st_size < 1_000_000
     with Image.open(huge) as opened:
         assert opened.size == (12000, 12000)  # a real PNG of that size, as PIL reads it
@@ -217,18 +271,18 @@ def webm_without_duration(path: Path, frames: int, rate: int = 25) -> Path:
     return path
 
 
-def test_video_without_duration_is_counted_and_held_to_the_time_limit(models, tmp_path):
+def test_video_without_duration_is_counted_and_held_to_the_time_limit(tmp_path, uploads, upload_dir):
     """A WebM without a duration in its header lasts 0 s as far as the header goes: its frames are
     counted (not decoded) and the upload refused before the model runs."""
-    webm = webm_without_duration(tmp_path / "endless.webm", 30)  # 1.2 s at 25 fps
+    webm = webm_without_duration(upload_dir / "endless.webm", 30)  # 1.2 s at 25 fps
     handlers = Handlers(ModelCache("cpu", checkpoint=str(tmp_path / "never-loaded.pth")), tmp_path / "work",
-                        AppLimits(max_video_seconds=0.5))
+                        AppLimits(max_video_seconds=0.5), uploads)
     assert page_error(handlers.video, str(webm)) == "the video lasts more than this app's limit of 0.5 s"
     assert not (tmp_path / "work").exists() or not any((tmp_path / "work").iterdir())
 
 
-def test_video_without_duration_reports_progress_frame_by_frame(handlers, tmp_path):
-    webm = webm_without_duration(tmp_path / "short.webm", 12)
+def test_video_without_duration_reports_progress_frame_by_frame(handlers, upload_dir):
+    webm = webm_without_duration(upload_dir / "short.webm", 12)
     reported = []
     output, _ = asyncio.run(handlers.video(str(webm), 2, "", 0, 18, *MODEL,
                                            progress=lambda fraction, desc=None: reported.append(fraction)))
@@ -238,13 +292,43 @@ def test_video_without_duration_reports_progress_frame_by_frame(handlers, tmp_pa
     assert steps == pytest.approx([k / 11 for k in range(1, 11)] + [0.99])
 
 
-def test_video_job_counts_frames_while_decoding_and_stops_at_the_limit(handlers, tmp_path, monkeypatch):
+def test_video_job_counts_frames_while_decoding_and_stops_at_the_limit(handlers, upload_dir, monkeypatch):
     """Should the count before decoding miss frames, the job stops once it has decoded the limit's worth."""
-    webm = webm_without_duration(tmp_path / "long.webm", 30)
+    webm = webm_without_duration(upload_dir / "long.webm", 30)
     monkeypatch.setattr("webapp.jobs.probe_video", lambda path, limits: VideoProbe(64, 48, 0.1, 3, 25))
-    limited = Handlers(handlers.models, handlers.work_dir, AppLimits(max_video_seconds=0.5))
+    limited = Handlers(handlers.models, handlers.work_dir, AppLimits(max_video_seconds=0.5), handlers.upload_folder)
     assert page_error(limited.video, str(webm), 2, "", 0, 18, *MODEL) == "the video runs past this app's limit of 0.5 s: stopped there"
-    assert list(handlers.work_dir.iterdir()) == []  # the partial output is gone
+    assert list(outputs_folder(handlers.work_dir).iterdir()) == []  # the partial output is gone
+
+
+def burst_then_gap(path: Path) -> Path:
+    """An H.264 MKV within every limit whose header says 125 fps: ten frames 8 ms apart, then one
+    128 ms later. At 8x (1000 fps) the last pair alone needs 127 in-between frames."""
+    frames = [np.full((48, 64, 3), 20 * number, np.uint8) for number in range(11)]
+    times = [Fraction(number, 125) for number in range(10)] + [Fraction(1, 5)]
+    return write_clip(path, frames, rate=Fraction(125), timestamps=times)
+
+
+def test_video_job_is_batched_and_held_to_the_frames_it_writes(handlers, upload_dir, monkeypatch):
+    """The work of a video job is the frames it writes, whatever the number of frames decoded:
+    the gap's 127 frames go through the network 8 at a time, and the output's frames are held to
+    the limit, from the header's duration and the timestamps before the model loads, and counted
+    while decoding should the probe miss them."""
+    mkv = str(burst_then_gap(upload_dir / "burst.mkv"))
+    batches = network_batches(monkeypatch)
+    output, _ = asyncio.run(handlers.video(mkv, 8, "", 0, 18, *MODEL))
+    assert len(read_video(Path(output)).frames) == 208  # 0.208 s at 1000 fps
+    assert max(batches) == 8 and sum(batches) == 9 * 7 + 127  # 7 between each of the first ten, 127 in the gap
+
+    limited = Handlers(handlers.models, handlers.work_dir, AppLimits(max_output_frames=100), handlers.upload_folder)
+    batches.clear()
+    assert page_error(limited.video, mkv, 8, "", 0, 18, *MODEL) == \
+        "the result would have 208 frames (0.2 s at 1000 fps), over this app's limit of 100"
+    monkeypatch.setattr("webapp.jobs.probe_video", lambda path, limits: VideoProbe(64, 48, 0.05, 11, Fraction(125)))
+    assert page_error(limited.video, mkv, 8, "", 0, 18, *MODEL) == \
+        "the result runs past this app's limit of 100 frames: stopped there"
+    assert sum(batches) == 9 * 7  # the gap's frames were refused before the network ran them
+    assert [folder.name for folder in outputs_folder(handlers.work_dir).iterdir()] == [Path(output).parent.name]
 
 
 def test_every_parameter_is_checked_against_the_pages_bounds(handlers, pair, clip):
@@ -262,17 +346,22 @@ def test_every_parameter_is_checked_against_the_pages_bounds(handlers, pair, cli
     assert "timestep must be a number from 0 to 1, got 1.5" in page_error(frames, *pair, 1, 1.5)
     assert "timestep must lie strictly between 0 and 1" in page_error(frames, *pair, 1, 1)
     assert "visualize must be true or false, got 'yes'" in page_error(frames, *pair, 1, 0, *MODEL, "yes")
+    # The flow scale is one the page offers: 1/256 on a 64x48 pair took 2.9 GB, 1e-300 failed deep in the model.
+    for scale in ("0.00390625", "1e-300", "2", ""):
+        expected = f"unknown flow scale {scale!r}; choose one of auto, 1, 0.5, 0.25"
+        assert page_error(frames, *pair, 1, 0, "IFRNet_S", "Vimeo90K", scale, "float32", False) == expected
+        assert page_error(video, str(clip), 2, "", 10, 18, "IFRNet_S", "Vimeo90K", scale, "float32") == expected
     assert not handlers.work_dir.exists() or list(handlers.work_dir.iterdir()) == []
 
 
-def test_messages_name_the_upload_not_the_servers_folders(handlers, pair, tmp_path, monkeypatch):
+def test_messages_name_the_upload_not_the_servers_folders(handlers, pair, upload_dir, monkeypatch):
     """The page sees "holiday.png", not /tmp/gradio/<hash>/holiday.png nor the app's work folder."""
-    upload = tmp_path / "gradio" / "0a1b2c3d" / "holiday.png"
+    upload = upload_dir / "0a1b2c3d" / "holiday.png"
     upload.parent.mkdir(parents=True)
     upload.write_text("not an image")
     sent = {"path": str(upload), "orig_name": "holiday.png", "meta": {"_type": "gradio.FileData"}}
     message = page_error(handlers.frames, pair[0], sent)
-    assert message.startswith("cannot read image holiday.png: ") and str(tmp_path) not in message
+    assert message.startswith("cannot read image holiday.png: ") and str(upload_dir) not in message
 
     def disk_full(*args, **kwargs):  # an error that is not the user's: named, without the server's paths
         raise OSError(f"[Errno 28] No space left on device: '{handlers.work_dir / 'frames-x1' / 'interp_t0.500.png'}'")
@@ -280,6 +369,47 @@ def test_messages_name_the_upload_not_the_servers_folders(handlers, pair, tmp_pa
     monkeypatch.setattr("webapp.ui.run_frames_job", disk_full)
     assert page_error(handlers.frames, *pair) == \
         "the job failed (OSError: [Errno 28] No space left on device: 'interp_t0.500.png')"
+
+
+def test_only_files_uploaded_to_this_app_are_read(handlers, pair, tmp_path, upload_dir):
+    """The API passes on any path a client writes (Gradio checks only files marked as its own):
+    a file outside the upload folder is refused, however it is reached, in the same words whether
+    it exists or not, for every input."""
+    elsewhere = tmp_path / "server" / "private.png"
+    elsewhere.parent.mkdir()
+    shutil.copy(pair[0], elsewhere)  # an image the job would read
+    (upload_dir / "link.png").symlink_to(elsewhere)
+    climbing = os.path.join(upload_dir, os.path.relpath(elsewhere, upload_dir))  # starts with the upload folder
+    for path in (elsewhere, tmp_path / "server" / "absent.png", climbing, upload_dir / "link.png",
+                 upload_dir, upload_dir / "absent.png", "relative.png"):
+        sent = {"path": str(path)}  # as a client writes it, without Gradio's "meta"
+        assert page_error(handlers.frames, sent, pair[1]) == "the first image is not a file uploaded to this app: upload it"
+        assert page_error(handlers.frames, pair[0], sent) == "the second image is not a file uploaded to this app: upload it"
+        assert page_error(handlers.video, {"video": sent}) == "the video is not a file uploaded to this app: upload it"
+    assert not handlers.work_dir.exists()  # no job ran
+
+
+def test_the_page_names_weights_files_not_the_servers_folders(pair, tmp_path, uploads, seeded_checkpoints, monkeypatch):
+    """--checkpoint /srv/weights/mine.pth shows as "mine.pth" in the weights line and in messages;
+    the note on the starter weights names the missing published file without the checkpoints folder."""
+    monkeypatch.setattr(tempfile, "tempdir", str(tmp_path / "elsewhere"))  # the weights are not in the temporary folder
+    weights = tmp_path / "srv" / "weights"
+    weights.mkdir(parents=True)
+    missing = Handlers(ModelCache("cpu", checkpoint=str(weights / "mine.pth")), tmp_path / "work", upload_folder=uploads)
+    message = page_error(missing.frames, *pair, 1, 0, *MODEL, False)
+    assert "mine.pth" in message and str(weights) not in message
+
+    shutil.copy(seeded_checkpoints["IFRNet_S"], weights / "mine.pth")
+    given = Handlers(ModelCache("cpu", checkpoint=str(weights / "mine.pth")), tmp_path / "work", upload_folder=uploads)
+    assert given.frames(*pair, 1, 0, *MODEL, False)[4] == "Ran IFRNet_S with weights mine.pth"
+
+    entry = find_published("IFRNet", "Vimeo90K")  # as if it were not downloaded: the starter weights run, with a note
+    monkeypatch.setattr("models.checkpoint.find_published",
+                        lambda *args: dataclasses.replace(entry, path="IFRNet/IFRNet_absent.pth"))
+    starter = Handlers(ModelCache("cpu", offline=True), tmp_path / "work", upload_folder=uploads)
+    line = starter.frames(*pair, 1, 0, "IFRNet", "Vimeo90K", "auto", "float32", False)[4]
+    assert line.startswith("Ran IFRNet_S with weights IFRNet_S_starter.pth. Note: IFRNet_absent.pth not found")
+    assert str(CHECKPOINT_DIR) not in line
 
 
 def test_video_handler_makes_what_interpolate_video_makes(handlers, clip, tmp_path):
@@ -308,9 +438,9 @@ async def _video_job_under_way(handlers, clip) -> "asyncio.Future":
     return task
 
 
-def test_cancelled_video_job_leaves_nothing_behind(handlers, tmp_path):
-    clip = write_clip(tmp_path / "long.mp4", sample_frames("bigbuckbunny", 40))
-    work = tmp_path / "work"
+def test_cancelled_video_job_leaves_nothing_behind(handlers, upload_dir):
+    clip = write_clip(upload_dir / "long.mp4", sample_frames("bigbuckbunny", 40))
+    work = outputs_folder(handlers.work_dir)
 
     async def run_and_cancel():
         task = await _video_job_under_way(handlers, clip)
@@ -325,9 +455,9 @@ def test_cancelled_video_job_leaves_nothing_behind(handlers, tmp_path):
     handlers.models.lock.release()
 
 
-def test_stopping_the_app_cancels_the_running_job_first(handlers, tmp_path):
+def test_stopping_the_app_cancels_the_running_job_first(handlers, upload_dir):
     """What app.py does on Ctrl-C or SIGTERM before removing its folder: the job stops, its output goes."""
-    clip = write_clip(tmp_path / "long.mp4", sample_frames("bigbuckbunny", 40))
+    clip = write_clip(upload_dir / "long.mp4", sample_frames("bigbuckbunny", 40))
 
     async def run_and_stop():
         task = await _video_job_under_way(handlers, clip)
@@ -337,12 +467,12 @@ def test_stopping_the_app_cancels_the_running_job_first(handlers, tmp_path):
         return error.value.message
 
     assert asyncio.run(run_and_stop()) == "the video job was cancelled"
-    assert list(handlers.work_dir.iterdir()) == []
+    assert list(outputs_folder(handlers.work_dir).iterdir()) == []
 
 
 @pytest.fixture
-def server(handlers, tmp_path, monkeypatch):
-    monkeypatch.setenv("GRADIO_TEMP_DIR", str(tmp_path / "gradio"))  # uploads land here, not in /tmp/gradio
+def server(handlers, monkeypatch):
+    monkeypatch.setenv("GRADIO_TEMP_DIR", str(handlers.upload_folder))  # uploads land here, not in /tmp/gradio
     port = free_loopback_port()
     app = serve(handlers, port=port, block=False)
     try:
@@ -373,6 +503,13 @@ def test_server_endpoints_driven_by_gradio_client(server, pair, clip, tmp_path):
         job.result(timeout=SERVER_TIMEOUT)
     assert "the factor must be a whole number from 2 to 8, got 100" in str(error.value)
 
+    # A path the client writes itself (no "meta": Gradio passes it on unchecked) is not read.
+    job = client.submit({"path": str(ROOT / "figures" / "img0.png")}, gradio_client.handle_file(pair[1]), 1, 0,
+                        *MODEL, False, api_name="/frames")
+    with pytest.raises(Exception) as error:
+        job.result(timeout=SERVER_TIMEOUT)
+    assert "the first image is not a file uploaded to this app: upload it" in str(error.value)
+
     # A bad input comes back as the handler's message, not a stack trace.
     job = client.submit(gradio_client.handle_file(pair[0]), gradio_client.handle_file(str(ROOT / "README.md")), 1, 0,
                         *MODEL, False, api_name="/frames")
@@ -382,18 +519,31 @@ def test_server_endpoints_driven_by_gradio_client(server, pair, clip, tmp_path):
     assert "cannot read image" in str(error.value) and "Traceback" not in str(error.value)
 
 
+def test_server_serves_the_jobs_outputs_not_the_rest_of_the_work_folder(server, handlers, pair):
+    """--work_dir may be a folder of other files: of it only the jobs' outputs can be downloaded."""
+    notes = handlers.work_dir / "notes.txt"
+    notes.parent.mkdir(parents=True)
+    notes.write_text("private")
+    frames, _, _, _, _ = handlers.frames(*pair, 1, 0, *MODEL, False)
+    output = httpx.get(f"{server}gradio_api/file={frames[0][0]}", timeout=SERVER_TIMEOUT)
+    assert output.status_code == 200 and output.content == Path(frames[0][0]).read_bytes()
+    refused = httpx.get(f"{server}gradio_api/file={notes}", timeout=SERVER_TIMEOUT)
+    assert refused.status_code == 403 and "private" not in refused.text
+
+
 def test_server_cancel_stops_the_video_job_and_frees_the_model(server, handlers, pair, tmp_path):
-    clip = write_clip(tmp_path / "long.mp4", sample_frames("bigbuckbunny", 40))
+    clip = write_clip(tmp_path / "long.mp4", sample_frames("bigbuckbunny", 40))  # (the client uploads it)
+    outputs = outputs_folder(handlers.work_dir)
     client = gradio_client.Client(server, verbose=False, download_files=str(tmp_path / "downloads"))
     job = client.submit(gradio_client.handle_file(str(clip)), 4, "", 10, 18, *MODEL, api_name="/video")
     deadline = time.monotonic() + SERVER_TIMEOUT
     while not any(unit.progress for unit in (job.status().progress_data or []) if unit.progress):
         assert time.monotonic() < deadline and not job.done(), "the video job never reported progress"
         time.sleep(0.05)
-    assert [p.name[:6] for p in handlers.work_dir.iterdir()] == ["video-"]  # it is writing its output
+    assert [p.name[:6] for p in outputs.iterdir()] == ["video-"]  # it is writing its output
     job.cancel()
-    while any(handlers.work_dir.iterdir()):  # the job's folder goes once the worker has stopped
-        assert time.monotonic() < deadline, f"left behind: {list(handlers.work_dir.rglob('*'))}"
+    while any(outputs.iterdir()):  # the job's folder goes once the worker has stopped
+        assert time.monotonic() < deadline, f"left behind: {list(outputs.rglob('*'))}"
         time.sleep(0.05)
     # The next job gets the model.
     frames = client.predict(gradio_client.handle_file(pair[0]), gradio_client.handle_file(pair[1]), 1, 0, *MODEL,

@@ -2,12 +2,15 @@
 
 Gradio (:mod:`webapp.ui`) only turns page inputs into calls of :func:`run_frames_job` and
 :func:`run_video_job` and their :class:`~utils.errors.InputError` into messages on the page; tests
-call these functions directly. Every job writes into a fresh folder of its own under the app's
-work folder; a job that fails or is cancelled removes that folder, so nothing is left behind.
+call these functions directly. Every job writes into a fresh folder of its own inside the app's
+own folder of the work folder (:func:`outputs_folder`: the only folder the server serves, and the
+only one whose old job folders are removed); a job that fails or is cancelled removes its folder,
+so nothing is left behind.
 
 The video job is ``interpolate_video.py``'s conversion: the same :class:`video.convert.ConversionJob`
-and one :func:`video.convert.convert` call, with the model wrapped so that progress is reported
-and a cancellation stops the run at the next pair of frames.
+and one :func:`video.convert.convert` call, with the model wrapped so that progress is reported,
+the frames it makes are held to the app's limit, and a cancellation stops the run at the next
+batch of frames. The network runs at most the tools' batch of timesteps at a time, as the CLI does.
 """
 from __future__ import annotations
 
@@ -24,7 +27,9 @@ from typing import Any, Callable, Iterator, List, Optional, Sequence, Tuple
 
 import numpy as np
 
-from models.interpolator import Interpolator, check_same_size
+from models.checkpoint import CHECKPOINT_DIR
+from models.interpolator import TOOLS_BATCH_SIZE, Interpolator, check_same_size
+from utils.download import is_url
 from utils.errors import InputError
 from utils.image_io import read_image
 from utils.pair_outputs import interpolate_pair
@@ -41,11 +46,13 @@ from webapp.limits import (
     probe_video,
     whole_number,
 )
+from webapp.messages import public_message
 
 __all__ = [
     "ModelChoice",
     "ModelCache",
     "JobCancelled",
+    "outputs_folder",
     "FramesResult",
     "VideoOptions",
     "timesteps_for",
@@ -85,15 +92,26 @@ class ModelCache:
             self._key, self._interpolator = None, None  # free the old model first; a failed load keeps nothing
             self._interpolator = Interpolator.load(choice.model_name, self.checkpoint, self.device,
                                               scale_factor=choice.scale_factor, precision=choice.precision,
-                                              dataset=choice.dataset, offline=self.offline)
+                                              dataset=choice.dataset, offline=self.offline,
+                                              batch_size=TOOLS_BATCH_SIZE)
             self._key = choice
         return self._interpolator
 
+    @property
+    def server_folders(self) -> List[Path]:
+        """The server's folders that weights and their errors name (the checkpoints folder, the
+        ``--checkpoint`` file's), which the page shows by file name only."""
+        given = [Path(self.checkpoint).parent] if self.checkpoint and not is_url(self.checkpoint) else []
+        return [CHECKPOINT_DIR] + given
 
-def weights_description(interpolator: Interpolator) -> str:
-    """One line for the page: which weights ran, and the note when it fell back to the starter ones."""
+
+def weights_description(interpolator: Interpolator, models: ModelCache) -> str:
+    """One line for the page: which weights ran, and the note when it fell back to the starter
+    ones; files by name, without the server's folders."""
     described = f"{interpolator.model_name} with weights {Path(interpolator.checkpoint).name}"
-    return f"{described}. Note: {interpolator.weights_note}" if interpolator.weights_note else described
+    if interpolator.weights_note:
+        described = f"{described}. Note: {interpolator.weights_note}"
+    return public_message(described, {}, models.server_folders)
 
 
 class JobCancelled(Exception):
@@ -101,22 +119,30 @@ class JobCancelled(Exception):
 
 
 KEEP_RESULTS_SECONDS = 3600  # finished jobs' folders older than this go when a new job starts
+OUTPUTS_FOLDER_NAME = "ifrnet-app-outputs"
+
+
+def outputs_folder(work_dir: Path) -> Path:
+    """The app's own folder inside the work folder, which holds the jobs' folders and nothing else:
+    the server serves it (and not what else the work folder holds), and only in it are old job
+    folders removed (not folders of the same names that someone else keeps in the work folder)."""
+    return Path(work_dir) / OUTPUTS_FOLDER_NAME
 
 
 @contextmanager
 def job_folder(work_dir: Path, kind: str) -> Iterator[Path]:
-    """A fresh folder for one job, removed if the job fails or is cancelled.
+    """A fresh folder for one job in :func:`outputs_folder`, removed if the job fails or is cancelled.
 
     Call it with the model's lock held: finished jobs' folders over an hour old are removed first
     (a long-running app must not fill the disk; the page keeps its own copies of what it shows),
     and only a job holding the lock can be running.
     """
-    work_dir = Path(work_dir)
-    work_dir.mkdir(parents=True, exist_ok=True)
-    for old in work_dir.iterdir():
+    outputs = outputs_folder(work_dir)
+    outputs.mkdir(parents=True, exist_ok=True)
+    for old in outputs.iterdir():
         if old.is_dir() and old.name.startswith(("frames-", "video-")) and time.time() - old.stat().st_mtime > KEEP_RESULTS_SECONDS:
             shutil.rmtree(old, ignore_errors=True)
-    folder = Path(tempfile.mkdtemp(prefix=f"{kind}-", dir=work_dir))
+    folder = Path(tempfile.mkdtemp(prefix=f"{kind}-", dir=outputs))
     try:
         yield folder
     except BaseException:
@@ -178,7 +204,7 @@ def run_frames_job(
                 bundle.write(path, path.name)
         pictures = [(path, f"t={t:.3f}: {FIELD_CAPTIONS[name]}")
                     for t, paths in zip(timesteps, written.fields) for name, path in zip(FIELD_NAMES, paths)]
-    return FramesResult(folder, written.frames, written.gif, archive, pictures, weights_description(interpolator))
+    return FramesResult(folder, written.frames, written.gif, archive, pictures, weights_description(interpolator, models))
 
 
 @dataclass(frozen=True)
@@ -220,15 +246,24 @@ def run_video_job(
     MP4 and the weights' description.
 
     Progress is reported in [0, 1) after each pair of frames, out of the frames counted by
-    :func:`~webapp.limits.probe_video`, and 1 at the end. Frames are counted again as they are
-    decoded: past the time limit (a count the probe missed) the job stops with a message."""
+    :func:`~webapp.limits.probe_video`, and 1 at the end. A job's work is the frames it writes,
+    not the frames it reads (two frames seconds apart at 1000 fps are thousands of network
+    frames): before the model loads, the output's frames (the video's duration, from its header or
+    its packets' timestamps, at the output rate) are held to ``limits.max_output_frames``; while
+    decoding, the frames the network is asked for are counted against that limit and the pairs
+    against the time limit, should the probe have missed some."""
     probe = probe_video(video, limits)
     if options.fps is not None and options.fps > MAX_FACTOR * probe.rate:
         raise InputError(f"a target of {float(options.fps):g} fps is over {MAX_FACTOR}x the video's "
                          f"{float(probe.rate):g} fps, this app's limit")
+    rate = options.fps if options.fps is not None else probe.rate * options.factor
+    planned = math.ceil(probe.seconds * rate)
+    if planned > limits.max_output_frames:
+        raise InputError(f"the result would have {planned:,} frames ({probe.seconds:.1f} s at {float(rate):g} fps), "
+                         f"over this app's limit of {limits.max_output_frames:,}")
     pairs = max(1, probe.frames - 1)
     most_pairs = math.ceil(limits.max_video_seconds * probe.rate)  # the probe refuses a video without a rate
-    done = [0]
+    done, made = [0], [0]  # pairs interpolated, frames the network was asked for
 
     def report(fraction: float) -> None:
         if on_progress is not None:
@@ -238,13 +273,19 @@ def run_video_job(
         interpolator = models.get(choice)
 
         def interpolate(frame0: np.ndarray, frame1: np.ndarray, timesteps: List[float]) -> List[np.ndarray]:
-            if cancel is not None and cancel.is_set():
-                raise JobCancelled("the video job was cancelled")
             done[0] += 1
             if done[0] > most_pairs:
                 raise InputError(f"the video runs past this app's limit of {limits.max_video_seconds:g} s: "
                                  "stopped there")
-            frames = interpolator.interpolate(frame0, frame1, timesteps)
+            made[0] += len(timesteps)
+            if made[0] > limits.max_output_frames:
+                raise InputError(f"the result runs past this app's limit of {limits.max_output_frames:,} frames: "
+                                 "stopped there")
+            frames: List[np.ndarray] = []
+            for start in range(0, len(timesteps), interpolator.batch_size):  # a cancel is seen between batches
+                if cancel is not None and cancel.is_set():
+                    raise JobCancelled("the video job was cancelled")
+                frames += interpolator.interpolate(frame0, frame1, timesteps[start : start + interpolator.batch_size])
             report(min(0.99, done[0] / pairs))
             return frames
 
@@ -254,4 +295,4 @@ def run_video_job(
                             **({} if options.scene_threshold is None else {"scene_threshold": options.scene_threshold}))
         convert(job, interpolate)
     report(1.0)
-    return output, weights_description(interpolator)
+    return output, weights_description(interpolator, models)

@@ -2,13 +2,16 @@
 
 The page's sliders stop at their bounds, but the API endpoints (``/frames``, ``/video``) take any
 value a client sends: every parameter is checked here against the bounds the page offers (the
-page is built from the same constants), and every upload against :class:`AppLimits` from what its
-header says, before a pixel is decoded. A video's header may not say how long it is (a WebM
-written to a pipe has no duration), so its packets are counted too, stopping at the limit.
+page is built from the same constants), every file path against the folder Gradio keeps this
+app's uploads in (a client can send any path of the server), and every upload against
+:class:`AppLimits` from what its header says, before a pixel is decoded. A video's header may not
+say how long it is (a WebM written to a pipe has no duration), so its packets are counted too,
+stopping at the limit.
 """
 from __future__ import annotations
 
 import math
+import os
 from contextlib import closing
 from dataclasses import dataclass
 from fractions import Fraction
@@ -30,6 +33,7 @@ __all__ = [
     "MAX_SCENE_THRESHOLD",
     "whole_number",
     "number_in",
+    "uploaded_file",
     "check_image_header",
     "VideoProbe",
     "probe_video",
@@ -49,6 +53,9 @@ class AppLimits:
     max_video_megabytes: float = 200.0
     max_video_seconds: float = 60.0
     max_video_pixels: int = 1920 * 1080
+    # What a video job writes, whatever its header says: a few frames that cover seconds at a high
+    # output rate are thousands of network frames. 14,400 is a minute of 30 fps video at 8x.
+    max_output_frames: int = 14_400
 
 
 def number_in(value: Any, what: str, low: float, high: float, *, kind: str = "a number") -> float:
@@ -69,6 +76,25 @@ def whole_number(value: Any, what: str, low: int, high: int) -> int:
     if number != int(number):
         raise InputError(f"{what} must be a whole number from {low} to {high}, got {value!r}")
     return int(number)
+
+
+def uploaded_file(path: Optional[str], which: str, upload_folder: Path) -> Optional[str]:
+    """``path`` with its links resolved, when it is a file inside ``upload_folder`` (where Gradio
+    keeps what was uploaded to this app); None stays None (the jobs say what is missing).
+
+    The API passes on whatever path a client writes (Gradio checks only the paths it is told are
+    its own files), so any other path is refused, with the same words whether or not it exists:
+    the page neither reads a server's file nor tells which exist."""
+    if not path:
+        return None
+    try:
+        resolved = Path(os.path.realpath(path))
+        inside = resolved.is_relative_to(os.path.realpath(upload_folder)) and resolved.is_file()
+    except (OSError, ValueError):  # a NUL byte, a name too long, a folder that cannot be read
+        inside = False
+    if not inside:
+        raise InputError(f"{which} is not a file uploaded to this app: upload it")
+    return str(resolved)
 
 
 def check_image_header(path: Optional[str], which: str, limits: AppLimits) -> Tuple[int, int]:

@@ -1,10 +1,11 @@
 """The Gradio page: a Frames tab and a Video tab over :mod:`webapp.jobs`, API names ``/frames`` and ``/video``.
 
 :class:`Handlers` holds the functions the page's buttons call (tests call them directly): they turn
-page values into job arguments and every :class:`~utils.errors.InputError` into ``gr.Error``, a
-message on the page instead of a stack trace. Both events share one queue slot (concurrency id
-``model``), so jobs run one at a time on the model; the video job runs in a worker thread that
-the Cancel button stops at the next pair of frames, after which its folder is gone.
+page values into job arguments, taking files only from Gradio's upload folder, and every
+:class:`~utils.errors.InputError` into ``gr.Error``, a message on the page instead of a stack
+trace. Both events share one queue slot (concurrency id ``model``), so jobs run one at a time on
+the model; the video job runs in a worker thread that the Cancel button stops at the next batch
+of frames, after which its folder is gone.
 
 Gradio is an optional dependency (``requirements-app.txt``): import this module only from the app.
 """
@@ -24,6 +25,7 @@ from typing import Any, Dict, List, Optional, Set, Tuple
 os.environ.setdefault("GRADIO_ANALYTICS_ENABLED", "False")
 
 import gradio as gr  # noqa: E402
+import gradio.utils  # noqa: E402
 import torch  # noqa: E402
 
 from models import MODEL_NAMES  # noqa: E402
@@ -31,8 +33,17 @@ from models.published import TASKS  # noqa: E402
 from utils.errors import InputError  # noqa: E402
 from utils.precision_choice import cpu_has_native_bfloat16  # noqa: E402
 from utils.scene import DEFAULT_SCENE_THRESHOLD  # noqa: E402
-from webapp.jobs import JobCancelled, ModelCache, ModelChoice, VideoOptions, run_frames_job, run_video_job, timesteps_for  # noqa: E402
-from webapp.limits import CRF_RANGE, MAX_FACTOR, MAX_IN_BETWEEN, MAX_SCENE_THRESHOLD, AppLimits  # noqa: E402
+from webapp.jobs import (  # noqa: E402
+    JobCancelled,
+    ModelCache,
+    ModelChoice,
+    VideoOptions,
+    outputs_folder,
+    run_frames_job,
+    run_video_job,
+    timesteps_for,
+)
+from webapp.limits import CRF_RANGE, MAX_FACTOR, MAX_IN_BETWEEN, MAX_SCENE_THRESHOLD, AppLimits, uploaded_file  # noqa: E402
 from webapp.messages import public_message  # noqa: E402
 
 __all__ = ["Handlers", "build_app", "serve", "PRECISIONS", "SCALES"]
@@ -60,6 +71,8 @@ def _choice(model_name: str, weights: str, scale: str, precision: str) -> ModelC
         raise InputError(f"unknown model {model_name!r}; choose one of {', '.join(MODEL_NAMES)}")
     if weights not in TASKS:
         raise InputError(f"unknown weights {weights!r}; choose one of {', '.join(TASKS)}")
+    if str(scale) not in SCALES:
+        raise InputError(f"unknown flow scale {scale!r}; choose one of {', '.join(SCALES)}")
     if precision not in PRECISIONS:
         raise InputError(f"precision {precision!r} is not available here; choose one of {', '.join(PRECISIONS)}")
     return ModelChoice(model_name, weights, str(scale), PRECISION_NAMES[precision])
@@ -87,11 +100,20 @@ def _upload(value: Any) -> Tuple[Optional[str], Dict[str, str]]:
 
 
 class Handlers:
-    """What the page's buttons call; public so tests can call them with real files."""
+    """What the page's buttons call; public so tests can call them with real files.
 
-    def __init__(self, models: ModelCache, work_dir: Path, limits: AppLimits = AppLimits()) -> None:
+    Files are taken from ``upload_folder`` only (default: Gradio's upload folder, ``GRADIO_TEMP_DIR``
+    when set, read at each call as Gradio does): see :func:`webapp.limits.uploaded_file`."""
+
+    def __init__(self, models: ModelCache, work_dir: Path, limits: AppLimits = AppLimits(),
+                 upload_folder: Optional[Path] = None) -> None:
         self.models, self.work_dir, self.limits = models, Path(work_dir), limits
+        self._upload_folder = upload_folder
         self._cancels: Set[threading.Event] = set()  # of the video jobs running
+
+    @property
+    def upload_folder(self) -> Path:
+        return Path(self._upload_folder or gradio.utils.get_upload_folder())
 
     def page_error(self, error: Exception, uploads: Dict[str, str]) -> gr.Error:
         """The message the page shows for ``error``: an InputError's own words, anything else (a bug)
@@ -101,8 +123,7 @@ class Handlers:
         else:
             log.error("a job failed", exc_info=error)
             text = f"the job failed ({type(error).__name__}: {error})"
-        folders = [self.work_dir, tempfile.gettempdir()] + (  # Gradio keeps uploads in its temporary folder
-            [os.environ["GRADIO_TEMP_DIR"]] if os.environ.get("GRADIO_TEMP_DIR") else [])
+        folders = [self.work_dir, tempfile.gettempdir(), self.upload_folder, *self.models.server_folders]
         return gr.Error(public_message(text, uploads, folders), print_exception=False)
 
     def stop_jobs(self, timeout: float = 120.0) -> bool:
@@ -132,6 +153,8 @@ class Handlers:
         ``timestep`` in (0, 1) asks for that one frame; 0 or None asks for ``count`` evenly spaced ones."""
         (path0, names0), (path1, names1) = _upload(image0), _upload(image1)
         try:
+            path0 = uploaded_file(path0, "the first image", self.upload_folder)
+            path1 = uploaded_file(path1, "the second image", self.upload_folder)
             if not isinstance(visualize, (bool, int)) or visualize not in (0, 1):
                 raise InputError(f"visualize must be true or false, got {visualize!r}")
             times = timesteps_for(count, timestep)
@@ -161,6 +184,7 @@ class Handlers:
         cancel = threading.Event()
         path, names = _upload(video)
         try:
+            path = uploaded_file(path, "the video", self.upload_folder)
             options = VideoOptions(factor=factor, fps=fps, scene_threshold=scene_threshold, crf=crf)
             choice = _choice(model_name, weights, scale, precision)
         except Exception as error:
@@ -255,13 +279,14 @@ def serve(
     ``app.py``), then closes the server and lets the interrupt go on, so that the caller cleans up.
     Gradio's own start-up lines are not printed: their "set share=True in launch()" is not how this
     app is asked for a public link. Uploads over ``max_file_megabytes`` are refused by the page
-    before they reach a handler.
+    before they reach a handler. Of the work folder only the jobs' outputs are served
+    (:func:`webapp.jobs.outputs_folder`).
     """
     # System fonts only: the default theme would have the browser fetch Google Fonts.
     theme = gr.themes.Default(font=["ui-sans-serif", "system-ui", "sans-serif"], font_mono=["ui-monospace", "monospace"])
     app = build_app(handlers).queue(max_size=queue_size, default_concurrency_limit=1)
     app.launch(server_name=host, server_port=port, share=share, theme=theme, show_error=True,
-               max_file_size=f"{max_file_megabytes:g}mb", allowed_paths=[str(handlers.work_dir)],
+               max_file_size=f"{max_file_megabytes:g}mb", allowed_paths=[str(outputs_folder(handlers.work_dir))],
                prevent_thread_lock=True, quiet=True)
     if not block:
         return app
