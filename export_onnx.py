@@ -12,7 +12,7 @@ from pathlib import Path
 from typing import Optional
 
 from models import MODEL_NAMES, PUBLISHED, create_model
-from models.checkpoint import add_weights_arguments
+from models.arguments import add_weights_arguments
 from models.interpolator import pad_multiple_for_scale
 from models.onnx_export import (
     DEFAULT_OPSET,

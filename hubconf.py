@@ -17,10 +17,11 @@ from __future__ import annotations
 from pathlib import Path
 from typing import Optional, Union
 
-dependencies = ["torch", "numpy"]
+dependencies = ["torch", "numpy", "tqdm", "urllib3"]
 
 from models import create_model
-from models.checkpoint import PUBLISHED_CHECKPOINTS_URL, CheckpointError, resolve_weights
+from models.checkpoint import CheckpointError, resolve_weights
+from models.published import PUBLISHED_FOLDER_URL
 from models.network import IFRNet as _IFRNetModel
 from models.interpolator import Interpolator
 
@@ -38,7 +39,7 @@ def _weights_path(model_name: str, checkpoint: Optional[Union[str, Path]]) -> Pa
         raise CheckpointError(
             f"no {model_name} weights at {path} and downloads are off (IFRNET_OFFLINE): run python "
             f"tools/download_checkpoints.py --variant {model_name}, or download {path.name} from "
-            f"{PUBLISHED_CHECKPOINTS_URL} and put it there, or pass checkpoint=PATH (pretrained=False for untrained weights)"
+            f"{PUBLISHED_FOLDER_URL} and put it there, or pass checkpoint=PATH (pretrained=False for untrained weights)"
         )
     return path
 

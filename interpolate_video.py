@@ -18,9 +18,9 @@ from pathlib import Path
 from typing import Optional
 
 from models import MODEL_NAMES
-from models.checkpoint import add_weights_arguments
+from models.arguments import add_timesteps_argument, add_weights_arguments
 from models.interpolator import TOOLS_BATCH_SIZE, Interpolator
-from models.timestep_policy import add_timesteps_argument, datasets_for
+from models.timestep_policy import datasets_for
 from utils.cli import interrupt_on_sigterm, run_cli, whole_number_at_least
 from utils.device import DEVICE_CHOICES, autotune_convolutions, resolve_device
 from utils.errors import InputError

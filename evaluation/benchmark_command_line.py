@@ -16,7 +16,7 @@ from evaluation.benchmark_sets import Benchmark, check_samples_exist, get_benchm
 from evaluation.runner import score_benchmark
 from evaluation.scoring import BenchmarkResult
 from models import MODEL_NAMES, PUBLISHED, create_model
-from models.checkpoint import add_weights_arguments
+from models.arguments import add_weights_arguments
 from models.tta import TestTimeAugmented
 from utils.atomic import check_output_file, is_within, write_json_report
 from utils.cli import whole_number_at_least

@@ -1,75 +1,38 @@
 """Putting checkpoints on disk from the network: sources in order, each file verified, written atomically.
 
-A downloaded file is written under a temporary name beside its final place, verified (the caller
-passes the check, see :func:`models.checkpoint.verify_published`) and only then renamed; on any
-failure or interrupt the temporary file and any folder created for it are removed, so the output
-folder never holds a partial or unverified file. The SHA-256 of every accepted file is recorded
-in ``SHA256SUMS`` in the output folder (the ``sha256sum -c`` format, updated under a lock on the
-folder so concurrent downloads keep every line), and checked on later runs.
-
-No source can fill the disk or hold a run for ever: a weights file is capped at
-:data:`models.published.MAX_FILE_BYTES` and an archive at ``MAX_ARCHIVE_BYTES`` (refused by their
-declared size, and reading stops at the cap), and a source slower than the transfer limits
-(:class:`utils.download.TransferLimits`) is abandoned for the next. Temporaries left by a killed
-download (a partial file beside its target, an archive in the system's temporary folder) are
-swept when a later download starts, once untouched for ``STALE_AFTER_S``.
+A download is written under a temporary name beside its place, checked by the caller (see
+:func:`models.checkpoint.verify_weights_file`) and only then renamed; its SHA-256 goes to ``SHA256SUMS``
+(``sha256sum -c`` format), checked on later runs. Each file is fetched holding the folder's lock
+(:mod:`filelock`): two processes neither download a file twice nor lose each other's ``SHA256SUMS`` lines.
 """
 from __future__ import annotations
 
+import contextlib
 import hashlib
 import os
 import sys
 import tempfile
-from dataclasses import dataclass, field, replace
 from pathlib import Path
-from typing import Callable, Dict, List, Optional, Tuple
+from typing import BinaryIO, Callable, Dict, Iterable, Optional, Tuple, Union
 
-from models.published import MAX_ARCHIVE_BYTES, MAX_FILE_BYTES, PublishedCheckpoint, Source, checkpoint_sources
-from utils.atomic import atomic_writer, remove_stale_temporaries, temporary_path
-from utils.download import DownloadError, TransferLimits, download_to, extract_member, url_host
+from filelock import FileLock
+
+from models.published import MAX_ARCHIVE_BYTES, MAX_FILE_BYTES
+from utils.atomic import atomic_writer, remove_stale_temporaries
+from utils.download import DownloadError, TransferLimits, display_url, download_to, extract_member
 from utils.errors import InputError
-from utils.folder_lock import folder_lock
 
-__all__ = [
-    "OFFLINE_VARIABLE",
-    "SUMS_FILE",
-    "FetchError",
-    "downloads_disabled",
-    "sha256_of",
-    "read_sums",
-    "record_sum",
-    "check_recorded_sum",
-    "DownloadLimits",
-    "DEFAULT_LIMITS",
-    "STALE_AFTER_S",
-    "Downloader",
-]
+__all__ = ["OFFLINE_VARIABLE", "SUMS_FILE", "LOCK_FILE", "FILE_LIMITS", "ARCHIVE_LIMITS", "STALE_AFTER_S", "FetchError",
+           "downloads_disabled", "sha256_of", "read_sums", "record_sum", "check_recorded_sum", "Downloader"]
 
 OFFLINE_VARIABLE = "IFRNET_OFFLINE"
 SUMS_FILE = "SHA256SUMS"
+LOCK_FILE = ".download.lock"
+# How much and how slowly a source may send a weights file (a zip member's cap too), and an archive.
+FILE_LIMITS = TransferLimits(max_bytes=MAX_FILE_BYTES)
+ARCHIVE_LIMITS = TransferLimits(max_bytes=MAX_ARCHIVE_BYTES)
+STALE_AFTER_S = 600.0  # a live download writes every rate window (60 s): an older temporary is a killed one's
 Verify = Callable[[Path], None]  # raises InputError (e.g. CheckpointError) naming what is wrong
-# A download's temporary is written to at least once per rate window (60 s) or abandoned, and
-# verified within seconds: one untouched for 10 minutes belongs to a process that was killed.
-STALE_AFTER_S = 600.0
-_ARCHIVE_TEMPORARY = "ifrnet-archive.zip"  # in the system's temporary folder, as .ifrnet-archive.<hex>.tmp.zip
-
-
-@dataclass(frozen=True)
-class DownloadLimits:
-    """The most bytes a weights file and an archive may have, and how slowly a source may send them."""
-
-    file_bytes: int = MAX_FILE_BYTES
-    archive_bytes: int = MAX_ARCHIVE_BYTES
-    transfer: TransferLimits = field(default_factory=TransferLimits)
-
-    def for_file(self) -> TransferLimits:
-        return replace(self.transfer, max_bytes=self.file_bytes)
-
-    def for_archive(self) -> TransferLimits:
-        return replace(self.transfer, max_bytes=self.archive_bytes)
-
-
-DEFAULT_LIMITS = DownloadLimits()  # what a Downloader uses unless given others (tests set small ones)
 
 
 class FetchError(InputError):
@@ -84,168 +47,98 @@ def downloads_disabled(offline: bool = False) -> bool:
 def sha256_of(path: Path) -> str:
     digest = hashlib.sha256()
     with open(path, "rb") as handle:
-        for block in iter(lambda: handle.read(1 << 20), b""):
+        while block := handle.read(1 << 20):
             digest.update(block)
     return digest.hexdigest()
 
 
 def read_sums(root: Path) -> Dict[str, str]:
     """{relative path: sha256} recorded in ``root/SHA256SUMS`` (empty when there is none)."""
-    sums = {}
     try:
-        lines = (Path(root) / SUMS_FILE).read_text().splitlines()
+        pairs = [line.strip().partition(" ")[::2] for line in (Path(root) / SUMS_FILE).read_text().splitlines()]
     except OSError:
-        return sums
-    for line in lines:
-        digest, _, name = line.strip().partition(" ")
-        if digest and name:
-            sums[name.strip().lstrip("*")] = digest.lower()
-    return sums
+        return {}
+    return {name.strip().lstrip("*"): digest.lower() for digest, name in pairs if digest and name.strip()}
 
 
 def record_sum(root: Path, relative: str, digest: str) -> None:
-    """Record ``digest`` for ``root/relative`` in ``root/SHA256SUMS`` (read and rewritten atomically
-    under a lock on ``root``, so two processes recording at once keep both lines)."""
-    with folder_lock(root):
-        sums = read_sums(root)
-        sums[relative] = digest
-        text = "".join(f"{sums[name]}  {name}\n" for name in sorted(sums))
+    """Record ``digest`` for ``root/relative`` in ``root/SHA256SUMS``, under the folder's lock."""
+    with FileLock(Path(root) / LOCK_FILE, is_singleton=True):  # one object per folder: its holder may take it again
+        sums = {**read_sums(root), relative: digest}
         with atomic_writer(Path(root) / SUMS_FILE) as handle:
-            handle.write(text.encode())
+            handle.write("".join(f"{sums[name]}  {name}\n" for name in sorted(sums)).encode())
 
 
 def check_recorded_sum(root: Path, relative: str) -> Optional[str]:
     """None when ``root/relative`` matches its recorded SHA-256 (or none is recorded); else why not."""
     recorded = read_sums(root).get(relative)
-    if recorded is None:
-        return None
-    actual = sha256_of(Path(root) / relative)
-    if actual == recorded:
+    if recorded is None or sha256_of(Path(root) / relative) == recorded:
         return None
     return f"{Path(root) / relative} is not the file that was downloaded (its SHA-256 differs from the one in {Path(root) / SUMS_FILE})"
 
 
-def _make_parents(folder: Path) -> List[Path]:
-    """Create ``folder`` and its missing parents; return those created, deepest first."""
-    created = []
-    while not folder.exists():
-        created.append(folder)
-        folder = folder.parent
-    for path in reversed(created):
-        path.mkdir()
-    return created
-
-
-def _remove_if_empty(folders: List[Path]) -> None:
-    for folder in folders:
-        try:
-            folder.rmdir()
-        except OSError:
-            return
-
-
 class Downloader:
-    """Fetches files into ``root``; use as a context manager so a shared archive is fetched once per run.
+    """Fetches files into ``root``; used as a context manager, it fetches a shared archive once per run."""
 
-    Hosts that could not be reached at all are not tried again in the same run, so a machine
-    without internet fails over to the next source (and to the caller's fallback) within seconds.
-    ``limits`` (default :data:`DEFAULT_LIMITS`) caps sizes and sets how slow a source may be.
-    """
-
-    def __init__(self, root: Path, *, progress: bool = True, log: Callable[[str], None] = None,
-                 limits: Optional[DownloadLimits] = None) -> None:
-        self.root = Path(root)
-        self.progress = progress
-        self.log = log or (lambda message: print(message, file=sys.stderr))
-        self.limits = DEFAULT_LIMITS if limits is None else limits
-        self._archives: Dict[str, object] = {}  # url -> Path of the fetched zip, or its DownloadError
-        self._unreachable: set = set()
-        remove_stale_temporaries(self.root, older_than_s=STALE_AFTER_S)  # e.g. a SHA256SUMS update cut short
+    def __init__(self, root: Path, *, progress: bool = True) -> None:
+        self.root, self.progress = Path(root), progress
+        self._archives: Dict[str, Union[BinaryIO, DownloadError]] = {}  # url -> the fetched zip, or why not
+        self._closing = contextlib.ExitStack()
 
     def __enter__(self) -> "Downloader":
         return self
 
     def __exit__(self, *exc) -> None:
-        for fetched in self._archives.values():
-            if isinstance(fetched, Path):
-                fetched.unlink(missing_ok=True)
-        self._archives.clear()
+        self._closing.close()
 
-    def fetch(self, entry: PublishedCheckpoint, verify: Verify) -> Path:
-        """Put ``entry`` at ``root/entry.path`` from the first source that gives a verified file."""
-        failures: List[Tuple[str, str]] = []
-        for source in checkpoint_sources(entry):
+    def fetch(self, relative: str, sources: Iterable[Tuple[str, str, bool]], verify: Verify) -> Path:
+        """Put a file at ``root/relative`` from the first of ``sources`` (label, URL, whether a zip holding it)
+        that gives a verified one; else :class:`FetchError` naming each source and why it failed."""
+        failures = []
+        for label, url, archive in sources:
             try:
-                return self._place(source.url_for(entry.file_name), source, entry.file_name, entry.path, verify,
-                                   expected_sha256=entry.sha256)
+                return self._place(url, archive, relative, verify)
             except (DownloadError, InputError) as error:
-                failures.append((source.label, str(error)))
-        if not failures:
-            failures.append(("", "no source is configured"))
-        reasons = "; ".join(f"{label}: {reason}" if label else reason for label, reason in failures)
-        raise FetchError(f"could not download {entry.file_name}: {reasons}")
+                failures.append(f"{label}: {error}")
+        raise FetchError(f"could not download {Path(relative).name}: {'; '.join(failures) or 'no source is configured'}")
 
-    def fetch_url(self, url: str, relative: str, verify: Verify) -> Path:
-        """Put the file at ``url`` at ``root/relative``, verified (a checkpoint given by URL)."""
-        try:
-            return self._place(url, Source(url, url), Path(relative).name, relative, verify)
-        except (DownloadError, InputError) as error:
-            raise FetchError(f"could not download {url}: {error}") from None
-
-    def _place(self, url: str, source: Source, file_name: str, relative: str, verify: Verify,
-               expected_sha256: Optional[str] = None) -> Path:
-        host = url_host(url)
-        if host in self._unreachable:
-            raise DownloadError(f"skipped, {host} could not be reached")
+    def _place(self, url: str, archive: bool, relative: str, verify: Verify) -> Path:
         target = self.root / relative
-        remove_stale_temporaries(target.parent, older_than_s=STALE_AFTER_S)  # left by a killed download
-        created = _make_parents(target.parent)
+        created = [folder for folder in (target.parent, *target.parent.parents) if not folder.exists()]  # deepest first
+        target.parent.mkdir(parents=True, exist_ok=True)
         try:
-            with atomic_writer(target, make_parents=False) as handle:
-                if source.archive:
-                    self.log(f"taking {file_name} from {url}")
-                    extract_member(self._archive(url), file_name, handle, max_bytes=self.limits.file_bytes)
-                else:
-                    self.log(f"downloading {url}")
-                    download_to(url, handle, label=file_name, progress=self.progress, limits=self.limits.for_file())
-                handle.flush()
-                verify(Path(handle.name))
-                digest = sha256_of(Path(handle.name))
-                if expected_sha256 and digest != expected_sha256.lower():
-                    raise DownloadError("its SHA-256 differs from the published file's")
-        except DownloadError as error:
-            _remove_if_empty(created)
-            if error.unreachable:
-                self._unreachable.add(host)
-            raise
+            with FileLock(self.root / LOCK_FILE, is_singleton=True):
+                recorded = read_sums(self.root).get(relative)
+                if recorded and target.is_file() and sha256_of(target) == recorded:
+                    return target  # another process put it there while this one waited for the lock
+                for folder in {target.parent, self.root}:  # partial files and SHA256SUMS updates of killed runs
+                    remove_stale_temporaries(folder, older_than_s=STALE_AFTER_S)
+                with atomic_writer(target, make_parents=False) as handle:
+                    print(f"{'taking ' + target.name + ' from' if archive else 'downloading'} {display_url(url)}", file=sys.stderr)
+                    if archive:
+                        extract_member(self._archive(url), target.name, handle, max_bytes=FILE_LIMITS.max_bytes)
+                    else:
+                        download_to(url, handle, label=target.name, progress=self.progress, limits=FILE_LIMITS)
+                    handle.flush()
+                    verify(Path(handle.name))
+                record_sum(self.root, relative, sha256_of(target))
+                return target
         except BaseException:
-            _remove_if_empty(created)
+            if self.root in created:  # made for this download: leave nothing
+                (self.root / LOCK_FILE).unlink(missing_ok=True)
+            for folder in created:
+                with contextlib.suppress(OSError):  # one that holds something stays
+                    folder.rmdir()
             raise
-        record_sum(self.root, relative, digest)
-        return target
 
-    def _archive(self, url: str) -> Path:
-        """The zip at ``url``, fetched once per run into the system's temporary folder (outside ``root``)."""
-        cached = self._archives.get(url)
-        if isinstance(cached, BaseException):
-            raise cached
-        if cached is not None:
-            return cached
-        folder = Path(tempfile.gettempdir())
-        prefix = "." + Path(_ARCHIVE_TEMPORARY).stem + "."
-        remove_stale_temporaries(folder, older_than_s=STALE_AFTER_S, prefix=prefix)  # archives of killed runs
-        path = temporary_path(folder / _ARCHIVE_TEMPORARY)
-        try:
-            with open(path, "xb") as handle:
-                download_to(url, handle, label="archive", progress=self.progress, limits=self.limits.for_archive())
-        except DownloadError as error:
-            path.unlink(missing_ok=True)
-            self._archives[url] = error
-            if error.unreachable:
-                self._unreachable.add(url_host(url))
-            raise
-        except BaseException:
-            path.unlink(missing_ok=True)
-            raise
-        self._archives[url] = path
-        return path
+    def _archive(self, url: str) -> BinaryIO:
+        """The zip at ``url``, fetched once per run into an unnamed temporary file (nothing is left behind)."""
+        if url not in self._archives:
+            self._archives[url] = handle = self._closing.enter_context(tempfile.TemporaryFile())
+            try:
+                download_to(url, handle, label="archive", progress=self.progress, limits=ARCHIVE_LIMITS)
+            except DownloadError as error:
+                self._archives[url] = error
+        if isinstance(self._archives[url], DownloadError):
+            raise self._archives[url]
+        return self._archives[url]

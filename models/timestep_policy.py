@@ -15,7 +15,6 @@ whose timesteps are not all such multiples prefers the GoPro weights (:func:`dat
 """
 from __future__ import annotations
 
-import argparse
 from dataclasses import dataclass
 from fractions import Fraction
 from typing import List, Mapping, NamedTuple, Optional, Sequence, Set, Tuple, Union
@@ -29,7 +28,6 @@ __all__ = [
     "BLIND_TOLERANCE",
     "NEAREST_GRID",
     "MAX_EXACT_DEPTH",
-    "add_timesteps_argument",
     "honours_timestep",
     "choose_mode",
     "exact_dyadic",
@@ -68,15 +66,6 @@ def choose_mode(mode: TimestepMode, honours: bool) -> str:
     if mode == "auto":
         return "direct" if honours else "bisect"
     return mode
-
-
-def add_timesteps_argument(parser: argparse.ArgumentParser) -> None:
-    """``--timesteps auto|direct|bisect``, the same in every tool that makes frames at several t."""
-    parser.add_argument(
-        "--timesteps", choices=TIMESTEP_MODES, default="auto",
-        help="how the in-between frames are made: direct (one network call at each t), bisect (every frame at "
-        "t = 1/2 between two earlier ones; other t at the nearest 1/16), or auto (default): bisect weights that "
-        "ignore t, such as the published Vimeo90K ones, run the others directly")
 
 
 def _as_fraction(t: Union[float, Fraction]) -> Fraction:

@@ -5,16 +5,16 @@ from __future__ import annotations
 import io
 import socket
 import threading
-import time
 import zipfile
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
-from typing import Dict, List, Set
+from typing import Dict, List, Optional, Set
 
 
 class _Handler(BaseHTTPRequestHandler):
     def do_GET(self) -> None:  # noqa: N802 (http.server's naming)
         server = self.server
         server.requests.append(self.path)
+        server.authorizations.append(self.headers.get("Authorization"))
         if self.path in server.redirects:
             self.send_response(302)
             self.send_header("Location", server.redirects[self.path])
@@ -84,6 +84,7 @@ class LoopbackServer:
         self._httpd.files: Dict[str, bytes] = {}
         self._httpd.truncated: Set[str] = set()
         self._httpd.requests: List[str] = []
+        self._httpd.authorizations: List[Optional[str]] = []  # each request's Authorization header
         self._httpd.declared: Dict[str, int] = {}  # path -> Content-Length to announce instead of the real one
         self._httpd.endless: Set[str] = set()  # paths whose body never ends
         self._httpd.drip: Dict[str, float] = {}  # path -> seconds between single bytes, for ever
@@ -96,6 +97,7 @@ class LoopbackServer:
     files = property(lambda self: self._httpd.files)
     truncated = property(lambda self: self._httpd.truncated)
     requests = property(lambda self: self._httpd.requests)
+    authorizations = property(lambda self: self._httpd.authorizations)
     declared = property(lambda self: self._httpd.declared)
     endless = property(lambda self: self._httpd.endless)
     drip = property(lambda self: self._httpd.drip)

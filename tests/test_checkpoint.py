@@ -150,7 +150,7 @@ def run_demo_cli(run_main, *args):
 
 
 def test_non_finite_weights_are_refused_naming_the_first_bad_tensor(tmp_path, weights, run_main):
-    """Issue 13 item 3: NaN or Inf weights used to give black frames, PSNR nan and exported graphs of NaN."""
+    """NaN or Inf weights would give black frames, PSNR nan and exported graphs of NaN."""
     keys = list(weights)
     poisoned = dict(weights)
     poisoned[keys[3]] = weights[keys[3]].clone().fill_(float("inf"))
@@ -170,7 +170,7 @@ def test_non_finite_weights_are_refused_naming_the_first_bad_tensor(tmp_path, we
 
 
 def test_files_that_are_no_checkpoint_are_named_without_pytorchs_unsafe_advice(tmp_path, weights, run_main):
-    """Issue 13 item 10: random bytes or text got PyTorch's advice to retry with weights_only=False."""
+    """Random bytes or text must not get PyTorch's advice to retry with weights_only=False."""
     noise = tmp_path / "noise.pth"
     noise.write_bytes(bytes(range(256)) * 64)
     code, err = run_demo_cli(run_main, "--model_name", "IFRNet_S", "--checkpoint", noise, "--device", "cpu")
@@ -195,9 +195,7 @@ def test_files_that_are_no_checkpoint_are_named_without_pytorchs_unsafe_advice(t
 
 def test_export_names_the_variant_it_exports_and_never_swaps_in_the_starters_width(tmp_path, seeded_checkpoints,
                                                                                   monkeypatch, capsys):
-    """Issue 13 item 5: without weights the export said "exporting IFRNet", wrote IFRNet.onnx, and held IFRNet_S.
-
-    An ONNX file is a deployment artifact of the width --model_name asks for, so the export refuses
+    """An ONNX file is a deployment artifact of the width --model_name asks for, so the export refuses
     to substitute the starter's IFRNet_S for another width; asked for IFRNet_S it exports the
     starter and every name says IFRNet_S.
     """

@@ -4,6 +4,7 @@ Every source is a loopback HTTP http_server inside the test (tests/http_server.p
 weights under the published file names, alone or in a zip shaped like the authors' folder.
 """
 import hashlib
+import io
 import os
 import subprocess
 import sys
@@ -15,9 +16,8 @@ import torch
 from PIL import Image
 
 import demo_2x
-from models import build_model
 from models.checkpoint import CheckpointError, resolve_weights
-from models.published import PUBLISHED_CHECKPOINTS, find_published, sources_from_urls
+from models.published import PUBLISHED_CHECKPOINTS, checkpoint_sources, find_published
 from tests.http_server import closed_port_url, zip_of
 from utils.errors import InputError
 from utils.image_io import read_image
@@ -45,19 +45,19 @@ def files_under(folder: Path):
     return sorted(str(p.relative_to(folder)) for p in folder.rglob("*")) if folder.exists() else []
 
 
-def test_table_holds_each_published_file_with_its_variant_size_and_sources_authors_first():
+def test_table_holds_each_published_file_with_its_sources_authors_first_and_the_variable_replaces_them(monkeypatch):
     folders = {"IFRNet": "IFRNet", "IFRNet_L": "IFRNet_large", "IFRNet_S": "IFRNet_small"}  # the authors' layout
     assert len(PUBLISHED_CHECKPOINTS) == 6
     for entry in PUBLISHED_CHECKPOINTS:
         assert entry.path == f"{folders[entry.variant]}/{entry.variant}_{entry.task}.pth"
-        assert entry.parameters == sum(p.numel() for p in build_model(entry.variant).parameters())
         assert entry.sources[0].archive and "dropbox.com/sh/hrewbpedd2cgdp3" in entry.sources[0].url
         assert entry.sources[0].url.endswith("dl=1")
     mirrors = [s.url for s in find_published("IFRNet_L", "GoPro").sources[1:]]
     assert any("styler00dollar/VSGAN-tensorrt-docker/releases/download/models" in u for u in mirrors)
     assert any("Fannovel16/ComfyUI-Frame-Interpolation/releases/download/models" in u for u in mirrors)
-    parsed = sources_from_urls(" http://m/a.zip?sig=1 , http://m/base ")
-    assert [(s.archive, s.url_for(SMALL)) for s in parsed] == [(True, "http://m/a.zip?sig=1"), (False, f"http://m/base/{SMALL}")]
+    monkeypatch.setenv("IFRNET_CHECKPOINT_URLS", " http://u:secret@m/a.zip?sig=1 , http://m/base ")
+    assert checkpoint_sources(find_published("IFRNet_S")) == [
+        ("http://m/a.zip", "http://u:secret@m/a.zip?sig=1", True), ("http://m/base", f"http://m/base/{SMALL}", False)]
 
 
 def test_per_file_source_puts_the_file_where_tools_look_records_its_hash_and_skips_it_later(tmp_path, http_server, weights,
@@ -70,7 +70,7 @@ def test_per_file_source_puts_the_file_where_tools_look_records_its_hash_and_ski
     assert target.read_bytes() == weights["IFRNet_S"]
     digest = hashlib.sha256(weights["IFRNet_S"]).hexdigest()
     assert (out / "SHA256SUMS").read_text() == f"{digest}  IFRNet_small/{SMALL}\n"
-    assert files_under(out) == ["IFRNet_small", f"IFRNet_small/{SMALL}", "SHA256SUMS"]
+    assert files_under(out) == [".download.lock", "IFRNet_small", f"IFRNet_small/{SMALL}", "SHA256SUMS"]
 
     from tools.download_checkpoints import main
 
@@ -102,7 +102,7 @@ def test_a_404_a_corrupt_file_and_a_wrong_width_file_fall_through_to_the_next_so
     main(["--variant", "IFRNet_S", "--task", "Vimeo90K", "--output", str(tmp_path), "--no_progress"])
     assert (tmp_path / "IFRNet_small" / SMALL).read_bytes() == weights["IFRNet_S"]
     assert [p.rsplit("/", 2)[1] for p in http_server.requests] == ["missing", "corrupt", "wide", "good"]
-    assert files_under(tmp_path) == ["IFRNet_small", f"IFRNet_small/{SMALL}", "SHA256SUMS"]
+    assert files_under(tmp_path) == [".download.lock", "IFRNet_small", f"IFRNet_small/{SMALL}", "SHA256SUMS"]
 
 
 def test_every_source_failing_names_each_one_in_one_line_and_leaves_nothing(tmp_path, http_server, weights, online, run_main):
@@ -110,14 +110,21 @@ def test_every_source_failing_names_each_one_in_one_line_and_leaves_nothing(tmp_
 
     http_server.files[f"/text/{SMALL}"] = b"<html>sign in to download</html>\n"
     http_server.files[f"/wide/{SMALL}"] = weights["IFRNet"]
-    online(http_server.url("/missing/"), closed_port_url("/"), http_server.url("/text/"), http_server.url("/wide/"))
+    partial = torch.load(io.BytesIO(weights["IFRNet_S"]), weights_only=True)
+    del partial["decoder1.convblock.0.0.weight"]  # right width, a tensor short: fails the strict fit
+    buffer = io.BytesIO()
+    torch.save(partial, buffer)
+    http_server.files[f"/partial/{SMALL}"] = buffer.getvalue()
+    online(http_server.url("/missing/"), closed_port_url("/"), http_server.url("/text/"), http_server.url("/wide/"),
+           http_server.url("/partial/"))
     out = tmp_path / "ckpts"
     code, _, err = run_main(main, "--no_progress", "--variant", "IFRNet_S", "--task", "Vimeo90K", "--output", out)
     assert code == 2 and "Traceback" not in err
     line = err.strip().splitlines()[-1]  # after one "downloading <url>" line per source tried
     assert ": error:" in line and err.count("error") == 1, err
     assert f"could not download {SMALL}" in line
-    for reason in ("HTTP 404", "connection refused", "not a PyTorch checkpoint", "holds IFRNet weights, not IFRNet_S"):
+    for reason in ("HTTP 404", "connection refused", "not a PyTorch checkpoint", "holds IFRNet weights, not IFRNet_S",
+                   "does not fit IFRNet_S: 1 missing (e.g. decoder1.convblock.0.0.weight)"):
         assert reason in line, (reason, line)
     assert not out.exists()
 
@@ -228,7 +235,7 @@ def test_checkpoint_url_is_downloaded_once_verified_and_then_used_offline(tmp_pa
     with pytest.raises(InputError, match=r"could not download .*junk\.pth: it is not a PyTorch checkpoint"):
         resolve_weights("IFRNet_S", http_server.url("/mine/junk.pth"), progress=False)
     folder = first.path.parent.name
-    assert files_under(first.path.parents[1]) == sorted([folder, f"{folder}/finetuned.pth", "SHA256SUMS"])
+    assert files_under(first.path.parents[1]) == sorted([".download.lock", folder, f"{folder}/finetuned.pth", "SHA256SUMS"])
     with pytest.raises(CheckpointError, match="downloads are off"):
         resolve_weights("IFRNet_S", http_server.url("/mine/other.pth"), offline=True)
 

@@ -1,6 +1,6 @@
 """One loader for every .pth the project reads (utils.weights_file): the same one-line refusal for an
 HTML page, a pickle built to run code, random bytes, an empty or truncated file, and never PyTorch's
-advice to retry with weights_only=False (issue 23 item 4), through each entry point."""
+advice to retry with weights_only=False through each entry point."""
 import os
 import pickle
 import random
@@ -119,7 +119,7 @@ def test_generate_flow_weights_refuses_each_bad_file_in_one_line(tmp_path):
 
 
 def test_integer_tensors_where_the_model_has_float_weights_are_refused_naming_the_tensor(tmp_path):
-    """Issue 23 item 21: int64 weights were accepted (load_state_dict casts them silently)."""
+    """load_state_dict would cast int64 weights to float silently."""
     weights = seeded_state_dict(build_model("IFRNet_S"))
     key = list(weights)[5]
     cast = dict(weights, **{key: weights[key].round().long()})

@@ -11,9 +11,9 @@ from pathlib import Path
 from typing import List, Sequence
 
 from models import MODEL_NAMES
-from models.checkpoint import add_weights_arguments
+from models.arguments import add_timesteps_argument, add_weights_arguments
 from models.interpolator import Interpolator
-from models.timestep_policy import add_timesteps_argument, datasets_for
+from models.timestep_policy import datasets_for
 from utils.atomic import check_folder_spares_input, check_output_folder
 from utils.device import DEVICE_CHOICES
 from utils.errors import InputError
