@@ -5,7 +5,6 @@ Skipped when Gradio is not installed (it is an optional dependency, requirements
 Nothing here reaches the internet: analytics are off, the server binds 127.0.0.1, share is off.
 """
 import asyncio
-import dataclasses
 import io
 import os
 import shutil
@@ -48,7 +47,7 @@ from webapp.ui import PRECISIONS, SHARE_HINT, Handlers, serve  # noqa: E402
 
 ROOT = Path(__file__).resolve().parents[1]
 HEIGHT, WIDTH = 93, 150  # not multiples of 16: the app pads and crops back like the CLIs
-MODEL = ("IFRNet_S", "Vimeo90K", "auto", "float32")  # model, weights, scale, precision
+MODEL = ("IFRNet_S", "Vimeo90K", "auto", "float32", "auto")  # model, weights, scale, precision, timesteps
 SERVER_TIMEOUT = 180  # seconds any one request may take before the test fails instead of hanging
 
 
@@ -349,7 +348,7 @@ def test_every_parameter_is_checked_against_the_pages_bounds(handlers, pair, cli
     # The flow scale is one the page offers: 1/256 on a 64x48 pair took 2.9 GB, 1e-300 failed deep in the model.
     for scale in ("0.00390625", "1e-300", "2", ""):
         expected = f"unknown flow scale {scale!r}; choose one of auto, 1, 0.5, 0.25"
-        assert page_error(frames, *pair, 1, 0, "IFRNet_S", "Vimeo90K", scale, "float32", False) == expected
+        assert page_error(frames, *pair, 1, 0, "IFRNet_S", "Vimeo90K", scale, "float32", "auto", False) == expected
         assert page_error(video, str(clip), 2, "", 10, 18, "IFRNet_S", "Vimeo90K", scale, "float32") == expected
     assert not handlers.work_dir.exists() or list(handlers.work_dir.iterdir()) == []
 
@@ -405,9 +404,9 @@ def test_the_page_names_weights_files_not_the_servers_folders(pair, tmp_path, up
 
     entry = find_published("IFRNet", "Vimeo90K")  # as if it were not downloaded: the starter weights run, with a note
     monkeypatch.setattr("models.checkpoint.find_published",
-                        lambda *args: dataclasses.replace(entry, path="IFRNet/IFRNet_absent.pth"))
+                        lambda *args: entry._replace(path="IFRNet/IFRNet_absent.pth"))
     starter = Handlers(ModelCache("cpu", offline=True), tmp_path / "work", upload_folder=uploads)
-    line = starter.frames(*pair, 1, 0, "IFRNet", "Vimeo90K", "auto", "float32", False)[4]
+    line = starter.frames(*pair, 1, 0, "IFRNet", "Vimeo90K", "auto", "float32", "auto", False)[4]
     assert line.startswith("Ran IFRNet_S with weights IFRNet_S_starter.pth. Note: IFRNet_absent.pth not found")
     assert str(CHECKPOINT_DIR) not in line
 
@@ -592,7 +591,7 @@ def test_app_on_sigterm_removes_its_folder_and_the_uploads(tmp_path):
 def test_frames_handler_runs_the_cores_bfloat16_where_the_cpu_has_it(handlers, pair):
     """The page offers bfloat16 exactly where the core runs it natively, and a job in it is the core's bf16 frame."""
     assert "bfloat16 (CPU)" in PRECISIONS
-    frames, _, _, _, _ = handlers.frames(*pair, 5, 0.5, *MODEL[:3], "bfloat16 (CPU)", False)
+    frames, _, _, _, _ = handlers.frames(*pair, 5, 0.5, *MODEL[:3], "bfloat16 (CPU)", "auto", False)
     expected = Interpolator(seeded_model("IFRNet_S", lean=True, precision=torch.bfloat16), "cpu").interpolate(
         read_image(pair[0]), read_image(pair[1]), [0.5])[0]
     assert np.array_equal(read_image(frames[0][0]), expected)
@@ -609,3 +608,41 @@ def test_precisions_offered_follow_the_cpu(monkeypatch):
     finally:
         monkeypatch.undo()
         importlib.reload(webapp.ui)
+
+
+def test_auto_weights_follow_the_jobs_timesteps_and_the_timesteps_mode_reaches_the_model(handlers, pair, clip, monkeypatch):
+    """Frames: 1, 3 or 7 in-between frames (multiples of 1/2^k) take the Vimeo90K weights, 2 (thirds)
+    the GoPro ones first; video: 2x of a 25 fps clip Vimeo90K, 60 fps GoPro first. Recorded at the
+    load, which then stops the job."""
+    asked = []
+
+    def load(*args, dataset, timesteps, **kwargs):
+        asked.append((dataset, timesteps))
+        raise RuntimeError("recorded")
+
+    monkeypatch.setattr(Interpolator, "load", load)
+    auto = ("IFRNet_S", "auto", "auto", "float32")
+    for count in (1, 2, 3, 7):
+        with pytest.raises(gr.Error):
+            handlers.frames(*pair, count, 0, *auto, "bisect", False)
+    for factor, fps in ((2, ""), (2, "60")):
+        with pytest.raises(gr.Error):
+            asyncio.run(handlers.video(clip, factor, fps, 0, 18, *auto, "direct"))
+    vimeo, gopro = ("Vimeo90K",), ("GoPro", "Vimeo90K")
+    assert asked == [(vimeo, "bisect"), (gopro, "bisect"), (vimeo, "bisect"), (vimeo, "bisect"),
+                     (vimeo, "direct"), (gopro, "direct")]
+    with pytest.raises(gr.Error, match="unknown timesteps 'sideways'"):
+        handlers.frames(*pair, 1, 0, *auto, "sideways", False)
+
+
+def test_a_t_blind_checkpoint_is_bisected_and_the_page_says_so(pair, tmp_path, uploads, seeded_checkpoints):
+    state = torch.load(seeded_checkpoints["IFRNet_S"], weights_only=True)
+    state["decoder4.convblock.0.0.weight"][:, -1] = 0
+    torch.save(state, tmp_path / "blind.pth")
+    blind = Handlers(ModelCache("cpu", checkpoint=str(tmp_path / "blind.pth")), tmp_path / "work", upload_folder=uploads)
+    frames, _, _, _, weights = blind.frames(*pair, 3, 0, *MODEL, False)
+    assert "these weights ignore t" in weights and "bisection" in weights
+    middle = Interpolator.load("IFRNet_S", tmp_path / "blind.pth", "cpu", timesteps="direct").interpolate(
+        read_image(pair[0]), read_image(pair[1]), [0.5])[0]
+    np.testing.assert_array_equal(read_image(frames[1][0]), middle)  # 1/2 is one call, as direct
+    assert not np.array_equal(read_image(frames[0][0]), read_image(frames[2][0]))

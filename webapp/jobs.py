@@ -29,12 +29,14 @@ import numpy as np
 
 from models.checkpoint import CHECKPOINT_DIR
 from models.interpolator import TOOLS_BATCH_SIZE, Interpolator, check_same_size
+from models.timestep_policy import datasets_for
 from utils.download import is_url
 from utils.errors import InputError
 from utils.image_io import read_image
 from utils.pair_outputs import interpolate_pair
 from utils.visualize import FIELD_NAMES
 from video.convert import ConversionJob, convert, parse_rate
+from video.timing import resampled_timesteps
 from webapp.limits import (
     CRF_RANGE,
     MAX_FACTOR,
@@ -67,9 +69,15 @@ class ModelChoice:
     """Which network a job runs: the options of :class:`models.interpolator.Interpolator` the page offers."""
 
     model_name: str = "IFRNet"
-    dataset: str = "Vimeo90K"  # whose published weights: Vimeo90K or GoPro
+    dataset: str = "auto"  # whose published weights: Vimeo90K, GoPro, or auto (by the job's timesteps)
     scale_factor: str = "auto"
     precision: str = "fp32"  # a precision of utils.precision_choice: fp32, bf16 (CPUs with native bfloat16), fp16 (CUDA)
+    timesteps: str = "auto"  # how a pair's timesteps are run: a mode of models.timestep_policy
+
+    def datasets(self, timesteps: Optional[Sequence[float]]) -> Tuple[str, ...]:
+        """The published weights to load for a job of these timesteps (None: not known), in order:
+        ``dataset`` itself, or for "auto" what :func:`models.timestep_policy.datasets_for` picks."""
+        return datasets_for(timesteps) if self.dataset == "auto" else (self.dataset,)
 
 
 class ModelCache:
@@ -83,18 +91,20 @@ class ModelCache:
     def __init__(self, device: str = "auto", *, offline: bool = False, checkpoint: Optional[str] = None) -> None:
         self.device, self.offline, self.checkpoint = device, offline, checkpoint
         self.lock = threading.Lock()
-        self._key: Optional[ModelChoice] = None
+        self._key: Optional[Tuple[ModelChoice, Tuple[str, ...]]] = None
         self._interpolator: Optional[Interpolator] = None
 
-    def get(self, choice: ModelChoice) -> Interpolator:
-        """The interpolator for ``choice`` (call with :attr:`lock` held)."""
-        if self._key != choice:
+    def get(self, choice: ModelChoice, timesteps: Optional[Sequence[float]]) -> Interpolator:
+        """The interpolator for ``choice`` and a job of ``timesteps`` (None: not known in advance),
+        which pick the published weights when ``choice.dataset`` is "auto" (call with :attr:`lock` held)."""
+        key = (choice, choice.datasets(timesteps))
+        if self._key != key:
             self._key, self._interpolator = None, None  # free the old model first; a failed load keeps nothing
             self._interpolator = Interpolator.load(choice.model_name, self.checkpoint, self.device,
-                                              scale_factor=choice.scale_factor, precision=choice.precision,
-                                              dataset=choice.dataset, offline=self.offline,
-                                              batch_size=TOOLS_BATCH_SIZE)
-            self._key = choice
+                                                   scale_factor=choice.scale_factor, precision=choice.precision,
+                                                   dataset=key[1], offline=self.offline, timesteps=choice.timesteps,
+                                                   batch_size=TOOLS_BATCH_SIZE)
+            self._key = key
         return self._interpolator
 
     @property
@@ -109,8 +119,9 @@ def weights_description(interpolator: Interpolator, models: ModelCache) -> str:
     """One line for the page: which weights ran, and the note when it fell back to the starter
     ones; files by name, without the server's folders."""
     described = f"{interpolator.model_name} with weights {Path(interpolator.checkpoint).name}"
-    if interpolator.weights_note:
-        described = f"{described}. Note: {interpolator.weights_note}"
+    for note in (interpolator.weights_note, interpolator.timestep_note):
+        if note:
+            described = f"{described}. Note: {note}"
     return public_message(described, {}, models.server_folders)
 
 
@@ -194,7 +205,7 @@ def run_frames_job(
     check_same_size(size0, size1)
     frame0, frame1 = read_image(image0), read_image(image1)
     with models.lock, job_folder(work_dir, "frames") as folder:
-        interpolator = models.get(choice)
+        interpolator = models.get(choice, timesteps)
         # the demos' run (tools/demo.py): the same frames and files
         written = interpolate_pair(interpolator, folder, frame0, frame1, timesteps, visualize=visualize,
                                    gif_name="preview.gif")
@@ -270,7 +281,10 @@ def run_video_job(
             on_progress(fraction)
 
     with models.lock, job_folder(work_dir, "video") as folder:
-        interpolator = models.get(choice)
+        timesteps = resampled_timesteps(rate / probe.rate)
+        interpolator = models.get(choice, timesteps)
+        if timesteps:
+            interpolator.note_approximations([float(t) for t in timesteps])
 
         def interpolate(frame0: np.ndarray, frame1: np.ndarray, timesteps: List[float]) -> List[np.ndarray]:
             done[0] += 1

@@ -30,6 +30,7 @@ import torch  # noqa: E402
 
 from models import MODEL_NAMES  # noqa: E402
 from models.published import TASKS  # noqa: E402
+from models.timestep_policy import TIMESTEP_MODES  # noqa: E402
 from utils.errors import InputError  # noqa: E402
 from utils.precision_choice import cpu_has_native_bfloat16  # noqa: E402
 from utils.scene import DEFAULT_SCENE_THRESHOLD  # noqa: E402
@@ -62,20 +63,26 @@ log = logging.getLogger("ifrnet.app")
 INTRO = """# IFRNet frame interpolation
 **Frames**: two images in, the frames between them out. **Video**: a higher frame rate, as
 `interpolate_video.py` makes it. Weights: the published checkpoint of the chosen width and training
-set when it is present (downloaded on first use unless the app runs `--offline`), else this
-project's starter weights (IFRNet_S); the line under the results says which ran."""
+set (auto: Vimeo90K when every new frame is at a multiple of 1/2^k, made by bisection since those
+weights ignore t; GoPro for other timesteps), downloaded on first use unless the app runs
+`--offline`, else this project's starter weights (IFRNet_S); the line under the results says which ran."""
 
 
-def _choice(model_name: str, weights: str, scale: str, precision: str) -> ModelChoice:
+WEIGHTS = ("auto",) + TASKS  # auto: Vimeo90K for 2x/4x/8x, GoPro for other timesteps
+
+
+def _choice(model_name: str, weights: str, scale: str, precision: str, timesteps: str) -> ModelChoice:
     if model_name not in MODEL_NAMES:
         raise InputError(f"unknown model {model_name!r}; choose one of {', '.join(MODEL_NAMES)}")
-    if weights not in TASKS:
-        raise InputError(f"unknown weights {weights!r}; choose one of {', '.join(TASKS)}")
+    if weights not in WEIGHTS:
+        raise InputError(f"unknown weights {weights!r}; choose one of {', '.join(WEIGHTS)}")
+    if timesteps not in TIMESTEP_MODES:
+        raise InputError(f"unknown timesteps {timesteps!r}; choose one of {', '.join(TIMESTEP_MODES)}")
     if str(scale) not in SCALES:
         raise InputError(f"unknown flow scale {scale!r}; choose one of {', '.join(SCALES)}")
     if precision not in PRECISIONS:
         raise InputError(f"precision {precision!r} is not available here; choose one of {', '.join(PRECISIONS)}")
-    return ModelChoice(model_name, weights, str(scale), PRECISION_NAMES[precision])
+    return ModelChoice(model_name, weights, str(scale), PRECISION_NAMES[precision], timesteps)
 
 
 def _upload(value: Any) -> Tuple[Optional[str], Dict[str, str]]:
@@ -143,9 +150,10 @@ class Handlers:
         count: Any = 1,
         timestep: Any = None,
         model_name: str = "IFRNet",
-        weights: str = "Vimeo90K",
+        weights: str = "auto",
         scale: str = "auto",
         precision: str = "float32",
+        timesteps: str = "auto",
         visualize: Any = True,
     ) -> Tuple[List[Tuple[str, str]], str, str, List[Tuple[str, str]], str]:
         """Frames tab: (frames with captions, GIF preview, zip of PNGs, field pictures, weights line).
@@ -158,7 +166,7 @@ class Handlers:
             if not isinstance(visualize, (bool, int)) or visualize not in (0, 1):
                 raise InputError(f"visualize must be true or false, got {visualize!r}")
             times = timesteps_for(count, timestep)
-            result = run_frames_job(path0, path1, times, _choice(model_name, weights, scale, precision),
+            result = run_frames_job(path0, path1, times, _choice(model_name, weights, scale, precision, timesteps),
                                     self.models, self.work_dir, limits=self.limits, visualize=bool(visualize))
         except Exception as error:
             raise self.page_error(error, {**names0, **names1}) from None
@@ -174,9 +182,10 @@ class Handlers:
         scene_threshold: Any = DEFAULT_SCENE_THRESHOLD,
         crf: Any = 18,
         model_name: str = "IFRNet",
-        weights: str = "Vimeo90K",
+        weights: str = "auto",
         scale: str = "auto",
         precision: str = "float32",
+        timesteps: str = "auto",
         progress: Any = gr.Progress(),
     ) -> Tuple[str, str]:
         """Video tab: (the output MP4, weights line). Async so that a cancel reaches it: the
@@ -186,7 +195,7 @@ class Handlers:
         try:
             path = uploaded_file(path, "the video", self.upload_folder)
             options = VideoOptions(factor=factor, fps=fps, scene_threshold=scene_threshold, crf=crf)
-            choice = _choice(model_name, weights, scale, precision)
+            choice = _choice(model_name, weights, scale, precision, timesteps)
         except Exception as error:
             raise self.page_error(error, names) from None
         progress(0.0, desc="interpolating")
@@ -211,10 +220,13 @@ class Handlers:
 def _model_controls() -> List[gr.components.Component]:
     with gr.Row():
         model_name = gr.Dropdown(list(MODEL_NAMES), value="IFRNet", label="Model")
-        weights = gr.Dropdown(list(TASKS), value="Vimeo90K", label="Weights (published, trained on)")
+        weights = gr.Dropdown(list(WEIGHTS), value="auto",
+                              label="Weights (published, trained on; auto: Vimeo90K for 2x/4x/8x, GoPro for other timesteps)")
         scale = gr.Dropdown(list(SCALES), value="auto", label="Flow scale (auto: 1 up to 1080p, 0.5 at 4K)")
         precision = gr.Radio(list(PRECISIONS), value="float32", label="Precision")
-    return [model_name, weights, scale, precision]
+        timesteps = gr.Dropdown(list(TIMESTEP_MODES), value="auto",
+                                label="Timesteps (auto: bisect weights that ignore t, such as Vimeo90K's)")
+    return [model_name, weights, scale, precision, timesteps]
 
 
 def build_app(handlers: Handlers) -> gr.Blocks:
