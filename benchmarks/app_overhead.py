@@ -88,7 +88,7 @@ class AppServer:
         server and of this client for it)."""
         started, cpu = time.perf_counter(), self.cpu_seconds() + time.process_time()
         self.client.predict(self._handle_file(str(clip)), args.factor, "", 10, 18, args.model_name, "Vimeo90K", "auto",
-                            "float32", api_name="/video")
+                            "float32", "auto", api_name="/video")
         return time.perf_counter() - started, self.cpu_seconds() + time.process_time() - cpu
 
     def close(self) -> None:
