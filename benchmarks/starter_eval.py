@@ -30,6 +30,7 @@ if ROOT not in sys.path:  # run as a file: make the repository's packages import
 from datasets.starter_data import CLIPS  # noqa: E402
 from evaluation.timesteps import BASELINES, TimestepRow, held_out_windows, score_timesteps  # noqa: E402
 from models import MODEL_NAMES  # noqa: E402
+from models.arguments import add_timesteps_argument  # noqa: E402
 from models.checkpoint import CHECKPOINT_DIR, STARTER_CHECKPOINT  # noqa: E402
 from models.interpolator import Interpolator  # noqa: E402
 from utils.atomic import check_output_file, write_json_report  # noqa: E402
@@ -50,6 +51,7 @@ def build_parser() -> argparse.ArgumentParser:
     add("--checkpoint", type=Path, default=CHECKPOINT_DIR / STARTER_CHECKPOINT,
         help="weights file (default: checkpoints/starter/IFRNet_S_starter.pth)")
     add("--device", choices=DEVICE_CHOICES, default="auto", help="auto takes CUDA when available (default: auto)")
+    add_timesteps_argument(parser)
     add("--clips", nargs="+", choices=tuple(CLIPS), default=list(CLIPS), help="clips to score (default: all)")
     add("--spans", type=int, nargs="+", default=[2, 4, 8], metavar="K",
         help="window lengths k: inputs i and i+k, every frame between scored (even numbers; default: 2 4 8; 4 is always scored)")
@@ -105,7 +107,7 @@ def main(argv: Optional[List[str]] = None) -> dict:
     spans = sorted(set(args.spans) | {TWO_X_SPAN})
     if args.json is not None:
         check_output_file(args.json, "--json")
-    interpolator = Interpolator.load(args.model_name, args.checkpoint, args.device)
+    interpolator = Interpolator.load(args.model_name, args.checkpoint, args.device, timesteps=args.timesteps)
     methods = {**BASELINES, "model": interpolator.interpolate}
     two_x: Dict[str, dict] = {}
     timestep_rows: List[TimestepRow] = []
