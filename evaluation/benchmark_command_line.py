@@ -17,6 +17,7 @@ from evaluation.runner import score_benchmark
 from evaluation.scoring import BenchmarkResult
 from models import MODEL_NAMES, PUBLISHED, create_model
 from models.arguments import add_weights_arguments
+from models.timestep_policy import honours_timestep
 from models.tta import TestTimeAugmented
 from utils.atomic import check_output_file, is_within, write_json_report
 from utils.cli import whole_number_at_least
@@ -136,6 +137,10 @@ def run_benchmark(name: str, argv: Optional[Sequence[str]] = None, description: 
     model_name, checkpoint, note = model.weights_source
     if note:
         print(f"note: {note}", file=sys.stderr)
+    if benchmark.checkpoint_dataset == "GoPro" and not honours_timestep(model):  # scored at t = 1/8 .. 7/8
+        print(f"note: {Path(checkpoint).name} ignores t (weights trained for t = 1/2 only, such as the published "
+              "Vimeo90K ones): every frame scored here is its middle frame; the paper scores the GoPro weights",
+              file=sys.stderr)
     if args.tta:
         model = TestTimeAugmented(model)
 

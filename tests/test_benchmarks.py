@@ -270,6 +270,19 @@ def test_gopro_scores_seven_frames_on_the_512_centre_crop(tmp_path, model, commo
     assert report["ssim"] == approx(np.mean([f["ssim"] for f in sample["frames"]]))
 
 
+def test_an_8x_benchmark_says_when_its_weights_ignore_t(tmp_path, seeded_checkpoints, capsys):
+    state = torch.load(seeded_checkpoints[MODEL], weights_only=True)
+    state["decoder4.convblock.0.0.weight"][:, -1] = 0
+    torch.save(state, tmp_path / "IFRNet_S_Vimeo90K.pth")
+    root = tmp_path / "Adobe240"
+    build.build_eight_x(root, {"clip": 9}, size=(16, 16))
+    for checkpoint, noted in ((tmp_path / "IFRNet_S_Vimeo90K.pth", True), (seeded_checkpoints[MODEL], False)):
+        Adobe240.main(["--data_root", str(root), "--model_name", MODEL, "--checkpoint", str(checkpoint), "--device", "cpu",
+                       "--no_progress"])
+        err = capsys.readouterr().err
+        assert ("IFRNet_S_Vimeo90K.pth ignores t" in err and "every frame scored here is its middle frame" in err) is noted
+
+
 def test_adobe240_full_resolution_padded_to_16(tmp_path, model, common):
     root = tmp_path / "Adobe240"
     build.build_eight_x(root, {"clip_b": 12, "clip_a": 9, "too_short": 5}, size=(45, 71))
