@@ -20,6 +20,7 @@ import numpy as np
 from tqdm import tqdm
 
 from utils.atomic import check_output_name
+from utils.cli import option, whole_number_at_least
 from utils.errors import InputError
 from utils.scene import DEFAULT_SCENE_THRESHOLD
 from video.output import atomic_output, check_output_path, is_gif, output_is_folder, remove_stale_outputs
@@ -30,7 +31,8 @@ from video.sinks import IMAGE_FORMATS, FrameFolderSink, FrameSink, GifSink, Vide
 from video.sources import FrameSource, SourceFrame, SourceInfo, open_source
 from video.timing import OutputClock, resampled_timesteps
 
-__all__ = ["ConversionJob", "CheckedJob", "MAX_OUTPUT_FPS", "MIN_FPS", "format_number", "parse_rate", "output_rate",
+__all__ = ["ConversionJob", "CheckedJob", "MAX_OUTPUT_FPS", "MIN_FPS", "format_number", "parse_rate", "parse_seconds",
+           "output_rate",
            "check_job", "convert"]
 
 log = logging.getLogger("ifrnet.video")
@@ -50,41 +52,6 @@ DEFAULT_QUALITY = 95  # of jpg/webp frames
 InterpolateFn = Callable[[np.ndarray, np.ndarray, List[float]], List[np.ndarray]]
 
 
-@dataclass
-class ConversionJob:
-    """Everything about one conversion except the model (passed to :func:`convert` as a function)."""
-
-    input: Path
-    output: Path
-    factor: Optional[int] = 2
-    fps: Optional[Fraction] = None  # a target rate instead of a factor
-    input_fps: Fraction = Fraction(25)  # the rate a frame folder is played at
-    codec: Optional[str] = None  # None: libx264 (libvpx-vp9 for .webm)
-    crf: Optional[int] = 18
-    scene_threshold: float = DEFAULT_SCENE_THRESHOLD
-    overwrite: bool = False
-    strict: bool = False  # a video that ends before its header's frame count is an error, not a warning
-    queue_size: int = 8
-    progress: bool = True
-    dedup: float = 0.0  # drop frames this close to the last kept one (0-255 grey difference); 0: off
-    loop: bool = False  # interpolate from the last frame back to the first
-    montage: bool = False  # the input frame on screen beside each output frame
-    image_format: Optional[str] = None  # folder output: png (default), jpg or webp
-    quality: Optional[int] = None  # jpg/webp folder output, 1-100; None: DEFAULT_QUALITY
-    start: Fraction = Fraction(0)  # seconds from the first frame
-    duration: Optional[Fraction] = None  # seconds; None: to the end
-
-
-def format_number(value: Fraction) -> str:
-    """``value`` as ``%g`` prints it, also past the range of a float (``--fps 1e400``), so that a
-    refusal of an absurd value can say which value it refuses."""
-    try:
-        return f"{float(value):g}"
-    except OverflowError:
-        whole = str(abs(value.numerator) // value.denominator)
-        return f"{'-' if value < 0 else ''}{int(whole[:6]) / 10**5:g}e+{len(whole) - 1}"
-
-
 def parse_rate(text: str) -> Fraction:
     """A frame rate from "60", "59.94" or "60000/1001", as an exact fraction."""
     try:
@@ -96,6 +63,81 @@ def parse_rate(text: str) -> Fraction:
     if rate < MIN_FPS:
         raise InputError(f"a frame rate of {text} is below the lowest accepted, {float(MIN_FPS):g} fps (a frame every 100 s)")
     return rate.limit_denominator(_RATE_DENOMINATOR)
+
+
+def parse_seconds(text: str) -> Fraction:
+    """A time in seconds ("2", "1.5"), exact; negative values are refused by the job's checks."""
+    try:
+        return Fraction(str(text).strip())
+    except (ValueError, ZeroDivisionError):
+        raise InputError(f"not a number of seconds: {text!r}") from None
+
+
+@dataclass
+class ConversionJob:
+    """Everything about one conversion except the model (passed to :func:`convert` as a function).
+
+    Each :func:`~utils.cli.option` field is also a flag of ``interpolate_video.py`` (same name,
+    default and help); the other fields are for callers of the library.
+    """
+
+    input: Path = option(type=Path, help="a video file, or a folder of image frames (png, jpg, webp ...; natural name order)")
+    output: Path = option(
+        type=Path,
+        help="a video file (.mp4 .mkv .mov .webm .avi), an animated .gif, or a folder for numbered frames (see --image_format)")
+    factor: Optional[int] = option(
+        2, type=whole_number_at_least(2), exclusive_group="rate",
+        help="output rate = input rate x N; the originals stay at every N-th frame (default: 2)")
+    fps: Optional[Fraction] = option(
+        None, type=parse_rate, exclusive_group="rate",
+        help="output frame rate instead of a factor (e.g. 60, 59.94, 60000/1001); each frame gets the timestep its "
+        f"timestamp implies. At most {MAX_OUTPUT_FPS} fps, whether from --fps or --factor: more is a typo, not slow motion")
+    input_fps: Fraction = option(Fraction(25), type=parse_rate,
+                                 help="frame rate of a folder of frames (default: 25; ignored for video files)")
+    codec: Optional[str] = option(
+        None, help="video encoder (default: libx264; libvpx-vp9 for .webm); checked up front, e.g. h264_nvenc needs an NVIDIA GPU")
+    crf: Optional[int] = option(
+        18, type=int,
+        help="constant-quality level, lower is better: 0-51 for x264/x265, 0-63 for VP9/SVT-AV1/AOM (default: 18)")
+    scene_threshold: float = option(
+        DEFAULT_SCENE_THRESHOLD, type=float,
+        help="scene-cut threshold: mean absolute grey difference (0-255) of two consecutive frames, shrunk to ~64 px; "
+        f"above it the in-between frames repeat the nearer original (default: {DEFAULT_SCENE_THRESHOLD:g}; 0 disables)")
+    overwrite: bool = option(
+        False, help="replace an existing output file, or in an existing output folder its numbered frames (other files "
+        "stay); a folder output that holds the input is always refused")
+    strict: bool = option(
+        False, help="a video that ends before the frame count its header promises (truncated, damaged) is an error "
+        "instead of a warning, and no output is written")
+    queue_size: int = 8  # frames each pipeline queue holds: the memory bound
+    progress: bool = True  # a progress bar (the tool's --no_progress and --quiet turn it off)
+    dedup: float = option(
+        0.0, type=float, metavar="T",
+        help="drop frames that differ from the last kept one by less than T (mean absolute grey difference, 0-255, as "
+        "--scene_threshold measures) before interpolating, so drawings held for 2-3 frames (animation, screen "
+        "recordings) become motion; timing and frame count stay (default: 0, off; try 1)")
+    loop: bool = option(False, help="also interpolate from the last frame back to the first, so the output loops without a jump")
+    montage: bool = option(
+        False, help="the input (each frame held) on the left and the result on the right, side by side, same timing")
+    image_format: Optional[str] = option(None, choices=tuple(IMAGE_FORMATS),
+                                         help="format of the frames of a folder output (default: png)")
+    quality: Optional[int] = option(
+        None, type=int, help="quality 1-100 of jpg/webp frames (default: 95); refused for png frames and video files")
+    start: Fraction = option(
+        Fraction(0), type=parse_seconds,
+        help="begin this many seconds into the input (default: 0), e.g. for a quick look before a long run")
+    duration: Optional[Fraction] = option(None, type=parse_seconds,
+                                          help="process only this many seconds (default: to the end)")
+
+
+def format_number(value: Fraction) -> str:
+    """``value`` as ``%g`` prints it, also past the range of a float (``--fps 1e400``), so that a
+    refusal of an absurd value can say which value it refuses."""
+    try:
+        return f"{float(value):g}"
+    except OverflowError:
+        whole = str(abs(value.numerator) // value.denominator)
+        return f"{'-' if value < 0 else ''}{int(whole[:6]) / 10**5:g}e+{len(whole) - 1}"
 
 
 class SourcePart:
@@ -356,9 +398,7 @@ def convert(job: Union[ConversionJob, CheckedJob], interpolate: InterpolateFn) -
             sink = _open_sink(job, source, rate, temp, orientation)
             bar = tqdm(total=expected, unit="frame", desc="interpolating", disable=not job.progress, dynamic_ncols=True)
             try:
-                options = StreamOptions(scene_threshold=job.scene_threshold, dedup_threshold=job.dedup, loop=job.loop,
-                                        montage=job.montage, orientation=orientation, queue_size=job.queue_size,
-                                        source_name=_part_name(job))
+                options = _stream_options(job, orientation)
                 stats = interpolate_stream(source.frames(), sink.write, interpolate, clock, lambda: source.end_time,
                                            options, on_written=bar.update)
                 sink.finish()
@@ -401,6 +441,12 @@ def _warn_what_is_lost(job: ConversionJob, info: SourceInfo) -> None:
     elif info.colour is not None and not video_out:
         log.warning("warning: %s has colour tags (%s) that %s cannot hold", job.input, info.colour.describe(),
                     "a GIF" if is_gif(job.output) else "image frames")
+
+
+def _stream_options(job: ConversionJob, orientation: Orientation) -> StreamOptions:
+    """The pipeline's options: the job's fields of the same names, the orientation and the name."""
+    shared = {item.name: getattr(job, item.name) for item in dataclasses.fields(StreamOptions) if hasattr(job, item.name)}
+    return StreamOptions(**shared, orientation=orientation, source_name=_part_name(job))
 
 
 def _part_name(job: ConversionJob) -> str:
