@@ -11,10 +11,11 @@ from __future__ import annotations
 
 import dataclasses
 import logging
+import time
 from dataclasses import dataclass
 from fractions import Fraction
 from pathlib import Path
-from typing import Callable, Iterator, List, Optional, Union
+from typing import Any, Callable, Iterator, List, Mapping, Optional, Union
 
 import numpy as np
 from tqdm import tqdm
@@ -27,7 +28,9 @@ from video.output import atomic_output, check_output_path, is_gif, output_is_fol
 from video.orientation import Orientation
 from video.passthrough import display_orientation
 from video.pipeline import PipelineStats, StreamOptions, interpolate_stream
-from video.sinks import IMAGE_FORMATS, FrameFolderSink, FrameSink, GifSink, VideoFileSink, check_encoder, default_codec
+from video.segments import Manifest, SegmentFrames, SegmentProgress, work_folder
+from video import segments
+from video.sinks import IMAGE_FORMATS, VIDEO_FORMATS, FrameFolderSink, FrameSink, GifSink, VideoFileSink, check_encoder, default_codec
 from video.sources import FrameSource, SourceFrame, SourceInfo, open_source
 from video.timing import OutputClock, resampled_timesteps
 
@@ -128,6 +131,11 @@ class ConversionJob:
         help="begin this many seconds into the input (default: 0), e.g. for a quick look before a long run")
     duration: Optional[Fraction] = option(None, type=parse_seconds,
                                           help="process only this many seconds (default: to the end)")
+    segment_seconds: Fraction = option(
+        Fraction(10), type=parse_seconds,
+        help="work in segments of about this many seconds (cut at the next key frame), each kept in a work folder "
+        "beside the output as it finishes, so that a killed run resumes where it stopped when rerun; the output is "
+        "the same frame for frame. 0: one piece (default: 10; --dedup, --loop and GIF outputs run in one piece)")
 
 
 def format_number(value: Fraction) -> str:
@@ -162,6 +170,7 @@ class SourcePart:
         inner = source.info
         begin = inner.start + Fraction(start)
         self._stop = begin + Fraction(duration) if duration is not None else None
+        self.stop = self._stop  # input time at which the part ends (None: the input's end)
         if start > 0:
             source.seek(begin)
         self._frames = iter(source.frames())
@@ -251,6 +260,8 @@ def _check_flags(job: ConversionJob, to_folder: bool) -> None:
         raise InputError(f"--start must be at least 0 seconds, got {format_number(job.start)}")
     if job.duration is not None and job.duration <= 0:
         raise InputError(f"--duration must be positive, got {format_number(job.duration)} seconds")
+    if job.segment_seconds < 0:
+        raise InputError(f"--segment_seconds must be at least 0, got {format_number(job.segment_seconds)}")
 
 
 def _open_part(job: ConversionJob) -> SourcePart:
@@ -370,13 +381,20 @@ def _describe(info: SourceInfo, rate: Fraction) -> str:
             f"{float(rate):.3f} fps{'' if info.has_audio else ' (no audio)'}")
 
 
-def convert(job: Union[ConversionJob, CheckedJob], interpolate: InterpolateFn) -> PipelineStats:
+def convert(job: Union[ConversionJob, CheckedJob], interpolate: InterpolateFn, *,
+            model: Mapping[str, Any] = {}) -> PipelineStats:
     """Run ``job`` with ``interpolate(frame0, frame1, timesteps) -> frames`` and return its stats.
 
     ``job`` is checked here unless :func:`check_job` already did (a :class:`CheckedJob`: its open
-    input is read from where the check left it, and closed at the end; it converts once).
+    input is read from where the check left it, and closed at the end; it converts once). A job
+    longer than one segment runs in segments (:mod:`video.segments`); ``model`` names what makes
+    ``interpolate``'s frames (its settings, the weights' hash), so that a rerun resumes only with
+    the same model.
     """
     checked = job if isinstance(job, CheckedJob) else check_job(job)
+    boundaries = _segment_boundaries(checked)
+    if len(boundaries) > 1:
+        return _convert_in_segments(checked, interpolate, boundaries, model)
     job, source, rate = checked.job, checked.source, checked.rate
     try:
         if source.closed:
@@ -456,3 +474,88 @@ def _part_name(job: ConversionJob) -> str:
     begin = f"{format_number(job.start)} s"
     end = "its end" if job.duration is None else f"{format_number(job.start + job.duration)} s"
     return f"the part of {job.input} from {begin} to {end} (--start/--duration)"
+
+
+def _segment_boundaries(checked: CheckedJob) -> List[Fraction]:
+    """Where the job's segments start (one boundary: it runs in one piece). --dedup (which frame
+    is kept depends on the frames before) and --loop (the last pair needs the first frame) run in
+    one piece, as does a GIF (its identical frames are merged across the whole animation)."""
+    job, info = checked.job, checked.source.info
+    if job.segment_seconds == 0 or job.dedup > 0 or job.loop or is_gif(job.output):
+        return [info.start]
+    return segments.plan_boundaries(Path(job.input), info.start, checked.source.stop, info.rate,
+                                    job.segment_seconds, info.snap)
+
+
+def _convert_in_segments(checked: CheckedJob, interpolate: InterpolateFn, boundaries: List[Fraction],
+                         model: Mapping[str, Any]) -> PipelineStats:
+    """Run the job one segment at a time, each committed to the work folder, resuming after the
+    segments a killed run committed; then join them into the output and remove the work folder."""
+    job, part, rate = checked.job, checked.source, checked.rate
+    info = part.info
+    clock = OutputClock(rate, origin=info.start, snap=info.snap)
+    folder = work_folder(job.output)
+    manifest = Manifest.of(job, model, boundaries)
+    segments.check_resumable(folder, manifest, job.overwrite)
+    folder.mkdir(parents=True, exist_ok=True)
+    if not (folder / segments.MANIFEST_NAME).exists():
+        manifest.write(folder)
+    to_folder = output_is_folder(job.output)
+    suffix = "" if to_folder else Path(job.output).suffix.lower()
+    done = segments.committed_segments(folder, len(boundaries), suffix)
+    log.info("%s", _describe(info, rate))
+    _warn_what_is_lost(job, info)
+    log.info("%d segments (at %s s)%s", len(boundaries), ", ".join(f"{float(at - info.start):.2f}" for at in boundaries),
+             f"; resuming after the {done} done in {folder}" if done else "")
+    orientation = _upright(job, part)
+    stop = part.stop
+    part.close()  # each segment opens the input at its own key frame
+    progress = SegmentProgress(len(boundaries), done)
+    total = PipelineStats()
+    started = time.perf_counter()
+    for number in range(done, len(boundaries)):
+        begin = boundaries[number]
+        until = boundaries[number + 1] if number + 1 < len(boundaries) else None
+        temp = folder / f"partial{suffix}"
+        segments.remove_work_folder(temp) if temp.is_dir() else temp.unlink(missing_ok=True)
+        if to_folder:
+            sink: FrameSink = FrameFolderSink(temp, job.image_format or "png", job.quality or DEFAULT_QUALITY)
+        else:
+            width, height = orientation.shape(info.width, info.height)
+            sink = VideoFileSink(temp, width=width * (2 if job.montage else 1), height=height, rate=rate,
+                                 codec=job.codec or default_codec(job.output), crf=job.crf,
+                                 format_name=VIDEO_FORMATS[suffix], colour=info.colour,
+                                 first_index=clock.first_index_at(begin))
+        frames = SegmentFrames(Path(job.input), job.input_fps, begin, until, stop, info.snap, strict=job.strict)
+        options = dataclasses.replace(_stream_options(job, orientation), ends_at_last_frame=until is not None)
+        try:
+            stats = interpolate_stream(frames.frames(), sink.write, interpolate, clock, lambda: frames.end_time, options)
+            sink.finish()
+        except BaseException:
+            sink.abort()
+            raise
+        segments.commit_segment(temp, folder, number, suffix)
+        _add_stats(total, stats, first=number == 0)
+        progress.segment_done()
+    parts = [folder / segments.segment_name(number, suffix) for number in range(len(boundaries))]
+    with atomic_output(job.output, overwrite=job.overwrite) as temp:
+        if to_folder:
+            segments.join_folder_segments(parts, temp)
+        else:
+            segments.join_video_segments(
+                parts, temp, VIDEO_FORMATS[suffix], tracks_from=part.media_path, tracks_shift=info.start,
+                trim_start=part.starts_late,
+                tracks_end=info.end - info.start if job.duration is not None and info.end is not None else None,
+                keep_display_matrix=orientation.is_identity)
+    segments.remove_work_folder(folder)
+    total.total_seconds = time.perf_counter() - started
+    return total
+
+
+def _add_stats(total: PipelineStats, stats: PipelineStats, first: bool) -> None:
+    """Count a segment's stats into the job's (each boundary frame is in two segments)."""
+    total.frames_in += stats.frames_in - (0 if first else 1)
+    total.frames_out += stats.frames_out
+    total.interpolated += stats.interpolated
+    total.scene_cuts += stats.scene_cuts
+    total.model_seconds += stats.model_seconds

@@ -48,6 +48,9 @@ class StreamOptions:
     orientation: Orientation = Orientation()  # turn/mirror given to every written frame (a video shown rotated)
     queue_size: int = 8  # frames each queue holds: the memory bound
     source_name: str = "the input"  # which input or part, for messages
+    # A segment that the next one continues (video.segments): its last frame is the next one's
+    # first, so no slot is shown after it here.
+    ends_at_last_frame: bool = False
 
 
 @dataclass
@@ -258,6 +261,9 @@ class _Stream:
         static = self.held_frames is not None and self.held_frames.dropped > 0
         if stats.frames_in < 2 and not static:
             raise InputError(f"{options.source_name} has only one frame; at least two are needed to interpolate")
+        if options.ends_at_last_frame:
+            _put(self.to_write, _END, self.stop)
+            return
         end = end_time()
         if end is None or end <= previous.time:
             end = previous.time + 1 / clock.rate

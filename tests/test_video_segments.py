@@ -1,0 +1,65 @@
+"""Long jobs in segments: the output equals one unsegmented run frame for frame, and a rerun
+resumes after the segments a killed run committed, or says what changed."""
+from __future__ import annotations
+
+from fractions import Fraction
+from pathlib import Path
+from typing import List
+
+import av
+import numpy as np
+import pytest
+
+from tests.video_builders import read_video, sample_frames, write_clip
+from utils.errors import InputError
+from video.convert import ConversionJob, convert
+from video.segments import MANIFEST_NAME, work_folder
+
+
+def blend(frame0: np.ndarray, frame1: np.ndarray, timesteps: List[float]) -> List[np.ndarray]:
+    """A deterministic stand-in for the network: a weighted mean of the pair."""
+    return [np.round(frame0 * (1 - t) + frame1 * t).astype(np.uint8) for t in timesteps]
+
+
+@pytest.fixture(scope="module")
+def clip(tmp_path_factory) -> Path:
+    """1.6 s at 25 fps with a key frame every 8 frames (0.32 s) and a tone: five segments of 0.3 s."""
+    folder = tmp_path_factory.mktemp("segments")
+    return write_clip(folder / "clip.mp4", sample_frames("bikes", 40), gop=8, tone=(440, 44100))
+
+
+def job(clip: Path, output: Path, **options) -> ConversionJob:
+    return ConversionJob(input=clip, output=output, progress=False, **options)
+
+
+def folder_frames(folder: Path) -> List[tuple]:
+    return [(path.name, path.read_bytes()) for path in sorted(folder.iterdir())]
+
+
+def test_segmented_frames_equal_one_run_bit_for_bit(clip, tmp_path, caplog):
+    caplog.set_level("INFO", logger="ifrnet.video")
+    whole = convert(job(clip, tmp_path / "whole", segment_seconds=Fraction(0), fps=Fraction(60)), blend)
+    parts = convert(job(clip, tmp_path / "parts", segment_seconds=Fraction(3, 10), fps=Fraction(60)), blend)
+    assert "5 segments (at 0.00, 0.32, 0.64, 0.96, 1.28 s)" in caplog.text
+    assert folder_frames(tmp_path / "parts") == folder_frames(tmp_path / "whole")
+    assert (parts.frames_in, parts.frames_out, parts.interpolated) == (whole.frames_in, whole.frames_out, whole.interpolated)
+    assert not work_folder(tmp_path / "parts").exists()
+
+
+def test_segmented_ffv1_video_equals_one_run_with_times_and_tracks(clip, tmp_path):
+    options = dict(codec="ffv1", crf=None, factor=3)
+    convert(job(clip, tmp_path / "whole.mkv", segment_seconds=Fraction(0), **options), blend)
+    convert(job(clip, tmp_path / "parts.mkv", segment_seconds=Fraction(3, 10), **options), blend)
+    whole, parts = read_video(tmp_path / "whole.mkv"), read_video(tmp_path / "parts.mkv")
+    assert parts.times == whole.times and len(parts.frames) == 120
+    assert all(np.array_equal(a, b) for a, b in zip(parts.frames, whole.frames))
+    assert parts.audio_codec == whole.audio_codec == "aac"
+    assert parts.audio_duration == pytest.approx(whole.audio_duration, abs=0.03)
+
+
+def test_segmented_mp4_keeps_its_audio_and_plays_through(clip, tmp_path):
+    convert(job(clip, tmp_path / "whole.mp4", segment_seconds=Fraction(0)), blend)
+    convert(job(clip, tmp_path / "parts.mp4", segment_seconds=Fraction(3, 10)), blend)
+    whole, parts = read_video(tmp_path / "whole.mp4"), read_video(tmp_path / "parts.mp4")
+    assert parts.times == whole.times and len(parts.frames) == 80
+    assert parts.audio_codec == "aac" and parts.audio_duration == pytest.approx(whole.audio_duration, abs=0.03)
