@@ -63,3 +63,63 @@ def test_segmented_mp4_keeps_its_audio_and_plays_through(clip, tmp_path):
     whole, parts = read_video(tmp_path / "whole.mp4"), read_video(tmp_path / "parts.mp4")
     assert parts.times == whole.times and len(parts.frames) == 80
     assert parts.audio_codec == "aac" and parts.audio_duration == pytest.approx(whole.audio_duration, abs=0.03)
+
+
+class Killed(BaseException):
+    """Stands for SIGKILL in-process: nothing after it runs (no cleanup is asked of the job)."""
+
+
+def dying_after(pairs: int):
+    """``blend`` that stops the run at its ``pairs + 1``-th call; ``calls`` counts them."""
+    def interpolate(frame0, frame1, timesteps):
+        interpolate.calls += 1
+        if interpolate.calls > pairs:
+            raise Killed
+        return blend(frame0, frame1, timesteps)
+    interpolate.calls = 0
+    return interpolate
+
+
+def test_a_rerun_resumes_after_the_committed_segments_with_the_same_output(clip, tmp_path, caplog):
+    caplog.set_level("INFO", logger="ifrnet.video")
+    options = dict(segment_seconds=Fraction(3, 10), fps=Fraction(60))
+    whole = dying_after(10**6)
+    convert(job(clip, tmp_path / "whole", **options), whole)
+    killed = dying_after(20)  # in the third segment
+    with pytest.raises(Killed):
+        convert(job(clip, tmp_path / "out", **options), killed)
+    assert sorted(path.name for path in work_folder(tmp_path / "out").iterdir() if "segment_" in path.name) == [
+        "segment_00000", "segment_00001"]
+    rerun = dying_after(10**6)
+    convert(job(clip, tmp_path / "out", **options), rerun)
+    assert "resuming after the 2 done" in caplog.text
+    assert rerun.calls == whole.calls - 16  # the pairs after the two segments of 8 pairs each
+    assert folder_frames(tmp_path / "out") == folder_frames(tmp_path / "whole")
+    assert not work_folder(tmp_path / "out").exists()
+
+
+@pytest.mark.parametrize("change, message", [
+    (dict(image_format="jpg"), "--image_format changed from None to jpg"),
+    (dict(scene_threshold=5.0), "--scene_threshold changed from 30.0 to 5.0"),
+])
+def test_a_rerun_with_other_settings_says_what_changed_and_overwrite_starts_over(clip, tmp_path, change, message):
+    options = dict(segment_seconds=Fraction(3, 10))
+    with pytest.raises(Killed):
+        convert(job(clip, tmp_path / "out", **options), dying_after(10))
+    with pytest.raises(InputError, match=f"cannot resume from .*: {message}; rerun with --overwrite to start over"):
+        convert(job(clip, tmp_path / "out", **options, **change), blend)
+    convert(job(clip, tmp_path / "out", **options, **change, overwrite=True), blend)
+    assert len(list((tmp_path / "out").iterdir())) == 80
+
+
+def test_a_changed_input_or_weights_file_is_named(clip, tmp_path):
+    options = dict(segment_seconds=Fraction(3, 10))
+    with pytest.raises(Killed):
+        convert(job(clip, tmp_path / "out", **options), dying_after(10), model={"weights_sha256": "aa"})
+    with pytest.raises(InputError, match=r"the weights file changed \(sha256\): aa then, bb now"):
+        convert(job(clip, tmp_path / "out", **options), blend, model={"weights_sha256": "bb"})
+    copy = tmp_path / "clip.mp4"
+    copy.write_bytes(clip.read_bytes())
+    with pytest.raises(InputError, match=r"the input changed \(path, modified time\)"):
+        convert(job(copy, tmp_path / "out", **options), blend, model={"weights_sha256": "aa"})
+    assert (work_folder(tmp_path / "out") / MANIFEST_NAME).exists()  # a refusal keeps the work done
