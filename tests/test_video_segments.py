@@ -123,3 +123,36 @@ def test_a_changed_input_or_weights_file_is_named(clip, tmp_path):
     with pytest.raises(InputError, match=r"the input changed \(path, modified time\)"):
         convert(job(copy, tmp_path / "out", **options), blend, model={"weights_sha256": "aa"})
     assert (work_folder(tmp_path / "out") / MANIFEST_NAME).exists()  # a refusal keeps the work done
+
+
+@pytest.mark.slow
+def test_the_tool_killed_with_sigkill_resumes_to_the_same_frames(clip, tmp_path, seeded_checkpoints):
+    """The one run in a second process: a real SIGKILL mid-job, then the same command again."""
+    import os
+    import signal
+    import subprocess
+    import sys
+    import time
+
+    import torch
+
+    import interpolate_video
+    root = Path(__file__).resolve().parents[1]
+    argv = ["--input", str(clip), "--model_name", "IFRNet_S", "--checkpoint", str(seeded_checkpoints["IFRNet_S"]),
+            "--device", "cpu", "--quiet", "--segment_seconds", "0.3"]
+    interpolate_video.main([*argv, "--output", str(tmp_path / "whole"), "--segment_seconds", "0"])
+    work = work_folder(tmp_path / "out")
+    environment = {**os.environ, "OMP_NUM_THREADS": str(torch.get_num_threads())}  # the same arithmetic as here
+    process = subprocess.Popen([sys.executable, str(root / "interpolate_video.py"), *argv, "--output", str(tmp_path / "out")],
+                               cwd=root, env=environment)
+    deadline = time.monotonic() + 120
+    while not (work / "segment_00001").exists() and process.poll() is None and time.monotonic() < deadline:
+        time.sleep(0.01)
+    process.send_signal(signal.SIGKILL)
+    process.wait()
+    assert process.returncode == -signal.SIGKILL, "the run ended before it could be killed mid-job"
+    kept = sorted(path.name for path in work.iterdir() if path.name.startswith("segment_"))
+    assert 2 <= len(kept) < 5
+    interpolate_video.main([*argv, "--output", str(tmp_path / "out")])
+    assert folder_frames(tmp_path / "out") == folder_frames(tmp_path / "whole")
+    assert not work.exists()
