@@ -22,7 +22,7 @@ from models.downloads import sha256_of
 from models.interpolator import TOOLS_BATCH_SIZE, Interpolator
 from models.timestep_policy import datasets_for
 from utils.cli import add_option_arguments, interrupt_on_sigterm, options_from, run_cli, whole_number_at_least
-from utils.device import DEVICE_CHOICES, autotune_convolutions, resolve_device
+from utils.device import DEVICE_CHOICES, add_threads_argument, autotune_convolutions, resolve_device, use_threads
 from utils.precision_choice import add_precision_argument, resolve_precision
 from video.convert import ConversionJob, check_job, convert
 
@@ -35,6 +35,7 @@ def build_parser() -> argparse.ArgumentParser:
     add_weights_arguments(parser, dataset=None)
     add_timesteps_argument(parser)
     parser.add_argument("--device", choices=DEVICE_CHOICES, default="auto", help="auto takes CUDA when available")
+    add_threads_argument(parser)
     parser.add_argument("--scale_factor", default="auto",
                         help="resolution the flow is estimated at: 1, 0.5, 0.25 ... or auto (1 up to 1080p, 0.5 at 4K, 0.25 at 8K; default)")
     add_precision_argument(parser, fp16_alias=True)
@@ -54,6 +55,7 @@ def main(argv: Optional[list] = None) -> None:
     logging.basicConfig(level=logging.WARNING if args.quiet else logging.INFO, format="interpolate_video: %(message)s",
                         stream=sys.stderr)
     resolve_precision(args.precision, resolve_device(args.device))  # refused before the input is read
+    use_threads(args.threads)
     job = options_from(ConversionJob, args, progress=not (args.quiet or args.no_progress))
     # Bad flags and paths fail before the model loads; the input stays open, read up to --start, for convert.
     log = logging.getLogger("ifrnet.video")

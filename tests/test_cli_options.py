@@ -54,3 +54,22 @@ def test_the_video_tool_has_a_flag_for_each_job_option_with_its_default():
         assert actions[item.name].help == item.metadata["flag"]["help"]
         if not actions[item.name].required:
             assert actions[item.name].default == item.default, item.name
+
+
+def test_threads_flag_sets_the_networks_threads_and_refuses_zero(capsys):
+    import torch
+
+    from tools.demo import build_demo_parser
+    from utils.device import use_threads
+    for parser, required in ((interpolate_video.build_parser(), ["--input", "a", "--output", "b"]),
+                             (build_demo_parser("demo", dataset="Vimeo90K", default_output="out"), [])):
+        assert parser.parse_args([*required, "--threads", "1"]).threads == 1
+        with pytest.raises(SystemExit):
+            parser.parse_args(["--threads", "0"])
+        assert "--threads: must be a whole number of at least 1" in capsys.readouterr().err
+    before = torch.get_num_threads()
+    try:
+        use_threads(1)
+        assert torch.get_num_threads() == 1
+    finally:
+        torch.set_num_threads(before)
