@@ -236,7 +236,7 @@ def test_dedup_threshold_below_zero_is_refused():
 
 def test_dedup_turns_a_held_picture_into_motion_and_keeps_the_count():
     """Pictures held for two frames: the held positions become in-betweens of the pictures around."""
-    stats, images = run_stream([0, 0, 20, 20, 40], StreamOptions(dedup_threshold=1.0))
+    stats, images = run_stream([0, 0, 20, 20, 40], StreamOptions(dedup=1.0))
     assert stats.duplicates_dropped == 2 and stats.frames_in == 3 and stats.frames_out == 10
     assert [int(image[0, 0, 0]) for image in images] == [0, 5, 10, 15, 20, 25, 30, 35, 40, 40]
     _, without = run_stream([0, 0, 20, 20, 40])

@@ -15,7 +15,7 @@ from models.arguments import add_timesteps_argument, add_weights_arguments
 from models.interpolator import Interpolator
 from models.timestep_policy import datasets_for
 from utils.atomic import check_folder_spares_input, check_output_folder
-from utils.device import DEVICE_CHOICES
+from utils.device import DEVICE_CHOICES, add_threads_argument, use_threads
 from utils.errors import InputError
 from utils.image_io import read_image
 from utils.pair_outputs import interpolate_pair
@@ -36,6 +36,7 @@ def build_demo_parser(description: str, *, dataset: str, default_output: str) ->
     add_timesteps_argument(parser)
     parser.add_argument("--output", type=Path, default=Path(default_output), help=f"output folder (default: {default_output})")
     parser.add_argument("--device", choices=DEVICE_CHOICES, default="auto", help="auto takes CUDA when available")
+    add_threads_argument(parser)
     add_precision_argument(parser)
     parser.add_argument("--tta", action="store_true",
                         help="test-time augmentation: average with the prediction on the pair turned by 180 degrees (about 2x the time)")
@@ -62,6 +63,7 @@ def run_demo(args: argparse.Namespace, timesteps: Sequence[float], gif_name: str
         raise InputError("--visualize draws the fields a frame was merged from and cannot be combined with --tta")
     # the demo's own published weights first, then those the timesteps would take (GoPro -> Vimeo90K)
     datasets = (args.dataset,) + tuple(name for name in datasets_for(timesteps) if name != args.dataset)
+    use_threads(args.threads)
     interpolator = Interpolator.load(args.model_name, args.checkpoint, args.device, precision=args.precision,
                                      dataset=datasets, offline=args.offline, tta=args.tta, timesteps=args.timesteps)
     for note in (interpolator.weights_note, interpolator.timestep_note):

@@ -2,15 +2,20 @@
 from __future__ import annotations
 
 import argparse
+import dataclasses
+import functools
 import math
 import os
 import signal
 import sys
-from typing import Callable, Optional
+from typing import Any, Callable, Dict, Optional, Sequence, Type, TypeVar
 
 from utils.errors import InputError
 
-__all__ = ["run_cli", "interrupt_on_sigterm", "Terminated", "whole_number_at_least", "positive_number"]
+__all__ = ["run_cli", "interrupt_on_sigterm", "Terminated", "whole_number_at_least", "positive_number", "option",
+           "add_option_arguments", "options_from"]
+
+Options = TypeVar("Options")
 
 
 class Terminated(KeyboardInterrupt):
@@ -80,3 +85,63 @@ def positive_number(text: str) -> float:
     if not (math.isfinite(value) and value > 0):
         raise argparse.ArgumentTypeError(f"must be a positive finite number, got {text!r}")
     return value
+
+
+def option(default: Any = dataclasses.MISSING, *, help: str, type: Optional[Callable[[str], Any]] = None,
+           choices: Optional[Sequence[str]] = None, metavar: Optional[str] = None,
+           exclusive_group: Optional[str] = None) -> Any:
+    """A dataclass field that is also the command-line flag ``--<field name>``: its default, help and
+    parsing live here once, and :func:`add_option_arguments` makes the flag from it.
+
+    A field without a default is a required flag; a ``False`` default without ``type`` is a switch
+    (``store_true``). ``type`` may raise :class:`~utils.errors.InputError` (the library's own
+    parser, e.g. a frame rate): argparse then reports its message for the flag. Fields given the
+    same ``exclusive_group`` exclude each other on the command line.
+    """
+    flag: Dict[str, Any] = {"help": help}
+    for key, value in (("type", type), ("choices", choices), ("metavar", metavar), ("exclusive_group", exclusive_group)):
+        if value is not None:
+            flag[key] = value
+    return dataclasses.field(default=default, metadata={"flag": flag})
+
+
+def _flag_type(parse: Callable[[str], Any]) -> Callable[[str], Any]:
+    """``parse`` with an :class:`InputError` turned into argparse's error for the flag."""
+    @functools.wraps(parse)
+    def parse_flag(text: str) -> Any:
+        try:
+            return parse(text)
+        except InputError as error:
+            raise argparse.ArgumentTypeError(str(error)) from None
+    return parse_flag
+
+
+def add_option_arguments(parser: argparse.ArgumentParser, options_class: type) -> None:
+    """Add one flag to ``parser`` for each :func:`option` field of the dataclass ``options_class``,
+    in field order; fields made with plain ``field`` are not flags."""
+    groups: Dict[str, Any] = {}
+    for item in dataclasses.fields(options_class):
+        if "flag" not in item.metadata:
+            continue
+        settings = dict(item.metadata["flag"])
+        group = settings.pop("exclusive_group", None)
+        if group is not None and group not in groups:
+            groups[group] = parser.add_mutually_exclusive_group()
+        target = parser if group is None else groups[group]
+        if item.default is dataclasses.MISSING:
+            settings["required"] = True
+        else:
+            settings["default"] = item.default
+        if item.default is False and "type" not in settings:
+            settings["action"] = "store_true"
+        elif "type" in settings:
+            settings["type"] = _flag_type(settings["type"])
+        target.add_argument(f"--{item.name}", **settings)
+
+
+def options_from(options_class: Type[Options], namespace: argparse.Namespace, **others: Any) -> Options:
+    """An ``options_class`` made from the parsed flags of its :func:`option` fields (as
+    :func:`add_option_arguments` added them) and ``others`` for its remaining fields."""
+    flags = {item.name: getattr(namespace, item.name) for item in dataclasses.fields(options_class)
+             if "flag" in item.metadata}
+    return options_class(**flags, **others)

@@ -1,11 +1,15 @@
 """Choosing the compute device from a ``--device auto|cpu|cuda`` flag."""
 from __future__ import annotations
 
+import argparse
+from typing import Optional
+
 import torch
 
+from utils.cli import whole_number_at_least
 from utils.errors import InputError
 
-__all__ = ["DEVICE_CHOICES", "resolve_device", "autotune_convolutions"]
+__all__ = ["DEVICE_CHOICES", "resolve_device", "autotune_convolutions", "add_threads_argument", "use_threads"]
 
 DEVICE_CHOICES = ("auto", "cpu", "cuda")
 
@@ -35,3 +39,17 @@ def autotune_convolutions(device: torch.device) -> None:
     """
     if device.type == "cuda":
         torch.backends.cudnn.benchmark = True
+
+
+def add_threads_argument(parser: argparse.ArgumentParser) -> None:
+    """``--threads N``: the CPU threads the network runs on, the same in the video tool and the demos."""
+    parser.add_argument("--threads", type=whole_number_at_least(1), default=None,
+                        help="CPU threads the network runs on (default: torch's, one per core); 1 can be faster "
+                        "on a machine that other processes keep busy")
+
+
+def use_threads(threads: Optional[int]) -> None:
+    """Run the network's CPU operations on ``threads`` threads (None: leave torch's choice). Process-wide,
+    so scripts call it, never the library."""
+    if threads is not None:
+        torch.set_num_threads(threads)

@@ -11,26 +11,31 @@ from __future__ import annotations
 
 import dataclasses
 import logging
+import time
 from dataclasses import dataclass
 from fractions import Fraction
 from pathlib import Path
-from typing import Callable, Iterator, List, Optional, Union
+from typing import Any, Callable, Iterator, List, Mapping, Optional, Union
 
 import numpy as np
 from tqdm import tqdm
 
 from utils.atomic import check_output_name
+from utils.cli import option, whole_number_at_least
 from utils.errors import InputError
 from utils.scene import DEFAULT_SCENE_THRESHOLD
 from video.output import atomic_output, check_output_path, is_gif, output_is_folder, remove_stale_outputs
 from video.orientation import Orientation
 from video.passthrough import display_orientation
 from video.pipeline import PipelineStats, StreamOptions, interpolate_stream
-from video.sinks import IMAGE_FORMATS, FrameFolderSink, FrameSink, GifSink, VideoFileSink, check_encoder, default_codec
+from video.segments import Manifest, SegmentFrames, SegmentProgress, work_folder
+from video import segments
+from video.sinks import IMAGE_FORMATS, VIDEO_FORMATS, FrameFolderSink, FrameSink, GifSink, VideoFileSink, check_encoder, default_codec
 from video.sources import FrameSource, SourceFrame, SourceInfo, open_source
 from video.timing import OutputClock, resampled_timesteps
 
-__all__ = ["ConversionJob", "CheckedJob", "MAX_OUTPUT_FPS", "MIN_FPS", "format_number", "parse_rate", "output_rate",
+__all__ = ["ConversionJob", "CheckedJob", "MAX_OUTPUT_FPS", "MIN_FPS", "format_number", "parse_rate", "parse_seconds",
+           "output_rate",
            "check_job", "convert"]
 
 log = logging.getLogger("ifrnet.video")
@@ -50,41 +55,6 @@ DEFAULT_QUALITY = 95  # of jpg/webp frames
 InterpolateFn = Callable[[np.ndarray, np.ndarray, List[float]], List[np.ndarray]]
 
 
-@dataclass
-class ConversionJob:
-    """Everything about one conversion except the model (passed to :func:`convert` as a function)."""
-
-    input: Path
-    output: Path
-    factor: Optional[int] = 2
-    fps: Optional[Fraction] = None  # a target rate instead of a factor
-    input_fps: Fraction = Fraction(25)  # the rate a frame folder is played at
-    codec: Optional[str] = None  # None: libx264 (libvpx-vp9 for .webm)
-    crf: Optional[int] = 18
-    scene_threshold: float = DEFAULT_SCENE_THRESHOLD
-    overwrite: bool = False
-    strict: bool = False  # a video that ends before its header's frame count is an error, not a warning
-    queue_size: int = 8
-    progress: bool = True
-    dedup: float = 0.0  # drop frames this close to the last kept one (0-255 grey difference); 0: off
-    loop: bool = False  # interpolate from the last frame back to the first
-    montage: bool = False  # the input frame on screen beside each output frame
-    image_format: Optional[str] = None  # folder output: png (default), jpg or webp
-    quality: Optional[int] = None  # jpg/webp folder output, 1-100; None: DEFAULT_QUALITY
-    start: Fraction = Fraction(0)  # seconds from the first frame
-    duration: Optional[Fraction] = None  # seconds; None: to the end
-
-
-def format_number(value: Fraction) -> str:
-    """``value`` as ``%g`` prints it, also past the range of a float (``--fps 1e400``), so that a
-    refusal of an absurd value can say which value it refuses."""
-    try:
-        return f"{float(value):g}"
-    except OverflowError:
-        whole = str(abs(value.numerator) // value.denominator)
-        return f"{'-' if value < 0 else ''}{int(whole[:6]) / 10**5:g}e+{len(whole) - 1}"
-
-
 def parse_rate(text: str) -> Fraction:
     """A frame rate from "60", "59.94" or "60000/1001", as an exact fraction."""
     try:
@@ -96,6 +66,86 @@ def parse_rate(text: str) -> Fraction:
     if rate < MIN_FPS:
         raise InputError(f"a frame rate of {text} is below the lowest accepted, {float(MIN_FPS):g} fps (a frame every 100 s)")
     return rate.limit_denominator(_RATE_DENOMINATOR)
+
+
+def parse_seconds(text: str) -> Fraction:
+    """A time in seconds ("2", "1.5"), exact; negative values are refused by the job's checks."""
+    try:
+        return Fraction(str(text).strip())
+    except (ValueError, ZeroDivisionError):
+        raise InputError(f"not a number of seconds: {text!r}") from None
+
+
+@dataclass
+class ConversionJob:
+    """Everything about one conversion except the model (passed to :func:`convert` as a function).
+
+    Each :func:`~utils.cli.option` field is also a flag of ``interpolate_video.py`` (same name,
+    default and help); the other fields are for callers of the library.
+    """
+
+    input: Path = option(type=Path, help="a video file, or a folder of image frames (png, jpg, webp ...; natural name order)")
+    output: Path = option(
+        type=Path,
+        help="a video file (.mp4 .mkv .mov .webm .avi), an animated .gif, or a folder for numbered frames (see --image_format)")
+    factor: Optional[int] = option(
+        2, type=whole_number_at_least(2), exclusive_group="rate",
+        help="output rate = input rate x N; the originals stay at every N-th frame (default: 2)")
+    fps: Optional[Fraction] = option(
+        None, type=parse_rate, exclusive_group="rate",
+        help="output frame rate instead of a factor (e.g. 60, 59.94, 60000/1001); each frame gets the timestep its "
+        f"timestamp implies. At most {MAX_OUTPUT_FPS} fps, whether from --fps or --factor: more is a typo, not slow motion")
+    input_fps: Fraction = option(Fraction(25), type=parse_rate,
+                                 help="frame rate of a folder of frames (default: 25; ignored for video files)")
+    codec: Optional[str] = option(
+        None, help="video encoder (default: libx264; libvpx-vp9 for .webm); checked up front, e.g. h264_nvenc needs an NVIDIA GPU")
+    crf: Optional[int] = option(
+        18, type=int,
+        help="constant-quality level, lower is better: 0-51 for x264/x265, 0-63 for VP9/SVT-AV1/AOM (default: 18)")
+    scene_threshold: float = option(
+        DEFAULT_SCENE_THRESHOLD, type=float,
+        help="scene-cut threshold: mean absolute grey difference (0-255) of two consecutive frames, shrunk to ~64 px; "
+        f"above it the in-between frames repeat the nearer original (default: {DEFAULT_SCENE_THRESHOLD:g}; 0 disables)")
+    overwrite: bool = option(
+        False, help="replace an existing output file, or in an existing output folder its numbered frames (other files "
+        "stay); a folder output that holds the input is always refused")
+    strict: bool = option(
+        False, help="a video that ends before the frame count its header promises (truncated, damaged) is an error "
+        "instead of a warning, and no output is written")
+    queue_size: int = 8  # frames each pipeline queue holds: the memory bound
+    progress: bool = True  # a progress bar (the tool's --no_progress and --quiet turn it off)
+    dedup: float = option(
+        0.0, type=float, metavar="T",
+        help="drop frames that differ from the last kept one by less than T (mean absolute grey difference, 0-255, as "
+        "--scene_threshold measures) before interpolating, so drawings held for 2-3 frames (animation, screen "
+        "recordings) become motion; timing and frame count stay (default: 0, off; try 1)")
+    loop: bool = option(False, help="also interpolate from the last frame back to the first, so the output loops without a jump")
+    montage: bool = option(
+        False, help="the input (each frame held) on the left and the result on the right, side by side, same timing")
+    image_format: Optional[str] = option(None, choices=tuple(IMAGE_FORMATS),
+                                         help="format of the frames of a folder output (default: png)")
+    quality: Optional[int] = option(
+        None, type=int, help="quality 1-100 of jpg/webp frames (default: 95); refused for png frames and video files")
+    start: Fraction = option(
+        Fraction(0), type=parse_seconds,
+        help="begin this many seconds into the input (default: 0), e.g. for a quick look before a long run")
+    duration: Optional[Fraction] = option(None, type=parse_seconds,
+                                          help="process only this many seconds (default: to the end)")
+    segment_seconds: Fraction = option(
+        Fraction(10), type=parse_seconds,
+        help="work in segments of about this many seconds (cut at the next key frame), each kept in a work folder "
+        "beside the output as it finishes, so that a killed run resumes where it stopped when rerun; the output is "
+        "the same frame for frame. 0: one piece (default: 10; --dedup, --loop and GIF outputs run in one piece)")
+
+
+def format_number(value: Fraction) -> str:
+    """``value`` as ``%g`` prints it, also past the range of a float (``--fps 1e400``), so that a
+    refusal of an absurd value can say which value it refuses."""
+    try:
+        return f"{float(value):g}"
+    except OverflowError:
+        whole = str(abs(value.numerator) // value.denominator)
+        return f"{'-' if value < 0 else ''}{int(whole[:6]) / 10**5:g}e+{len(whole) - 1}"
 
 
 class SourcePart:
@@ -120,6 +170,7 @@ class SourcePart:
         inner = source.info
         begin = inner.start + Fraction(start)
         self._stop = begin + Fraction(duration) if duration is not None else None
+        self.stop = self._stop  # input time at which the part ends (None: the input's end)
         if start > 0:
             source.seek(begin)
         self._frames = iter(source.frames())
@@ -209,6 +260,8 @@ def _check_flags(job: ConversionJob, to_folder: bool) -> None:
         raise InputError(f"--start must be at least 0 seconds, got {format_number(job.start)}")
     if job.duration is not None and job.duration <= 0:
         raise InputError(f"--duration must be positive, got {format_number(job.duration)} seconds")
+    if job.segment_seconds < 0:
+        raise InputError(f"--segment_seconds must be at least 0, got {format_number(job.segment_seconds)}")
 
 
 def _open_part(job: ConversionJob) -> SourcePart:
@@ -328,13 +381,20 @@ def _describe(info: SourceInfo, rate: Fraction) -> str:
             f"{float(rate):.3f} fps{'' if info.has_audio else ' (no audio)'}")
 
 
-def convert(job: Union[ConversionJob, CheckedJob], interpolate: InterpolateFn) -> PipelineStats:
+def convert(job: Union[ConversionJob, CheckedJob], interpolate: InterpolateFn, *,
+            model: Mapping[str, Any] = {}) -> PipelineStats:
     """Run ``job`` with ``interpolate(frame0, frame1, timesteps) -> frames`` and return its stats.
 
     ``job`` is checked here unless :func:`check_job` already did (a :class:`CheckedJob`: its open
-    input is read from where the check left it, and closed at the end; it converts once).
+    input is read from where the check left it, and closed at the end; it converts once). A job
+    longer than one segment runs in segments (:mod:`video.segments`); ``model`` names what makes
+    ``interpolate``'s frames (its settings, the weights' hash), so that a rerun resumes only with
+    the same model.
     """
     checked = job if isinstance(job, CheckedJob) else check_job(job)
+    boundaries = _segment_boundaries(checked)
+    if len(boundaries) > 1:
+        return _convert_in_segments(checked, interpolate, boundaries, model)
     job, source, rate = checked.job, checked.source, checked.rate
     try:
         if source.closed:
@@ -356,9 +416,7 @@ def convert(job: Union[ConversionJob, CheckedJob], interpolate: InterpolateFn) -
             sink = _open_sink(job, source, rate, temp, orientation)
             bar = tqdm(total=expected, unit="frame", desc="interpolating", disable=not job.progress, dynamic_ncols=True)
             try:
-                options = StreamOptions(scene_threshold=job.scene_threshold, dedup_threshold=job.dedup, loop=job.loop,
-                                        montage=job.montage, orientation=orientation, queue_size=job.queue_size,
-                                        source_name=_part_name(job))
+                options = _stream_options(job, orientation)
                 stats = interpolate_stream(source.frames(), sink.write, interpolate, clock, lambda: source.end_time,
                                            options, on_written=bar.update)
                 sink.finish()
@@ -403,6 +461,12 @@ def _warn_what_is_lost(job: ConversionJob, info: SourceInfo) -> None:
                     "a GIF" if is_gif(job.output) else "image frames")
 
 
+def _stream_options(job: ConversionJob, orientation: Orientation) -> StreamOptions:
+    """The pipeline's options: the job's fields of the same names, the orientation and the name."""
+    shared = {item.name: getattr(job, item.name) for item in dataclasses.fields(StreamOptions) if hasattr(job, item.name)}
+    return StreamOptions(**shared, orientation=orientation, source_name=_part_name(job))
+
+
 def _part_name(job: ConversionJob) -> str:
     """The input, or the part of it that --start/--duration select, for messages."""
     if job.start == 0 and job.duration is None:
@@ -410,3 +474,88 @@ def _part_name(job: ConversionJob) -> str:
     begin = f"{format_number(job.start)} s"
     end = "its end" if job.duration is None else f"{format_number(job.start + job.duration)} s"
     return f"the part of {job.input} from {begin} to {end} (--start/--duration)"
+
+
+def _segment_boundaries(checked: CheckedJob) -> List[Fraction]:
+    """Where the job's segments start (one boundary: it runs in one piece). --dedup (which frame
+    is kept depends on the frames before) and --loop (the last pair needs the first frame) run in
+    one piece, as does a GIF (its identical frames are merged across the whole animation)."""
+    job, info = checked.job, checked.source.info
+    if job.segment_seconds == 0 or job.dedup > 0 or job.loop or is_gif(job.output):
+        return [info.start]
+    return segments.plan_boundaries(Path(job.input), info.start, checked.source.stop, info.rate,
+                                    job.segment_seconds, info.snap)
+
+
+def _convert_in_segments(checked: CheckedJob, interpolate: InterpolateFn, boundaries: List[Fraction],
+                         model: Mapping[str, Any]) -> PipelineStats:
+    """Run the job one segment at a time, each committed to the work folder, resuming after the
+    segments a killed run committed; then join them into the output and remove the work folder."""
+    job, part, rate = checked.job, checked.source, checked.rate
+    info = part.info
+    clock = OutputClock(rate, origin=info.start, snap=info.snap)
+    folder = work_folder(job.output)
+    manifest = Manifest.of(job, model, boundaries)
+    segments.check_resumable(folder, manifest, job.overwrite)
+    folder.mkdir(parents=True, exist_ok=True)
+    if not (folder / segments.MANIFEST_NAME).exists():
+        manifest.write(folder)
+    to_folder = output_is_folder(job.output)
+    suffix = "" if to_folder else Path(job.output).suffix.lower()
+    done = segments.committed_segments(folder, len(boundaries), suffix)
+    log.info("%s", _describe(info, rate))
+    _warn_what_is_lost(job, info)
+    log.info("%d segments (at %s s)%s", len(boundaries), ", ".join(f"{float(at - info.start):.2f}" for at in boundaries),
+             f"; resuming after the {done} done in {folder}" if done else "")
+    orientation = _upright(job, part)
+    stop = part.stop
+    part.close()  # each segment opens the input at its own key frame
+    progress = SegmentProgress(len(boundaries), done)
+    total = PipelineStats()
+    started = time.perf_counter()
+    for number in range(done, len(boundaries)):
+        begin = boundaries[number]
+        until = boundaries[number + 1] if number + 1 < len(boundaries) else None
+        temp = folder / f"partial{suffix}"
+        segments.remove_work_folder(temp) if temp.is_dir() else temp.unlink(missing_ok=True)
+        if to_folder:
+            sink: FrameSink = FrameFolderSink(temp, job.image_format or "png", job.quality or DEFAULT_QUALITY)
+        else:
+            width, height = orientation.shape(info.width, info.height)
+            sink = VideoFileSink(temp, width=width * (2 if job.montage else 1), height=height, rate=rate,
+                                 codec=job.codec or default_codec(job.output), crf=job.crf,
+                                 format_name=VIDEO_FORMATS[suffix], colour=info.colour,
+                                 first_index=clock.first_index_at(begin))
+        frames = SegmentFrames(Path(job.input), job.input_fps, begin, until, stop, info.snap, strict=job.strict)
+        options = dataclasses.replace(_stream_options(job, orientation), ends_at_last_frame=until is not None)
+        try:
+            stats = interpolate_stream(frames.frames(), sink.write, interpolate, clock, lambda: frames.end_time, options)
+            sink.finish()
+        except BaseException:
+            sink.abort()
+            raise
+        segments.commit_segment(temp, folder, number, suffix)
+        _add_stats(total, stats, first=number == 0)
+        progress.segment_done()
+    parts = [folder / segments.segment_name(number, suffix) for number in range(len(boundaries))]
+    with atomic_output(job.output, overwrite=job.overwrite) as temp:
+        if to_folder:
+            segments.join_folder_segments(parts, temp)
+        else:
+            segments.join_video_segments(
+                parts, temp, VIDEO_FORMATS[suffix], tracks_from=part.media_path, tracks_shift=info.start,
+                trim_start=part.starts_late,
+                tracks_end=info.end - info.start if job.duration is not None and info.end is not None else None,
+                keep_display_matrix=orientation.is_identity)
+    segments.remove_work_folder(folder)
+    total.total_seconds = time.perf_counter() - started
+    return total
+
+
+def _add_stats(total: PipelineStats, stats: PipelineStats, first: bool) -> None:
+    """Count a segment's stats into the job's (each boundary frame is in two segments)."""
+    total.frames_in += stats.frames_in - (0 if first else 1)
+    total.frames_out += stats.frames_out
+    total.interpolated += stats.interpolated
+    total.scene_cuts += stats.scene_cuts
+    total.model_seconds += stats.model_seconds

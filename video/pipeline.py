@@ -37,16 +37,20 @@ _END = object()
 
 @dataclass(frozen=True)
 class StreamOptions:
-    """What the stream does with the frames besides interpolating them (the job's flags that reach
-    the pipeline; :class:`video.convert.ConversionJob` holds them all)."""
+    """What the stream does with the frames besides interpolating them. The fields named as
+    :class:`video.convert.ConversionJob`'s are the job's flags that reach the pipeline (that class
+    documents them) and are copied from it by name."""
 
     scene_threshold: float = DEFAULT_SCENE_THRESHOLD  # a pair differing more is a cut (utils.scene); 0: off
-    dedup_threshold: float = 0.0  # > 0: drop held frames first (HeldFrameFilter)
+    dedup: float = 0.0  # > 0: drop held frames first (HeldFrameFilter)
     loop: bool = False  # the slots after the last frame lead back into the first one
     montage: bool = False  # each output frame beside the input frame on screen at its time (left)
     orientation: Orientation = Orientation()  # turn/mirror given to every written frame (a video shown rotated)
     queue_size: int = 8  # frames each queue holds: the memory bound
     source_name: str = "the input"  # which input or part, for messages
+    # A segment that the next one continues (video.segments): its last frame is the next one's
+    # first, so no slot is shown after it here.
+    ends_at_last_frame: bool = False
 
 
 @dataclass
@@ -184,6 +188,119 @@ def pair_step(
     return images, cut
 
 
+class _Stream:
+    """One run of the three stages: the reader and writer threads, the queues between them and the
+    model step in the calling thread (:meth:`run`)."""
+
+    def __init__(self, frames: Iterable, write: Callable[[int, np.ndarray], None],
+                 on_written: Optional[Callable[[int], None]], options: StreamOptions) -> None:
+        self.options = options
+        self.stats = PipelineStats()
+        self.stop = threading.Event()
+        self.decoded: "queue.Queue" = queue.Queue(maxsize=options.queue_size)
+        self.to_write: "queue.Queue" = queue.Queue(maxsize=options.queue_size)
+        self.held_frames = HeldFrameFilter(options.dedup) if options.dedup > 0 else None
+        self._frames, self._write, self._on_written = frames, write, on_written
+        self.reader = _Stage("decode", self._read_all, self.stop)
+        self.writer = _Stage("encode", self._write_all, self.stop)
+
+    def _read_all(self) -> None:
+        """The reader stage: decoded (and, with --dedup, filtered) frames into the first queue."""
+        frames = self.held_frames(self._frames) if self.held_frames is not None else self._frames
+        for frame in frames:
+            _put(self.decoded, frame, self.stop)
+        _put(self.decoded, _END, self.stop)
+
+    def _write_all(self) -> None:
+        """The writer stage: output frames from the second queue to ``write``, in order."""
+        while True:
+            item = _get(self.to_write, self.stop)
+            if item is _END:
+                return
+            index, image = item
+            self._write(index, image)
+            if self._on_written is not None:
+                self._on_written(1)
+
+    def next_frame(self):
+        """The next decoded frame, or None after the last."""
+        item = _get(self.decoded, self.stop)
+        return None if item is _END else item
+
+    def emit(self, slots: List[OutputSlot], images: List[np.ndarray], shown: np.ndarray) -> None:
+        """Queue the output frames of ``slots`` for the writer, turned upright (and beside the input
+        frame ``shown`` for a montage)."""
+        orientation = self.options.orientation
+        for slot, image in zip(slots, images):
+            if self.options.montage:
+                image = np.concatenate([orientation.apply(shown), orientation.apply(image)], axis=1)
+            else:  # (no copy for the identity: the frame is already contiguous)
+                image = np.ascontiguousarray(orientation.apply(image))
+            _put(self.to_write, (slot.index, image), self.stop)
+        self.stats.frames_out += len(slots)
+
+    def interpolate_all(self, interpolate: Callable, clock: OutputClock, end_time: Callable[[], Optional[Fraction]]) -> None:
+        """The model stage: every pair of decoded frames, then the last frame's tail (held, or with
+        --loop blended back into the first frame); ends the writer's queue."""
+        options, stats = self.options, self.stats
+        previous = self.next_frame()
+        if previous is None:
+            raise InputError(f"no frame could be decoded from {options.source_name}")
+        stats.frames_in = 1
+        first = previous
+        while True:
+            current = self.next_frame()
+            if current is None:
+                break
+            stats.frames_in += 1
+            slots = clock.slots_between(previous.time, current.time)
+            images, _ = pair_step(previous.image, current.image, stats.frames_in - 1, slots, interpolate,
+                                  options.scene_threshold, stats)
+            self.emit(slots, images, previous.image)
+            previous = current
+        static = self.held_frames is not None and self.held_frames.dropped > 0
+        if stats.frames_in < 2 and not static:
+            raise InputError(f"{options.source_name} has only one frame; at least two are needed to interpolate")
+        if options.ends_at_last_frame:
+            _put(self.to_write, _END, self.stop)
+            return
+        end = end_time()
+        if end is None or end <= previous.time:
+            end = previous.time + 1 / clock.rate
+        tail = clock.slots_between(previous.time, end)
+        after = first.image if options.loop and stats.frames_in > 1 else None  # --loop: back into the first frame
+        images, stats.loop_seam_cut = pair_step(previous.image, after, stats.frames_in, tail, interpolate,
+                                                options.scene_threshold, stats)
+        self.emit(tail, images, previous.image)
+        _put(self.to_write, _END, self.stop)
+
+    def run(self, interpolate: Callable, clock: OutputClock, end_time: Callable[[], Optional[Fraction]]) -> PipelineStats:
+        """Start the threads, run the model stage, stop everything on any failure and re-raise it."""
+        started = time.perf_counter()
+        stages = (self.reader, self.writer)
+        for stage in stages:
+            stage.start()
+        try:
+            self.interpolate_all(interpolate, clock, end_time)
+            self.writer.join()
+        except _Stopped:
+            pass
+        except BaseException:
+            self.stop.set()
+            raise
+        finally:
+            self.stop.set()  # a no-op for finished stages; tells running ones to quit
+            for stage in stages:
+                stage.join(timeout=30)
+        for stage in stages:
+            if stage.error is not None:
+                raise stage.error
+        self.stats.total_seconds = time.perf_counter() - started
+        if self.held_frames is not None:
+            self.stats.duplicates_dropped = self.held_frames.dropped
+        return self.stats
+
+
 def interpolate_stream(
     frames: Iterable,
     write: Callable[[int, np.ndarray], None],
@@ -206,91 +323,4 @@ def interpolate_stream(
     last and the first, so the output loops without a jump; with ``options.montage`` each frame is
     written as the input frame on screen at its time (left) beside the output frame (right).
     """
-    stats = PipelineStats()
-    started = time.perf_counter()
-    stop = threading.Event()
-    decoded: "queue.Queue" = queue.Queue(maxsize=options.queue_size)
-    to_write: "queue.Queue" = queue.Queue(maxsize=options.queue_size)
-    orientation = options.orientation
-
-    held_frames = HeldFrameFilter(options.dedup_threshold) if options.dedup_threshold > 0 else None
-
-    def read() -> None:
-        for frame in (held_frames(frames) if held_frames is not None else frames):
-            _put(decoded, frame, stop)
-        _put(decoded, _END, stop)
-
-    def write_all() -> None:
-        while True:
-            item = _get(to_write, stop)
-            if item is _END:
-                return
-            index, image = item
-            write(index, image)
-            if on_written is not None:
-                on_written(1)
-
-    reader = _Stage("decode", read, stop)
-    writer = _Stage("encode", write_all, stop)
-    stages = (reader, writer)
-
-    def next_frame():
-        item = _get(decoded, stop)
-        return None if item is _END else item
-
-    def emit(slots: List[OutputSlot], images: List[np.ndarray], shown: np.ndarray) -> None:
-        for slot, image in zip(slots, images):
-            if options.montage:
-                image = np.concatenate([orientation.apply(shown), orientation.apply(image)], axis=1)
-            else:  # (no copy for the identity: the frame is already contiguous)
-                image = np.ascontiguousarray(orientation.apply(image))
-            _put(to_write, (slot.index, image), stop)
-        stats.frames_out += len(slots)
-
-    for stage in stages:
-        stage.start()
-    try:
-        previous = next_frame()
-        if previous is None:
-            raise InputError(f"no frame could be decoded from {options.source_name}")
-        stats.frames_in = 1
-        first = previous
-        while True:
-            current = next_frame()
-            if current is None:
-                break
-            stats.frames_in += 1
-            slots = clock.slots_between(previous.time, current.time)
-            images, _ = pair_step(previous.image, current.image, stats.frames_in - 1, slots, interpolate,
-                                  options.scene_threshold, stats)
-            emit(slots, images, previous.image)
-            previous = current
-        static = held_frames is not None and held_frames.dropped > 0
-        if stats.frames_in < 2 and not static:
-            raise InputError(f"{options.source_name} has only one frame; at least two are needed to interpolate")
-        end = end_time()
-        if end is None or end <= previous.time:
-            end = previous.time + 1 / clock.rate
-        tail = clock.slots_between(previous.time, end)
-        after = first.image if options.loop and stats.frames_in > 1 else None  # --loop: back into the first frame
-        images, stats.loop_seam_cut = pair_step(previous.image, after, stats.frames_in, tail, interpolate,
-                                                options.scene_threshold, stats)
-        emit(tail, images, previous.image)
-        _put(to_write, _END, stop)
-        writer.join()
-    except _Stopped:
-        pass
-    except BaseException:
-        stop.set()
-        raise
-    finally:
-        stop.set()  # a no-op for finished stages; tells running ones to quit
-        for stage in stages:
-            stage.join(timeout=30)
-    for stage in stages:
-        if stage.error is not None:
-            raise stage.error
-    stats.total_seconds = time.perf_counter() - started
-    if held_frames is not None:
-        stats.duplicates_dropped = held_frames.dropped
-    return stats
+    return _Stream(frames, write, on_written, options).run(interpolate, clock, end_time)

@@ -132,6 +132,7 @@ class VideoFileSink:
     input's colour tags, written on the output stream (frames keep their YUV values through the
     tool, so the same tags make them look the same). ``keep_display_matrix`` False: the frames come
     already turned and mirrored as shown (a montage), so the input's display matrix is not applied again.
+    ``first_index``: the index of the first frame written (a segment of a longer output).
     """
 
     def __init__(
@@ -150,6 +151,7 @@ class VideoFileSink:
         format_name: Optional[str] = None,
         colour: Optional[ColourTags] = None,
         keep_display_matrix: bool = True,
+        first_index: int = 0,
     ) -> None:
         self.path = Path(path)
         format_name = format_name or VIDEO_FORMATS[self.path.suffix.lower()]
@@ -200,7 +202,7 @@ class VideoFileSink:
         except BaseException:
             self.abort()
             raise
-        self._next_index = 0
+        self._next_index = first_index  # a segment of a longer output starts there (video.segments)
 
     def write(self, index: int, image: np.ndarray) -> None:
         if index != self._next_index:

@@ -14,6 +14,7 @@ batch of frames. The network runs at most the tools' batch of timesteps at a tim
 """
 from __future__ import annotations
 
+import dataclasses
 import math
 import shutil
 import tempfile
@@ -218,28 +219,39 @@ def run_frames_job(
     return FramesResult(folder, written.frames, written.gif, archive, pictures, weights_description(interpolator, models))
 
 
+_JOB_DEFAULTS = {item.name: item.default for item in dataclasses.fields(ConversionJob)}
+
+
 @dataclass(frozen=True)
 class VideoOptions:
-    """The options of ``interpolate_video.py`` the page offers (same meanings and defaults), checked
-    against the page's bounds when made: an API client can send any value (``factor=100``).
+    """The options of ``interpolate_video.py`` the page offers: fields of
+    :class:`~video.convert.ConversionJob` with the same names and defaults, checked against the
+    page's bounds when made: an API client can send any value (``factor=100``).
 
     A target ``fps`` replaces the factor; it may ask for up to :data:`MAX_FACTOR` times the video's
     rate, which :func:`run_video_job` checks once it knows the rate."""
 
-    factor: Any = 2  # a whole number from 2 to MAX_FACTOR (None with a target fps)
+    factor: Any = _JOB_DEFAULTS["factor"]  # a whole number from 2 to MAX_FACTOR (None with a target fps)
     fps: Any = None  # a target rate ("60", "59.94", "60000/1001") instead of the factor; a Fraction once made
-    scene_threshold: Any = None  # 0 (off) to 255; None: the tool's default
-    crf: Any = 18  # H.264 quality, CRF_RANGE
+    scene_threshold: Any = _JOB_DEFAULTS["scene_threshold"]  # 0 (off) to 255; None: the tool's default
+    crf: Any = _JOB_DEFAULTS["crf"]  # H.264 quality, CRF_RANGE
 
     def __post_init__(self) -> None:
         fps = str(self.fps).strip() if self.fps is not None else ""
         object.__setattr__(self, "fps", parse_rate(fps) if fps else None)
         if self.fps is None or self.factor is not None:
             object.__setattr__(self, "factor", whole_number(self.factor, "the factor", 2, MAX_FACTOR))
-        if self.scene_threshold is not None:
-            object.__setattr__(self, "scene_threshold",
-                               number_in(self.scene_threshold, "the scene-cut threshold", 0, MAX_SCENE_THRESHOLD))
+        threshold = _JOB_DEFAULTS["scene_threshold"] if self.scene_threshold is None else self.scene_threshold
+        object.__setattr__(self, "scene_threshold", number_in(threshold, "the scene-cut threshold", 0, MAX_SCENE_THRESHOLD))
         object.__setattr__(self, "crf", whole_number(self.crf, "the quality (CRF)", *CRF_RANGE))
+
+    def job(self, video: Path, output: Path) -> ConversionJob:
+        """The conversion of ``video`` into ``output`` with these options (a target fps replaces
+        the factor), without a progress bar: the page shows its own."""
+        chosen = {item.name: getattr(self, item.name) for item in dataclasses.fields(self)}
+        if self.fps is not None:
+            chosen["factor"] = None
+        return ConversionJob(input=video, output=output, progress=False, **chosen)
 
 
 def run_video_job(
@@ -304,9 +316,6 @@ def run_video_job(
             return frames
 
         output = folder / f"{Path(video).stem}_interpolated.mp4"
-        job = ConversionJob(input=Path(video), output=output, factor=None if options.fps else options.factor,
-                            fps=options.fps, crf=options.crf, progress=False,
-                            **({} if options.scene_threshold is None else {"scene_threshold": options.scene_threshold}))
-        convert(job, interpolate)
+        convert(options.job(Path(video), output), interpolate)
     report(1.0)
     return output, weights_description(interpolator, models)
