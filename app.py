@@ -13,7 +13,7 @@ from contextlib import contextmanager
 from pathlib import Path
 from typing import Iterator, Optional
 
-from utils.atomic import check_output_folder
+from utils.output_checks import check_output_folder
 from utils.cli import interrupt_on_sigterm, positive_number, run_cli, whole_number_at_least
 from utils.device import DEVICE_CHOICES
 from utils.errors import InputError

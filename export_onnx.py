@@ -22,9 +22,10 @@ from models.onnx_export import (
     compare_with_onnxruntime,
     export_onnx,
 )
-from utils.atomic import check_output_folder, remove_stale_temporaries, unwritable
+from utils.atomic import remove_stale_temporaries
 from utils.cli import run_cli
 from utils.errors import InputError
+from utils.output_checks import check_output_folder, unwritable
 
 CHECK_TIMESTEPS = (0.25, 0.7)
 

@@ -24,11 +24,11 @@ if ROOT not in sys.path:  # run as a file: make the repository's packages import
 import torch  # noqa: E402
 
 from datasets.starter_data import CLIPS, clip_path  # noqa: E402
+from evaluation.json_report import write_json_report  # noqa: E402
 from evaluation.precision_scores import PrecisionVariant, read_frames, score_clip, time_variants  # noqa: E402
 from evaluation.speed import timing_weights  # noqa: E402
 from models import MODEL_NAMES, create_model  # noqa: E402
 from models.checkpoint import CHECKPOINT_DIR, STARTER_CHECKPOINT  # noqa: E402
-from utils.atomic import write_json_report  # noqa: E402
 from utils.cli import run_cli, whole_number_at_least  # noqa: E402
 from utils.errors import InputError  # noqa: E402
 from utils.precision_choice import cpu_has_native_bfloat16  # noqa: E402

@@ -21,12 +21,13 @@ if ROOT not in sys.path:  # run as a file: make the repository's packages import
 
 import torch  # noqa: E402
 
+from evaluation.json_report import write_json_report  # noqa: E402
 from evaluation.speed import measure_speed  # noqa: E402
 from models import MODEL_NAMES  # noqa: E402
-from utils.atomic import check_output_file, write_json_report  # noqa: E402
 from utils.cli import run_cli, whole_number_at_least  # noqa: E402
 from utils.device import DEVICE_CHOICES, resolve_device  # noqa: E402
 from utils.errors import InputError  # noqa: E402
+from utils.output_checks import check_output_file  # noqa: E402
 from utils.precision_choice import PRECISION_DTYPES, add_precision_argument, resolve_precision  # noqa: E402
 
 

@@ -28,15 +28,16 @@ if ROOT not in sys.path:  # run as a file: make the repository's packages import
     sys.path.insert(0, ROOT)
 
 from datasets.starter_data import CLIPS  # noqa: E402
+from evaluation.json_report import write_json_report  # noqa: E402
 from evaluation.timesteps import BASELINES, TimestepRow, held_out_windows, score_timesteps  # noqa: E402
 from models import MODEL_NAMES  # noqa: E402
 from models.arguments import add_timesteps_argument  # noqa: E402
 from models.checkpoint import CHECKPOINT_DIR, STARTER_CHECKPOINT  # noqa: E402
 from models.interpolator import Interpolator  # noqa: E402
-from utils.atomic import check_output_file, write_json_report  # noqa: E402
 from utils.cli import run_cli  # noqa: E402
 from utils.device import DEVICE_CHOICES  # noqa: E402
 from utils.errors import InputError  # noqa: E402
+from utils.output_checks import check_output_file  # noqa: E402
 
 TWO_X_SPAN = 4  # the 2x table: t = 0.5 of the windows (i, i+2, i+4)
 TARGET_MARGIN_DB = 2.0  # at 2x the starter model must beat the average by this much, and match DIS

@@ -11,7 +11,7 @@ whether it follows the float32 run.
 
 With ``--reference_dir PATH`` pointing at a checkout of the authors' repository
 (github.com/ltkong218/IFRNet), their ``models/IFRNet*.py`` Model is imported from there at run time (by
-``evaluation.reference_code``, isolated from this project's modules of the same names),
+``evaluation.reference``, isolated from this project's modules of the same names),
 given the same weights and inputs, and both are timed in alternation (so a change in machine load
 hits both alike); the script prints both medians, the
 speed-up, and the largest differences of the three losses and of the gradients (one step from
@@ -40,7 +40,7 @@ from utils.cli import run_cli, whole_number_at_least  # noqa: E402
 from utils.device import DEVICE_CHOICES, resolve_device  # noqa: E402
 from utils.errors import InputError  # noqa: E402
 from utils.padding import NETWORK_MULTIPLE  # noqa: E402
-from evaluation.reference_code import load_reference_class  # noqa: E402
+from evaluation.reference import load_reference_class  # noqa: E402
 
 Inputs = Tuple[torch.Tensor, torch.Tensor, torch.Tensor, torch.Tensor, Optional[torch.Tensor]]
 

@@ -1,4 +1,4 @@
-"""Interpolation baselines that need no training, and scoring interpolators against real middle frames.
+"""Interpolation baselines that need no training, and the PSNR of a frame against the real one.
 
 A learned interpolator is only worth shipping if it beats what anyone gets for free, so the
 starter weights are compared (``benchmarks/starter_eval.py``) with:
@@ -24,22 +24,18 @@ method is scored on the 8-bit frames a user would see.
 """
 from __future__ import annotations
 
-from dataclasses import dataclass, field
 from functools import lru_cache
-from typing import Callable, Dict, Iterator, List, Mapping, Sequence, Tuple
+from typing import List, Sequence
 
 import numpy as np
 import torch
 
-from evaluation.scoring import Predicted, score_predictions
 from utils.flow_estimation import middle_flows
 from utils.image_io import image_to_tensor, tensor_to_image
-from utils.metrics import calculate_psnr, count_exact, mean_psnr
+from utils.metrics import calculate_psnr
 from utils.warp import warp
 
-__all__ = ["FrameInterpolator", "average_interpolation", "dis_interpolation", "dis_frames", "middle_flows", "frame_psnr", "Scores", "score_interpolators"]
-
-FrameInterpolator = Callable[[np.ndarray, np.ndarray], np.ndarray]
+__all__ = ["average_interpolation", "dis_interpolation", "dis_frames", "middle_flows", "frame_psnr"]
 
 
 def _check_frames(frame0: np.ndarray, frame1: np.ndarray, t: float) -> None:
@@ -84,27 +80,6 @@ def dis_interpolation(frame0: np.ndarray, frame1: np.ndarray, t: float = 0.5, *,
     return dis_frames(frame0, frame1, [t], preset=preset)[0]
 
 
-@dataclass
-class Scores:
-    """PSNR (dB) of each interpolator on each triplet, in order; ``mean`` averages over triplets.
-
-    Triplets an interpolator reproduces exactly (PSNR infinite) are left out of its mean and
-    counted by ``exact`` (see :func:`utils.metrics.mean_psnr`).
-    """
-
-    psnr: Dict[str, List[float]] = field(default_factory=dict)
-
-    @property
-    def count(self) -> int:
-        return len(next(iter(self.psnr.values()), []))
-
-    def mean(self, name: str) -> float:
-        return mean_psnr(self.psnr[name])
-
-    def exact(self, name: str) -> int:
-        return count_exact(self.psnr[name])
-
-
 def _as_scored(frame: np.ndarray) -> torch.Tensor:
     """A uint8 (H, W, 3) frame as the (1, 3, H, W) double tensor in [0, 1] that PSNR is computed on."""
     return image_to_tensor(frame).double()
@@ -113,28 +88,3 @@ def _as_scored(frame: np.ndarray) -> torch.Tensor:
 def frame_psnr(prediction: np.ndarray, target: np.ndarray) -> float:
     """PSNR in dB of two uint8 (H, W, 3) frames, scaled to [0, 1] (in double precision)."""
     return float(calculate_psnr(_as_scored(prediction), _as_scored(target)))
-
-
-def score_interpolators(
-    triplets: Sequence[Tuple[np.ndarray, np.ndarray, np.ndarray]],
-    interpolators: Mapping[str, FrameInterpolator],
-    *,
-    description: str = "",
-    progress: bool = True,
-) -> Scores:
-    """PSNR of every interpolator's middle frame against the real one, for (frame0, middle, frame1) triplets.
-
-    PSNR is computed on the uint8 outputs scaled to [0, 1] (as :func:`frame_psnr`), and averaged
-    per triplet as the paper's benchmarks do, by the shared loop
-    :func:`evaluation.scoring.score_predictions` (one pass per interpolator).
-    """
-    def predicted(interpolate: FrameInterpolator) -> Iterator[Predicted]:
-        for index, (frame0, middle, frame1) in enumerate(triplets):
-            yield Predicted(f"triplet {index}", [0.5], _as_scored(interpolate(frame0, frame1)), _as_scored(middle))
-
-    scores = Scores()
-    for name, interpolate in interpolators.items():
-        result = score_predictions(predicted(interpolate), with_ssim=False, total=len(triplets),
-                                   description=f"{description} {name}".strip(), unit="triplet", progress=progress)
-        scores.psnr[name] = [frame.psnr for frame in result.frames()]
-    return scores

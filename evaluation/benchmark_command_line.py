@@ -13,16 +13,17 @@ from typing import Dict, List, Optional, Sequence
 
 
 from evaluation.benchmark_sets import Benchmark, check_samples_exist, get_benchmark, list_samples
+from evaluation.json_report import write_json_report
 from evaluation.runner import score_benchmark
 from evaluation.scoring import BenchmarkResult
 from models import MODEL_NAMES, PUBLISHED, create_model
 from models.arguments import add_weights_arguments
 from models.timestep_policy import honours_timestep
 from models.tta import TestTimeAugmented
-from utils.atomic import check_output_file, is_within, write_json_report
 from utils.cli import whole_number_at_least
 from utils.device import DEVICE_CHOICES, resolve_device
 from utils.errors import InputError
+from utils.output_checks import check_output_file, is_within
 from utils.precision_choice import add_precision_argument
 
 __all__ = ["build_parser", "run_benchmark", "build_report", "summary_line"]

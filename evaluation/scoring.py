@@ -2,7 +2,7 @@
 
 Every place that scores interpolated frames runs through :func:`score_predictions`: the benchmark
 runner (:mod:`evaluation.runner`), the evaluation during training (:mod:`training.evaluate`) and
-the training-free baselines (:mod:`evaluation.baselines`). They differ only in how they produce
+the model and the training-free baselines at every t (:mod:`evaluation.timesteps`). They differ only in how they produce
 the :class:`Predicted` items (reading files by a protocol, a sharded DataLoader, uint8 frames from
 an interpolator) and in which metrics they ask for. Scores are kept per frame, so an average is
 always over every scored frame, as the authors report (PSNR leaves out frames predicted exactly,

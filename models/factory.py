@@ -24,18 +24,25 @@ from typing import Optional, Sequence, Union
 
 import torch
 
-from models import build_model
 from models.checkpoint import ResolvedWeights, load_checkpoint, resolve_weights
 from models.lean_inference import LeanIFRNet
-from models.network import IFRNet
+from models.network import MODEL_NAMES, WIDTHS, IFRNet
 from utils.device import resolve_device
 from utils.errors import InputError
 from utils.precision_choice import resolve_precision
 
-__all__ = ["PUBLISHED", "WeightsSetting", "create_model"]
+__all__ = ["PUBLISHED", "WeightsSetting", "build_model", "create_model"]
 
 PUBLISHED = "published"  # the weights resolve_weights picks; a file of that name is passed as a Path
 WeightsSetting = Union[str, Path, None]
+
+
+def build_model(name: str = "IFRNet") -> IFRNet:
+    """A freshly initialised IFRNet of the named width, the plain maths (load weights with
+    ``load_checkpoint``). ``create_model(..., lean=True)`` gives the memory-lean sibling."""
+    if name not in WIDTHS:
+        raise ValueError(f"unknown model name {name!r}; expected one of {', '.join(MODEL_NAMES)}")
+    return IFRNet(WIDTHS[name])
 
 
 def _check_precision(precision: Union[str, torch.dtype], device: torch.device, lean: bool) -> torch.dtype:

@@ -18,7 +18,6 @@ from typing import Optional
 
 import torch
 import torch.nn as nn
-import torch.nn.functional as F
 from torch.autograd.function import once_differentiable
 
 __all__ = [
@@ -27,27 +26,9 @@ __all__ = [
     "GeometryConsistencyLoss",
     "AdaptiveCharbonnierLoss",
     "robust_flow_weight",
-    "census_transform",
     "census_distance",
     "census_chunk_elements",
 ]
-
-
-def census_transform(x: torch.Tensor, patch_size: int, per_channel: bool) -> torch.Tensor:
-    """Soft census (ternary) transform: normalised neighbour differences d / sqrt(0.81 + d^2).
-
-    Returned as (B, K, H, W) with K = patch_size**2 (grey: the channel mean is transformed) or
-    (B, C*K, H, W) with ``per_channel=True``; neighbours outside the image count as 0. This is
-    the explicit form, for inspection; the losses use a fused equivalent that never builds it.
-    """
-    batch, channels, height, width = x.shape
-    maps = x.reshape(batch * channels, 1, height, width) if per_channel else x.mean(dim=1, keepdim=True)
-    radius = patch_size // 2
-    padded = F.pad(maps, [radius] * 4)
-    diffs = torch.cat(
-        [padded[:, :, dy : dy + height, dx : dx + width] for dy in range(patch_size) for dx in range(patch_size)], 1
-    ) - maps
-    return (diffs / torch.sqrt(0.81 + diffs**2)).reshape(batch, -1, height, width)
 
 
 # Number of (map, pixel) elements processed per chunk in the fused census distance on a CPU: small

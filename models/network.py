@@ -25,7 +25,7 @@ from models.objective import IFRNetObjective
 from utils.padding import NETWORK_MULTIPLE
 from utils.warp import resize, warp
 
-__all__ = ["Width", "WIDTHS", "IFRNet", "ResBlock", "Encoder", "Decoder", "Fields"]
+__all__ = ["Width", "WIDTHS", "MODEL_NAMES", "IFRNet", "ResBlock", "Encoder", "Decoder", "Fields"]
 
 # How far outside [0, 1] inference accepts image values (see IFRNet._check_values).
 IMAGE_SLACK = 0.25
@@ -45,6 +45,7 @@ WIDTHS: Dict[str, Width] = {
     "IFRNet_L": Width(pyramid=(64, 96, 144, 192), side=64, first_kernel=7),
     "IFRNet_S": Width(pyramid=(24, 36, 54, 72), side=24),
 }
+MODEL_NAMES = tuple(WIDTHS)  # the variants' names, for flags and messages
 
 
 def conv_prelu(in_channels: int, out_channels: int, kernel_size: int = 3, stride: int = 1) -> nn.Sequential:

@@ -11,15 +11,14 @@ import urllib.parse
 from pathlib import PurePosixPath
 from typing import List, NamedTuple, Tuple
 
-from models.network import WIDTHS
+from models.network import MODEL_NAMES
 from utils.download import display_url
 
-__all__ = ["Source", "PublishedCheckpoint", "PUBLISHED_CHECKPOINTS", "PUBLISHED_FOLDER_URL", "VARIANTS", "TASKS",
+__all__ = ["Source", "PublishedCheckpoint", "PUBLISHED_CHECKPOINTS", "PUBLISHED_FOLDER_URL", "TASKS",
            "URLS_VARIABLE", "MAX_FILE_BYTES", "MAX_ARCHIVE_BYTES", "find_published", "checkpoint_sources"]
 
 URLS_VARIABLE = "IFRNET_CHECKPOINT_URLS"
 PUBLISHED_FOLDER_URL = "https://www.dropbox.com/sh/hrewbpedd2cgdp3/AADbEivu0-CKDQcHtKdMNJPJa?dl=0"
-VARIANTS = tuple(WIDTHS)
 TASKS = ("Vimeo90K", "GoPro")
 MAX_FILE_BYTES = 100_000_000  # one weights file (published or given by URL); the largest published is 79 MB
 MAX_ARCHIVE_BYTES = 400_000_000  # a zip of the authors' folder: all six files, about 220 MB
@@ -57,13 +56,13 @@ PUBLISHED_CHECKPOINTS: Tuple[PublishedCheckpoint, ...] = tuple(
     # No mirror is known to hold the middle-width IFRNet files: only the authors' folder has them.
     PublishedCheckpoint(variant, task, f"{_FOLDERS[variant]}/{variant}_{task}.pth",
                         (AUTHORS_FOLDER,) + (MIRRORS if variant != "IFRNet" else ()))
-    for variant in VARIANTS for task in TASKS)
+    for variant in MODEL_NAMES for task in TASKS)
 
 
 def find_published(variant: str, task: str = "Vimeo90K") -> PublishedCheckpoint:
     """The table entry of ``variant`` trained on ``task``."""
-    if variant not in VARIANTS:
-        raise ValueError(f"unknown model name {variant!r}; expected one of {', '.join(VARIANTS)}")
+    if variant not in MODEL_NAMES:
+        raise ValueError(f"unknown model name {variant!r}; expected one of {', '.join(MODEL_NAMES)}")
     if task not in TASKS:
         raise ValueError(f"published checkpoints exist for 'Vimeo90K' and 'GoPro', not {task!r}")
     return next(entry for entry in PUBLISHED_CHECKPOINTS if entry.variant == variant and entry.task == task)

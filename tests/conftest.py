@@ -9,6 +9,7 @@ ROOT = Path(__file__).resolve().parents[1]
 if str(ROOT) not in sys.path:
     sys.path.insert(0, str(ROOT))
 
+from models.network import MODEL_NAMES  # noqa: E402
 from tests.seeded import seeded_model  # noqa: E402
 
 # The suite never reaches the internet: every tool runs (and every subprocess inherits) offline;
@@ -22,7 +23,7 @@ def seeded_checkpoints(tmp_path_factory):
     """Plain state_dict files of seeded weights for every variant: {name: path}."""
     folder = tmp_path_factory.mktemp("checkpoints")
     paths = {}
-    for name in ("IFRNet", "IFRNet_L", "IFRNet_S"):
+    for name in MODEL_NAMES:
         paths[name] = folder / f"{name}_seeded.pth"
         torch.save(seeded_model(name).state_dict(), paths[name])
     return paths

@@ -1,13 +1,11 @@
 """utils.atomic: a failed write leaves nothing behind and raises once; an output made by another
-writer appears whole under its name or not at all; reports are strict JSON; output checks.
+writer appears whole under its name or not at all; devices, FIFOs and symlinks are written through
+or followed (utils.output_target); a killed process's temporaries are swept.
 
 Tests run as root, for whom chmod does not make a folder read-only, so a read-only file system is
-simulated in-process: os.replace, os.unlink or os.access are patched to fail as they do on one (EROFS).
+simulated in-process: os.replace and os.unlink are patched to fail as they do on one (EROFS).
 """
 import errno
-import io
-import json
-import math
 import os
 import stat
 import threading
@@ -16,17 +14,13 @@ from pathlib import Path
 import pytest
 
 import utils.atomic as atomic
-from utils.atomic import atomic_path, atomic_writer, check_output_folder, remove_stale_temporaries, temporary_path, write_json_report
+from evaluation.json_report import write_json_report
+from utils.atomic import atomic_path, atomic_writer, remove_stale_temporaries, temporary_path
 from utils.errors import InputError
 
 
 def read_only(*_args, **_kwargs):
     raise OSError(errno.EROFS, "Read-only file system")
-
-
-def strict_loads(text):
-    """json.loads that refuses NaN and Infinity, as JavaScript's JSON.parse and jq do."""
-    return json.loads(text, parse_constant=lambda name: pytest.fail(f"not JSON: {name}"))
 
 
 def test_failed_replace_on_a_read_only_file_system_raises_once_and_leaves_no_temporary(tmp_path, monkeypatch):
@@ -48,40 +42,6 @@ def test_failed_write_removes_the_temporary_and_keeps_the_old_file(tmp_path):
             raise RuntimeError("interrupted")
     assert target.read_text() == "old"
     assert [p.name for p in tmp_path.iterdir()] == ["report.json"]
-
-
-def test_json_report_writes_non_finite_numbers_as_null_and_says_so(tmp_path):
-    notes = io.StringIO()
-    report = {"psnr": 31.5, "per_sample": [{"name": "a", "psnr": math.inf}, {"name": "b", "psnr": math.nan}]}
-    replaced = write_json_report(tmp_path / "r.json", report, notes=notes)
-    written = strict_loads((tmp_path / "r.json").read_text())
-    assert written == {"psnr": 31.5, "per_sample": [{"name": "a", "psnr": None}, {"name": "b", "psnr": None}]}
-    assert replaced == ["per_sample[0].psnr=inf", "per_sample[1].psnr=nan"]
-    assert notes.getvalue().count("\n") == 1 and "2 non-finite value(s) written as null" in notes.getvalue()
-    assert report["per_sample"][0]["psnr"] == math.inf  # the caller's report is not changed
-
-
-def test_json_report_on_a_read_only_file_system_is_one_input_error(tmp_path, monkeypatch):
-    monkeypatch.setattr(atomic.os, "replace", read_only)
-    monkeypatch.setattr(atomic.os, "unlink", read_only)
-    with pytest.raises(InputError, match=r"cannot write --json .*r\.json: Read-only file system"):
-        write_json_report(tmp_path / "r.json", {"psnr": 1.0})
-
-
-def test_output_folder_checks(tmp_path, monkeypatch):
-    a_file = tmp_path / "notes.txt"
-    a_file.write_text("x")
-    with pytest.raises(InputError, match=r"--output .*notes\.txt/out cannot be created: .*notes\.txt is a file"):
-        check_output_folder(a_file / "out")
-    with pytest.raises(InputError, match=r"--output .*notes\.txt is a file, not a folder"):
-        check_output_folder(a_file)
-    check_output_folder(tmp_path / "new" / "deeper")  # creatable: fine, and nothing is created
-    assert not (tmp_path / "new").exists()
-
-    real_access = os.access
-    monkeypatch.setattr(atomic.os, "access", lambda path, mode: False if os.fspath(path) == os.fspath(tmp_path) else real_access(path, mode))
-    with pytest.raises(InputError, match=r"is not writable \(no permission or a read-only file system\)"):
-        check_output_folder(tmp_path / "new")
 
 
 def test_atomic_path_replaces_only_on_success(tmp_path):
@@ -142,21 +102,8 @@ def test_a_name_the_file_system_takes_gets_a_temporary_it_takes_too(tmp_path, na
     assert [p.name for p in tmp_path.iterdir()] == [name] and final.read_bytes() == b"done"
 
 
-@pytest.mark.parametrize("output, expected", [
-    ("a" * 256 + ".json", "is 261 bytes long; the file system takes at most 255"),
-    ("d" * 300 + "/report.json", "is 300 bytes long; the file system takes at most 255"),
-    ("loop/report.json", "a symlink loop"),
-    ("loop.json", "a symlink loop"),
-], ids=["long-name", "long-folder", "folder-loop", "file-loop"])
-def test_an_output_the_file_system_cannot_name_is_refused_up_front(tmp_path, output, expected):
-    (tmp_path / "loop").symlink_to(tmp_path / "loop")
-    (tmp_path / "loop.json").symlink_to(tmp_path / "loop.json")
-    with pytest.raises(InputError, match=expected):
-        atomic.check_output_file(tmp_path / output, "--json")
-
-
 # ---------------------------------------------------------------------------------------------
-# devices, FIFOs and symlinks are written through or followed, never renamed over (issue 23 item 1)
+# devices, FIFOs and symlinks are written through or followed, never renamed over
 
 
 @pytest.fixture
@@ -224,7 +171,7 @@ def test_a_symlink_stays_a_symlink_and_its_target_gets_the_content(tmp_path, wri
 
 
 # ---------------------------------------------------------------------------------------------
-# two writers of the same new output: one wins, the other is refused in one line (item 2)
+# two writers of the same new output: one wins, the other is refused in one line
 
 
 def _race(final, kind, overwrite):
@@ -291,7 +238,7 @@ def test_without_overwrite_a_file_system_without_hard_links_still_refuses_atomic
 
 
 # ---------------------------------------------------------------------------------------------
-# a full disk: one line naming the path, nothing half-written (item 10)
+# a full disk: one line naming the path, nothing half-written
 
 
 def test_a_full_disk_is_one_line_naming_the_path_and_leaves_no_partial_file(tmp_path):
@@ -338,3 +285,22 @@ def test_dev_stdout_redirected_to_a_file_gets_the_report_between_the_printed_lin
     assert out.read_text() == 'printed before\n{\n  "psnr": 1.0\n}\nprinted after\n'
     assert os.stat(out).st_ino == inode and link.is_symlink()
     assert sorted(p.name for p in tmp_path.iterdir()) == ["out.txt", "stdout"]
+
+
+def test_an_outputs_stale_temporary_folders_are_swept_beside_and_inside_it_and_young_ones_kept(tmp_path):
+    """atomic_path's temporary for a frame folder is a folder, and a writer merging into an existing
+    output folder keeps its temporary inside it: both go once stale, with what they hold."""
+    output = tmp_path / "frames"
+    output.mkdir()
+    beside, inside, young = temporary_path(output), temporary_path(output, folder=output), temporary_path(output)
+    for folder in (beside, inside, young):
+        folder.mkdir()
+        (folder / "00000000.png").write_bytes(b"partial")
+    old = os.stat(tmp_path).st_mtime - 3600
+    for path in (beside, inside, beside / "00000000.png", inside / "00000000.png"):
+        os.utime(path, (old, old))
+    link = temporary_path(output)
+    link.symlink_to(young)  # never followed nor removed
+    removed = remove_stale_temporaries(tmp_path, output=output, older_than_s=600)
+    assert sorted(removed) == sorted([beside, inside])
+    assert not beside.exists() and not inside.exists() and young.is_dir() and link.is_symlink()

@@ -217,10 +217,10 @@ def test_an_output_folder_holding_an_input_is_refused_before_inference(tmp_path,
 
 def test_read_only_output_is_refused_before_inference(tmp_path, frames, seeded_checkpoints, capsys, monkeypatch):
     """Root writes through chmod, so the read-only folder is simulated: os.access answers as on a read-only mount."""
-    import utils.atomic
     import tools.demo
+    import utils.output_checks
 
-    monkeypatch.setattr(utils.atomic.os, "access", lambda path, mode: False)
+    monkeypatch.setattr(utils.output_checks.os, "access", lambda path, mode: False)
     monkeypatch.setattr(tools.demo, "Interpolator", lambda *a, **k: pytest.fail("the model ran before the output was checked"))
     line = bad_input_error(demo_2x, base_args(frames, seeded_checkpoints["IFRNet_S"], tmp_path), capsys)
     assert "--output" in line and "is not writable (no permission or a read-only file system)" in line

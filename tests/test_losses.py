@@ -10,9 +10,22 @@ from models.losses import (
     CharbonnierLoss,
     GeometryConsistencyLoss,
     census_distance,
-    census_transform,
     robust_flow_weight,
 )
+
+
+def census_transform(x, patch_size, per_channel):
+    """The soft census (ternary) transform written out, which the losses fuse and never build:
+    normalised neighbour differences d / sqrt(0.81 + d^2), as (B, K, H, W) with K = patch_size**2
+    (grey: the channel mean) or (B, C*K, H, W) with ``per_channel``; neighbours outside count as 0."""
+    batch, channels, height, width = x.shape
+    maps = x.reshape(batch * channels, 1, height, width) if per_channel else x.mean(dim=1, keepdim=True)
+    radius = patch_size // 2
+    padded = torch.nn.functional.pad(maps, [radius] * 4)
+    diffs = torch.cat(
+        [padded[:, :, dy : dy + height, dx : dx + width] for dy in range(patch_size) for dx in range(patch_size)], 1
+    ) - maps
+    return (diffs / torch.sqrt(0.81 + diffs**2)).reshape(batch, -1, height, width)
 
 
 def test_charbonnier_is_a_smooth_l1():

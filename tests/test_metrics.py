@@ -71,11 +71,8 @@ def test_separable_ssim_equals_the_reference_conv3d_formula():
 def test_psnr_mean_leaves_out_exact_frames_but_keeps_nan():
     import math
 
-    from evaluation.baselines import Scores
     from utils.metrics import count_exact, mean_psnr
 
     assert mean_psnr([30.0, math.inf, 40.0]) == 35.0 and count_exact([30.0, math.inf, 40.0]) == 1
     assert mean_psnr([math.inf, math.inf]) == math.inf  # every frame exact: the honest mean
     assert math.isnan(mean_psnr([30.0, math.nan])) and math.isnan(mean_psnr([]))  # a broken score is not hidden
-    scores = Scores({"average": [math.inf, 20.0], "model": [25.0, 27.0]})  # starter_eval's per-triplet scores
-    assert (scores.mean("average"), scores.exact("average"), scores.mean("model"), scores.exact("model")) == (20.0, 1, 26.0, 0)

@@ -5,7 +5,7 @@ import sys
 import pytest
 
 from benchmarks import precision, speed_parameters, train_speed
-from evaluation.reference_code import load_reference_class
+from evaluation.reference import load_reference_class
 from evaluation.speed import measure_peak_memory
 from evaluation.speed_worker import max_rss_bytes
 from utils.errors import InputError

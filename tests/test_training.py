@@ -321,12 +321,12 @@ def test_log_path_on_a_file_or_under_a_file_is_one_line_before_any_data_is_read(
 def test_unwritable_log_path_is_refused_before_any_data_is_read(tmp_path, monkeypatch):
     """Tests run as root, for whom chmod does not make a folder read-only: the permission probe is
     replaced instead, as a read-only filesystem or another user's folder would answer it."""
-    import utils.atomic  # where the run folder's writability is checked
+    import utils.output_checks  # where the run folder's writability is checked
 
     read_only = tmp_path / "read_only"
     read_only.mkdir()
     real_access = os.access
-    monkeypatch.setattr(utils.atomic.os, "access", lambda path, mode: False if Path(path) == read_only else real_access(path, mode))
+    monkeypatch.setattr(utils.output_checks.os, "access", lambda path, mode: False if Path(path) == read_only else real_access(path, mode))
     with pytest.raises(InputError, match=r"--log_path .*read_only is not writable"):
         train_main(VIMEO90K, ["--data_root", str(tmp_path / "no_dataset_here"), "--log_path", str(read_only), *TINY])
 

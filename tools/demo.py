@@ -14,10 +14,10 @@ from models import MODEL_NAMES
 from models.arguments import add_timesteps_argument, add_weights_arguments
 from models.interpolator import Interpolator
 from models.timestep_policy import datasets_for
-from utils.atomic import check_folder_spares_input, check_output_folder
 from utils.device import DEVICE_CHOICES, add_threads_argument, use_threads
 from utils.errors import InputError
 from utils.image_io import read_image
+from utils.output_checks import check_folder_spares_input, check_output_folder
 from utils.pair_outputs import interpolate_pair
 from utils.precision_choice import add_precision_argument
 

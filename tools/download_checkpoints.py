@@ -22,7 +22,8 @@ if str(ROOT) not in sys.path:  # run as a file: make the repository's packages i
 
 from models.checkpoint import CHECKPOINT_DIR, download_published, published_problem  # noqa: E402
 from models.downloads import Downloader, FetchError, read_sums  # noqa: E402
-from models.published import PUBLISHED_CHECKPOINTS, TASKS, VARIANTS, PublishedCheckpoint  # noqa: E402
+from models.network import MODEL_NAMES  # noqa: E402
+from models.published import PUBLISHED_CHECKPOINTS, TASKS, PublishedCheckpoint  # noqa: E402
 from utils.cli import run_cli  # noqa: E402
 from utils.errors import InputError  # noqa: E402
 
@@ -32,7 +33,7 @@ ALL = "all"
 def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0], epilog="\n".join(__doc__.splitlines()[2:]),
                                      formatter_class=argparse.RawDescriptionHelpFormatter)
-    parser.add_argument("--variant", choices=(*VARIANTS, ALL), default=ALL, help="network width (default: all)")
+    parser.add_argument("--variant", choices=(*MODEL_NAMES, ALL), default=ALL, help="network width (default: all)")
     parser.add_argument("--task", choices=(*TASKS, ALL), default=ALL,
                         help="training set: Vimeo90K (2x, the demos and the video tool) or GoPro (8x) (default: all)")
     parser.add_argument("--output", type=Path, default=CHECKPOINT_DIR,

@@ -20,7 +20,7 @@ ROOT = str(Path(__file__).resolve().parents[1])
 if ROOT not in sys.path:  # run as a file: make the repository's packages importable
     sys.path.insert(0, ROOT)
 
-from utils.atomic import check_output_folder, unwritable  # noqa: E402
+from utils.output_checks import check_output_folder, unwritable  # noqa: E402
 from utils.cli import run_cli  # noqa: E402
 from utils.errors import InputError  # noqa: E402
 

@@ -28,8 +28,9 @@ if ROOT not in sys.path:  # run as a file: make the repository's packages import
 
 from models import create_model  # noqa: E402
 from models.checkpoint import CHECKPOINT_DIR, STARTER_CHECKPOINT, STARTER_MODEL_NAME  # noqa: E402
-from utils.atomic import atomic_writer, check_output_file, unwritable  # noqa: E402
+from utils.atomic import atomic_writer  # noqa: E402
 from utils.cli import run_cli  # noqa: E402
+from utils.output_checks import check_output_file, unwritable  # noqa: E402
 
 
 PRECISIONS = {"float16": torch.float16, "float32": torch.float32}

@@ -14,7 +14,7 @@ from typing import List, Optional
 
 from models import MODEL_NAMES
 from training.flags import check_args
-from training.init import INIT_SCHEMES
+from training.weight_init import INIT_SCHEMES
 from training.recipes import Recipe
 from utils.device import DEVICE_CHOICES
 

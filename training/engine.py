@@ -32,7 +32,7 @@ from models.lean_inference import LeanIFRNet
 from training.batches import to_model_inputs
 from training.evaluate import EvalResult, evaluate_epoch
 from training.flags import check_args, inherit_saved_flags
-from training.init import initialise_weights
+from training.weight_init import initialise_weights
 from training.recipes import Recipe
 from training.reporting import RunReporter
 from training.run_checkpoints import (

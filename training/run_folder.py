@@ -13,7 +13,8 @@ from pathlib import Path
 from typing import List
 
 from training.recipes import Recipe
-from utils.atomic import check_output_folder, remove_stale_temporaries
+from utils.atomic import remove_stale_temporaries
+from utils.output_checks import check_output_folder
 from utils.errors import InputError
 
 __all__ = ["default_log_path", "prepare_log_folder"]

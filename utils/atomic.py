@@ -1,42 +1,38 @@
-"""Writing files safely: atomic replacement, strict JSON reports, and output checks made up front."""
+"""Writing a file or folder whole or not at all: a temporary twin beside it, renamed into place.
+
+Every output of the project is written this way, so an interrupted or failed run never leaves a
+truncated file under the requested name and keeps the old one. The temporaries have one name
+shape (:func:`temporary_path`), so those a killed process left are found and swept
+(:func:`remove_stale_temporaries`). Paths that must not be renamed over (devices, FIFOs, symlinks)
+are resolved by :mod:`utils.output_target`.
+"""
 from __future__ import annotations
 
 import errno
-import json
-import math
 import os
 import re
 import shutil
-import stat
-import sys
 import tempfile
 import time
 import uuid
 from contextlib import contextmanager
 from pathlib import Path
-from typing import BinaryIO, Iterator, List, Optional, TextIO, Tuple, Union
+from typing import BinaryIO, Iterator, List, Optional
 
 from utils.errors import InputError
+from utils.output_target import PathLike, open_through, resolve_output
 
 __all__ = [
     "PathLike",
+    "NAME_MAX",
     "atomic_writer",
     "atomic_path",
     "temporary_path",
     "temporary_name_pattern",
     "discard",
-    "write_json_report",
-    "check_output_folder",
-    "check_output_file",
-    "is_within",
-    "check_folder_spares_input",
-    "check_output_name",
-    "unwritable",
     "remove_stale_temporaries",
     "full_disk_is_one_line",
 ]
-
-PathLike = Union[str, "os.PathLike[str]"]
 
 
 @contextmanager
@@ -49,17 +45,17 @@ def atomic_writer(path: PathLike, *, make_parents: bool = True, overwrite: bool 
     On any failure, including an interrupt, the temporary file is removed; the original error is
     raised once (a clean-up that fails too, e.g. on a read-only file system, is not raised again).
 
-    What the path is decides how it is written (see :func:`_resolve_output`): a character device
-    or FIFO (``/dev/null``, ``/dev/stdout`` into a pipe) is written through, never renamed over;
-    a symlink keeps pointing where it did and its target gets the content. ``overwrite=False``
+    What the path is decides how it is written (see :func:`utils.output_target.resolve_output`): a
+    character device or FIFO (``/dev/null``, ``/dev/stdout`` into a pipe) is written through, never
+    renamed over; a symlink keeps pointing where it did and its target gets the content. ``overwrite=False``
     refuses, at the final step and atomically, a ``path`` that another process created meanwhile.
     A full disk is one :class:`InputError` naming ``path``.
     """
-    final, through = _resolve_output(path)
+    final, through = resolve_output(path)
     if through:
         if not overwrite:
             raise _already_exists(final)
-        with full_disk_is_one_line(final), _open_through(final) as handle:
+        with full_disk_is_one_line(final), open_through(final) as handle:
             yield handle
         return
     if make_parents:
@@ -75,6 +71,39 @@ def atomic_writer(path: PathLike, *, make_parents: bool = True, overwrite: bool 
             _move_into_place(tmp, final, overwrite)
         except BaseException:
             discard(tmp)
+            raise
+
+
+@contextmanager
+def atomic_path(path: PathLike, *, make_parents: bool = True, overwrite: bool = True) -> Iterator[Path]:
+    """Yield a temporary path for a file or folder that some other writer (an encoder, an image
+    library) creates; it is renamed onto ``path`` only if the block succeeds, and deleted on any
+    failure or interrupt, leaving an existing ``path`` untouched.
+
+    Devices, FIFOs, symlinks and ``overwrite`` are treated as by :func:`atomic_writer` (a finished
+    file is copied into a device or FIFO, then deleted). A folder that another process created at
+    ``path`` meanwhile is a one-line refusal, not ``OSError: Directory not empty``.
+    :func:`atomic_writer` is the variant for content written through a Python file handle.
+    """
+    final, through = resolve_output(path)
+    if through and not overwrite:
+        raise _already_exists(final)
+    if make_parents and not through:
+        final.parent.mkdir(parents=True, exist_ok=True)
+    temp = temporary_path(final, folder=tempfile.gettempdir() if through else None)
+    with full_disk_is_one_line(final):
+        try:
+            yield temp
+            if through and temp.is_dir():
+                raise InputError(f"cannot write {final}: it is a device or pipe, which takes a file, not a folder")
+            if through:
+                with open(temp, "rb") as source, open_through(final) as sink:
+                    shutil.copyfileobj(source, sink)
+                discard(temp)
+            else:
+                _move_into_place(temp, final, overwrite)
+        except BaseException:
+            discard(temp)
             raise
 
 
@@ -95,66 +124,6 @@ def full_disk_is_one_line(final: PathLike) -> Iterator[None]:
         if error.errno not in _NO_SPACE:
             raise
         raise InputError(f"cannot write {final}: no space left on device") from None
-
-
-def _resolve_output(path: PathLike) -> Tuple[Path, bool]:
-    """(where to write, whether to write through) for an output ``path``.
-
-    An atomic rename replaces whatever the name held: on ``/dev/null`` (as root) that breaks the
-    machine, on a symlink it swaps the link for a file. So a character device or FIFO is written
-    through (opened by its own name, which also reaches the pipe behind ``/dev/stdout``), a symlink
-    (a chain, or one to a missing file) is followed to its target, which is then replaced
-    atomically, and a block device or socket is refused. Anything else is written as given.
-    One of this process's own descriptors (``/dev/stdout``, ``/dev/fd/N``) is written through
-    whatever it holds, a regular file included (see :func:`_open_through`).
-    """
-    final = Path(os.path.abspath(path))
-    if _own_descriptor(final) is not None:
-        return final, True
-    try:
-        mode = os.stat(final).st_mode  # follows symlinks, /proc/self/fd links included
-    except OSError:
-        mode = None
-    if mode is not None and (stat.S_ISCHR(mode) or stat.S_ISFIFO(mode)):
-        return final, True
-    if mode is not None and (stat.S_ISBLK(mode) or stat.S_ISSOCK(mode)):
-        kind = "a block device" if stat.S_ISBLK(mode) else "a socket"
-        raise InputError(f"cannot write {final}: it is {kind}; give a file name")
-    if final.is_symlink():
-        return Path(os.path.realpath(final)), False
-    return final, False
-
-
-def _own_descriptor(path: Path) -> Optional[int]:
-    """N when ``path`` (or a symlink chain from it: ``/dev/stdout`` -> ``/proc/self/fd/1``) names
-    this process's open descriptor N."""
-    names = re.compile(rf"^/(?:dev/fd|proc/self/fd|proc/thread-self/fd|proc/{os.getpid()}/fd)/(\d+)$")
-    current = os.fspath(path)
-    for _ in range(40):  # the kernel's own limit on a chain of links
-        match = names.match(current)
-        if match:
-            try:
-                os.fstat(int(match.group(1)))
-            except OSError:
-                return None  # not open: treated as the path it points to
-            return int(match.group(1))
-        if not os.path.islink(current):
-            return None
-        current = os.path.abspath(os.path.join(os.path.dirname(current), os.readlink(current)))
-    return None
-
-
-def _open_through(final: Path) -> BinaryIO:
-    """A device or FIFO opened for writing in place; this process's own descriptor (``--json
-    /dev/stdout``) is duplicated rather than reopened, so the output lands at its current position
-    (after what was printed, before what will be) even when it is a regular file, which reopening
-    would truncate and a rename would unlink."""
-    descriptor = _own_descriptor(final)
-    if descriptor is None:
-        return open(final, "wb")
-    for stream in (sys.stdout, sys.stderr):
-        stream.flush()  # what was printed before comes first
-    return os.fdopen(os.dup(descriptor), "wb")
 
 
 def _already_exists(final: Path) -> InputError:
@@ -216,190 +185,10 @@ def _move_into_place(temp: Path, final: Path, overwrite: bool) -> None:
     os.unlink(temp)
 
 
-def unwritable(path: PathLike, error: OSError, flag: Optional[str] = None) -> InputError:
-    """The one-line error for an output that could not be written (read-only, full disk, no permission)."""
-    what = f"{flag} {os.fspath(path)}" if flag else os.fspath(path)
-    return InputError(f"cannot write {what}: {error.strerror or error}")
-
-
-def check_output_folder(folder: PathLike, flag: str = "--output", *, create: bool = False) -> None:
-    """Refuse, before any long work, an output folder that cannot be created or written into.
-
-    The folder need not exist: its nearest existing ancestor must be a folder this process may
-    write into. ``os.access`` reports a missing permission and a read-only file system (even to
-    root); a probe file then catches what permission bits do not show (a pseudo file system, an
-    immutable folder). A path under a file, or a file where the folder should be, is named in the
-    error. ``create`` also makes the folder, for callers that write into it at once.
-    """
-    folder = Path(folder)
-    existing = folder
-    while not existing.exists() and existing.parent != existing:
-        existing = existing.parent
-    if existing.exists() and not existing.is_dir():
-        if existing == folder:
-            raise InputError(f"{flag} {folder} is a file, not a folder")
-        raise InputError(f"{flag} {folder} cannot be created: {existing} is a file, not a folder")
-    if not os.access(existing, os.W_OK | os.X_OK):
-        raise InputError(f"{flag} {folder}: {existing} is not writable (no permission or a read-only file system)")
-    try:
-        with tempfile.TemporaryFile(dir=existing, prefix=".ifrnet-probe-"):
-            pass
-    except OSError as error:
-        raise InputError(f"{flag} {folder}: {existing} does not take new files ({error.strerror or error})") from None
-    if create:
-        try:
-            folder.mkdir(parents=True, exist_ok=True)
-        except OSError as error:
-            raise InputError(f"{flag} {folder} cannot be created: {error.strerror or error}") from None
-
-
 # The longest file name in bytes that nearly every file system takes (ext4, XFS, Btrfs, APFS, NTFS):
-# temporary names are kept within it; a folder that takes fewer is checked by check_output_name.
-_NAME_MAX = 255
-
-
-def _limit(folder: Path, name: str, default: int) -> int:
-    """``os.pathconf(folder, name)`` of the nearest folder that exists, or ``default`` where unknown."""
-    while not os.path.isdir(folder) and folder.parent != folder:
-        folder = folder.parent
-    try:
-        return os.pathconf(folder, name)
-    except (OSError, ValueError):
-        return default
-
-
-def check_output_name(path: PathLike, flag: str = "--output") -> None:
-    """Refuse, before any long work, an output path the file system cannot create: a name (a folder
-    on the way, the output, or the temporary name it is written under first, :func:`temporary_path`)
-    longer than its file system takes, or a symlink loop on the way. Otherwise each shows only when
-    the output is opened, after the work (``File name too long``, ``Symlink loop``)."""
-    final = Path(os.path.abspath(path))
-    name_max = _limit(final.parent, "PC_NAME_MAX", _NAME_MAX)
-    for part in final.parts[1:]:
-        if len(os.fsencode(part)) > name_max:
-            raise InputError(f"{flag} {os.fspath(path)}: the name {part[:20]}... is {len(os.fsencode(part))} bytes long; "
-                             f"the file system takes at most {name_max}")
-    temporary = temporary_path(final).name
-    if len(os.fsencode(temporary)) > name_max:
-        raise InputError(f"{flag} {os.fspath(path)}: the temporary name it is written under first ({temporary[:20]}...) "
-                         f"is {len(os.fsencode(temporary))} bytes long, and the file system takes at most {name_max}; "
-                         "choose a shorter name")
-    try:
-        os.stat(final)
-    except OSError as error:
-        if error.errno == errno.ELOOP:
-            raise InputError(f"{flag} {os.fspath(path)}: a symlink loop (too many levels of symbolic links)") from None
-
-
-def check_output_file(path: PathLike, flag: str) -> None:
-    """Refuse, before any long work, an output file that is a folder or whose folder cannot be written.
-
-    A benchmark that finds out only after hours that its ``--json`` cannot be written loses the run.
-    """
-    check_output_name(path, flag)
-    path, through = _resolve_output(path)  # a block device is refused, a symlink checked at its target
-    if through:
-        if not os.access(path, os.W_OK):
-            raise InputError(f"{flag} {path} is not writable")
-        return
-    if path.is_dir():
-        raise InputError(f"{flag} {path} is a folder; give a file name")
-    check_output_folder(path.parent, f"{flag}'s folder")
-
-
-def is_within(path: PathLike, folder: PathLike) -> bool:
-    """Whether ``path`` is ``folder`` or lies under it, both resolved (symlinks followed, ``..`` gone)."""
-    path, folder = Path(path).resolve(), Path(folder).resolve()
-    return path == folder or folder in path.parents
-
-
-def check_folder_spares_input(folder: PathLike, input_path: PathLike, flag: str = "the output folder") -> None:
-    """Refuse an output ``folder`` that is the input folder, holds the input, or lies inside an input folder.
-
-    Nothing but a tool's output may be replaced, and a tool writing into a folder that holds its
-    input can write over it (a frame named like the input, a rerun on its own results). Called
-    before any work; an input that does not exist is left to the reader's own error.
-    """
-    folder, input_path = Path(folder), Path(input_path)
-    if not input_path.exists():
-        return
-    if folder.resolve() == input_path.resolve():
-        raise InputError(f"{flag} {folder} is the input folder; choose another output folder")
-    if is_within(input_path, folder):
-        raise InputError(f"{flag} {folder} holds the input {input_path}; choose another output folder")
-    if input_path.is_dir() and is_within(folder, input_path):
-        raise InputError(f"{flag} {folder} is inside the input folder {input_path}; choose another output folder")
-
-
-def _finite_or_null(value: object, where: str, replaced: List[str]) -> object:
-    """``value`` with every non-finite float (NaN, +-Infinity) replaced by None; their places are noted."""
-    if isinstance(value, float) and not math.isfinite(value):
-        replaced.append(f"{where}={value}")
-        return None
-    if isinstance(value, dict):
-        return {key: _finite_or_null(item, f"{where}.{key}" if where else str(key), replaced) for key, item in value.items()}
-    if isinstance(value, (list, tuple)):
-        return [_finite_or_null(item, f"{where}[{index}]", replaced) for index, item in enumerate(value)]
-    return value
-
-
-def write_json_report(path: PathLike, report: object, *, notes: Optional[TextIO] = None) -> List[str]:
-    """Write a report as strict, indented JSON, atomically; an unwritable path is an InputError.
-
-    JSON has no NaN or Infinity (Python's ``json`` would write bare ``NaN``, which other parsers
-    reject), so non-finite numbers are written as ``null`` and a note on stderr (or ``notes``)
-    says which. Returns the places replaced, e.g. ``["per_sample[0].psnr=inf"]``.
-    """
-    replaced: List[str] = []
-    text = json.dumps(_finite_or_null(report, "", replaced), indent=2, allow_nan=False) + "\n"
-    try:
-        with atomic_writer(path) as handle:
-            handle.write(text.encode())
-    except OSError as error:
-        raise unwritable(path, error, "--json") from None
-    if replaced:
-        shown = ", ".join(replaced[:3]) + (f" and {len(replaced) - 3} more" if len(replaced) > 3 else "")
-        print(f"note: {os.fspath(path)}: {len(replaced)} non-finite value(s) written as null ({shown})", file=notes or sys.stderr)
-    return replaced
-
-
-# The name atomic_writer gives its temporary files: ".<stem>.<32 hex digits>.tmp<suffix>".
-_TEMPORARY_NAME = re.compile(r"^\..+\.[0-9a-f]{32}\.tmp(\.[^.]+)?$")
-
-
-def remove_stale_temporaries(folder: PathLike, *, output: Optional[PathLike] = None,
-                             older_than_s: Optional[float] = None, prefix: str = "") -> List[Path]:
-    """Delete the temporary files :func:`atomic_writer` left in ``folder`` when its process was killed.
-
-    A killed process (SIGKILL, power loss) cannot clean up, so each interrupted save leaves a
-    hidden partial file as large as the real one. Call this when a program that owns ``folder``
-    starts, before it writes there; returns the removed paths. A program that writes one file
-    into a folder others share (the current directory) passes ``output``: then only the
-    temporaries of that name go, from ``output``'s folder (its target's, for a symlink) rather
-    than ``folder``, never another program's. In a folder other processes may be writing into at
-    the same time (downloads), ``older_than_s`` spares files modified more recently; ``prefix``
-    limits the sweep to names starting with it (a shared folder such as /tmp).
-    """
-    pattern = _TEMPORARY_NAME
-    if output is not None:
-        final = _resolve_output(output)[0]
-        folder = final.parent
-        pattern = temporary_name_pattern(final)
-    removed = []
-    now = time.time()
-    for path in sorted(Path(folder).iterdir()) if Path(folder).is_dir() else []:
-        if pattern.fullmatch(path.name) and path.name.startswith(prefix) and path.is_file():
-            try:
-                if older_than_s is not None and now - path.stat().st_mtime <= older_than_s:
-                    continue
-            except FileNotFoundError:
-                continue
-            try:
-                path.unlink()
-            except FileNotFoundError:
-                continue
-            removed.append(path)
-    return removed
+# temporary names are kept within it; a folder that takes fewer is checked by
+# utils.output_checks.check_output_name.
+NAME_MAX = 255
 
 
 def temporary_name_pattern(final: PathLike) -> "re.Pattern[str]":
@@ -410,8 +199,8 @@ def temporary_name_pattern(final: PathLike) -> "re.Pattern[str]":
 
 def _temporary_stem(final: Path) -> str:
     """``final``'s stem, shortened by whole characters as far as its temporary name needs to stay
-    within :data:`_NAME_MAX` bytes: a name the file system takes has a temporary twin it takes too."""
-    stem, budget = final.stem, _NAME_MAX - len(os.fsencode(f"...{'0' * 32}tmp{final.suffix}"))
+    within :data:`NAME_MAX` bytes: a name the file system takes has a temporary twin it takes too."""
+    stem, budget = final.stem, NAME_MAX - len(os.fsencode(f"...{'0' * 32}tmp{final.suffix}"))
     while stem and len(os.fsencode(stem)) > budget:
         stem = stem[:-1]
     return stem
@@ -442,34 +231,56 @@ def discard(path: PathLike) -> None:
         pass
 
 
-@contextmanager
-def atomic_path(path: PathLike, *, make_parents: bool = True, overwrite: bool = True) -> Iterator[Path]:
-    """Yield a temporary path for a file or folder that some other writer (an encoder, an image
-    library) creates; it is renamed onto ``path`` only if the block succeeds, and deleted on any
-    failure or interrupt, leaving an existing ``path`` untouched.
+# The name atomic_writer gives its temporary files: ".<stem>.<32 hex digits>.tmp<suffix>".
+_TEMPORARY_NAME = re.compile(r"^\..+\.[0-9a-f]{32}\.tmp(\.[^.]+)?$")
 
-    Devices, FIFOs, symlinks and ``overwrite`` are treated as by :func:`atomic_writer` (a finished
-    file is copied into a device or FIFO, then deleted). A folder that another process created at
-    ``path`` meanwhile is a one-line refusal, not ``OSError: Directory not empty``.
-    :func:`atomic_writer` is the variant for content written through a Python file handle.
+
+def remove_stale_temporaries(folder: PathLike, *, output: Optional[PathLike] = None,
+                             older_than_s: Optional[float] = None, prefix: str = "") -> List[Path]:
+    """Delete the temporaries (files, or folders of :func:`atomic_path`) a killed process left in ``folder``.
+
+    A killed process (SIGKILL, power loss) cannot clean up, so each interrupted save leaves a
+    hidden partial output as large as the real one. Call this when a program that owns ``folder``
+    starts, before it writes there; returns the removed paths. A program that writes one output
+    into a folder others share (the current directory) passes ``output``: then only the
+    temporaries of that name go, never another program's, from ``output``'s folder (its target's,
+    for a symlink) rather than ``folder``, and from inside ``output`` when it is a folder (where a
+    writer that merges into an existing folder keeps its temporary). In a folder other processes
+    may be writing into at the same time (downloads, video outputs), ``older_than_s`` spares what
+    changed more recently (a folder: its newest entry); ``prefix`` limits the sweep to names
+    starting with it (a shared folder such as /tmp). Symlinks are left alone: no writer makes one.
     """
-    final, through = _resolve_output(path)
-    if through and not overwrite:
-        raise _already_exists(final)
-    if make_parents and not through:
-        final.parent.mkdir(parents=True, exist_ok=True)
-    temp = temporary_path(final, folder=tempfile.gettempdir() if through else None)
-    with full_disk_is_one_line(final):
+    pattern, folders = _TEMPORARY_NAME, [Path(folder)]
+    if output is not None:
+        final = resolve_output(output)[0]
+        pattern = temporary_name_pattern(final)
+        folders = [final.parent] + ([final] if final.is_dir() else [])
+    removed = []
+    now = time.time()
+    for place in folders:
         try:
-            yield temp
-            if through and temp.is_dir():
-                raise InputError(f"cannot write {final}: it is a device or pipe, which takes a file, not a folder")
-            if through:
-                with open(temp, "rb") as source, _open_through(final) as sink:
-                    shutil.copyfileobj(source, sink)
-                discard(temp)
-            else:
-                _move_into_place(temp, final, overwrite)
-        except BaseException:
-            discard(temp)
-            raise
+            candidates = sorted(entry for entry in place.iterdir()
+                                if pattern.fullmatch(entry.name) and entry.name.startswith(prefix) and not entry.is_symlink())
+        except OSError:
+            continue
+        for candidate in candidates:
+            changed = _last_change(candidate)
+            if changed is None or (older_than_s is not None and now - changed <= older_than_s):
+                continue
+            discard(candidate)
+            if not os.path.lexists(candidate):  # discard never raises: what it could not delete is not reported
+                removed.append(candidate)
+    return removed
+
+
+def _last_change(path: Path) -> Optional[float]:
+    """When ``path`` (a file, or a folder and its entries) last changed; None once it is gone
+    (its writer finished meanwhile)."""
+    try:
+        newest = path.stat().st_mtime
+        if path.is_dir():
+            for entry in os.scandir(path):
+                newest = max(newest, entry.stat(follow_symlinks=False).st_mtime)
+        return newest
+    except FileNotFoundError:
+        return None

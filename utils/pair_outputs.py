@@ -15,7 +15,7 @@ from typing import Any, List, Protocol, Sequence, Tuple
 
 import numpy as np
 
-from utils.atomic import unwritable
+from utils.output_checks import unwritable
 from utils.image_io import save_gif, write_image
 from utils.visualize import write_field_images
 

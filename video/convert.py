@@ -20,11 +20,12 @@ from typing import Any, Callable, Iterator, List, Mapping, Optional, Union
 import numpy as np
 from tqdm import tqdm
 
-from utils.atomic import check_output_name
+from utils.atomic import remove_stale_temporaries
 from utils.cli import option, whole_number_at_least
 from utils.errors import InputError
+from utils.output_checks import check_output_name
 from utils.scene import DEFAULT_SCENE_THRESHOLD
-from video.output import atomic_output, check_output_path, is_gif, output_is_folder, remove_stale_outputs
+from video.output import STALE_AFTER_SECONDS, atomic_output, check_output_path, is_gif, output_is_folder
 from video.orientation import Orientation
 from video.passthrough import display_orientation
 from video.pipeline import PipelineStats, StreamOptions, interpolate_stream
@@ -399,7 +400,7 @@ def convert(job: Union[ConversionJob, CheckedJob], interpolate: InterpolateFn, *
     try:
         if source.closed:
             raise ValueError("a checked job converts once: its input was read and closed")
-        for stale in remove_stale_outputs(job.output):
+        for stale in remove_stale_temporaries(Path(job.output).parent, output=job.output, older_than_s=STALE_AFTER_SECONDS):
             log.info("removed %s, a temporary output left by a run that was killed", stale)
         info = source.info
         clock = OutputClock(rate, origin=info.start, snap=info.snap)

@@ -13,27 +13,21 @@ interrupted run never leaves a truncated file under the requested name and keeps
 from __future__ import annotations
 
 import os
-import time
 from contextlib import contextmanager
 from pathlib import Path
-from typing import Iterator, List, Union
+from typing import Iterator, Union
 
-from utils.atomic import (
-    atomic_path,
-    check_folder_spares_input,
-    check_output_folder,
-    discard,
-    temporary_name_pattern,
-    temporary_path,
-)
+from utils.atomic import atomic_path, discard, temporary_path
 from utils.errors import InputError
+from utils.output_checks import check_folder_spares_input, check_output_folder
 from video.sinks import GIF_SUFFIX, OWN_FRAME_NAME, VIDEO_FORMATS
 
-__all__ = ["is_gif", "output_is_folder", "check_output_path", "check_writable", "atomic_output",
-           "remove_stale_outputs", "STALE_AFTER_SECONDS"]
+__all__ = ["is_gif", "output_is_folder", "check_output_path", "check_writable", "atomic_output", "STALE_AFTER_SECONDS"]
 
 # A temporary output untouched this long belongs to a run that was killed (SIGKILL, power loss): a
-# live run writes its file or adds a frame far more often. Younger ones may be another run's.
+# live run writes its file or adds a frame far more often. Younger ones may be another run's. The
+# sweep is utils.atomic.remove_stale_temporaries, given the output (it also looks inside an output
+# folder, where atomic_output keeps its temporary).
 STALE_AFTER_SECONDS = 300
 
 
@@ -135,39 +129,3 @@ def atomic_output(path: Union[str, Path], *, overwrite: bool = True) -> Iterator
     except BaseException:
         discard(temp)
         raise
-
-
-def _last_change(path: Path) -> float:
-    """When ``path`` (a file, or a frame folder and its frames) last changed."""
-    try:
-        newest = path.stat().st_mtime
-        if path.is_dir():
-            for entry in os.scandir(path):
-                newest = max(newest, entry.stat(follow_symlinks=False).st_mtime)
-        return newest
-    except FileNotFoundError:
-        return time.time()  # gone meanwhile: its run finished, nothing to do
-
-
-def remove_stale_outputs(path: Union[str, Path], *, older_than: float = STALE_AFTER_SECONDS) -> List[Path]:
-    """Delete the temporaries that killed runs for this same output left (beside it, or inside an
-    output folder), once untouched for ``older_than`` seconds; returns what was removed.
-
-    Only this output's own names (:func:`utils.atomic.temporary_path`'s shape for it) are
-    considered, so other programs' files and other outputs' temporaries are never touched.
-    """
-    final = _absolute(path)
-    own = temporary_name_pattern(final)
-    folders = [final.parent] + ([final] if final.is_dir() else [])
-    removed = []
-    now = time.time()
-    for folder in folders:
-        try:
-            candidates = [entry for entry in folder.iterdir() if own.fullmatch(entry.name) and not entry.is_symlink()]
-        except OSError:
-            continue
-        for candidate in candidates:
-            if now - _last_change(candidate) >= older_than:
-                discard(candidate)
-                removed.append(candidate)
-    return removed

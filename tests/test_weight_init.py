@@ -9,7 +9,7 @@ from torch import nn
 from models import build_model
 from tests.data_builders import bigbuckbunny_frames, make_vimeo_triplets
 from training.command_line import main as train_main
-from training.init import initialise_weights
+from training.weight_init import initialise_weights
 from training.recipes import VIMEO90K
 
 
