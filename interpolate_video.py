@@ -18,7 +18,6 @@ from typing import Optional
 
 from models import MODEL_NAMES
 from models.arguments import add_timesteps_argument, add_weights_arguments
-from models.downloads import sha256_of
 from models.interpolator import TOOLS_BATCH_SIZE, Interpolator
 from models.timestep_policy import datasets_for
 from utils.cli import add_option_arguments, interrupt_on_sigterm, options_from, run_cli, whole_number_at_least
@@ -75,10 +74,7 @@ def main(argv: Optional[list] = None) -> None:
         if timesteps:
             interpolator.note_approximations([float(t) for t in timesteps])
         interrupt_on_sigterm()  # the temporary output is removed
-        model = {"model_name": args.model_name, "scale_factor": args.scale_factor, "precision": args.precision,
-                 "timesteps": args.timesteps, "tta": args.tta, "batch_size": args.batch_size,
-                 "weights_sha256": sha256_of(Path(interpolator.checkpoint))}  # a resumed run must make the same frames
-        stats = convert(checked, interpolator.interpolate, model=model)
+        stats = convert(checked, interpolator.interpolate, model=interpolator.frame_settings())
     log.info(
         "wrote %s: %d frames from %d (%d interpolated, %d scene cut%s) in %.1f s",
         args.output, stats.frames_out, stats.frames_in, stats.interpolated, stats.scene_cuts,

@@ -18,6 +18,7 @@ from typing import Dict, List, Optional, Sequence, Tuple, Union
 import numpy as np
 import torch
 
+from models.downloads import sha256_of
 from models.factory import PUBLISHED, create_model
 from models.network import Fields, IFRNet
 from models.timestep_policy import NEAREST_GRID, TIMESTEP_MODES, BisectionPlan, choose_mode, honours_timestep, plan_bisection
@@ -191,6 +192,14 @@ class Interpolator:
             raise InputError(f"batch_size must be at least 1, got {batch_size}")
         if timesteps not in TIMESTEP_MODES:
             raise InputError(f"timesteps must be one of {', '.join(TIMESTEP_MODES)}, got {timesteps!r}")
+
+    def frame_settings(self) -> Dict[str, object]:
+        """What decides the frames this interpolator makes: its settings and the SHA-256 of its
+        weights file (None for a model built otherwise), for a resumed job to check it makes the
+        same frames as the run it continues."""
+        return {"model_name": self.model_name, "weights_sha256": sha256_of(Path(self.checkpoint)) if self.checkpoint else None,
+                "precision": str(self.model.precision), "scale_factor": self.scale_setting, "batch_size": self.batch_size,
+                "tta": list(self.tta), "timesteps": self.timestep_mode}
 
     @property
     def timestep_note(self) -> Optional[str]:

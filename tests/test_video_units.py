@@ -97,6 +97,9 @@ def test_the_video_tool_opens_its_input_once(tmp_path, monkeypatch):
         def note_approximations(self, timesteps):
             pass
 
+        def frame_settings(self):
+            return {}
+
         def interpolate(self, frame0, frame1, timesteps):
             return blend(frame0, frame1, timesteps)
 

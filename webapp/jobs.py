@@ -23,6 +23,7 @@ import time
 import zipfile
 from contextlib import contextmanager
 from dataclasses import dataclass
+from fractions import Fraction
 from pathlib import Path
 from typing import Any, Callable, Iterator, List, Optional, Sequence, Tuple
 
@@ -247,11 +248,12 @@ class VideoOptions:
 
     def job(self, video: Path, output: Path) -> ConversionJob:
         """The conversion of ``video`` into ``output`` with these options (a target fps replaces
-        the factor), without a progress bar: the page shows its own."""
+        the factor), without a progress bar (the page shows its own) and in one piece: a job of
+        the page is not resumed, so segments would only cost their joining."""
         chosen = {item.name: getattr(self, item.name) for item in dataclasses.fields(self)}
         if self.fps is not None:
             chosen["factor"] = None
-        return ConversionJob(input=video, output=output, progress=False, **chosen)
+        return ConversionJob(input=video, output=output, progress=False, segment_seconds=Fraction(0), **chosen)
 
 
 def run_video_job(
