@@ -5,7 +5,6 @@ Skipped when Gradio is not installed (it is an optional dependency, requirements
 Nothing here reaches the internet: analytics are off, the server binds 127.0.0.1, share is off.
 """
 import asyncio
-import dataclasses
 import io
 import os
 import shutil
@@ -405,7 +404,7 @@ def test_the_page_names_weights_files_not_the_servers_folders(pair, tmp_path, up
 
     entry = find_published("IFRNet", "Vimeo90K")  # as if it were not downloaded: the starter weights run, with a note
     monkeypatch.setattr("models.checkpoint.find_published",
-                        lambda *args: dataclasses.replace(entry, path="IFRNet/IFRNet_absent.pth"))
+                        lambda *args: entry._replace(path="IFRNet/IFRNet_absent.pth"))
     starter = Handlers(ModelCache("cpu", offline=True), tmp_path / "work", upload_folder=uploads)
     line = starter.frames(*pair, 1, 0, "IFRNet", "Vimeo90K", "auto", "float32", False)[4]
     assert line.startswith("Ran IFRNet_S with weights IFRNet_S_starter.pth. Note: IFRNet_absent.pth not found")

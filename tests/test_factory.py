@@ -1,6 +1,8 @@
-"""models.create_model: the one way from a name and weights to a ready model (issue 24's design step)."""
+"""models.create_model: the one way from a name and weights to a ready model; the library and the
+hub entry points give the width they name, or raise."""
 import ast
 import shutil
+import warnings
 from pathlib import Path
 
 import numpy as np
@@ -50,6 +52,41 @@ def test_published_falls_back_to_the_starter_weights_with_a_note(tmp_path, seede
     assert (interpolator.model_name, interpolator.weights_note) == ("IFRNet_S", model.weights_source.note)
     with pytest.raises(checkpoint_module.CheckpointError):  # a promised width never falls back
         create_model("IFRNet", offline=True, other_variant=False)
+
+
+@pytest.fixture
+def starter_only(tmp_path, seeded_checkpoints, monkeypatch):
+    """A checkpoints folder holding only the starter weights (the seeded IFRNet_S); returns their path."""
+    monkeypatch.setattr(checkpoint_module, "CHECKPOINT_DIR", tmp_path)
+    starter = tmp_path / checkpoint_module.STARTER_CHECKPOINT
+    starter.parent.mkdir(parents=True)
+    shutil.copy(seeded_checkpoints["IFRNet_S"], starter)
+    return starter
+
+
+def test_the_interpolator_loads_the_width_it_names_unless_told_another_may_stand_in(starter_only):
+    with pytest.raises(checkpoint_module.CheckpointError, match=r"checkpoint not found: .*IFRNet_Vimeo90K\.pth"):
+        Interpolator.load("IFRNet", device="cpu", offline=True)
+    same = Interpolator.load("IFRNet_S", device="cpu", offline=True)  # the starter is an IFRNet_S: the width asked
+    assert (same.model_name, same.checkpoint) == ("IFRNet_S", starter_only) and "starter weights" in same.weights_note
+    allowed = Interpolator.load("IFRNet", device="cpu", offline=True, other_variant=True)  # the tools' choice
+    assert allowed.model_name == "IFRNet_S" and "IFRNet_Vimeo90K.pth not found" in allowed.weights_note
+
+
+def test_hub_entry_points_warn_when_the_weights_are_not_the_ones_asked_for(starter_only, seeded_checkpoints):
+    with pytest.raises(checkpoint_module.CheckpointError,
+                       match=r"IFRNet_Vimeo90K\.pth.*put it there; or pass checkpoint=PATH"):
+        torch.hub.load(str(ROOT), "IFRNet", source="local")  # never the starter's other width
+    with pytest.warns(UserWarning, match="running the starter weights instead"):
+        model = torch.hub.load(str(ROOT), "IFRNet_S", source="local")
+    assert model.weights_source.path == starter_only and "starter weights" in model.weights_source.note
+    with pytest.warns(UserWarning, match="running the starter weights instead"):
+        interpolator = torch.hub.load(str(ROOT), "interpolator", source="local", model_name="IFRNet_S", device="cpu")
+    assert interpolator.checkpoint == starter_only
+    with warnings.catch_warnings(record=True) as caught:  # the weights asked for: nothing to say
+        warnings.simplefilter("always")
+        torch.hub.load(str(ROOT), "IFRNet_S", source="local", checkpoint=seeded_checkpoints["IFRNet_S"])
+    assert not [w for w in caught if "weights" in str(w.message)], [str(w.message) for w in caught]
 
 
 @pytest.mark.parametrize(

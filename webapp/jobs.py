@@ -92,7 +92,7 @@ class ModelCache:
             self._key, self._interpolator = None, None  # free the old model first; a failed load keeps nothing
             self._interpolator = Interpolator.load(choice.model_name, self.checkpoint, self.device,
                                               scale_factor=choice.scale_factor, precision=choice.precision,
-                                              dataset=choice.dataset, offline=self.offline,
+                                              dataset=choice.dataset, other_variant=True, offline=self.offline,
                                               batch_size=TOOLS_BATCH_SIZE)
             self._key = choice
         return self._interpolator
