@@ -53,7 +53,7 @@ def _warn_unless_asked_for(note: Optional[str]) -> None:
 def _model(model_name: str, checkpoint: Optional[Union[str, Path]], pretrained: bool, device: str) -> _IFRNetModel:
     weights = checkpoint if checkpoint is not None else PUBLISHED if pretrained else None
     with _hub_hints(checkpoint):
-        model = create_model(model_name, weights=weights, other_variant=False, lean=True, device=device)
+        model = create_model(model_name, weights=weights, device=device)
     _warn_unless_asked_for(model.weights_source and model.weights_source.note)
     return model
 

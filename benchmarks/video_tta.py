@@ -86,7 +86,7 @@ def main(argv: Optional[list] = None) -> Dict[str, Dict[str, float]]:
     args = parser.parse_args(argv)
     if args.triplets < 1 or args.width < 16:
         raise InputError("--triplets must be at least 1 and --width at least 16")
-    model = create_model(args.model_name, weights=args.checkpoint or PUBLISHED, other_variant=True, offline=True, lean=True,
+    model = create_model(args.model_name, weights=args.checkpoint or PUBLISHED, other_variant=True, offline=True,
                          device=args.device)
     print(f"weights: {model.weights_source.model_name} {model.weights_source.path}")
     if model.weights_source.note:
