@@ -94,9 +94,9 @@ def _tta_transforms(tta: TTASetting) -> Tuple[str, ...]:
 class Interpolator:
     """Interpolates frames between pairs of uint8 RGB images with a loaded IFRNet.
 
-    ``Interpolator.load("IFRNet", "checkpoints/IFRNet/IFRNet_Vimeo90K.pth", "auto").interpolate(f0,
-    f1, [0.5])`` returns the middle frame; ``Interpolator(models.create_model(...))`` wraps a built
-    model. Frames are padded by edge replication (no black border is blended into the flows) and
+    ``Interpolator.load("IFRNet").interpolate(f0, f1, [0.5])`` returns the middle frame (the
+    published weights, found in the checkout's checkpoints/ folder whatever the current folder);
+    ``Interpolator(models.create_model(...))`` wraps a built model. Frames are padded by edge replication (no black border is blended into the flows) and
     cropped back.
 
     The model runs as it was built: a :class:`~models.lean_inference.LeanIFRNet` (what
