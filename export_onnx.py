@@ -69,12 +69,11 @@ def main(argv: Optional[list] = None) -> None:
         print(f"note: removed {len(stale)} partial file(s) of an interrupted export: {', '.join(p.name for p in stale)}",
               file=sys.stderr)
     # An exported graph is a deployment artifact of the width --model_name names, so the export
-    # never swaps in the starter's IFRNet_S for another variant (other_variant=False): without
-    # that variant's weights it stops and says how to get them. The graph is the plain path of
-    # these weights (models/onnx_export.py); lean=True makes --check compare it with what the
-    # other tools compute.
-    model = create_model(args.model_name, weights=args.checkpoint or PUBLISHED, other_variant=False, offline=args.offline,
-                         lean=True)
+    # never lets the starter's IFRNet_S stand in for another variant (create_model's default):
+    # without that variant's weights it stops and says how to get them. The graph is the plain path
+    # of these weights (models/onnx_export.py); the model built is the lean one the other tools
+    # run, which --check compares it with.
+    model = create_model(args.model_name, weights=args.checkpoint or PUBLISHED, offline=args.offline)
     model_name, checkpoint, note = model.weights_source
     if note:
         print(f"note: {note}", file=sys.stderr)

@@ -63,6 +63,7 @@ def main(argv: Optional[list] = None) -> None:
         interpolator = Interpolator.load(args.model_name, args.checkpoint, args.device,
                                          scale_factor=args.scale_factor, precision=args.precision,
                                          batch_size=args.batch_size, dataset=datasets_for(timesteps),
+                                         other_variant=True,  # the starter (an IFRNet_S) may stand in, with its note
                                          offline=args.offline, tta=args.tta, timesteps=args.timesteps,
                                          progress=not (args.quiet or args.no_progress))
         autotune_convolutions(interpolator.device)  # every frame of a video has one size

@@ -115,9 +115,10 @@ def main(argv: Optional[list] = None) -> None:
         cli_command = [sys.executable, str(ROOT / "interpolate_video.py"), "--input", str(clip), "--output",
                        str(folder / "cli.mp4"), "--factor", str(args.factor), "--model_name", args.model_name,
                        "--device", "cpu", "--offline", "--quiet", "--overwrite"]
-        # The CLI's settings, which the app runs too: auto scale, the tools' batch size.
-        interpolator = Interpolator.load(args.model_name, device="cpu", offline=True, scale_factor="auto",
-                                         batch_size=TOOLS_BATCH_SIZE)
+        # The CLI's settings, which the app runs too: its weights (the starter may stand in), auto scale,
+        # the tools' batch size.
+        interpolator = Interpolator.load(args.model_name, device="cpu", other_variant=True, offline=True,
+                                         scale_factor="auto", batch_size=TOOLS_BATCH_SIZE)
         server = AppServer(folder)
         try:
             first, _ = server.video(clip, args)

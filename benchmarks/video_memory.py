@@ -72,8 +72,8 @@ def make_clip(source: Path, path: Path, frames: int, size) -> Path:
 def make_interpolator(args) -> Interpolator:
     # Speed and memory do not depend on the weights' values: never download for them, never time
     # another width; without weights on disk the network runs with its initial weights.
-    checkpoint = resolve_weights(args.model_name, args.checkpoint, other_variant=False, offline=True).path
-    model = create_model(args.model_name, weights=checkpoint if checkpoint.is_file() else None, lean=True, device=args.device)
+    checkpoint = resolve_weights(args.model_name, args.checkpoint, offline=True).path
+    model = create_model(args.model_name, weights=checkpoint if checkpoint.is_file() else None, device=args.device)
     interpolator = Interpolator(model, args.device, scale_factor=args.scale_factor, batch_size=args.batch_size)
     autotune_convolutions(interpolator.device)  # as interpolate_video.py: every frame has one size
     return interpolator

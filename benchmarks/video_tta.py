@@ -86,8 +86,11 @@ def main(argv: Optional[list] = None) -> Dict[str, Dict[str, float]]:
     args = parser.parse_args(argv)
     if args.triplets < 1 or args.width < 16:
         raise InputError("--triplets must be at least 1 and --width at least 16")
-    model = create_model(args.model_name, weights=args.checkpoint or PUBLISHED, offline=True, lean=True, device=args.device)
+    model = create_model(args.model_name, weights=args.checkpoint or PUBLISHED, other_variant=True, offline=True,
+                         device=args.device)
     print(f"weights: {model.weights_source.model_name} {model.weights_source.path}")
+    if model.weights_source.note:
+        print(f"note: {model.weights_source.note}", file=sys.stderr)
     samples = [t for clip in (args.clips or default_clips()) for t in triplets(clip, args.triplets, args.width, stride=5)]
     print(f"{len(samples)} held-out frames at width {args.width}")
     # One lean model shared by all variants, each pass of every augmentation on the lean path (the

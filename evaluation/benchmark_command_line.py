@@ -133,8 +133,8 @@ def run_benchmark(name: str, argv: Optional[Sequence[str]] = None, description: 
 
     device = resolve_device(args.device)
     model = create_model(args.model_name, weights=args.checkpoint or PUBLISHED, dataset=benchmark.checkpoint_dataset,
-                         offline=args.offline, progress=not args.no_progress, lean=True, precision=args.precision,
-                         device=device)
+                         other_variant=True, offline=args.offline, progress=not args.no_progress,
+                         precision=args.precision, device=device)
     model_name, checkpoint, note = model.weights_source
     if note:
         print(f"note: {note}", file=sys.stderr)

@@ -81,7 +81,7 @@ def timing_weights(model_name: str, checkpoint: Optional[Union[str, Path]] = Non
     under seed 0. The speed of a network does not depend on its weights' values, so timing needs
     no download.
     """
-    path = resolve_weights(model_name, checkpoint, other_variant=False, offline=True).path
+    path = resolve_weights(model_name, checkpoint, offline=True).path
     if path.is_file():
         return create_model(model_name, weights=path).state_dict(), str(path)
     torch.manual_seed(0)

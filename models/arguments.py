@@ -25,7 +25,7 @@ def add_weights_arguments(parser: argparse.ArgumentParser, *, dataset: Optional[
                    "frame is at a multiple of 1/2^k (2x, 4x, 8x), GoPro for other timesteps (e.g. 24 -> 60 fps)")
     else:
         example = published_checkpoint_path("IFRNet", dataset, root=Path("checkpoints"))
-        default = f"the published {dataset} checkpoint of the variant, e.g. {example}, downloaded on first use"
+        default = f"the published {dataset} checkpoint of the variant, e.g. {example} in the checkout, downloaded on first use"
     parser.add_argument(
         "--checkpoint", default=None, help=f"weights file or http(s) URL (downloaded once, verified; default: {default})")
     parser.add_argument(

@@ -61,7 +61,7 @@ def resolve_weights(
     dataset: Union[str, Sequence[str]] = "Vimeo90K",
     *,
     starter: Optional[Path] = None,
-    other_variant: bool = True,
+    other_variant: bool = False,
     offline: bool = False,
     progress: bool = True,
 ) -> ResolvedWeights:
@@ -69,9 +69,11 @@ def resolve_weights(
     URL downloaded once into ``checkpoints/from_url/`` and verified); 2. the published checkpoint of the
     variant for ``dataset``, or for the first of several datasets that can be had (a note when not the
     first), downloaded when missing unless ``offline``/``IFRNET_OFFLINE=1``, refused if its SHA-256
-    differs from the one recorded; 3. the starter weights (an IFRNet_S) with a note, and with
-    ``other_variant=False`` only for that variant. Without a fallback a failed download raises, and
-    with downloads off the published path is returned (loading it says how to get it).
+    differs from the one recorded; 3. the starter weights (an IFRNet_S) with a note: for IFRNet_S,
+    and for another variant only with ``other_variant=True``, the command-line tools' explicit
+    choice (a library call never gets another architecture than it named). Without a fallback a
+    failed download raises, and with downloads off the published path is returned (loading it says
+    how to get it).
     """
     if checkpoint is not None:
         if is_url(checkpoint):
@@ -209,7 +211,7 @@ def load_checkpoint(model: IFRNet, path: Union[str, Path], *, map_location: Unio
     if not path.is_file():
         entry = next((e for e in PUBLISHED_CHECKPOINTS if e.file_name == path.name), None)
         hint = "" if entry is None else (f"; run {_download_command(entry)}, or download {path.name} from the authors' "
-                                         f"folder {PUBLISHED_FOLDER_URL} and put it at {path}, or pass --checkpoint PATH")
+                                         f"folder {PUBLISHED_FOLDER_URL} and put it there")
         raise CheckpointError(f"checkpoint not found: {path}{hint}")
     try:
         checkpoint = load_weights_file(path, map_location)

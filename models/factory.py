@@ -7,11 +7,13 @@ with the rules of the options checked before anything slow happens:
 
 * the weights: :data:`PUBLISHED` (the default) takes what :func:`models.checkpoint.resolve_weights`
   decides (the published checkpoint of ``dataset``, downloaded on first use unless ``offline``,
-  else the starter weights with a note), a path or URL loads that file, ``None`` keeps the initial
-  weights. Which file was loaded, and any note for the user, is ``model.weights_source``;
-* the inference path: ``lean=False`` the plain :class:`~models.network.IFRNet` (the reference
-  maths, the default), ``lean=True`` its memory-lean sibling
-  :class:`~models.lean_inference.LeanIFRNet` (what the tools run);
+  else the starter weights with a note: for IFRNet_S, or for another width with
+  ``other_variant=True``, the tools' opt-in; otherwise a missing file raises), a path or URL loads
+  that file, ``None`` keeps the initial weights. Which file was loaded, and any note for the user,
+  is ``model.weights_source``;
+* the inference path: ``lean=True`` (the default, what every tool runs) the memory-lean
+  :class:`~models.lean_inference.LeanIFRNet`, ``lean=False`` the plain
+  :class:`~models.network.IFRNet` with the same weights and values (the reference maths);
 * reduced precision is a construction choice of the lean model, and float16 needs CUDA: both
   rules are checked here and only here (:func:`_check_precision`, which asks
   :func:`utils.precision_choice.resolve_precision` what the device runs), before the weights
@@ -61,20 +63,21 @@ def create_model(
     *,
     weights: WeightsSetting = PUBLISHED,
     dataset: Union[str, Sequence[str]] = "Vimeo90K",
-    other_variant: bool = True,
+    other_variant: bool = False,
     offline: bool = False,
     progress: bool = True,
-    lean: bool = False,
+    lean: bool = True,
     precision: Union[str, torch.dtype] = "fp32",
     device: Union[str, torch.device] = "cpu",
 ) -> IFRNet:
-    """IFRNet ``name`` with its weights, in eval mode on ``device``: a plain
-    :class:`~models.network.IFRNet`, or with ``lean=True`` a :class:`~models.lean_inference.LeanIFRNet`
-    computing its convolutions in ``precision`` ("fp32", "bf16", "fp16", "auto" or a dtype).
+    """IFRNet ``name`` with its weights, in eval mode on ``device``: a memory-lean
+    :class:`~models.lean_inference.LeanIFRNet` computing its convolutions in ``precision`` ("fp32",
+    "bf16", "fp16", "auto" or a dtype), or with ``lean=False`` the plain :class:`~models.network.IFRNet`.
 
     ``dataset``, ``other_variant``, ``offline`` and ``progress`` (a download's bar) are
-    :func:`~models.checkpoint.resolve_weights`' (only used with ``weights=PUBLISHED`` or a URL). The built variant can differ from ``name``
-    when the starter weights stand in (an IFRNet_S): ``model.weights_source.model_name`` says so.
+    :func:`~models.checkpoint.resolve_weights`' (only used with ``weights=PUBLISHED`` or a URL). Only
+    with ``other_variant=True`` can the built variant differ from ``name`` (the starter weights, an
+    IFRNet_S, standing in): ``model.weights_source.model_name`` and ``.note`` say so.
     """
     device = resolve_device(device) if isinstance(device, str) else device
     dtype = _check_precision(precision, device, lean)  # before the (slow) resolve and load

@@ -95,9 +95,9 @@ def _tta_transforms(tta: TTASetting) -> Tuple[str, ...]:
 class Interpolator:
     """Interpolates frames between pairs of uint8 RGB images with a loaded IFRNet.
 
-    ``Interpolator.load("IFRNet", "checkpoints/IFRNet/IFRNet_Vimeo90K.pth", "auto").interpolate(f0,
-    f1, [0.5])`` returns the middle frame; ``Interpolator(models.create_model(...))`` wraps a built
-    model. Frames are padded by edge replication (no black border is blended into the flows) and
+    ``Interpolator.load("IFRNet").interpolate(f0, f1, [0.5])`` returns the middle frame (the
+    published weights, found in the checkout's checkpoints/ folder whatever the current folder);
+    ``Interpolator(models.create_model(...))`` wraps a built model. Frames are padded by edge replication (no black border is blended into the flows) and
     cropped back.
 
     The model runs as it was built: a :class:`~models.lean_inference.LeanIFRNet` (what
@@ -162,6 +162,7 @@ class Interpolator:
         precision: Union[str, torch.dtype] = "fp32",
         batch_size: Optional[int] = None,
         dataset: Union[str, Sequence[str]] = "Vimeo90K",
+        other_variant: bool = False,
         offline: bool = False,
         tta: TTASetting = False,
         timesteps: str = "auto",
@@ -172,7 +173,9 @@ class Interpolator:
         Without ``checkpoint``: the published weights of ``dataset`` (downloaded on first use
         unless ``offline``; several datasets are tried in order, e.g. ``("GoPro", "Vimeo90K")``,
         what :func:`models.timestep_policy.datasets_for` picks for a job's timesteps), else the
-        starter weights, in which case ``weights_note`` says so (the tools print it). ``lean`` (default True, as every tool runs) and ``precision`` ("fp32",
+        starter weights (an IFRNet_S: for another ``model_name`` only with ``other_variant=True``,
+        as the command-line tools ask; without it a missing file raises), in which case
+        ``weights_note`` says so (the tools print it). ``lean`` (default True) and ``precision`` ("fp32",
         "bf16" on a CPU with native bfloat16, "fp16" on CUDA, or "auto" for the device's fast
         choice) build the model (:func:`models.create_model`). Options are checked before the
         (slow) load.
@@ -180,7 +183,8 @@ class Interpolator:
         device = resolve_device(device) if isinstance(device, str) else device
         cls._check_options(scale_factor, batch_size, tta, timesteps)
         model = create_model(model_name, weights=PUBLISHED if checkpoint is None else checkpoint, dataset=dataset,
-                             offline=offline, progress=progress, lean=lean, precision=precision, device=device)
+                             other_variant=other_variant, offline=offline, progress=progress, lean=lean,
+                             precision=precision, device=device)
         return cls(model, device, scale_factor=scale_factor, batch_size=batch_size, tta=tta, timesteps=timesteps)
 
     @staticmethod

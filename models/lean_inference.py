@@ -14,8 +14,8 @@ size at every step, a ResBlock three. This sibling walks the same modules differ
 
 :class:`LeanIFRNet` subclasses the plain :class:`~models.network.IFRNet` and replaces only its
 network pass (``predict_fields``): this module imports :mod:`models.network`, never the reverse,
-and the two share every module and checkpoint key. ``models.create_model(..., lean=True)`` picks
-it. Results equal the plain path's up to float rounding (``tests/test_lean_inference.py``).
+and the two share every module and checkpoint key. ``models.create_model`` builds it (its default;
+``lean=False`` gives the plain class). Results equal the plain path's up to float rounding (``tests/test_lean_inference.py``).
 Writing in place breaks autograd, so :func:`lean_fields` refuses to run while gradients are
 recorded, and :class:`LeanIFRNet` then runs the plain pass (training's forward is the plain one).
 

@@ -18,7 +18,7 @@ near-static frames) while costing little time to keep exact:
 The low-precision values only ever enter a convolution (the images are rounded only as the first
 layer's input). The walk itself is :mod:`models.lean_inference`, which reads each layer's dtype
 from its weights; the precision is chosen when a :class:`~models.lean_inference.LeanIFRNet` is
-built (``models.create_model(..., lean=True, precision="bf16")``).
+built (``models.create_model(..., precision="bf16")``).
 """
 from __future__ import annotations
 

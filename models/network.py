@@ -10,7 +10,7 @@ published checkpoints load key for key (``encoder.pyramid{1..4}``, ``decoder{1..
 This file is the plain computation. The memory-lean inference (same weights, same values up to
 float rounding, a fraction of the memory) is a sibling class, :class:`models.lean_inference.LeanIFRNet`,
 which imports this module and never the other way round (as princeton-vl RAFT's ``CorrBlock`` and
-``AlternateCorrBlock``); ``models.create_model(..., lean=True)`` picks it. The training losses are
+``AlternateCorrBlock``); ``models.create_model`` builds it by default. The training losses are
 :mod:`models.objective`.
 """
 from __future__ import annotations

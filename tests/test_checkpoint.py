@@ -6,6 +6,7 @@ import pytest
 import torch
 
 from models import CheckpointError, build_model, load_checkpoint, published_checkpoint_path
+from models.published import PUBLISHED_FOLDER_URL
 from tests.seeded import seeded_state_dict
 
 
@@ -53,8 +54,12 @@ def test_wrong_variant_is_named_in_one_line(tmp_path):
 def test_missing_published_checkpoint_says_where_to_get_it(tmp_path):
     path = published_checkpoint_path("IFRNet", "GoPro", root=tmp_path)
     assert path == tmp_path / "IFRNet" / "IFRNet_GoPro.pth"
-    with pytest.raises(CheckpointError, match="dropbox.*put it at"):
+    with pytest.raises(CheckpointError) as error:
         load_checkpoint(build_model("IFRNet"), path)
+    # Fit for a command line and for Python alike: the file, the download command, the folder to fetch it from.
+    assert str(error.value) == (f"checkpoint not found: {path}; run python tools/download_checkpoints.py --variant IFRNet "
+                                f"--task GoPro, or download IFRNet_GoPro.pth from the authors' folder "
+                                f"{PUBLISHED_FOLDER_URL} and put it there")
 
 
 def test_unreadable_and_foreign_files(tmp_path, weights):
@@ -80,11 +85,12 @@ def test_resolve_weights_prefers_explicit_then_published_then_starter(tmp_path, 
     # Nothing downloaded, no starter: the published path, so loading it explains where to get it.
     resolved = resolve_weights("IFRNet")
     assert resolved == (("IFRNet", tmp_path / "IFRNet" / "IFRNet_Vimeo90K.pth", None))
-    # A starter exists: fall back to it (an IFRNet_S) with a note saying it is weaker and how to get the published file.
+    # A starter exists and another width may stand in: fall back to it (an IFRNet_S) with a note saying
+    # it is weaker and how to get the published file.
     starter = tmp_path / "starter" / "IFRNet_S_starter.pth"
     starter.parent.mkdir()
     starter.write_bytes(b"x")
-    resolved = resolve_weights("IFRNet_L", dataset="GoPro")
+    resolved = resolve_weights("IFRNet_L", dataset="GoPro", other_variant=True)
     assert resolved.model_name == "IFRNet_S" and resolved.path == starter
     assert "IFRNet_L_GoPro.pth not found" in resolved.note and "much weaker" in resolved.note
     assert "python tools/download_checkpoints.py --variant IFRNet_L --task GoPro" in resolved.note
@@ -92,12 +98,12 @@ def test_resolve_weights_prefers_explicit_then_published_then_starter(tmp_path, 
     published = tmp_path / "IFRNet_large" / "IFRNet_L_GoPro.pth"
     published.parent.mkdir()
     published.write_bytes(b"x")
-    assert resolve_weights("IFRNet_L", dataset="GoPro") == ("IFRNet_L", published, None)
+    assert resolve_weights("IFRNet_L", dataset="GoPro", other_variant=True) == ("IFRNet_L", published, None)
     # --checkpoint always wins.
     assert resolve_weights("IFRNet", tmp_path / "mine.pth") == ("IFRNet", tmp_path / "mine.pth", None)
 
 
-def test_resolve_weights_can_refuse_another_variant(tmp_path, monkeypatch):
+def test_resolve_weights_gives_another_width_only_when_asked(tmp_path, monkeypatch):
     import models.checkpoint as checkpoint_module
     from models.checkpoint import resolve_weights
 
@@ -105,8 +111,10 @@ def test_resolve_weights_can_refuse_another_variant(tmp_path, monkeypatch):
     starter = tmp_path / "starter" / "IFRNet_S_starter.pth"
     starter.parent.mkdir()
     starter.write_bytes(b"x")
-    assert resolve_weights("IFRNet", other_variant=False).path == tmp_path / "IFRNet" / "IFRNet_Vimeo90K.pth"
-    assert resolve_weights("IFRNet_S", other_variant=False).path == starter
+    assert resolve_weights("IFRNet") == ("IFRNet", tmp_path / "IFRNet" / "IFRNet_Vimeo90K.pth", None)
+    assert resolve_weights("IFRNet", other_variant=True).path == starter
+    same_width = resolve_weights("IFRNet_S")  # the starter is an IFRNet_S: the width asked for, with its note
+    assert same_width.path == starter and "starter weights" in same_width.note
 
 
 def test_starter_checkpoint_tool_writes_half_precision_weights_that_load(tmp_path, seeded_checkpoints):

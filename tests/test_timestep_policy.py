@@ -113,7 +113,7 @@ def test_bisection_runs_the_plan_frame_by_frame():
 
 
 def test_bisection_at_one_half_is_the_direct_call_bit_for_bit(moving_pair):
-    model = create_model("IFRNet_S", weights=STARTER, lean=True)
+    model = create_model("IFRNet_S", weights=STARTER)
     direct = Interpolator(model, "cpu", timesteps="direct").interpolate(*moving_pair, [0.5])[0]
     bisected = Interpolator(model, "cpu", timesteps="bisect").interpolate(*moving_pair, [0.5])[0]
     np.testing.assert_array_equal(direct, bisected)

@@ -53,7 +53,7 @@ def checkpoint():
 
 @pytest.fixture(scope="module")
 def starter():
-    return create_model("IFRNet_S", weights=STARTER, lean=True)  # what the video tool builds
+    return create_model("IFRNet_S", weights=STARTER)  # what the video tool builds
 
 
 def decoded(path):

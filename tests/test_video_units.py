@@ -299,6 +299,17 @@ def test_a_part_starts_at_the_first_frame_at_or_after_start_and_ends_at_its_dura
     assert part.closed and closed == [True]
 
 
+def test_a_part_cut_short_by_the_end_of_the_input_says_so_in_one_line(tmp_path, caplog):
+    source = FrameFolderSource(frame_folder(tmp_path / "in", [0, 10, 20, 30, 40, 50]), Fraction(10))  # 0.6 s
+    with caplog.at_level("INFO", logger="ifrnet.video"):
+        part = SourcePart(source, Fraction(2, 10), Fraction(1))  # 0.2-1.2 s asked
+        assert len(list(part.frames())) == 4
+        fitting = SourcePart(FrameFolderSource(tmp_path / "in", Fraction(10)), Fraction(2, 10), Fraction(4, 10))
+        assert len(list(fitting.frames())) == 4  # 0.2-0.6 s: up to the end, not past it
+    assert part.end_time == Fraction(6, 10)
+    assert caplog.messages == ["--duration 1 s goes past the end of the input: the part is 0.40 s long"]
+
+
 def test_a_part_past_the_last_frame_is_refused_with_the_inputs_length(tmp_path):
     source = FrameFolderSource(frame_folder(tmp_path / "in", [0, 10, 20]), Fraction(10))
     with pytest.raises(InputError, match=r"--start 5 s is past the last frame of the input \(it lasts about 0.30 s\)"):

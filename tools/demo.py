@@ -65,7 +65,8 @@ def run_demo(args: argparse.Namespace, timesteps: Sequence[float], gif_name: str
     datasets = (args.dataset,) + tuple(name for name in datasets_for(timesteps) if name != args.dataset)
     use_threads(args.threads)
     interpolator = Interpolator.load(args.model_name, args.checkpoint, args.device, precision=args.precision,
-                                     dataset=datasets, offline=args.offline, tta=args.tta, timesteps=args.timesteps)
+                                     dataset=datasets, other_variant=True, offline=args.offline, tta=args.tta,
+                                     timesteps=args.timesteps)
     for note in (interpolator.weights_note, interpolator.timestep_note):
         if note:
             print(f"note: {note}", file=sys.stderr)

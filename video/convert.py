@@ -170,6 +170,7 @@ class SourcePart:
         self.media_path: Optional[Path] = source.media_path
         inner = source.info
         begin = inner.start + Fraction(start)
+        self._begin = begin
         self._stop = begin + Fraction(duration) if duration is not None else None
         self.stop = self._stop  # input time at which the part ends (None: the input's end)
         if start > 0:
@@ -196,7 +197,8 @@ class SourcePart:
         self.end_time: Optional[Fraction] = None
 
     def frames(self) -> Iterator[SourceFrame]:
-        """The part's frames; sets ``end_time`` after the last one."""
+        """The part's frames; sets ``end_time`` after the last one, and says in one line when the
+        input ended before ``duration`` did."""
         yield self._first
         for frame in self._frames:
             if self._stop is not None and frame.time >= self._stop - self.info.snap:
@@ -205,6 +207,9 @@ class SourcePart:
             yield frame
         inner_end = self._source.end_time
         self.end_time = inner_end if self._stop is None or (inner_end is not None and inner_end < self._stop) else self._stop
+        if self._stop is not None and self.end_time < self._stop - self.info.snap:
+            log.info("--duration %s s goes past the end of the input: the part is %.2f s long",
+                     format_number(self._stop - self._begin), float(self.end_time - self._begin))
 
     def seek(self, time: Fraction) -> None:
         raise NotImplementedError("a part of an input is read from its start only")

@@ -104,8 +104,8 @@ class ModelCache:
             self._key, self._interpolator = None, None  # free the old model first; a failed load keeps nothing
             self._interpolator = Interpolator.load(choice.model_name, self.checkpoint, self.device,
                                                    scale_factor=choice.scale_factor, precision=choice.precision,
-                                                   dataset=key[1], offline=self.offline, timesteps=choice.timesteps,
-                                                   batch_size=TOOLS_BATCH_SIZE)
+                                                   dataset=key[1], other_variant=True, offline=self.offline,
+                                                   timesteps=choice.timesteps, batch_size=TOOLS_BATCH_SIZE)
             self._key = key
         return self._interpolator
 
