@@ -1,9 +1,9 @@
 """One way to get a ready IFRNet: ``create_model(name, weights=..., lean=..., precision=..., device=...)``.
 
-Every tool used to repeat resolve -> build -> load -> move -> eval (the Interpolator, the benchmark
-command line, the export, the hub entry points, the benchmark and starter scripts), each with its
-own order of checks. Here that sequence is written once, as torchvision's and timm's builders do,
-with the rules of the options checked before anything slow happens:
+Every tool (the Interpolator, the benchmark command line, the export, the hub entry points, the
+benchmark and starter scripts) needs resolve -> build -> load -> move -> eval. That sequence is
+written once here, as torchvision's and timm's builders do, so every tool makes the same checks in
+the same order, with the rules of the options checked before anything slow happens:
 
 * the weights: :data:`PUBLISHED` (the default) takes what :func:`models.checkpoint.resolve_weights`
   decides (the published checkpoint of ``dataset``, downloaded on first use unless ``offline``,

@@ -173,8 +173,8 @@ def test_gopro_training_with_dis_labels_has_a_distillation_term(tmp_path):
 
 
 def test_gopro_training_stops_at_start_up_on_a_missing_frame(tmp_path):
-    """A 9-frame video missing one frame used to vanish (8 frames, no window) and a longer one to
-    shift every later window's targets off their times; now the run stops naming the file."""
+    """A missing frame stops the run with one line naming it: skipped, it would make a 9-frame video
+    vanish (8 frames, no window) and shift every later window's targets of a longer one off their times."""
     root = make_gopro(tmp_path / "GOPRO", train_videos=2, test_videos=1, frames_per_video=9, size=(64, 96))
     missing = root / "train" / "GOPR0001_00" / "000004.png"
     missing.unlink()

@@ -181,7 +181,7 @@ def test_falls_back_to_the_starter_weights_with_a_note(tmp_path, frames, seeded_
     assert "python tools/download_checkpoints.py --variant IFRNet --task Vimeo90K" in err
     note = next(line for line in err.splitlines() if "starter weights" in line)
     # One short line, read at a glance (the run's own folder as a user's would be: checkpoints/...).
-    assert len(note.replace(str(tmp_path / "checkpoints"), "checkpoints")) < 300, note  # was ~480
+    assert len(note.replace(str(tmp_path / "checkpoints"), "checkpoints")) < 300, note
     expected = expected_frames("IFRNet_S", *frames, [0.5])[0]
     written = read_image(tmp_path / "out" / "interp_t0.500.png")
     assert np.abs(written.astype(int) - expected.astype(int)).max() <= 1

@@ -117,7 +117,8 @@ def test_a_list_file_that_is_not_text_is_a_one_line_error(tmp_path, run_main):
 
 @pytest.mark.slow  # two DataLoader worker processes
 def test_an_unreadable_frame_read_in_a_worker_process_is_one_line(tmp_path):
-    """DataLoader workers used to wrap the error in 'Caught ImageError in DataLoader worker' and a traceback."""
+    """The worker's error reaches the user as one line, not wrapped by the DataLoader ('Caught ImageError in
+    DataLoader worker') with a traceback."""
     root = make_vimeo_triplets(tmp_path / "vimeo_triplet", 2, (32, 48), n_test=0)
     broken = root / "sequences" / "00001" / "0002" / "im2.png"
     broken.write_text("not a PNG")

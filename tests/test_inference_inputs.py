@@ -1,6 +1,6 @@
-"""The public inference entry points refuse what would run but give nonsense (issue 23, items 12,
-16, 18): images on the 0-255 scale, integer images, NaN, timesteps outside [0, 1], non-finite
-output; and the Interpolator takes a single number as one timestep and names the types it takes."""
+"""The public inference entry points refuse what would run but give nonsense: images on the 0-255
+scale, integer images, NaN, timesteps outside [0, 1], non-finite output; and the Interpolator takes
+a single number as one timestep and names the types it takes."""
 from __future__ import annotations
 
 import re

@@ -1,4 +1,5 @@
-"""The lean inference path's band size per device (issue 19 item 8), decided on the CPU."""
+"""The lean inference path's band size per device (cache-sized on a CPU, a share of the free
+memory on CUDA, so a layer there is usually one convolution), decided on the CPU."""
 from models.lean_ops import BAND_ELEMENTS, band_elements
 
 

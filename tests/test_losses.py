@@ -109,7 +109,7 @@ def test_fused_census_equals_the_explicit_formulation_with_gradients(patch_size,
 
 
 # ---------------------------------------------------------------------------------------------
-# precision under autocast and the chunking policy (GPU readiness, issue 19 items 1 and 2)
+# precision under autocast and the chunking policy per device (see GPU.md)
 
 
 @pytest.mark.parametrize("dtype", [torch.float16, torch.bfloat16])

@@ -41,7 +41,7 @@ def in_process(tmp_path, monkeypatch, run_main):
 def test_make_sample_frames_refuses_a_frame_beyond_the_video_before_writing_either(tmp_path):
     line = one_line_error(run_tool("make_sample_frames.py", "--frames", "104", "99999", "--output_dir", "out", cwd=tmp_path))
     assert line.endswith("bigbuckbunny.mp4 has 132 frames; there is no frame 99999")
-    assert not (tmp_path / "out").exists()  # img0.png used to be written before the KeyError
+    assert not (tmp_path / "out").exists()  # the check comes before img0.png is written
 
 
 def test_make_sample_frames_refuses_missing_or_foreign_videos_and_unwritable_folders(tmp_path, in_process):

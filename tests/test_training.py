@@ -252,7 +252,7 @@ def test_missing_flow_labels_are_a_one_line_error_naming_the_fix(tmp_path):
 
 
 # ---------------------------------------------------------------------------------------------
-# the run folder, flags and stopping (issue 13 items 4, 6, 7, 11)
+# the run folder, flags and stopping
 
 
 def _train_script(args, cwd=ROOT, timeout=120, **kwargs):
@@ -393,7 +393,7 @@ def test_sigterm_saves_latest_and_leaves_no_temporaries_and_stale_ones_go_at_the
 
 
 # ---------------------------------------------------------------------------------------------
-# several machines (issue 19 items 3 and 4)
+# several machines: resuming without a shared filesystem, every rank stopping together
 
 
 @pytest.mark.slow
@@ -495,7 +495,7 @@ def _expected_psnrs(items):
 
 
 def test_training_evaluation_leaves_exact_frames_out_of_the_psnr_mean():
-    """One exact frame made the epoch's PSNR inf, and ``best`` never updated again (issue 24)."""
+    """Exact frames are counted apart: in the mean, one would make the epoch's PSNR inf and ``best`` would never update again."""
     from training.evaluate import evaluate_epoch
     from training.distributed import DistributedContext
 
@@ -541,7 +541,7 @@ def test_sharded_training_evaluation_equals_one_process_with_an_exact_frame(tmp_
 
 
 # ---------------------------------------------------------------------------------------------
-# issue 23: a full disk, another recipe's checkpoint, a signal or NaN during evaluation
+# a full disk, another recipe's checkpoint, a signal or NaN during evaluation
 
 
 def _small_state(**extra):

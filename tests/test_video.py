@@ -301,7 +301,7 @@ def test_torch_hub_gives_a_ready_model(seeded_checkpoints, tmp_path, monkeypatch
 
 
 # --------------------------------------------------------------------------------------------
-# Reliability (issue 13): nothing lost, no traceback, no silent partial result. The scenarios run
+# Reliability: nothing lost, no traceback, no silent partial result. The scenarios run
 # the CLI in-process (``cli`` goes through run_cli, as the script's __main__ does); one runs it as a
 # subprocess (the truncated video: the warning on the real stderr). A missing --checkpoint shows
 # that a refusal comes before the model is loaded.
@@ -318,7 +318,7 @@ def folder_state(folder):
 
 
 def test_overwrite_into_a_folder_holding_the_input_is_refused_and_deletes_nothing(tmp_path, clips, capsys):
-    """The issue's scenario: clip.mp4 and notes.txt in d, then --output d --overwrite."""
+    """clip.mp4 and notes.txt in d, then --output d --overwrite: replacing the folder would delete the input."""
     folder = tmp_path / "d"
     folder.mkdir()
     (folder / "clip.mp4").write_bytes(clips["bunny"].read_bytes())

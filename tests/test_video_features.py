@@ -1,4 +1,4 @@
-"""interpolate_video.py's features (issue 17) on small real clips from Big Buck Bunny and "bikes".
+"""interpolate_video.py's features on small real clips from Big Buck Bunny and "bikes".
 
 --dedup, --loop, --montage, --tta, jpg/webp folders, GIF output, every audio track, subtitles,
 the display matrix and tags, --start/--duration. The network is IFRNet_S with the starter weights
@@ -76,7 +76,7 @@ def test_dedup_turns_held_frames_into_motion_and_keeps_the_count(tmp_path, input
     assert [k for k in range(11) if frozen(frames[k], frames[k + 1])] == [10]
     for k in (0, 2, 4):  # the distinct pictures stay at their own times
         assert psnr(frames[k], held[k]) > ORIGINAL_DB
-    # The repeat of picture 2 is now the frame between pictures 2 and 3, and no longer picture 2.
+    # In the output the repeat of picture 2 is the frame between pictures 2 and 3, not picture 2 again.
     between = Interpolator(starter, "cpu").interpolate(held[2], held[4], [0.5])[0]
     assert psnr(frames[3], between) > ORIGINAL_DB
     assert psnr(frames[3], held[3]) < psnr(frames[3], between) - 3

@@ -1,4 +1,4 @@
-"""interpolate_video.py on awkward real inputs and bad values (issue 23): files that do not start
+"""interpolate_video.py on awkward real inputs and bad values: files that do not start
 with a key frame, AVI stamps, non-finite network output, extreme aspect ratios, static clips.
 
 Most cases run :func:`video.convert.convert` with a stand-in for the network (the mean of the two
@@ -97,12 +97,12 @@ def frame_folder(tmp_path_factory, bikes):
 
 
 @pytest.mark.parametrize("which, extra, expected", [
-    ("clip", ("--start", "1e30"), "--start 1e+30 s is past the last frame"),  # was OverflowError
+    ("clip", ("--start", "1e30"), "--start 1e+30 s is past the last frame"),  # one line, not an OverflowError
     ("clip", ("--start", "0.1", "--duration", "1e30"), None),  # runs: to the end
     ("clip", ("--start", "0.1", "--duration", "1e400"), None),  # past the float range too
     ("clip", ("--start", "1e400"), "--start 1e+400 s is past the last frame"),
     ("clip", ("--fps", "1e400"), "an output rate of 1e+400 fps (--fps) is over the limit of 1000 fps"),
-    ("folder", ("--input_fps", "1e-9"), "below the lowest accepted, 0.01 fps"),  # was av.error.ArgumentError
+    ("folder", ("--input_fps", "1e-9"), "below the lowest accepted, 0.01 fps"),  # one line, not PyAV's ArgumentError
     ("folder", ("--input_fps", "1e400"), "--input_fps must be in 0.01-1000 fps, got 1e+400"),
     ("folder", ("--fps", "0.001"), "below the lowest accepted, 0.01 fps"),
 ])
@@ -178,8 +178,8 @@ def test_a_long_decimal_rate_is_read_as_the_simple_fraction_it_means(tmp_path, f
 
 @pytest.mark.parametrize("size", [(1024, 8), (8, 1024), (700, 1), (1, 1)])  # width, height
 def test_scene_measure_is_defined_for_any_aspect_ratio(size):
-    """A strip shorter than 1/64 of its length used to give an empty thumbnail: NaN, cuts and
-    --dedup silently off."""
+    """A strip shorter than 1/64 of its length still gives a thumbnail with pixels: an empty one would
+    make the measure NaN and turn cuts and --dedup silently off."""
     from utils.scene import scene_difference
 
     rng = np.random.default_rng(0)

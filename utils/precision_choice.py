@@ -30,7 +30,7 @@ CPUINFO = Path("/proc/cpuinfo")
 def add_precision_argument(parser: argparse.ArgumentParser, what: str = "", *, fp16_alias: bool = False) -> None:
     """The ``--precision`` flag every tool shares (default fp32).
 
-    ``fp16_alias`` adds ``--fp16``, kept by the video tool for its older users: pure command-line
+    ``fp16_alias`` adds ``--fp16``, the video tool's shorthand: pure command-line
     sugar for ``--precision fp16`` (it sets the same ``args.precision``, so every rule about
     fp16 is the library's), refused beside an explicit ``--precision``.
     """
