@@ -51,8 +51,11 @@ TimestepMode = str  # one of TIMESTEP_MODES
 
 def honours_timestep(weights: Union[nn.Module, Mapping[str, torch.Tensor]]) -> bool:
     """False when the timestep's input channel of ``weights`` (a model or a state_dict) is switched
-    off, i.e. every t would give the same frame; True otherwise."""
+    off, i.e. every t would give the same frame; True otherwise, and for weights without IFRNet's
+    layout (another model given to the interpolator), which run every t as asked."""
     state = weights.state_dict() if isinstance(weights, nn.Module) else weights
+    if TIMESTEP_INPUT_KEY not in state:
+        return True
     kernel = state[TIMESTEP_INPUT_KEY].detach().float()
     largest = float(kernel.abs().max())
     return float(kernel[:, -1].abs().max()) > BLIND_TOLERANCE * largest
