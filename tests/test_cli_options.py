@@ -35,6 +35,14 @@ def test_fields_become_flags_and_the_parsed_flags_the_dataclass():
     assert "--internal" not in parser().format_help()
 
 
+def test_a_field_left_out_is_no_flag_and_is_given_by_the_script():
+    made = argparse.ArgumentParser(prog="tool")
+    add_option_arguments(made, Options, leave_out=("source",))
+    made.add_argument("--source", nargs="+", type=Path)  # the script's own shape of the flag
+    args = made.parse_args(["--source", "a", "b", "--factor", "3"])
+    assert options_from(Options, args, source=args.source[1]) == Options(Path("b"), None, 3)
+
+
 @pytest.mark.parametrize("argv, message", [
     ([], "the following arguments are required: --source"),
     (["--source", "a", "--rate", "-1"], "argument --rate: a frame rate must be positive, got -1"),

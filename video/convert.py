@@ -9,7 +9,6 @@ and moves the result into place only on success.
 from __future__ import annotations
 
 import logging
-from pathlib import Path
 from typing import Any, Mapping, Union
 
 from tqdm import tqdm
