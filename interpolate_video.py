@@ -35,9 +35,7 @@ def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0], epilog="\n".join(__doc__.splitlines()[2:]),
                                      formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--input", nargs="+", type=Path, required=True,
-                        help=f"{_INPUT_HELP}; several files, a folder of videos or a .txt file listing them (one per "
-                        "line) make a batch: --output is then a folder, each output keeps its input's name (with "
-                        "--image_format a folder of frames per input), and a rerun skips the finished ones")
+                        help=_INPUT_HELP)  # the job's field, given several values here (video.batch)
     add_option_arguments(parser, ConversionJob, leave_out=("input",))  # the job's flags, defined with its fields
     parser.add_argument("--model_name", choices=MODEL_NAMES, default="IFRNet", help="network width (default: IFRNet)")
     add_weights_arguments(parser, dataset=None)

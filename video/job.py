@@ -72,7 +72,12 @@ class ConversionJob:
     default and help); the other fields are for callers of the library.
     """
 
-    input: Path = option(type=Path, help="a video file, or a folder of image frames (png, jpg, webp ...; natural name order)")
+    input: Path = option(
+        type=Path,
+        help="a video file, or a folder of image frames (png, jpg, webp ...; natural name order); on the command line "
+        "also several files, a folder of videos or a .txt file listing them (one per line): a batch, whose --output "
+        "is a folder where each output keeps its input's name (with --image_format a folder of frames per input), "
+        "and a rerun skips the finished ones")
     output: Path = option(
         type=Path,
         help="a video file (.mp4 .mkv .mov .webm .avi), an animated .gif, or a folder for numbered frames (see --image_format)")
