@@ -81,3 +81,12 @@ def test_threads_flag_sets_the_networks_threads_and_refuses_zero(capsys):
         assert torch.get_num_threads() == 1
     finally:
         torch.set_num_threads(before)
+
+
+def test_the_default_threads_are_half_the_cores_the_process_may_use(monkeypatch):
+    import os
+
+    from utils.device import default_threads
+    for cores, threads in ((1, 1), (2, 1), (3, 1), (8, 4)):
+        monkeypatch.setattr(os, "sched_getaffinity", lambda pid, cores=cores: set(range(cores)), raising=False)
+        assert default_threads() == threads
