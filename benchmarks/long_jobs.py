@@ -117,6 +117,7 @@ def killed_then_rerun(argv: List[str], output: Path) -> Dict[str, float]:
     """Run ``argv`` until about half of its segments are committed, SIGKILL it, rerun it: the
     time to the kill and the rerun's."""
     folder = work_folder(output)
+    output.unlink(missing_ok=True)  # the rerun (without --overwrite) writes it
     started = time.perf_counter()
     process = subprocess.Popen(argv, cwd=ROOT)
     total: Optional[int] = None
