@@ -15,7 +15,7 @@ from typing import Iterator, Optional
 
 from utils.output_checks import check_output_folder
 from utils.cli import interrupt_on_sigterm, positive_number, run_cli, whole_number_at_least
-from utils.device import DEVICE_CHOICES
+from utils.device import DEVICE_CHOICES, add_threads_argument, use_threads
 from utils.errors import InputError
 from webapp.address import check_serving_address
 
@@ -27,6 +27,7 @@ def build_parser() -> argparse.ArgumentParser:
     parser.add_argument("--port", type=whole_number_at_least(1, at_most=65535), default=7860, help="port to serve on (default: 7860)")
     parser.add_argument("--share", action="store_true", help="also publish a temporary public gradio.live link (off by default)")
     parser.add_argument("--device", choices=DEVICE_CHOICES, default="auto", help="auto takes CUDA when available")
+    add_threads_argument(parser)
     parser.add_argument("--checkpoint", default=None,
                         help="weights file for every job (default: the published checkpoint of the model and weights chosen on the page)")
     parser.add_argument("--offline", action="store_true",
@@ -60,6 +61,7 @@ def main(argv: Optional[list] = None) -> None:
     """Serve until Ctrl-C or SIGTERM; either way the running job is stopped and the temporary folder,
     which holds the users' uploads (Gradio's temporary folder is put inside it) and results, is removed."""
     args = parse_args(argv)
+    use_threads(args.threads)
     interrupt_on_sigterm()
     with tempfile.TemporaryDirectory(prefix="ifrnet-app-") as temporary, _uploads_in(Path(temporary) / "uploads"):
         try:

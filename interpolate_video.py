@@ -6,15 +6,17 @@ Examples:
   python interpolate_video.py --input frames/ --output out/ --factor 4 --input_fps 30
   python interpolate_video.py --input anime.mp4 --output anime_2x.mp4 --dedup 1     # held drawings become motion
   python interpolate_video.py --input clip.mp4 --output loop.gif --loop --start 2 --duration 3
+  python interpolate_video.py --input videos/ --output videos_2x/                  # every video of a folder
 See docs/video.md for every flag and more recipes.
 """
 from __future__ import annotations
 
 import argparse
+import dataclasses
 import logging
 import sys
 from pathlib import Path
-from typing import Optional
+from typing import Any, Callable, Dict, Mapping, Optional, Tuple
 
 from models import MODEL_NAMES
 from models.arguments import add_timesteps_argument, add_weights_arguments
@@ -23,13 +25,18 @@ from models.timestep_policy import datasets_for
 from utils.cli import add_option_arguments, interrupt_on_sigterm, options_from, run_cli, whole_number_at_least
 from utils.device import DEVICE_CHOICES, add_threads_argument, autotune_convolutions, resolve_device, use_threads
 from utils.precision_choice import add_precision_argument, resolve_precision
-from video.convert import ConversionJob, check_job, convert
+from video.batch import expand_inputs, run_batch
+from video.convert import CheckedJob, ConversionJob, check_job, convert
+
+_INPUT_HELP = next(item.metadata["flag"]["help"] for item in dataclasses.fields(ConversionJob) if item.name == "input")
 
 
 def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0], epilog="\n".join(__doc__.splitlines()[2:]),
                                      formatter_class=argparse.RawDescriptionHelpFormatter)
-    add_option_arguments(parser, ConversionJob)  # the job's flags, defined with its fields
+    parser.add_argument("--input", nargs="+", type=Path, required=True,
+                        help=_INPUT_HELP)  # the job's field, given several values here (video.batch)
+    add_option_arguments(parser, ConversionJob, leave_out=("input",))  # the job's flags, defined with its fields
     parser.add_argument("--model_name", choices=MODEL_NAMES, default="IFRNet", help="network width (default: IFRNet)")
     add_weights_arguments(parser, dataset=None)
     add_timesteps_argument(parser)
@@ -55,31 +62,55 @@ def main(argv: Optional[list] = None) -> None:
                         stream=sys.stderr)
     resolve_precision(args.precision, resolve_device(args.device))  # refused before the input is read
     use_threads(args.threads)
-    job = options_from(ConversionJob, args, progress=not (args.quiet or args.no_progress))
+    inputs, batch = expand_inputs(args.input)
+    job = options_from(ConversionJob, args, input=inputs[0], progress=not (args.quiet or args.no_progress))
+    model_for = _model_loader(args)
+    interrupt_on_sigterm()  # the temporary output is removed
+    if batch:
+        result = run_batch(job, inputs, model_for)
+        if result.failed:
+            sys.exit(1)
+        return
     # Bad flags and paths fail before the model loads; the input stays open, read up to --start, for convert.
-    log = logging.getLogger("ifrnet.video")
     with check_job(job) as checked:
-        timesteps = checked.timesteps
-        interpolator = Interpolator.load(args.model_name, args.checkpoint, args.device,
-                                         scale_factor=args.scale_factor, precision=args.precision,
-                                         batch_size=args.batch_size, dataset=datasets_for(timesteps),
-                                         other_variant=True,  # the starter (an IFRNet_S) may stand in, with its note
-                                         offline=args.offline, tta=args.tta, timesteps=args.timesteps,
-                                         progress=not (args.quiet or args.no_progress))
-        autotune_convolutions(interpolator.device)  # every frame of a video has one size
-        if interpolator.weights_note:
-            log.warning("%s", interpolator.weights_note)
-        log.info("weights: %s", Path(interpolator.checkpoint).name)
-        if interpolator.timestep_note:
-            log.log(logging.INFO if interpolator.timestep_mode == "bisect" else logging.WARNING, "%s", interpolator.timestep_note)
-        if timesteps:
-            interpolator.note_approximations([float(t) for t in timesteps])
-        interrupt_on_sigterm()  # the temporary output is removed
-        stats = convert(checked, interpolator.interpolate, model=interpolator.frame_settings())
-    log.info(
+        interpolate, model = model_for(checked)
+        stats = convert(checked, interpolate, model=model)
+    logging.getLogger("ifrnet.video").info(
         "wrote %s: %d frames from %d (%d interpolated, %d scene cut%s) in %.1f s",
         args.output, stats.frames_out, stats.frames_in, stats.interpolated, stats.scene_cuts,
         "" if stats.scene_cuts == 1 else "s", stats.total_seconds)
+
+
+def _model_loader(args: argparse.Namespace) -> Callable[[CheckedJob], Tuple[Callable, Mapping[str, Any]]]:
+    """``model_for(checked) -> (interpolate, model settings)``: the weights each job's timesteps
+    call for (:func:`models.timestep_policy.datasets_for`), each loaded once for the whole run."""
+    log = logging.getLogger("ifrnet.video")
+    loaded: Dict[Any, Interpolator] = {}
+
+    def model_for(checked: CheckedJob) -> Tuple[Callable, Mapping[str, Any]]:
+        timesteps = checked.timesteps
+        key = dataset = datasets_for(timesteps)
+        if key not in loaded:
+            interpolator = Interpolator.load(args.model_name, args.checkpoint, args.device,
+                                             scale_factor=args.scale_factor, precision=args.precision,
+                                             batch_size=args.batch_size, dataset=dataset,
+                                             other_variant=True,  # the starter (an IFRNet_S) may stand in, with its note
+                                             offline=args.offline, tta=args.tta, timesteps=args.timesteps,
+                                             progress=not (args.quiet or args.no_progress))
+            autotune_convolutions(interpolator.device)  # every frame of a video has one size
+            if interpolator.weights_note:
+                log.warning("%s", interpolator.weights_note)
+            log.info("weights: %s", Path(interpolator.checkpoint).name)
+            if interpolator.timestep_note:
+                log.log(logging.INFO if interpolator.timestep_mode == "bisect" else logging.WARNING, "%s",
+                        interpolator.timestep_note)
+            loaded[key] = interpolator
+        interpolator = loaded[key]
+        if timesteps:
+            interpolator.note_approximations([float(t) for t in timesteps])
+        return interpolator.interpolate, interpolator.frame_settings()
+
+    return model_for
 
 
 if __name__ == "__main__":

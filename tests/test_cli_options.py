@@ -35,6 +35,14 @@ def test_fields_become_flags_and_the_parsed_flags_the_dataclass():
     assert "--internal" not in parser().format_help()
 
 
+def test_a_field_left_out_is_no_flag_and_is_given_by_the_script():
+    made = argparse.ArgumentParser(prog="tool")
+    add_option_arguments(made, Options, leave_out=("source",))
+    made.add_argument("--source", nargs="+", type=Path)  # the script's own shape of the flag
+    args = made.parse_args(["--source", "a", "b", "--factor", "3"])
+    assert options_from(Options, args, source=args.source[1]) == Options(Path("b"), None, 3)
+
+
 @pytest.mark.parametrize("argv, message", [
     ([], "the following arguments are required: --source"),
     (["--source", "a", "--rate", "-1"], "argument --rate: a frame rate must be positive, got -1"),
@@ -73,3 +81,12 @@ def test_threads_flag_sets_the_networks_threads_and_refuses_zero(capsys):
         assert torch.get_num_threads() == 1
     finally:
         torch.set_num_threads(before)
+
+
+def test_the_default_threads_are_half_the_cores_the_process_may_use(monkeypatch):
+    import os
+
+    from utils.device import default_threads
+    for cores, threads in ((1, 1), (2, 1), (3, 1), (8, 4)):
+        monkeypatch.setattr(os, "sched_getaffinity", lambda pid, cores=cores: set(range(cores)), raising=False)
+        assert default_threads() == threads

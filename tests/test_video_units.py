@@ -18,7 +18,7 @@ import pytest
 import torch
 from PIL import Image
 
-import video.convert
+import video.job
 from utils.errors import InputError
 from video.convert import ConversionJob, SourcePart, check_job, convert
 from video.orientation import Orientation, orientation_from_matrix
@@ -50,13 +50,13 @@ def frame_folder(folder: Path, levels: List[int]) -> Path:
 def counting_opens(monkeypatch) -> List[Path]:
     """Every input convert opens, as a list that grows."""
     opened: List[Path] = []
-    real = video.convert.open_source
+    real = video.job.open_source
 
     def open_source(path, *args, **kwargs):
         opened.append(Path(path))
         return real(path, *args, **kwargs)
 
-    monkeypatch.setattr(video.convert, "open_source", open_source)
+    monkeypatch.setattr(video.job, "open_source", open_source)
     return opened
 
 

@@ -116,12 +116,13 @@ def _flag_type(parse: Callable[[str], Any]) -> Callable[[str], Any]:
     return parse_flag
 
 
-def add_option_arguments(parser: argparse.ArgumentParser, options_class: type) -> None:
+def add_option_arguments(parser: argparse.ArgumentParser, options_class: type, *, leave_out: Sequence[str] = ()) -> None:
     """Add one flag to ``parser`` for each :func:`option` field of the dataclass ``options_class``,
-    in field order; fields made with plain ``field`` are not flags."""
+    in field order; fields made with plain ``field`` are not flags, nor those named in ``leave_out``
+    (a script that gives one of them another shape on its command line adds that flag itself)."""
     groups: Dict[str, Any] = {}
     for item in dataclasses.fields(options_class):
-        if "flag" not in item.metadata:
+        if "flag" not in item.metadata or item.name in leave_out:
             continue
         settings = dict(item.metadata["flag"])
         group = settings.pop("exclusive_group", None)
@@ -141,7 +142,8 @@ def add_option_arguments(parser: argparse.ArgumentParser, options_class: type) -
 
 def options_from(options_class: Type[Options], namespace: argparse.Namespace, **others: Any) -> Options:
     """An ``options_class`` made from the parsed flags of its :func:`option` fields (as
-    :func:`add_option_arguments` added them) and ``others`` for its remaining fields."""
+    :func:`add_option_arguments` added them) and ``others`` for its remaining fields and those
+    left out of the flags."""
     flags = {item.name: getattr(namespace, item.name) for item in dataclasses.fields(options_class)
-             if "flag" in item.metadata}
+             if "flag" in item.metadata and item.name not in others}
     return options_class(**flags, **others)

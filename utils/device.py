@@ -2,6 +2,7 @@
 from __future__ import annotations
 
 import argparse
+import os
 from typing import Optional
 
 import torch
@@ -9,7 +10,7 @@ import torch
 from utils.cli import whole_number_at_least
 from utils.errors import InputError
 
-__all__ = ["DEVICE_CHOICES", "resolve_device", "autotune_convolutions", "add_threads_argument", "use_threads"]
+__all__ = ["DEVICE_CHOICES", "resolve_device", "autotune_convolutions", "default_threads", "add_threads_argument", "use_threads"]
 
 DEVICE_CHOICES = ("auto", "cpu", "cuda")
 
@@ -41,11 +42,25 @@ def autotune_convolutions(device: torch.device) -> None:
         torch.backends.cudnn.benchmark = True
 
 
+def default_threads() -> int:
+    """The network's CPU threads by default: half the cores this process may run on, at least one.
+
+    The decoder's and encoder's threads and the pipeline need cores too, and torch's threads spin
+    while they wait: on 2 cores, one network thread converted a clip 1.6-2.6x faster than two, with
+    and without a busy process beside it (docs/video.md, "Threads", has the figures)."""
+    try:
+        cores = len(os.sched_getaffinity(0))
+    except AttributeError:  # not on Linux
+        cores = os.cpu_count() or 1
+    return max(1, cores // 2)
+
+
 def add_threads_argument(parser: argparse.ArgumentParser) -> None:
     """``--threads N``: the CPU threads the network runs on, the same in the video tool and the demos."""
-    parser.add_argument("--threads", type=whole_number_at_least(1), default=None,
-                        help="CPU threads the network runs on (default: torch's, one per core); 1 can be faster "
-                        "on a machine that other processes keep busy")
+    default = default_threads()
+    parser.add_argument("--threads", type=whole_number_at_least(1), default=default,
+                        help=f"CPU threads the network runs on (default: half the cores, here {default}; the decoder, "
+                        "the encoder and other processes need the rest)")
 
 
 def use_threads(threads: Optional[int]) -> None:

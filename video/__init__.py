@@ -6,5 +6,7 @@
 - ``video.output``: allowed output paths (never the input, writable), --overwrite, atomic output.
 - ``video.timing``: output timestamps -> (input pair, timestep).
 - ``video.pipeline``: the bounded, threaded decode -> interpolate -> encode stream (and --dedup, --loop, --montage).
-- ``video.convert``: one whole conversion (what ``interpolate_video.py`` runs), the checks of its flags, and the part of the input it converts (--start, --duration).
+- ``video.job``: a conversion's options (the tool's flags), their checks, and the part of the input it converts (--start, --duration).
+- ``video.convert``: one whole conversion (what ``interpolate_video.py`` runs); ``video.run_setup``: what its one-piece and segmented runs share.
+- ``video.segments`` and ``video.segmented``: a long job in segments that a rerun resumes.
 """

@@ -38,7 +38,7 @@ _END = object()
 @dataclass(frozen=True)
 class StreamOptions:
     """What the stream does with the frames besides interpolating them. The fields named as
-    :class:`video.convert.ConversionJob`'s are the job's flags that reach the pipeline (that class
+    :class:`video.job.ConversionJob`'s are the job's flags that reach the pipeline (that class
     documents them) and are copied from it by name."""
 
     scene_threshold: float = DEFAULT_SCENE_THRESHOLD  # a pair differing more is a cut (utils.scene); 0: off

@@ -57,7 +57,7 @@ def _key_frame_times(path: Path) -> List[Tuple[Fraction, bool]]:
     without decoding: [(time, is_key)]."""
     source = VideoFileSource(path)
     try:
-        time_base = Fraction(source._stream.time_base)
+        time_base = source.time_base
         return sorted((Fraction(packet.pts) * time_base, bool(packet.is_keyframe))
                       for packet in source.packets() if packet.pts is not None)
     finally:
@@ -162,7 +162,7 @@ class SegmentFrames:
     """The source frames of one segment: from the frame at ``begin`` through the frame at ``until``
     (the next segment's first, included: its pair is this segment's last), or for the last segment
     (``until`` None) to the end of the part (frames before ``stop``), after which ``end_time`` says
-    when the last frame stops being shown, as :class:`video.convert.SourcePart` does. The input is
+    when the last frame stops being shown, as :class:`video.job.SourcePart` does. The input is
     opened for the segment and sought to its key frame."""
 
     def __init__(self, input_path: Path, folder_rate: Fraction, begin: Fraction, until: Optional[Fraction],

@@ -245,9 +245,14 @@ class VideoFileSource:
         ``frames()``, not both."""
         return (packet for packet in self._container.demux(self._stream) if packet.size)  # not the final empty one
 
+    @property
+    def time_base(self) -> Fraction:
+        """The video stream's unit of time (seconds per tick) that its packets' timestamps count in."""
+        return Fraction(self._stream.time_base) if self._stream.time_base else Fraction(1, 1000000)
+
     def seek(self, time: Fraction) -> None:
         """Jump to the key frame at or before ``time``, so a part late in a long file starts at once."""
-        time_base = Fraction(self._stream.time_base) if self._stream.time_base else Fraction(1, 1000000)
+        time_base = self.time_base
         # A time past any file (--start 1e30) lands at the end, where no frame follows (an int64 offset).
         target = min(int(time / time_base), 2**62)
         self._container.seek(target, backward=True, any_frame=False, stream=self._stream)

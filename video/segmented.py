@@ -1,0 +1,103 @@
+"""Running a checked job in segments (:mod:`video.segments` holds the parts: the plan, the
+manifest, the commits and the join): each segment is written and committed on its own, so a rerun
+after a kill resumes after the last committed one; at the end the segments are joined into the
+output and the work folder is removed."""
+from __future__ import annotations
+
+import dataclasses
+import logging
+import time
+from fractions import Fraction
+from pathlib import Path
+from typing import Any, List, Mapping
+
+from video import segments
+from video.job import CheckedJob, InterpolateFn
+from video.output import atomic_output, is_gif, output_is_folder
+from video.pipeline import PipelineStats, interpolate_stream
+from video.run_setup import announce, open_sink, stream_options, tracks_end, upright
+from video.segments import Manifest, SegmentFrames, SegmentProgress, work_folder
+from video.sinks import VIDEO_FORMATS
+from video.timing import OutputClock
+
+__all__ = ["segment_boundaries", "convert_in_segments"]
+
+log = logging.getLogger("ifrnet.video")
+
+
+def segment_boundaries(checked: CheckedJob) -> List[Fraction]:
+    """Where the job's segments start (one boundary: it runs in one piece). --dedup (which frame
+    is kept depends on the frames before) and --loop (the last pair needs the first frame) run in
+    one piece, as does a GIF (its identical frames are merged across the whole animation)."""
+    job, info = checked.job, checked.source.info
+    if job.segment_seconds == 0 or job.dedup > 0 or job.loop or is_gif(job.output):
+        return [info.start]
+    return segments.plan_boundaries(Path(job.input), info.start, checked.source.stop, info.rate,
+                                    job.segment_seconds, info.snap)
+
+
+def convert_in_segments(checked: CheckedJob, interpolate: InterpolateFn, boundaries: List[Fraction],
+                        model: Mapping[str, Any]) -> PipelineStats:
+    """Run the job one segment at a time, each committed to the work folder, resuming after the
+    segments a killed run committed; then join them into the output and remove the work folder.
+    ``model`` goes into the manifest (:meth:`video.segments.Manifest.of`)."""
+    job, part, rate = checked.job, checked.source, checked.rate
+    info = part.info
+    try:
+        folder = work_folder(job.output)
+        manifest = Manifest.of(job, model, boundaries)
+        segments.check_resumable(folder, manifest, job.overwrite)
+        announce(checked)
+        orientation = upright(job, part)
+    finally:
+        part.close()  # each segment opens the input at its own key frame
+    folder.mkdir(parents=True, exist_ok=True)
+    if not (folder / segments.MANIFEST_NAME).exists():
+        manifest.write(folder)
+    to_folder = output_is_folder(job.output)
+    suffix = "" if to_folder else Path(job.output).suffix.lower()
+    done = segments.committed_segments(folder, len(boundaries), suffix)
+    log.info("%d segments (at %s s)%s", len(boundaries), ", ".join(f"{float(at - info.start):.2f}" for at in boundaries),
+             f"; resuming after the {done} done in {folder}" if done else "")
+    clock = OutputClock(rate, origin=info.start, snap=info.snap)
+    progress = SegmentProgress(len(boundaries), done)
+    total = PipelineStats()
+    started = time.perf_counter()
+    for number in range(done, len(boundaries)):
+        begin = boundaries[number]
+        until = boundaries[number + 1] if number + 1 < len(boundaries) else None
+        temp = folder / f"partial{suffix}"
+        segments.remove_work_folder(temp) if temp.is_dir() else temp.unlink(missing_ok=True)
+        sink = open_sink(job, part, rate, temp, orientation, first_index=clock.first_index_at(begin))
+        frames = SegmentFrames(Path(job.input), job.input_fps, begin, until, part.stop, info.snap, strict=job.strict)
+        options = dataclasses.replace(stream_options(job, orientation), ends_at_last_frame=until is not None)
+        try:
+            stats = interpolate_stream(frames.frames(), sink.write, interpolate, clock, lambda: frames.end_time, options)
+            sink.finish()
+        except BaseException:
+            sink.abort()
+            raise
+        segments.commit_segment(temp, folder, number, suffix)
+        _add_stats(total, stats, first=number == 0)
+        progress.segment_done()
+    parts = [folder / segments.segment_name(number, suffix) for number in range(len(boundaries))]
+    with atomic_output(job.output, overwrite=job.overwrite) as temp:
+        if to_folder:
+            segments.join_folder_segments(parts, temp)
+        else:
+            segments.join_video_segments(
+                parts, temp, VIDEO_FORMATS[suffix], tracks_from=part.media_path, tracks_shift=info.start,
+                trim_start=part.starts_late, tracks_end=tracks_end(job, info),
+                keep_display_matrix=orientation.is_identity)
+    segments.remove_work_folder(folder)
+    total.total_seconds = time.perf_counter() - started
+    return total
+
+
+def _add_stats(total: PipelineStats, stats: PipelineStats, first: bool) -> None:
+    """Count a segment's stats into the job's (each boundary frame is in two segments)."""
+    total.frames_in += stats.frames_in - (0 if first else 1)
+    total.frames_out += stats.frames_out
+    total.interpolated += stats.interpolated
+    total.scene_cuts += stats.scene_cuts
+    total.model_seconds += stats.model_seconds
