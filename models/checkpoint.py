@@ -19,6 +19,7 @@ from models.downloads import (OFFLINE_VARIABLE, Downloader, FetchError, check_re
                               read_sums, record_sum, sha256_of)
 from models.network import WIDTHS, IFRNet
 from models.published import PUBLISHED_CHECKPOINTS, PUBLISHED_FOLDER_URL, PublishedCheckpoint, checkpoint_sources, find_published
+from utils.atomic import NAME_MAX
 from utils.download import display_url, is_url
 from utils.errors import InputError
 from utils.weights_file import WeightsFileError, load_weights_file
@@ -118,8 +119,7 @@ def _present_published(entry: PublishedCheckpoint) -> Optional[Path]:
 
 def _instead_note(preferred: PublishedCheckpoint, used: PublishedCheckpoint, why: str) -> str:
     """The note for running another dataset's published weights than the preferred ones."""
-    caveat = (" (trained for t = 1/2 only: other timesteps are made by bisection, to the nearest 1/16)"
-              if used.task == "Vimeo90K" else "")
+    caveat = {"Vimeo90K": " (trained for t = 1/2 only: other timesteps by bisection, to the nearest 1/16)"}.get(used.task, "")
     return (f"{CHECKPOINT_DIR / preferred.path} not found ({why}); running {used.file_name} instead{caveat}; "
             f"to get the {preferred.task} weights: {_download_command(preferred)}")
 
@@ -157,6 +157,9 @@ def _cached_url_checkpoint(url: str, offline: bool, progress: bool) -> Path:
     name = urllib.parse.unquote(urllib.parse.urlsplit(url).path.rsplit("/", 1)[-1])
     if name in ("", ".", "..") or any(c in name for c in "/\\\0"):
         raise CheckpointError(f"--checkpoint {display_url(url)} names no file (its path must end in a file name such as model.pth)")
+    if len(name.encode()) > NAME_MAX:  # the cached copy keeps the name, which no file system holds
+        raise CheckpointError(f"--checkpoint {display_url(url)}: its file name is {len(name.encode())} bytes, "
+                              f"over the {NAME_MAX} a file name may have")
     relative = f"{hashlib.sha256(url.encode()).hexdigest()[:16]}/{name}"
     root = CHECKPOINT_DIR / URL_CACHE
     if (root / relative).is_file():

@@ -261,6 +261,18 @@ def test_a_checkpoint_url_naming_no_file_is_refused_in_one_line(tmp_path, http_s
     assert http_server.requests == [] and not (tmp_path / "checkpoints").exists()
 
 
+def test_a_checkpoint_url_whose_file_name_no_file_system_holds_is_refused_in_one_line(tmp_path, http_server, online,
+                                                                                     monkeypatch):
+    import models.checkpoint as checkpoint_module
+
+    monkeypatch.setattr(checkpoint_module, "CHECKPOINT_DIR", tmp_path / "checkpoints")
+    online()
+    url = http_server.url("/" + "w" * 252 + ".pth")
+    with pytest.raises(CheckpointError, match="its file name is 256 bytes, over the 255 a file name may have"):
+        resolve_weights("IFRNet_S", url, progress=False)
+    assert http_server.requests == []
+
+
 def test_a_download_sweeps_the_temporaries_a_killed_download_left(tmp_path, http_server, small_weights, online, monkeypatch):
     import tempfile
 

@@ -214,7 +214,7 @@ def test_without_the_gopro_file_other_timesteps_take_the_vimeo90k_weights_with_a
     del http_server.files["/mirror/IFRNet_S_GoPro.pth"]
     resolved = resolve_weights("IFRNet_S", None, ("GoPro", "Vimeo90K"), progress=False)
     assert resolved.path == published_sources / "IFRNet_small" / "IFRNet_S_Vimeo90K.pth"
-    assert "IFRNet_S_GoPro.pth not found" in resolved.note and "bisection, to the nearest 1/16" in resolved.note
+    assert "IFRNet_S_GoPro.pth not found" in resolved.note and "other timesteps by bisection, to the nearest 1/16" in resolved.note
     assert "--task GoPro" in resolved.note
 
 
