@@ -157,9 +157,8 @@ def _cached_url_checkpoint(url: str, offline: bool, progress: bool) -> Path:
     name = urllib.parse.unquote(urllib.parse.urlsplit(url).path.rsplit("/", 1)[-1])
     if name in ("", ".", "..") or any(c in name for c in "/\\\0"):
         raise CheckpointError(f"--checkpoint {display_url(url)} names no file (its path must end in a file name such as model.pth)")
-    if len(name.encode()) > NAME_MAX:  # the cached copy keeps the name, which no file system holds
-        raise CheckpointError(f"--checkpoint {display_url(url)}: its file name is {len(name.encode())} bytes, "
-                              f"over the {NAME_MAX} a file name may have")
+    if (size := len(name.encode())) > NAME_MAX:  # the cached copy keeps the name, which no file system holds
+        raise CheckpointError(f"--checkpoint {display_url(url)}: its file name is {size} bytes, over the {NAME_MAX} a file name may have")
     relative = f"{hashlib.sha256(url.encode()).hexdigest()[:16]}/{name}"
     root = CHECKPOINT_DIR / URL_CACHE
     if (root / relative).is_file():
