@@ -12,6 +12,14 @@ if str(ROOT) not in sys.path:
 from models.network import MODEL_NAMES  # noqa: E402
 from tests.seeded import seeded_model  # noqa: E402
 
+# pytest.ini runs the suite on every core with pytest-xdist: each worker process gets its share of
+# the cores as torch threads (torch's default is every core, so two workers on two cores would
+# each spin two threads), and the scripts the tests start inherit the same share.
+if os.environ.get("PYTEST_XDIST_WORKER"):
+    _threads = max(1, len(os.sched_getaffinity(0)) // int(os.environ.get("PYTEST_XDIST_WORKER_COUNT", "1")))
+    torch.set_num_threads(_threads)
+    os.environ["OMP_NUM_THREADS"] = str(_threads)
+
 # The suite never reaches the internet: every tool runs (and every subprocess inherits) offline;
 # the download tests serve files from a loopback server and lift this themselves.
 os.environ["IFRNET_OFFLINE"] = "1"

@@ -559,6 +559,7 @@ def test_app_without_gradio_says_how_to_install_it():
     assert result.stderr.strip().splitlines() == ["app.py: error: the web app needs Gradio: pip install -r requirements-app.txt"]
 
 
+@pytest.mark.slow  # the app's one run as a process of its own, stopped by a real SIGTERM
 def test_app_on_sigterm_removes_its_folder_and_the_uploads(tmp_path):
     """SIGTERM (a service or container stop) cleans up as Ctrl-C does: the temporary folder with the
     users' uploads and results goes. Gradio's "set share=True in launch()" hint is not printed."""

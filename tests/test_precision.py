@@ -12,7 +12,6 @@ from models import WIDTHS, build_model, create_model, load_checkpoint
 from models.checkpoint import CHECKPOINT_DIR, STARTER_CHECKPOINT, STARTER_MODEL_NAME
 from models.interpolator import Interpolator
 from models.lean_inference import LeanIFRNet
-from models.lean_ops import BAND_ELEMENTS, band_elements
 from tests.seeded import seeded_model, seeded_state_dict
 from tests.video_builders import sample_frames
 from utils.errors import InputError
@@ -176,7 +175,3 @@ def test_demo_runs_in_bf16_through_its_flag(tmp_path, seeded_checkpoints):
     expected = fp32.interpolate(read_image(ROOT / "figures" / "img0.png"), read_image(ROOT / "figures" / "img1.png"), [0.5])[0]
     got = read_image(out / "interp_t0.500.png")
     assert 45.0 < frame_psnr(got, expected) < 100.0  # computed in bf16 (not bit-equal), yet close
-
-
-def test_cpu_bands_of_a_two_byte_dtype_hold_the_bytes_of_a_float32_band():
-    assert band_elements("cpu", None, 2) == 2 * band_elements("cpu", None, 4) == 2 * BAND_ELEMENTS

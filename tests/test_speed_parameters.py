@@ -40,11 +40,19 @@ def checkout(tmp_path):
     return tmp_path / "ref"
 
 
-@pytest.mark.slow  # a fresh worker process per memory measurement
-def test_figures_and_json(tmp_path, seeded_checkpoints, capsys):
+@pytest.mark.slow  # a fresh worker process per memory measurement: ours and the reference's
+def test_figures_json_and_a_reference_checkout_timed_with_its_own_modules(tmp_path, seeded_checkpoints, checkout, capsys):
+    """One run gives our figures and the reference's beside them (each memory figure costs a fresh
+    process, so the two share a run)."""
+    import utils
+
+    model_class = load_reference_class(checkout, "IFRNet_S")
+    assert model_class().marker == "authors utils"
+    assert sys.modules["utils"] is utils and not hasattr(utils, "CHECKOUT_MARKER")
+
     out = tmp_path / "speed.json"
     report = speed_parameters.main(["--model_name", "IFRNet_S", "--checkpoint", str(seeded_checkpoints["IFRNet_S"]),
-                                    "--json", str(out), *TINY])
+                                    "--reference_dir", str(checkout), "--json", str(out), *TINY])
     (row,) = report["models"]
     assert row["model_name"] == "IFRNet_S" and row["weights"] == str(seeded_checkpoints["IFRNet_S"])
     assert row["params_m"] == pytest.approx(2.803610)  # the published IFRNet_S has 2,803,610 parameters
@@ -54,25 +62,11 @@ def test_figures_and_json(tmp_path, seeded_checkpoints, capsys):
     assert row["achieved_gflops"] == pytest.approx(row["gflops"] / row["latency_s"])
     assert row["matmul_fraction"] == pytest.approx(row["achieved_gflops"] / report["matmul_gflops"])
     assert row["peak_rss_gb"] >= row["rss_before_inference_gb"] > 0.05  # a fresh process with torch loaded
-    assert row["reference_latency_s"] is None
-    assert json.loads(out.read_text()) == json.loads(json.dumps(report))
-    printed = capsys.readouterr().out
-    assert "| IFRNet_S | 2.804 |" in printed and "GFLOP/s" in printed
-
-
-@pytest.mark.slow  # worker processes for ours and the reference
-def test_reference_checkout_is_timed_with_its_own_modules(checkout):
-    import utils
-
-    model_class = load_reference_class(checkout, "IFRNet_S")
-    assert model_class().marker == "authors utils"
-    assert sys.modules["utils"] is utils and not hasattr(utils, "CHECKOUT_MARKER")
-
-    report = speed_parameters.main(["--model_name", "IFRNet_S", "--reference_dir", str(checkout), *TINY])
-    (row,) = report["models"]
     assert row["reference_latency_s"] > 0 and row["reference_peak_rss_gb"] > 0
     assert row["speedup"] == pytest.approx(row["reference_latency_s"] / row["latency_s"])
-    assert "speed-up" in report["table"]
+    assert json.loads(out.read_text()) == json.loads(json.dumps(report))
+    printed = capsys.readouterr().out
+    assert "| IFRNet_S | 2.804 |" in printed and "GFLOP/s" in printed and "speed-up" in report["table"]
 
 
 @pytest.mark.parametrize(

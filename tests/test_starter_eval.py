@@ -41,15 +41,17 @@ def test_dis_recovers_a_translated_middle_frame_better_than_the_average():
 
 
 def test_starter_eval_prints_three_scores_per_clip_and_writes_json(seeded_checkpoints, tmp_path, capsys):
+    """One window per clip and span (--limit 1): each is a model pass at the clip's full size. Means
+    over several windows are score_timesteps' (tests/test_timesteps.py)."""
     out = tmp_path / "scores.json"
     report = starter_eval.main(
-        ["--checkpoint", str(seeded_checkpoints["IFRNet_S"]), "--device", "cpu", "--limit", "2", "--json", str(out), "--no_progress",
+        ["--checkpoint", str(seeded_checkpoints["IFRNet_S"]), "--device", "cpu", "--limit", "1", "--json", str(out), "--no_progress",
          "--spans", "2"]
     )
     printed = capsys.readouterr().out
     number = r"(-?\d+\.\d\d)"
     for clip in ("bigbuckbunny", "bikes"):
-        match = re.search(rf"^{clip}\s+2\s+{number}\s+{number}\s+{number}\s+([+-]\d+\.\d\d)$", printed, re.MULTILINE)
+        match = re.search(rf"^{clip}\s+1\s+{number}\s+{number}\s+{number}\s+([+-]\d+\.\d\d)$", printed, re.MULTILINE)
         assert match, printed
         average, dis, model, margin = (float(v) for v in match.groups())
         assert 10 < average < 60 and 10 < dis < 60 and 5 < model < 60
@@ -58,15 +60,14 @@ def test_starter_eval_prints_three_scores_per_clip_and_writes_json(seeded_checkp
     # Per t: k = 2 (asked) and k = 4 (always: the 2x table is its t = 1/2), four methods each.
     for clip in ("bigbuckbunny", "bikes"):
         for k, t in ((2, "1/2"), (4, "1/4"), (4, "2/4"), (4, "3/4")):
-            assert re.search(rf"^{clip}\s+{k}\s+{t}\s+2(\s+-?\d+\.\d\d){{4}}$", printed, re.MULTILINE), (clip, k, t, printed)
+            assert re.search(rf"^{clip}\s+{k}\s+{t}\s+1(\s+-?\d+\.\d\d){{4}}$", printed, re.MULTILINE), (clip, k, t, printed)
     assert [(row["span"], row["t"]) for row in report["timesteps"] if row["clip"] == "bikes"] == [(2, 0.5), (4, 0.25), (4, 0.5), (4, 0.75)]
     middle = next(row for row in report["timesteps"] if row["clip"] == "bikes" and row["span"] == 4 and row["t"] == 0.5)
     assert report["clips"]["bikes"]["model"] == middle["psnr"]["model"]  # one computation behind both tables
     saved = json.loads(out.read_text())
     assert saved == json.loads(json.dumps(report))
     for row in saved["clips"].values():
-        assert row["count"] == 2 and len(row["per_triplet"]["model"]) == 2
-        assert row["model"] == pytest.approx(np.mean(row["per_triplet"]["model"]))
+        assert row["count"] == 1 and row["per_triplet"]["model"] == [row["model"]]
     # Seeded (untrained) weights are far from the target, and the script says so.
     assert not any(row["meets_target"] for row in saved["clips"].values())
     # What it scores are the clip's held-out frames i, i+2, i+4, starting at the first held-out frame.

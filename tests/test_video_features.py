@@ -60,9 +60,10 @@ def decoded(path):
     return read_video(path).frames
 
 
-def test_dedup_turns_held_frames_into_motion_and_keeps_the_count(tmp_path, inputs, checkpoint, starter, caplog):
-    """Each picture held for two frames, converted at the input's own rate: with --dedup each
-    repeat becomes the in-between frame of its neighbours (at the input's rate, t = 0.5)."""
+def test_dedup_turns_held_frames_into_motion_and_keeps_the_count(tmp_path, inputs, checkpoint, caplog):
+    """Each picture held for two frames, converted at the input's own rate: --dedup finds the
+    repeats in a real encoded clip and no picture but the last stays held. Which frame fills a
+    repeat's slot (the in-between of its neighbours) is the stream's, in test_video_units.py."""
     frozen = lambda a, b: np.abs(a.astype(float) - b).mean() < 0.5  # noqa: E731
     held = decoded(inputs["held"])
     assert [k for k in range(11) if frozen(held[k], held[k + 1])] == [0, 2, 4, 6, 8, 10]
@@ -76,10 +77,6 @@ def test_dedup_turns_held_frames_into_motion_and_keeps_the_count(tmp_path, input
     assert [k for k in range(11) if frozen(frames[k], frames[k + 1])] == [10]
     for k in (0, 2, 4):  # the distinct pictures stay at their own times
         assert psnr(frames[k], held[k]) > ORIGINAL_DB
-    # In the output the repeat of picture 2 is the frame between pictures 2 and 3, not picture 2 again.
-    between = Interpolator(starter, "cpu").interpolate(held[2], held[4], [0.5])[0]
-    assert psnr(frames[3], between) > ORIGINAL_DB
-    assert psnr(frames[3], held[3]) < psnr(frames[3], between) - 3
 
 
 def test_loop_fills_the_last_slots_with_frames_between_last_and_first(tmp_path, inputs, checkpoint, starter):

@@ -62,11 +62,15 @@ def test_unknown_scheme_is_refused():
 
 def test_training_flag_starts_the_run_from_kaiming_weights(tmp_path):
     root = make_vimeo_triplets(tmp_path / "vimeo_triplet", 2, (64, 96), n_test=1)
+    threads = torch.get_num_threads()
     torch.set_num_threads(1)
-    train_main(VIMEO90K, ["--data_root", str(root), "--batch_size", "2", "--epochs", "1", "--eval_interval", "0",
-                          "--flow_loss", "off", "--lr_start", "1e-12", "--lr_end", "1e-12", "--init", "kaiming",
-                          "--log_path", str(tmp_path / "run"), "--model_name", "IFRNet_S", "--crop_size", "64",
-                          "--num_workers", "0", "--device", "cpu"])
+    try:
+        train_main(VIMEO90K, ["--data_root", str(root), "--batch_size", "2", "--epochs", "1", "--eval_interval", "0",
+                              "--flow_loss", "off", "--lr_start", "1e-12", "--lr_end", "1e-12", "--init", "kaiming",
+                              "--log_path", str(tmp_path / "run"), "--model_name", "IFRNet_S", "--crop_size", "64",
+                              "--num_workers", "0", "--device", "cpu"])
+    finally:
+        torch.set_num_threads(threads)  # the rest of the session keeps its own
     saved = torch.load(tmp_path / "run" / "IFRNet_S_latest.pth", map_location="cpu", weights_only=True)
     biases = np.array([float(v.abs().max()) for k, v in saved.items() if k.endswith(".bias")])
     assert biases.max() < 1e-9  # PyTorch's defaults draw biases of ~1e-2
