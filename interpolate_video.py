@@ -62,7 +62,7 @@ def main(argv: Optional[list] = None) -> None:
                         stream=sys.stderr)
     resolve_precision(args.precision, resolve_device(args.device))  # refused before the input is read
     use_threads(args.threads)
-    inputs, batch = expand_inputs(args.input)
+    inputs, batch = expand_inputs(args.input, args.output)
     job = options_from(ConversionJob, args, input=inputs[0], progress=not (args.quiet or args.no_progress))
     model_for = _model_loader(args)
     interrupt_on_sigterm()  # the temporary output is removed

@@ -288,6 +288,12 @@ def test_a_loader_worker_ignores_a_schedulers_sigterm_and_ends_on_its_parents():
         worker.kill()
 
 
+def _train_script(args, timeout=120):
+    """train_vimeo90k.py as its own process: what a hang on exit needs, since only a real process exits."""
+    return subprocess.run([sys.executable, str(ROOT / "train_vimeo90k.py"), *args], cwd=ROOT, capture_output=True,
+                          text=True, timeout=timeout, env={**os.environ, "OMP_NUM_THREADS": "1"})
+
+
 @pytest.mark.slow
 def test_a_bad_frame_read_by_a_loader_worker_ends_the_run_with_exit_2_not_a_wait_for_ever(tmp_path):
     """With --num_workers > 0 (the default is 4) the frame is read in a worker process: the run ends

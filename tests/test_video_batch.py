@@ -95,6 +95,17 @@ def test_a_batch_into_a_file_is_refused_in_one_line(videos, tmp_path, tool, outp
     assert tool.loads == 0
 
 
+def test_a_batch_output_that_could_replace_or_reread_its_inputs_is_refused(videos, tool):
+    before = {path: path.read_bytes() for path in videos.iterdir() if path.is_file()}
+    for inputs, output, message in (([videos / "a.mp4", videos / "c.mkv"], videos, "holds the input"),
+                                    ([videos], videos, "is the input folder"),
+                                    ([videos], videos / "out", "is inside the input folder")):
+        code, _, err = tool("--input", *inputs, "--output", output)
+        assert code == 2 and message in err.strip().splitlines()[-1], err
+    assert tool.loads == 0 and not (videos / "out").exists()
+    assert {path: path.read_bytes() for path in videos.iterdir() if path.is_file()} == before
+
+
 def test_two_inputs_of_one_name_are_refused_before_any_is_converted(videos, tmp_path, tool):
     (tmp_path / "other").mkdir()
     (tmp_path / "other" / "a.mp4").write_bytes((videos / "a.mp4").read_bytes())

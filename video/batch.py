@@ -14,6 +14,7 @@ from pathlib import Path
 from typing import Any, Callable, List, Mapping, Sequence, Tuple
 
 from utils.errors import InputError
+from utils.output_checks import check_folder_spares_input
 from video.convert import convert
 from video.job import CheckedJob, ConversionJob, InterpolateFn, check_job
 from video.output import output_is_folder
@@ -47,10 +48,12 @@ def _listed(list_file: Path) -> List[Path]:
     return [list_file.parent / Path(name).expanduser() for name in names]
 
 
-def expand_inputs(values: Sequence[Path]) -> Tuple[List[Path], bool]:
+def expand_inputs(values: Sequence[Path], output: Path) -> Tuple[List[Path], bool]:
     """The inputs ``--input``'s values name, and whether they make a batch (several inputs, a folder
     of videos or a list file, even when it holds one). A folder holding video files is a folder
-    of videos; a folder without any is one input, a folder of frames."""
+    of videos; a folder without any is one input, a folder of frames. A batch's ``output`` folder
+    that is an input folder, holds an input or lies inside an input folder is refused: its results
+    could replace inputs, or be read as inputs by a rerun."""
     inputs: List[Path] = []
     batch = len(values) > 1
     for value in map(Path, values):
@@ -65,6 +68,8 @@ def expand_inputs(values: Sequence[Path]) -> Tuple[List[Path], bool]:
     unique = list({path.resolve() if path.exists() else path: path for path in inputs}.values())
     if batch and not unique:
         raise InputError(f"no inputs in {', '.join(map(str, values))}")
+    for value in values if batch else ():
+        check_folder_spares_input(output, value, "--output")
     return unique, batch
 
 
