@@ -6,8 +6,11 @@ The API endpoints /frames and /video can be scripted with gradio_client. See doc
 """
 from __future__ import annotations
 
-import argparse
 import os
+
+os.environ.setdefault("OMP_WAIT_POLICY", "PASSIVE")  # before torch loads OpenMP: see utils.device.default_threads
+
+import argparse
 import tempfile
 from contextlib import contextmanager
 from pathlib import Path

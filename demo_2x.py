@@ -4,6 +4,10 @@ Writes interp_t*.png and out_2x.gif into --output. See docs/demos.md for the fla
 """
 from __future__ import annotations
 
+import os
+
+os.environ.setdefault("OMP_WAIT_POLICY", "PASSIVE")  # before torch loads OpenMP: see utils.device.default_threads
+
 from typing import Optional
 
 from utils.cli import run_cli

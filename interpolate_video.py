@@ -11,6 +11,10 @@ See docs/video.md for every flag and more recipes.
 """
 from __future__ import annotations
 
+import os
+
+os.environ.setdefault("OMP_WAIT_POLICY", "PASSIVE")  # before torch loads OpenMP: see utils.device.default_threads
+
 import argparse
 import dataclasses
 import logging

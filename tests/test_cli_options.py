@@ -22,6 +22,9 @@ class Options:
     internal: int = field(default=8)
 
 
+ROOT = Path(__file__).resolve().parents[1]
+
+
 def parser() -> argparse.ArgumentParser:
     made = argparse.ArgumentParser(prog="tool")
     add_option_arguments(made, Options)
@@ -83,10 +86,22 @@ def test_threads_flag_sets_the_networks_threads_and_refuses_zero(capsys):
         torch.set_num_threads(before)
 
 
-def test_the_default_threads_are_half_the_cores_the_process_may_use(monkeypatch):
+def test_the_default_threads_are_the_cores_the_process_may_use(monkeypatch):
     import os
 
     from utils.device import default_threads
-    for cores, threads in ((1, 1), (2, 1), (3, 1), (8, 4)):
+    for cores in (1, 2, 8):
         monkeypatch.setattr(os, "sched_getaffinity", lambda pid, cores=cores: set(range(cores)), raising=False)
-        assert default_threads() == threads
+        assert default_threads() == cores
+
+
+@pytest.mark.parametrize("script", ["interpolate_video.py", "demo_2x.py", "demo_8x.py", "app.py"])
+def test_each_tool_lets_waiting_threads_sleep_before_anything_loads_openmp(script):
+    """OpenMP reads OMP_WAIT_POLICY once, when torch loads it: the script sets it before any other import
+    (a user's own setting wins)."""
+    import ast
+
+    body = ast.parse((ROOT / script).read_text()).body
+    statements = [node for node in body if not (isinstance(node, ast.Expr) and isinstance(node.value, ast.Constant))]
+    assert ast.unparse(statements[1]) == "import os"
+    assert ast.unparse(statements[2]) == "os.environ.setdefault('OMP_WAIT_POLICY', 'PASSIVE')"

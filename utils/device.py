@@ -43,24 +43,25 @@ def autotune_convolutions(device: torch.device) -> None:
 
 
 def default_threads() -> int:
-    """The network's CPU threads by default: half the cores this process may run on, at least one.
+    """The network's CPU threads by default: every core this process may run on.
 
-    The decoder's and encoder's threads and the pipeline need cores too, and torch's threads spin
-    while they wait: on 2 cores, one network thread converted a clip 1.6-2.6x faster than two, with
-    and without a busy process beside it (docs/video.md, "Threads", has the figures)."""
+    Idle threads spin while they wait for work unless OpenMP is told to let them sleep, and then
+    two threads on a 2-core machine lost to one by up to 2.5x once another process competed for
+    the cores. So each tool's script sets ``OMP_WAIT_POLICY=PASSIVE`` before torch loads OpenMP
+    (which reads it once, then), and with it all cores were as fast as one thread under
+    contention and 1.6x faster than one thread idle (docs/video.md, "Threads", has the figures)."""
     try:
-        cores = len(os.sched_getaffinity(0))
+        return len(os.sched_getaffinity(0))
     except AttributeError:  # not on Linux
-        cores = os.cpu_count() or 1
-    return max(1, cores // 2)
+        return os.cpu_count() or 1
 
 
 def add_threads_argument(parser: argparse.ArgumentParser) -> None:
     """``--threads N``: the CPU threads the network runs on, the same in the video tool and the demos."""
     default = default_threads()
     parser.add_argument("--threads", type=whole_number_at_least(1), default=default,
-                        help=f"CPU threads the network runs on (default: half the cores, here {default}; the decoder, "
-                        "the encoder and other processes need the rest)")
+                        help=f"CPU threads the network runs on (default: every core, here {default}; waiting threads "
+                        "sleep, so a busy machine loses nothing to them)")
 
 
 def use_threads(threads: Optional[int]) -> None:
