@@ -86,13 +86,14 @@ def test_threads_flag_sets_the_networks_threads_and_refuses_zero(capsys):
         torch.set_num_threads(before)
 
 
-def test_the_default_threads_are_the_cores_the_process_may_use(monkeypatch):
-    import os
+def test_without_threads_the_tool_leaves_torchs_thread_count():
+    import torch
 
-    from utils.device import default_threads
-    for cores in (1, 2, 8):
-        monkeypatch.setattr(os, "sched_getaffinity", lambda pid, cores=cores: set(range(cores)), raising=False)
-        assert default_threads() == cores
+    from utils.device import use_threads
+    assert interpolate_video.build_parser().parse_args(["--input", "a", "--output", "b"]).threads is None
+    before = torch.get_num_threads()
+    use_threads(None)
+    assert torch.get_num_threads() == before
 
 
 @pytest.mark.parametrize("script", ["interpolate_video.py", "demo_2x.py", "demo_8x.py", "app.py"])

@@ -10,7 +10,7 @@ import torch
 from utils.cli import whole_number_at_least
 from utils.errors import InputError
 
-__all__ = ["DEVICE_CHOICES", "resolve_device", "autotune_convolutions", "default_threads", "add_threads_argument", "use_threads"]
+__all__ = ["DEVICE_CHOICES", "resolve_device", "autotune_convolutions", "add_threads_argument", "use_threads"]
 
 DEVICE_CHOICES = ("auto", "cpu", "cuda")
 
@@ -42,26 +42,19 @@ def autotune_convolutions(device: torch.device) -> None:
         torch.backends.cudnn.benchmark = True
 
 
-def default_threads() -> int:
-    """The network's CPU threads by default: every core this process may run on.
-
-    Idle threads spin while they wait for work unless OpenMP is told to let them sleep, and then
-    two threads on a 2-core machine lost to one by up to 2.5x once another process competed for
-    the cores. So each tool's script sets ``OMP_WAIT_POLICY=PASSIVE`` before torch loads OpenMP
-    (which reads it once, then), and with it all cores were as fast as one thread under
-    contention and 1.6x faster than one thread idle (docs/video.md, "Threads", has the figures)."""
-    try:
-        return len(os.sched_getaffinity(0))
-    except AttributeError:  # not on Linux
-        return os.cpu_count() or 1
-
-
 def add_threads_argument(parser: argparse.ArgumentParser) -> None:
-    """``--threads N``: the CPU threads the network runs on, the same in the video tool and the demos."""
-    default = default_threads()
-    parser.add_argument("--threads", type=whole_number_at_least(1), default=default,
-                        help=f"CPU threads the network runs on (default: every core, here {default}; waiting threads "
-                        "sleep, so a busy machine loses nothing to them)")
+    """``--threads N``: the CPU threads the network runs on, the same in the video tool and the demos.
+
+    The default leaves torch's choice: every core (unless ``OMP_NUM_THREADS`` or the caller says
+    otherwise). Idle OpenMP threads spin while they wait for work unless told to sleep, and two
+    threads on a 2-core machine then lost to one by up to 2.5x once other processes competed for
+    the cores; so each tool's script sets ``OMP_WAIT_POLICY=PASSIVE`` before torch loads OpenMP
+    (which reads it once, then). With it, all cores were as fast as one thread beside a busy
+    process and 1.66x faster than one thread idle (docs/video.md, "Threads", has the figures).
+    """
+    parser.add_argument("--threads", type=whole_number_at_least(1), default=None,
+                        help=f"CPU threads the network runs on (default: torch's, every core, here {torch.get_num_threads()}; "
+                        "threads waiting for work sleep, so a busy machine loses nothing to them)")
 
 
 def use_threads(threads: Optional[int]) -> None:
