@@ -11,7 +11,7 @@ os.environ.setdefault("OMP_WAIT_POLICY", "PASSIVE")  # before torch loads OpenMP
 from typing import Optional
 
 from utils.cli import run_cli
-from tools.demo import build_demo_parser, print_written, run_demo
+from apps.demo import build_demo_parser, print_written, run_demo
 
 TIMESTEPS = [k / 8 for k in range(1, 8)]
 

@@ -18,7 +18,7 @@ from typing import List, Optional
 from utils.cli import run_cli
 from utils.device import DEVICE_CHOICES, resolve_device
 from utils.errors import InputError
-from utils.flow_estimation import DIS_PRESETS, ESTIMATORS, build_estimator
+from models.flow_estimators import DIS_PRESETS, ESTIMATORS, build_estimator
 
 
 def build_parser() -> argparse.ArgumentParser:

@@ -1,6 +1,6 @@
 """Pseudo-label flows for the distillation loss: which triplets still need them, and writing them.
 
-The estimators themselves (RAFT, DIS) are :mod:`utils.flow_estimation`; this module is the
+The estimators themselves (RAFT, DIS) are :mod:`models.flow_estimators`; this module is the
 dataset-side pipeline around them: :func:`pending_flow_labels` lists the Vimeo-layout triplets
 whose ``flow_t0.flo``/``flow_t1.flo`` are missing or incomplete (:func:`flo_is_complete` reads
 only the header), and :func:`write_flow_labels` estimates and writes them, reading frames in
@@ -18,7 +18,7 @@ from tqdm import tqdm
 
 from datasets.vimeo90k import read_triplet_list, require_files, triplet_paths
 from utils.errors import InputError
-from utils.flow_estimation import FlowEstimator
+from models.flow_estimators import FlowEstimator
 from utils.flow_io import write_flo
 from utils.image_io import image_size, read_image
 

@@ -123,7 +123,7 @@ class GoProWindows(Dataset):
     to the two inputs, computed on the augmented crop (so no flow has to follow a flip or a time
     reversal), a few milliseconds per pair at 224x224. ``flow_labels='dis_linear'`` instead takes
     DIS between the two inputs only and carries it to each t by linear motion
-    (:func:`utils.flow_estimation.middle_flows`): the flows the DIS-at-t baseline warps with, which
+    (:func:`models.flow_estimators.middle_flows`): the flows the DIS-at-t baseline warps with, which
     never see the target, so a target one frame from an input is not labelled from a sub-pixel
     flow estimated over that one frame. Training items are augmented with a ``crop_size`` crop (reversed time reverses the
     targets, so each target keeps its time); test items are centre-cropped to ``eval_crop_size``
@@ -251,7 +251,7 @@ class GoProWindows(Dataset):
         if self._estimator is None:
             import cv2
 
-            from utils.flow_estimation import build_estimator
+            from models.flow_estimators import build_estimator
 
             if torch.utils.data.get_worker_info() is not None:
                 cv2.setNumThreads(1)  # the data workers are the parallelism; OpenCV's threads would oversubscribe
@@ -260,7 +260,7 @@ class GoProWindows(Dataset):
             frames = frames.round().clamp(0, 255).to(torch.uint8)
         images = frames.permute(0, 2, 3, 1).numpy()
         if self.flow_labels == "dis_linear":
-            from utils.flow_estimation import middle_flows
+            from models.flow_estimators import middle_flows
 
             first, last = ends
             flow_01, flow_10 = self._estimator([images[first], images[last]], [images[last], images[first]])

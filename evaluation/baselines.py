@@ -30,7 +30,7 @@ from typing import List, Sequence
 import numpy as np
 import torch
 
-from utils.flow_estimation import middle_flows
+from models.flow_estimators import middle_flows
 from utils.image_io import image_to_tensor, tensor_to_image
 from utils.metrics import calculate_psnr
 from utils.warp import warp
@@ -56,7 +56,7 @@ def average_interpolation(frame0: np.ndarray, frame1: np.ndarray, t: float = 0.5
 
 @lru_cache(maxsize=4)
 def _dis(preset: str):
-    from utils.flow_estimation import DISFlow
+    from models.flow_estimators import DISFlow
 
     return DISFlow(preset)
 

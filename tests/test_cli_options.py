@@ -70,7 +70,7 @@ def test_the_video_tool_has_a_flag_for_each_job_option_with_its_default():
 def test_threads_flag_sets_the_networks_threads_and_refuses_zero(capsys):
     import torch
 
-    from tools.demo import build_demo_parser
+    from apps.demo import build_demo_parser
     from utils.device import use_threads
     for parser, required in ((interpolate_video.build_parser(), ["--input", "a", "--output", "b"]),
                              (build_demo_parser("demo", dataset="Vimeo90K", default_output="out"), [])):

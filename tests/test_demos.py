@@ -201,7 +201,7 @@ def test_output_under_a_file_is_refused_in_one_line_before_inference(tmp_path, f
 def test_an_output_folder_holding_an_input_is_refused_before_inference(tmp_path, frames, seeded_checkpoints, capsys,
                                                                      monkeypatch, script, name):
     """A rerun on its own result (--img0 out/interp_t0.500.png --output out) would write over its input."""
-    import tools.demo
+    import apps.demo
 
     out = tmp_path / "out"
     out.mkdir()
@@ -209,7 +209,7 @@ def test_an_output_folder_holding_an_input_is_refused_before_inference(tmp_path,
     inside.write_bytes(frames[0].read_bytes())
     argv = base_args(frames, seeded_checkpoints["IFRNet_S"], tmp_path)
     argv[1] = str(inside)
-    monkeypatch.setattr(tools.demo, "Interpolator", lambda *a, **k: pytest.fail("the model ran before the output was checked"))
+    monkeypatch.setattr(apps.demo, "Interpolator", lambda *a, **k: pytest.fail("the model ran before the output was checked"))
     line = bad_input_error(script, argv, capsys)
     assert line.endswith(f"error: --output {out} holds the input {inside}; choose another output folder")
     assert inside.read_bytes() == frames[0].read_bytes() and sorted(out.iterdir()) == [inside]
@@ -217,11 +217,11 @@ def test_an_output_folder_holding_an_input_is_refused_before_inference(tmp_path,
 
 def test_read_only_output_is_refused_before_inference(tmp_path, frames, seeded_checkpoints, capsys, monkeypatch):
     """Root writes through chmod, so the read-only folder is simulated: os.access answers as on a read-only mount."""
-    import tools.demo
+    import apps.demo
     import utils.output_checks
 
     monkeypatch.setattr(utils.output_checks.os, "access", lambda path, mode: False)
-    monkeypatch.setattr(tools.demo, "Interpolator", lambda *a, **k: pytest.fail("the model ran before the output was checked"))
+    monkeypatch.setattr(apps.demo, "Interpolator", lambda *a, **k: pytest.fail("the model ran before the output was checked"))
     line = bad_input_error(demo_2x, base_args(frames, seeded_checkpoints["IFRNet_S"], tmp_path), capsys)
     assert "--output" in line and "is not writable (no permission or a read-only file system)" in line
 
@@ -260,7 +260,7 @@ def test_demo_2x_visualize_writes_the_fields_of_its_frame(tmp_path, frames, seed
 
 
 def test_the_web_apps_frames_job_writes_what_the_demo_writes(tmp_path, frames, seeded_checkpoints):
-    """One run from a pair to its files (utils.pair_outputs.interpolate_pair) serves the demos and the
+    """One run from a pair to its files (apps.pair_outputs.interpolate_pair) serves the demos and the
     web app's Frames job: the same weights give the same frame and field pictures, byte for byte."""
     from webapp.jobs import ModelCache, ModelChoice, run_frames_job
 

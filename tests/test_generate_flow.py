@@ -11,7 +11,7 @@ import generate_flow
 from datasets.flow_labels import flo_is_complete, pending_flow_labels, write_flow_labels
 from tests.data_builders import make_translated_triplet, make_vimeo_triplets
 from utils.errors import InputError
-from utils.flow_estimation import RAFTFlow, build_estimator
+from models.flow_estimators import RAFTFlow, build_estimator
 from utils.flow_io import read_flo
 
 ROOT = Path(__file__).resolve().parents[1]

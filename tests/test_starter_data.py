@@ -98,7 +98,7 @@ def test_exact_flow_is_the_motion_of_the_surface_seen_at_each_pixel():
 
 
 def test_exact_labels_warp_the_outer_frames_onto_the_middle_one_better_than_dis():
-    from utils.flow_estimation import DISFlow
+    from models.flow_estimators import DISFlow
 
     scene = synthetic_scene(0, 4, size=(224, 128))
     frame0, middle, frame1 = triplet_frames(scene)

@@ -35,7 +35,7 @@ from models.timestep_policy import datasets_for
 from utils.download import is_url
 from utils.errors import InputError
 from utils.image_io import read_image
-from utils.pair_outputs import interpolate_pair
+from apps.pair_outputs import interpolate_pair
 from utils.visualize import FIELD_NAMES
 from video.convert import ConversionJob, convert, parse_rate
 from video.timing import resampled_timesteps
@@ -208,7 +208,7 @@ def run_frames_job(
     frame0, frame1 = read_image(image0), read_image(image1)
     with models.lock, job_folder(work_dir, "frames") as folder:
         interpolator = models.get(choice, timesteps)
-        # the demos' run (tools/demo.py): the same frames and files
+        # the demos' run (apps/demo.py): the same frames and files
         written = interpolate_pair(interpolator, folder, frame0, frame1, timesteps, visualize=visualize,
                                    gif_name="preview.gif")
         archive = folder / "frames.zip"

@@ -288,7 +288,7 @@ def _single_threaded_worker() -> None:
 
 def _write_dis_labels(output: Path, num_workers: int, progress: bool) -> int:
     """DIS flow labels (t -> 0, t -> 1) for the train split, skipping complete ones."""
-    from utils.flow_estimation import build_estimator
+    from models.flow_estimators import build_estimator
 
     jobs, _ = pending_flow_labels(output, ["train"])
     if not jobs:

@@ -1,7 +1,7 @@
 """What demo_2x.py and demo_8x.py share: their flags and the run from two images to PNGs and a GIF.
 
-It lives with the scripts (``tools/``, the top layer) because it builds a command line and runs
-the model's Interpolator: ``utils`` sits below ``models`` and may not import it.
+It builds a command line and runs the model's Interpolator, so it sits above ``models``, beside
+the pair's files (:mod:`apps.pair_outputs`) that the web app writes too.
 """
 from __future__ import annotations
 
@@ -18,7 +18,7 @@ from utils.device import DEVICE_CHOICES, add_threads_argument, use_threads
 from utils.errors import InputError
 from utils.image_io import read_image
 from utils.output_checks import check_folder_spares_input, check_output_folder
-from utils.pair_outputs import interpolate_pair
+from apps.pair_outputs import interpolate_pair
 from utils.precision_choice import add_precision_argument
 
 __all__ = ["build_demo_parser", "run_demo"]

@@ -1,11 +1,11 @@
-"""One interpolated pair and its files: what ``demo_2x.py``/``demo_8x.py`` (``tools.demo.run_demo``) and
+"""One interpolated pair and its files: what ``demo_2x.py``/``demo_8x.py`` (``apps.demo.run_demo``) and
 the web app's Frames job both run, so their frames, names and contents stay the same.
 
 :func:`interpolate_pair` runs the interpolator (with the fields on request) and writes one PNG
 per timestep (``interp_t0.500.png``), for each frame the pictures of the fields it was merged from
 when asked (:func:`utils.visualize.write_field_images`), and an animated GIF of image 0, the
-frames and image 1, one second a cycle. The interpolator is passed in (``utils`` does not import
-``models``): any object with the two methods of :class:`PairInterpolator`.
+frames and image 1, one second a cycle. The interpolator is passed in: any
+object with the two methods of :class:`PairInterpolator`.
 """
 from __future__ import annotations
 
