@@ -21,7 +21,7 @@ import torch
 from models.downloads import sha256_of
 from models.factory import PUBLISHED, create_model
 from models.network import Fields, IFRNet
-from models.timestep_policy import NEAREST_GRID, TIMESTEP_MODES, BisectionPlan, choose_mode, honours_timestep, plan_bisection
+from models.timestep_policy import NEAREST_GRID, BisectionPlan, choose_mode, honours_timestep, plan_bisection
 from models.tta import DEFAULT_TTA, TRANSFORMS, averaged_inference
 from utils.device import resolve_device
 from utils.errors import InputError
@@ -194,8 +194,7 @@ class Interpolator:
         _tta_transforms(tta)
         if batch_size is not None and batch_size < 1:
             raise InputError(f"batch_size must be at least 1, got {batch_size}")
-        if timesteps not in TIMESTEP_MODES:
-            raise InputError(f"timesteps must be one of {', '.join(TIMESTEP_MODES)}, got {timesteps!r}")
+        choose_mode(timesteps, honours=True)  # refuses a mode it does not know
 
     def frame_settings(self) -> Dict[str, object]:
         """What decides the frames this interpolator makes: its settings and the SHA-256 of its

@@ -22,6 +22,8 @@ from typing import Dict, List, Mapping, NamedTuple, Optional, Sequence, Set, Tup
 import torch
 from torch import nn
 
+from utils.errors import InputError
+
 __all__ = [
     "TIMESTEP_MODES",
     "TIMESTEP_INPUT_KEY",
@@ -65,7 +67,7 @@ def choose_mode(mode: TimestepMode, honours: bool) -> str:
     """"direct" (one network call per batch of timesteps) or "bisect" for a ``mode`` of
     :data:`TIMESTEP_MODES`: "auto" bisects exactly the weights that ignore t."""
     if mode not in TIMESTEP_MODES:
-        raise ValueError(f"timesteps must be one of {', '.join(TIMESTEP_MODES)}, got {mode!r}")
+        raise InputError(f"timesteps must be one of {', '.join(TIMESTEP_MODES)}, got {mode!r}")
     if mode == "auto":
         return "direct" if honours else "bisect"
     return mode

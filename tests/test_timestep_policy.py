@@ -29,6 +29,7 @@ from models.timestep_policy import (
     honours_timestep,
     plan_bisection,
 )
+from utils.errors import InputError
 from utils.image_io import read_image
 from video.convert import ConversionJob, check_job
 from video.timing import resampled_timesteps
@@ -110,6 +111,8 @@ def test_bisection_runs_the_plan_frame_by_frame():
         expected = [round(255 * t) for t in (0.125, 0.375, 0.5, 0.8125, 0.375, 0.0)]
         assert [int(frame[10, 18, 0]) for frame in frames] == expected
         assert all(frame.shape == black.shape for frame in frames)
+    with pytest.raises(InputError, match="timesteps must be one of auto, direct, bisect, got 'sideways'"):
+        Interpolator(model, "cpu", timesteps="sideways")
 
 
 def test_bisection_at_one_half_is_the_direct_call_bit_for_bit(moving_pair):

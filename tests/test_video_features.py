@@ -8,7 +8,6 @@ output files, decoded independently of the tool.
 from __future__ import annotations
 
 import logging
-from fractions import Fraction
 from pathlib import Path
 
 import av

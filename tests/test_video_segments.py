@@ -8,7 +8,6 @@ from fractions import Fraction
 from pathlib import Path
 from typing import List
 
-import av
 import numpy as np
 import pytest
 
