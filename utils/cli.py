@@ -27,7 +27,8 @@ def run_cli(main: Callable[[Optional[list]], None], argv: Optional[list] = None)
     """Call ``main(argv)`` and exit: 0 on success, 2 with ``<script>: error: <message>`` on bad input.
 
     An interrupt exits with 130 and a short note, SIGTERM (:func:`interrupt_on_sigterm`) with 143.
-    Other exceptions are bugs and propagate with their traceback.
+    A closed output pipe (the program reading standard output stopped: ``| head``) exits with 1
+    and one line. Other exceptions are bugs and propagate with their traceback.
     """
     prog = os.path.basename(sys.argv[0]) or "ifrnet"
     try:
@@ -41,6 +42,17 @@ def run_cli(main: Callable[[Optional[list]], None], argv: Optional[list] = None)
     except KeyboardInterrupt:
         print(f"{prog}: interrupted", file=sys.stderr)
         sys.exit(130)
+    except BrokenPipeError:
+        # Whatever is still buffered for the closed pipe would fail again at exit, with a traceback.
+        try:
+            devnull = os.open(os.devnull, os.O_WRONLY)
+            os.dup2(devnull, sys.stdout.fileno())
+            os.close(devnull)
+        except (OSError, ValueError):  # standard output is no file (captured by a test)
+            pass
+        print(f"{prog}: error: the output pipe was closed: the program reading it stopped before the end",
+              file=sys.stderr)
+        sys.exit(1)
 
 
 def interrupt_on_sigterm() -> None:

@@ -11,14 +11,16 @@ import dataclasses
 import logging
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any, Callable, List, Mapping, Sequence, Tuple
+from typing import Any, Callable, List, Mapping, Optional, Sequence, Tuple
 
 from utils.errors import InputError
 from utils.output_checks import check_folder_spares_input
 from video.convert import convert
 from video.job import CheckedJob, ConversionJob, InterpolateFn, check_job
 from video.output import output_is_folder
+from video.pipes import is_stdio
 from video.segments import work_folder
+from video.sinks import VIDEO_FORMATS
 
 __all__ = ["VIDEO_SUFFIXES", "LIST_SUFFIX", "expand_inputs", "batch_targets", "BatchResult", "run_batch"]
 
@@ -56,6 +58,8 @@ def expand_inputs(values: Sequence[Path], output: Path) -> Tuple[List[Path], boo
     could replace inputs, or be read as inputs by a rerun."""
     inputs: List[Path] = []
     batch = len(values) > 1
+    if any(is_stdio(value) for value in values) and len(values) > 1:
+        raise InputError("--input - (standard input) is one input: it cannot be part of a batch")
     for value in map(Path, values):
         if value.is_dir() and _videos_in(value):
             inputs += _videos_in(value)
@@ -73,10 +77,17 @@ def expand_inputs(values: Sequence[Path], output: Path) -> Tuple[List[Path], boo
     return unique, batch
 
 
-def batch_targets(inputs: Sequence[Path], output: Path, frames: bool) -> List[Path]:
-    """Each input's output in the folder ``output``: the input's name (and so its suffix), or with
-    ``frames`` (--image_format) a folder of frames named after the input without its suffix.
-    Two inputs with one name are refused: the second would overwrite the first."""
+def batch_targets(inputs: Sequence[Path], output: Path, frames: bool, format_name: Optional[str] = None) -> List[Path]:
+    """Each input's output in the folder ``output``: the input's name (and so its suffix, or the
+    suffix ``format_name``, --format, gives), or with ``frames`` (--image_format) a folder of frames
+    named after the input without its suffix. Two inputs with one name are refused: the second
+    would overwrite the first."""
+    if format_name is not None and (frames or f".{format_name}" not in VIDEO_FORMATS):
+        kinds = ", ".join(suffix[1:] for suffix in VIDEO_FORMATS)
+        raise InputError(f"--format {format_name} cannot name a batch's outputs: " +
+                         ("--image_format makes folders of frames" if frames else f"give one of {kinds}"))
+    if is_stdio(output):
+        raise InputError("with several inputs --output is a folder, not standard output (-)")
     if Path(output).exists() and not Path(output).is_dir():
         raise InputError(f"with several inputs --output is a folder; {output} is a file")
     if not output_is_folder(output):
@@ -85,6 +96,8 @@ def batch_targets(inputs: Sequence[Path], output: Path, frames: bool) -> List[Pa
     named = {}
     for path in inputs:
         name = path.stem if frames and not path.is_dir() else path.name
+        if format_name is not None:
+            name = f"{path.stem if not path.is_dir() else path.name}.{format_name}"
         if name in named:
             raise InputError(f"{named[name]} and {path} would both be written to {Path(output) / name}")
         named[name] = path
@@ -107,11 +120,11 @@ def run_batch(job: ConversionJob, inputs: Sequence[Path], model_for: ModelFor) -
     gets one error line and the others go on; an error in ``model_for`` stops the batch, as it
     would stop every input. Returns the counts; the caller decides the exit code.
     """
-    targets = batch_targets(inputs, Path(job.output), frames=job.image_format is not None)
+    targets = batch_targets(inputs, Path(job.output), frames=job.image_format is not None, format_name=job.format)
     Path(job.output).mkdir(parents=True, exist_ok=True)
     result = BatchResult()
     for path, target in zip(inputs, targets):
-        each = dataclasses.replace(job, input=path, output=target)
+        each = dataclasses.replace(job, input=path, output=target, format=None)  # (the target's suffix says it)
         if target.exists() and not work_folder(target).exists() and not job.overwrite:
             log.info("%s: skipped, %s is finished (--overwrite redoes it)", path, target)
             result.skipped += 1

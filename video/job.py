@@ -21,12 +21,13 @@ from utils.errors import InputError
 from utils.output_checks import check_output_name
 from utils.scene import DEFAULT_SCENE_THRESHOLD
 from video.output import check_output_path, is_gif, output_is_folder
-from video.sinks import IMAGE_FORMATS, check_encoder, default_codec
+from video.pipes import PIPE_FORMATS, is_stdio, pipe_format
+from video.sinks import IMAGE_FORMATS, VIDEO_FORMATS, check_encoder, default_codec
 from video.sources import FrameSource, SourceFrame, SourceInfo, open_source
 from video.timing import resampled_timesteps
 
-__all__ = ["ConversionJob", "CheckedJob", "SourcePart", "InterpolateFn", "MAX_OUTPUT_FPS", "MIN_FPS", "format_number",
-           "parse_rate", "parse_seconds", "output_rate", "check_job"]
+__all__ = ["ConversionJob", "CheckedJob", "SourcePart", "InterpolateFn", "MAX_OUTPUT_FPS", "MIN_FPS", "FORMAT_CHOICES",
+           "RAW_CODEC", "format_number", "parse_rate", "parse_seconds", "output_rate", "output_codec", "check_job"]
 
 log = logging.getLogger("ifrnet.video")
 
@@ -39,6 +40,10 @@ MIN_FPS = Fraction(1, 100)
 # "29.970029970029973" means 30000/1001: decimals are read as the simplest fraction this close, so
 # that time bases stay within what the containers store (32-bit numerators and denominators).
 _RATE_DENOMINATOR = 100000
+RAW_CODEC = "wrapped_avframe"  # what y4m holds: raw frames, as FFmpeg's y4m muxer takes them
+
+# --format: a stream's (video.pipes.PIPE_FORMATS) or a batch's output suffix (a key of VIDEO_FORMATS).
+FORMAT_CHOICES = tuple(dict.fromkeys([*PIPE_FORMATS, *(suffix[1:] for suffix in VIDEO_FORMATS)]))
 
 InterpolateFn = Callable[[np.ndarray, np.ndarray, List[float]], List[np.ndarray]]
 
@@ -74,13 +79,21 @@ class ConversionJob:
 
     input: Path = option(
         type=Path,
-        help="a video file, or a folder of image frames (png, jpg, webp ...; natural name order); on the command line "
+        help="a video file, a folder of image frames (png, jpg, webp ...; natural name order), or - for a stream on "
+        "standard input (y4m, nut, matroska: e.g. ffmpeg ... -f yuv4mpegpipe - | python interpolate_video.py --input -); "
+        "a pipe runs in one piece (no --segment_seconds, no resume) and its audio is not kept; on the command line "
         "also several files, a folder of videos or a .txt file listing them (one per line): a batch, whose --output "
         "is a folder where each output keeps its input's name (with --image_format a folder of frames per input), "
         "and a rerun skips the finished ones")
     output: Path = option(
         type=Path,
-        help="a video file (.mp4 .mkv .mov .webm .avi), an animated .gif, or a folder for numbered frames (see --image_format)")
+        help="a video file (.mp4 .mkv .mov .webm .avi), an animated .gif, a folder for numbered frames (see "
+        "--image_format), or - for a stream on standard output (y4m; see --format), e.g. piped into ffmpeg")
+    format: Optional[str] = option(
+        None, choices=FORMAT_CHOICES,
+        help="the container when the output's name does not say it: of --output - (y4m, the default: raw frames that "
+        "any ffmpeg reads; nut or mkv: encoded with --codec, and they carry a file input's audio), or of each output of "
+        "a batch (default: the input's suffix)")
     factor: Optional[int] = option(
         2, type=whole_number_at_least(2), exclusive_group="rate",
         help="output rate = input rate x N; the originals stay at every N-th frame (default: 2)")
@@ -260,6 +273,20 @@ def _check_flags(job: ConversionJob, to_folder: bool) -> None:
         raise InputError(f"--duration must be positive, got {format_number(job.duration)} seconds")
     if job.segment_seconds < 0:
         raise InputError(f"--segment_seconds must be at least 0, got {format_number(job.segment_seconds)}")
+    if job.format is not None and not is_stdio(job.output):
+        raise InputError(f"--format names the container of --output - (a stream) or of a batch's outputs; the suffix "
+                         f"of {job.output} names this one's")
+    if is_stdio(job.output):
+        if pipe_format(job.format) == "y4m" and job.codec is not None:
+            raise InputError("y4m carries raw frames: --codec applies to --format nut or mkv")
+
+
+def output_codec(job: ConversionJob) -> str:
+    """The video encoder of a video output: --codec, or the default for its container (raw frames
+    for y4m on standard output)."""
+    if is_stdio(job.output) and pipe_format(job.format) == "y4m":
+        return RAW_CODEC
+    return job.codec or default_codec(job.output)
 
 
 def _open_part(job: ConversionJob) -> SourcePart:
@@ -309,16 +336,17 @@ def check_job(job: ConversionJob) -> CheckedJob:
     """Check ``job`` before the model is loaded, so that bad flags and paths fail in a second: the
     flags, the paths, the encoder, then the input's header and the output rate; with --start the
     input is also decoded up to the part's first frame. Returns the job with its input open."""
-    if not Path(job.input).exists():
+    if not is_stdio(job.input) and not Path(job.input).exists():
         raise InputError(f"input not found: {job.input}")
-    check_output_name(job.output)  # before the output is looked at: a name too long, a symlink loop
+    if not is_stdio(job.output):
+        check_output_name(job.output)  # before the output is looked at: a name too long, a symlink loop
     to_folder = output_is_folder(job.output)
     _check_flags(job, to_folder)
     if Path(job.input).is_dir() and not MIN_FPS <= job.input_fps <= MAX_OUTPUT_FPS:
         raise InputError(f"--input_fps must be in {float(MIN_FPS):g}-{MAX_OUTPUT_FPS} fps, got {format_number(job.input_fps)}")
     check_output_path(job.output, job.input, job.overwrite)
-    if not to_folder and not is_gif(job.output):
-        check_encoder(job.codec or default_codec(job.output), job.crf, default_codec(job.output))
+    if not to_folder and not is_gif(job.output) and output_codec(job) != RAW_CODEC:
+        check_encoder(output_codec(job), job.crf, default_codec(job.output))
     source = _open_part(job)
     try:
         return CheckedJob(job, source, output_rate(source.info, job.factor, job.fps))

@@ -20,6 +20,7 @@ from typing import Iterator, Union
 from utils.atomic import atomic_path, discard, temporary_path
 from utils.errors import InputError
 from utils.output_checks import check_folder_spares_input, check_output_folder
+from video.pipes import STDIO, is_stdio
 from video.sinks import GIF_SUFFIX, OWN_FRAME_NAME, VIDEO_FORMATS
 
 __all__ = ["is_gif", "output_is_folder", "check_output_path", "check_writable", "atomic_output", "STALE_AFTER_SECONDS"]
@@ -37,7 +38,10 @@ def is_gif(path: Union[str, Path]) -> bool:
 
 
 def output_is_folder(path: Union[str, Path]) -> bool:
-    """A path with a video or .gif extension is a file; an existing folder or a name without suffix is a folder."""
+    """A path with a video or .gif extension is a file; an existing folder or a name without suffix is a folder
+    (``-``, standard output, is neither)."""
+    if is_stdio(path):
+        return False
     path = Path(path)
     if path.suffix.lower() in VIDEO_FORMATS or is_gif(path):
         return False
@@ -75,7 +79,10 @@ def check_writable(output: Union[str, Path]) -> None:
 
 def check_output_path(output: Union[str, Path], input_path: Union[str, Path], overwrite: bool) -> None:
     """Refuse to clobber: an existing output needs --overwrite, the output may not be (or hold)
-    the input, and it must be writable."""
+    the input, and it must be writable. Standard output (``-``) is none of these: a stream is
+    written as it goes."""
+    if is_stdio(output):
+        return
     output, input_path = Path(output), Path(input_path)
     _check_not_the_input(output, input_path)
     if output.exists() and not overwrite:
@@ -116,7 +123,11 @@ def atomic_output(path: Union[str, Path], *, overwrite: bool = True) -> Iterator
     folder itself is what was probed writable), whose frames are then merged in by
     :func:`_merge_frames`, so whatever else the folder holds is kept. Without ``overwrite``, an
     output that another process created meanwhile is refused at the move (one line), not replaced.
+    Standard output (``-``) is yielded as it is: a stream has no place to move into.
     """
+    if is_stdio(path):
+        yield Path(STDIO)
+        return
     final = _absolute(path)
     if not final.is_dir():
         with atomic_path(final, overwrite=overwrite) as temp:

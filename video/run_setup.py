@@ -10,12 +10,13 @@ from pathlib import Path
 from typing import Optional
 
 from utils.atomic import remove_stale_temporaries
-from video.job import CheckedJob, ConversionJob, SourcePart, format_number
+from video.job import RAW_CODEC, CheckedJob, ConversionJob, SourcePart, format_number, output_codec
 from video.orientation import Orientation
 from video.output import STALE_AFTER_SECONDS, is_gif, output_is_folder
 from video.passthrough import display_orientation
 from video.pipeline import StreamOptions
-from video.sinks import VIDEO_FORMATS, FrameFolderSink, FrameSink, GifSink, VideoFileSink, default_codec
+from video.pipes import PIPE_FORMATS, STDIN_NAME, STDOUT_NAME, is_stdio, pipe_format, stdout_stream, uses_pipe
+from video.sinks import VIDEO_FORMATS, FrameFolderSink, FrameSink, GifSink, VideoFileSink
 from video.sources import SourceInfo
 
 __all__ = ["DEFAULT_QUALITY", "upright", "open_sink", "tracks_end", "announce", "stream_options"]
@@ -31,8 +32,9 @@ def upright(job: ConversionJob, source: SourcePart) -> Orientation:
     keeps the matrix, but images and GIFs have none (they would be sideways), and a montage's halves
     side by side as stored would be seen one above the other. A matrix that is not a quarter turn
     or a mirror (a tilt) is not applied to those, with a warning: images and GIFs are written as
-    stored, and a montage keeps the matrix, so a player tilts its two halves together."""
-    keeps_matrix = not (job.montage or output_is_folder(job.output) or is_gif(job.output))
+    stored, and a montage keeps the matrix, so a player tilts its two halves together. A stream on
+    standard output is written upright too: the program reading it may not apply a matrix."""
+    keeps_matrix = not (job.montage or output_is_folder(job.output) or is_gif(job.output) or is_stdio(job.output))
     if keeps_matrix or source.media_path is None:
         return Orientation()
     orientation = display_orientation(source.media_path)
@@ -59,7 +61,14 @@ def open_sink(job: ConversionJob, source: SourcePart, rate: Fraction, temp: Path
         return FrameFolderSink(temp, job.image_format or "png", job.quality or DEFAULT_QUALITY)
     if is_gif(job.output):
         return GifSink(temp, rate)
-    codec = job.codec or default_codec(job.output)
+    codec = output_codec(job)
+    if is_stdio(job.output):
+        format_name = pipe_format(job.format)
+        return VideoFileSink(STDOUT_NAME, file=stdout_stream(), width=width, height=height, rate=rate, codec=codec,
+                             crf=None if codec == RAW_CODEC else job.crf,
+                             tracks_from=None if format_name == "y4m" else source.media_path,
+                             tracks_shift=info.start, trim_start=source.starts_late, tracks_end=tracks_end(job, info),
+                             format_name=PIPE_FORMATS[format_name], colour=info.colour, keep_display_matrix=False)
     format_name = VIDEO_FORMATS[Path(job.output).suffix.lower()]
     if first_index is not None:
         return VideoFileSink(temp, width=width, height=height, rate=rate, codec=codec, crf=job.crf,
@@ -92,16 +101,35 @@ def announce(checked: CheckedJob) -> None:
     run left beside the output, and say in one line each what the job makes and what of the input
     it does not keep."""
     job, source = checked.job, checked.source
-    for stale in remove_stale_temporaries(Path(job.output).parent, output=job.output, older_than_s=STALE_AFTER_SECONDS):
-        log.info("removed %s, a temporary output left by a run that was killed", stale)
+    if not is_stdio(job.output):
+        for stale in remove_stale_temporaries(Path(job.output).parent, output=job.output, older_than_s=STALE_AFTER_SECONDS):
+            log.info("removed %s, a temporary output left by a run that was killed", stale)
     info = source.info
     log.info("%s", _describe(info, checked.rate))
     _warn_what_is_lost(job, info)
     if source.starts_late and job.start == 0:
         log.info("the first frame that decodes is %.3f s into the video stream (cut mid-GOP?): the output starts there",
                  float(source.lead))
-    if info.has_audio and (output_is_folder(job.output) or is_gif(job.output)):
-        log.info("writing %s: the audio is not kept", "a GIF" if is_gif(job.output) else "frames to a folder")
+    if uses_pipe(job) and job.segment_seconds > 0:
+        log.info("a pipe is read and written once, front to back: the job runs in one piece, and a killed run "
+                 "cannot resume")
+    if info.has_audio:
+        dropped_by = _what_drops_audio(job)
+        if dropped_by:
+            log.info("%s: the audio is not kept", dropped_by)
+
+
+def _what_drops_audio(job: ConversionJob) -> Optional[str]:
+    """Why the input's audio does not reach the output, in words, or None when it does."""
+    if is_gif(job.output):
+        return "writing a GIF"
+    if output_is_folder(job.output):
+        return "writing frames to a folder"
+    if is_stdio(job.input):
+        return "reading a pipe (it cannot be read a second time for its audio)"
+    if is_stdio(job.output) and pipe_format(job.format) == "y4m":
+        return "writing y4m, which holds video only (--format nut or mkv carries audio)"
+    return None
 
 
 def _describe(info: SourceInfo, rate: Fraction) -> str:
@@ -133,9 +161,10 @@ def stream_options(job: ConversionJob, orientation: Orientation) -> StreamOption
 
 def _part_name(job: ConversionJob) -> str:
     """The input, or the part of it that --start/--duration select, for messages."""
+    name = STDIN_NAME if is_stdio(job.input) else str(job.input)
     if job.start == 0 and job.duration is None:
-        return str(job.input)
+        return name
     begin = f"{format_number(job.start)} s"
     end = "its end" if job.duration is None else f"{format_number(job.start + job.duration)} s"
-    return f"the part of {job.input} from {begin} to {end} (--start/--duration)"
+    return f"the part of {name} from {begin} to {end} (--start/--duration)"
 

@@ -15,6 +15,7 @@ from video import segments
 from video.job import CheckedJob, InterpolateFn
 from video.output import atomic_output, is_gif, output_is_folder
 from video.pipeline import PipelineStats, interpolate_stream
+from video.pipes import uses_pipe
 from video.run_setup import announce, open_sink, stream_options, tracks_end, upright
 from video.segments import Manifest, SegmentFrames, SegmentProgress, work_folder
 from video.sinks import VIDEO_FORMATS
@@ -28,9 +29,10 @@ log = logging.getLogger("ifrnet.video")
 def segment_boundaries(checked: CheckedJob) -> List[Fraction]:
     """Where the job's segments start (one boundary: it runs in one piece). --dedup (which frame
     is kept depends on the frames before) and --loop (the last pair needs the first frame) run in
-    one piece, as does a GIF (its identical frames are merged across the whole animation)."""
+    one piece, as does a GIF (its identical frames are merged across the whole animation) and a
+    job that reads or writes a pipe (it cannot be sought)."""
     job, info = checked.job, checked.source.info
-    if job.segment_seconds == 0 or job.dedup > 0 or job.loop or is_gif(job.output):
+    if job.segment_seconds == 0 or job.dedup > 0 or job.loop or is_gif(job.output) or uses_pipe(job):
         return [info.start]
     return segments.plan_boundaries(Path(job.input), info.start, checked.source.stop, info.rate,
                                     job.segment_seconds, info.snap)

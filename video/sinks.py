@@ -14,7 +14,7 @@ import logging
 import re
 from fractions import Fraction
 from pathlib import Path
-from typing import List, Optional, Protocol, Union
+from typing import BinaryIO, List, Optional, Protocol, Union
 
 import av
 import numpy as np
@@ -91,6 +91,8 @@ def pick_pixel_format(codec: av.Codec, width: int, height: int) -> str:
     in the log), or for an encoder without 4:2:0 (libx264rgb: odd sizes are no matter there)."""
     formats = [f.name for f in (codec.video_formats or [])]
     even = width % 2 == 0 and height % 2 == 0
+    if not formats:  # it takes any (rawvideo, for y4m)
+        return "yuv420p" if even else "yuv444p"
     if "yuv420p" in formats and even:
         return "yuv420p"
     for name in ("yuv444p", "gbrp", "rgb24"):
@@ -133,6 +135,7 @@ class VideoFileSink:
     tool, so the same tags make them look the same). ``keep_display_matrix`` False: the frames come
     already turned and mirrored as shown (a montage), so the input's display matrix is not applied again.
     ``first_index``: the index of the first frame written (a segment of a longer output).
+    ``file``: an open stream to write to instead (standard output); ``path`` then names it in messages.
     """
 
     def __init__(
@@ -152,15 +155,17 @@ class VideoFileSink:
         colour: Optional[ColourTags] = None,
         keep_display_matrix: bool = True,
         first_index: int = 0,
+        file: Optional[BinaryIO] = None,
     ) -> None:
         self.path = Path(path)
         format_name = format_name or VIDEO_FORMATS[self.path.suffix.lower()]
         encoder = video_encoder(codec)
-        self._container = av.open(str(self.path), mode="w", format=format_name)
+        self._container = av.open(file if file is not None else str(self.path), mode="w", format=format_name)
         self._tracks: Optional[StreamCarrier] = None
         try:
             if encoder.canonical_name not in self._container.supported_codecs:
-                raise InputError(f"a {self.path.suffix} file cannot hold {codec} video; choose another --codec or extension")
+                raise InputError(f"a {self.path.suffix or format_name} output cannot hold {codec} video; "
+                                 "choose another --codec or format")
             self.rate = Fraction(rate)
             self._stream = self._container.add_stream(codec, rate=self.rate)
             self._stream.width, self._stream.height = width, height

@@ -13,13 +13,14 @@ import stat
 from dataclasses import dataclass
 from fractions import Fraction
 from pathlib import Path
-from typing import Iterator, List, NamedTuple, Optional, Protocol, Tuple, Union
+from typing import BinaryIO, Iterator, List, NamedTuple, Optional, Protocol, Tuple, Union
 
 import av
 import numpy as np
 
 from utils.errors import InputError
 from utils.image_io import IMAGE_SUFFIXES, image_files, read_image
+from video.pipes import STDIN_NAME, is_stdio, stdin_stream
 
 __all__ = [
     "SourceFrame",
@@ -152,22 +153,27 @@ class VideoFileSource:
     the decoded frames (in presentation order) carry scrambled stamps (1, 4, 3, 5, 2 ...) and half
     of them would look out of order. There each frame gets the smallest packet stamp not yet given
     out: the decoder returns frames in presentation order, one per packet, so that is its time.
+
+    A ``stream`` (standard input) is read once, front to back: ``seek`` then only skips frames as
+    they are decoded, and ``media_path`` is None (its other tracks cannot be read again).
     """
 
-    def __init__(self, path: Union[str, Path], *, strict: bool = False) -> None:
+    def __init__(self, path: Union[str, Path], *, strict: bool = False, stream: Optional[BinaryIO] = None) -> None:
         self.path = Path(path)
         self.strict = strict  # an input that ends early is an error rather than a warning
+        self._seekable = stream is None
         try:
-            self._container = av.open(str(self.path))
+            self._container = av.open(stream if stream is not None else str(self.path))
         except (av.error.FFmpegError, UnicodeDecodeError) as error:
-            raise InputError(f"not a video file (or an unsupported one): {self.path} ({_first_line(error)})") from None
+            kind = "file" if stream is None else "stream"
+            raise InputError(f"not a video {kind} (or an unsupported one): {self.path} ({_first_line(error)})") from None
         if not self._container.streams.video:
             self._container.close()
             raise InputError(f"{self.path} has no video stream")
         self._stream = self._container.streams.video[0]
         self._stream.thread_type = "AUTO"
         self.info = self._read_info()
-        self.media_path: Optional[Path] = self.path
+        self.media_path: Optional[Path] = self.path if self._seekable else None
         self.end_time: Optional[Fraction] = None  # known exactly once all frames were read
         self.decode_error: Optional[str] = None  # the first decoding error, once frames() has run
         self._sought = False
@@ -251,7 +257,10 @@ class VideoFileSource:
         return Fraction(self._stream.time_base) if self._stream.time_base else Fraction(1, 1000000)
 
     def seek(self, time: Fraction) -> None:
-        """Jump to the key frame at or before ``time``, so a part late in a long file starts at once."""
+        """Jump to the key frame at or before ``time``, so a part late in a long file starts at once
+        (a stream cannot jump: the frames before are decoded, and the caller skips them)."""
+        if not self._seekable:
+            return
         time_base = self.time_base
         # A time past any file (--start 1e30) lands at the end, where no frame follows (an int64 offset).
         target = min(int(time / time_base), 2**62)
@@ -384,16 +393,18 @@ class FrameFolderSource:
 
 
 def open_source(path: Union[str, Path], folder_rate: Fraction, *, strict: bool = False) -> FrameSource:
-    """A video file or a folder of frames; ``folder_rate`` is the frame rate a folder is played at;
+    """A video file, a folder of frames, or for ``-`` a video stream on standard input; ``folder_rate`` is the frame rate a folder is played at;
     ``strict``: a video that ends before its header's frame count is an error, not a warning."""
+    if is_stdio(path):
+        return VideoFileSource(STDIN_NAME, strict=strict, stream=stdin_stream())
     path = Path(path)
     if not path.exists():
         raise InputError(f"input not found: {path}")
     if path.is_dir():
         return FrameFolderSource(path, folder_rate)
     if not stat.S_ISREG(path.stat().st_mode):  # (/dev/stdin into which a file is redirected is a file)
-        raise InputError(f"{path} is a pipe or device, not a file: give a video file or a folder of frames "
-                         "(a video is read more than once: its frames, then its audio and subtitles)")
+        raise InputError(f"{path} is a pipe or device, not a file: give a video file or a folder of frames, "
+                         "or --input - to read a stream from standard input")
     return VideoFileSource(path, strict=strict)
 
 
