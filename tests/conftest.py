@@ -57,6 +57,32 @@ def run_main(capsys):
 
 
 @pytest.fixture
+def video_tool(run_main, seeded_checkpoints, monkeypatch):
+    """``interpolate_video.main`` in-process on one thread with seeded IFRNet_S weights:
+    ``video_tool(*flags)`` -> (exit code, stdout, stderr); ``video_tool.loads`` counts the model loads."""
+    import interpolate_video
+
+    real = interpolate_video.Interpolator.load
+
+    def load(*args, **kwargs):
+        call.loads += 1
+        return real(*args, **kwargs)
+
+    monkeypatch.setattr(interpolate_video.Interpolator, "load", load)
+    threads = torch.get_num_threads()
+
+    def call(*args):
+        try:
+            return run_main(interpolate_video.main, *args, "--model_name", "IFRNet_S", "--checkpoint",
+                            seeded_checkpoints["IFRNet_S"], "--device", "cpu", "--no_progress", "--threads", 1)
+        finally:
+            torch.set_num_threads(threads)  # --threads is process-wide: the other tests keep theirs
+
+    call.loads = 0
+    return call
+
+
+@pytest.fixture
 def http_server():
     """A file server on 127.0.0.1 for the download tests (``http_server.files[path] = bytes``)."""
     from tests.http_server import LoopbackServer

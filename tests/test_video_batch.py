@@ -6,9 +6,7 @@ from __future__ import annotations
 from pathlib import Path
 
 import pytest
-import torch
 
-import interpolate_video
 from tests.video_builders import sample_frames, write_clip
 
 
@@ -27,58 +25,35 @@ def videos(tmp_path_factory) -> Path:
     return folder
 
 
-@pytest.fixture
-def tool(run_main, seeded_checkpoints, monkeypatch):
-    """interpolate_video.main on one thread with IFRNet_S; ``tool.loads`` counts the model loads."""
-    real = interpolate_video.Interpolator.load
-
-    def load(*args, **kwargs):
-        call.loads += 1
-        return real(*args, **kwargs)
-
-    monkeypatch.setattr(interpolate_video.Interpolator, "load", load)
-    threads = torch.get_num_threads()
-
-    def call(*args):
-        try:
-            return run_main(interpolate_video.main, *args, "--model_name", "IFRNet_S", "--checkpoint",
-                            seeded_checkpoints["IFRNet_S"], "--device", "cpu", "--no_progress", "--threads", 1)
-        finally:
-            torch.set_num_threads(threads)  # --threads is process-wide: the other tests keep theirs
-
-    call.loads = 0
-    return call
-
-
 def error_lines(caplog) -> list:
     return [record.getMessage() for record in caplog.records if record.levelname == "ERROR"]
 
 
-def test_a_folder_with_a_damaged_video_gives_the_others_one_error_line_and_exit_1(videos, tmp_path, tool, caplog):
+def test_a_folder_with_a_damaged_video_gives_the_others_one_error_line_and_exit_1(videos, tmp_path, video_tool, caplog):
     caplog.set_level("INFO", logger="ifrnet.video")
-    code, _, _ = tool("--input", videos, "--output", tmp_path / "out")
+    code, _, _ = video_tool("--input", videos, "--output", tmp_path / "out")
     assert code == 1
     assert sorted(path.name for path in (tmp_path / "out").iterdir()) == ["a.mp4", "c.mkv"]
     [error] = error_lines(caplog)
     assert error.startswith(f"{videos / 'b.mp4'}: failed: ")
-    assert tool.loads == 1
+    assert video_tool.loads == 1
     assert "3 inputs: 2 written, 0 skipped (finished earlier), 1 failed" in caplog.text
 
     written = {path.name: path.stat().st_mtime_ns for path in (tmp_path / "out").iterdir()}
     caplog.clear()
-    code, _, _ = tool("--input", videos, "--output", tmp_path / "out")
+    code, _, _ = video_tool("--input", videos, "--output", tmp_path / "out")
     assert code == 1 and len(error_lines(caplog)) == 1
     assert f"{videos / 'a.mp4'}: skipped, {tmp_path / 'out' / 'a.mp4'} is finished" in caplog.text
     assert {path.name: path.stat().st_mtime_ns for path in (tmp_path / "out").iterdir()} == written
-    assert tool.loads == 1  # nothing left to convert: no model loaded
+    assert video_tool.loads == 1  # nothing left to convert: no model loaded
 
 
-def test_a_list_file_names_inputs_beside_it_and_frames_go_to_a_folder_each(videos, tmp_path, tool):
+def test_a_list_file_names_inputs_beside_it_and_frames_go_to_a_folder_each(videos, tmp_path, video_tool):
     (tmp_path / "lists").mkdir()
     (tmp_path / "lists" / "a.mp4").write_bytes((videos / "a.mp4").read_bytes())
     listing = tmp_path / "lists" / "inputs.txt"
     listing.write_text(f"# the good ones\na.mp4\n\n{videos / 'c.mkv'}\n")  # a.mp4: beside the list
-    code, _, err = tool("--input", listing, "--output", tmp_path / "frames", "--image_format", "png")
+    code, _, err = video_tool("--input", listing, "--output", tmp_path / "frames", "--image_format", "png")
     assert code == 0, err
     assert sorted(path.name for path in (tmp_path / "frames").iterdir()) == ["a", "c"]
     assert len(list((tmp_path / "frames" / "a").iterdir())) == 8  # 4 frames at 2x
@@ -88,26 +63,26 @@ def test_a_list_file_names_inputs_beside_it_and_frames_go_to_a_folder_each(video
     ("taken.mp4", "with several inputs --output is a folder; {tmp}/taken.mp4 is a file"),
     ("out.mp4", "with several inputs --output is a folder, not {tmp}/out.mp4"),
 ])
-def test_a_batch_into_a_file_is_refused_in_one_line(videos, tmp_path, tool, output, message):
+def test_a_batch_into_a_file_is_refused_in_one_line(videos, tmp_path, video_tool, output, message):
     (tmp_path / "taken.mp4").write_bytes(b"")
-    code, _, err = tool("--input", videos / "a.mp4", videos / "c.mkv", "--output", tmp_path / output)
+    code, _, err = video_tool("--input", videos / "a.mp4", videos / "c.mkv", "--output", tmp_path / output)
     assert code == 2 and err.strip().splitlines()[-1].endswith(message.format(tmp=tmp_path))
-    assert tool.loads == 0
+    assert video_tool.loads == 0
 
 
-def test_a_batch_output_that_could_replace_or_reread_its_inputs_is_refused(videos, tool):
+def test_a_batch_output_that_could_replace_or_reread_its_inputs_is_refused(videos, video_tool):
     before = {path: path.read_bytes() for path in videos.iterdir() if path.is_file()}
     for inputs, output, message in (([videos / "a.mp4", videos / "c.mkv"], videos, "holds the input"),
                                     ([videos], videos, "is the input folder"),
                                     ([videos], videos / "out", "is inside the input folder")):
-        code, _, err = tool("--input", *inputs, "--output", output)
+        code, _, err = video_tool("--input", *inputs, "--output", output)
         assert code == 2 and message in err.strip().splitlines()[-1], err
-    assert tool.loads == 0 and not (videos / "out").exists()
+    assert video_tool.loads == 0 and not (videos / "out").exists()
     assert {path: path.read_bytes() for path in videos.iterdir() if path.is_file()} == before
 
 
-def test_two_inputs_of_one_name_are_refused_before_any_is_converted(videos, tmp_path, tool):
+def test_two_inputs_of_one_name_are_refused_before_any_is_converted(videos, tmp_path, video_tool):
     (tmp_path / "other").mkdir()
     (tmp_path / "other" / "a.mp4").write_bytes((videos / "a.mp4").read_bytes())
-    code, _, err = tool("--input", videos / "a.mp4", tmp_path / "other" / "a.mp4", "--output", tmp_path / "out")
+    code, _, err = video_tool("--input", videos / "a.mp4", tmp_path / "other" / "a.mp4", "--output", tmp_path / "out")
     assert code == 2 and "would both be written to" in err and not (tmp_path / "out").exists()

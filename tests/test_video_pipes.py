@@ -16,9 +16,7 @@ from pathlib import Path
 import av
 import numpy as np
 import pytest
-import torch
 
-import interpolate_video
 from tests.video_builders import decode_audio, dominant_pitches, read_video, sample_frames, write_clip
 from video.batch import batch_targets
 
@@ -51,21 +49,6 @@ def y4m(frames, tmp_path_factory) -> Path:
     return write_y4m(tmp_path_factory.mktemp("pipes") / "clip.y4m", frames)
 
 
-@pytest.fixture
-def tool(run_main, seeded_checkpoints):
-    """interpolate_video.main on one thread with IFRNet_S: (exit code, stdout, stderr)."""
-    threads = torch.get_num_threads()
-
-    def call(*args):
-        try:
-            return run_main(interpolate_video.main, *args, "--model_name", "IFRNet_S", "--checkpoint",
-                            seeded_checkpoints["IFRNet_S"], "--device", "cpu", "--no_progress", "--threads", 1)
-        finally:
-            torch.set_num_threads(threads)  # --threads is process-wide: the other tests keep theirs
-
-    return call
-
-
 def text_stream(binary) -> io.TextIOWrapper:
     """``binary`` as ``sys.stdin``/``sys.stdout`` hold it: text with a ``.buffer``."""
     return io.TextIOWrapper(binary, encoding="utf-8")
@@ -78,7 +61,7 @@ def png_frames(folder: Path):
 
 @pytest.mark.slow  # the script's pipe run as a process of its own, between two other processes
 def test_the_ffmpeg_pipeline_of_the_docs_runs_end_to_end_and_makes_the_frames_of_a_file_run(
-        y4m, tmp_path, tool, seeded_checkpoints, frames):
+        y4m, tmp_path, video_tool, seeded_checkpoints, frames):
     """writer | interpolate_video.py --input - --output - --fps 60 | reader, the readers and writers
     PyAV processes speaking y4m: the reader gets the frames, count and rate of the same job run on
     the file into PNG frames (as y4m's yuv420p holds them)."""
@@ -108,7 +91,7 @@ def test_the_ffmpeg_pipeline_of_the_docs_runs_end_to_end_and_makes_the_frames_of
                     "--threads", "1"]
     write = subprocess.Popen([sys.executable, "-c", writer], stdout=subprocess.PIPE)
     convert = subprocess.Popen(tool_command, stdin=write.stdout, stdout=subprocess.PIPE, stderr=subprocess.PIPE)
-    write.stdout.close()  # the tool holds the only reading end: the writer learns if it stops
+    write.stdout.close()  # the video_tool holds the only reading end: the writer learns if it stops
     read = subprocess.run([sys.executable, "-c", reader], stdin=convert.stdout, capture_output=True, timeout=120)
     convert.stdout.close()
     _, log = convert.communicate(timeout=120)
@@ -116,7 +99,7 @@ def test_the_ffmpeg_pipeline_of_the_docs_runs_end_to_end_and_makes_the_frames_of
     assert convert.returncode == 0, log.decode()
     assert "runs in one piece" in log.decode()  # and nothing but the stream went to standard output
 
-    code, _, err = tool("--input", y4m, "--output", tmp_path / "frames", "--fps", "60")
+    code, _, err = video_tool("--input", y4m, "--output", tmp_path / "frames", "--fps", "60")
     assert code == 0, err
     expected = [as_yuv420(image) for image in png_frames(tmp_path / "frames")]
     piped = np.load(tmp_path / "piped.npz")
@@ -126,13 +109,13 @@ def test_the_ffmpeg_pipeline_of_the_docs_runs_end_to_end_and_makes_the_frames_of
 
 
 def test_a_piped_input_gives_the_frames_of_the_file_and_drops_only_what_a_pipe_cannot_give(
-        y4m, frames, tmp_path, tool, monkeypatch, caplog):
+        y4m, frames, tmp_path, video_tool, monkeypatch, caplog):
     """Standard input holding the y4m file's bytes (read front to back, never sought) gives the same
     PNG frames as the file, --start included; an input stream with audio says the audio is not kept."""
     caplog.set_level("INFO", logger="ifrnet.video")
     for name, source in (("file", y4m), ("pipe", "-")):
         monkeypatch.setattr(sys, "stdin", text_stream(open(y4m, "rb")))
-        code, _, err = tool("--input", source, "--output", tmp_path / name, "--factor", "3", "--start", "0.04")
+        code, _, err = video_tool("--input", source, "--output", tmp_path / name, "--factor", "3", "--start", "0.04")
         assert code == 0, err
     piped, from_file = png_frames(tmp_path / "pipe"), png_frames(tmp_path / "file")
     assert len(piped) == len(from_file) == 15  # frames 2-6 at 3x
@@ -141,26 +124,26 @@ def test_a_piped_input_gives_the_frames_of_the_file_and_drops_only_what_a_pipe_c
     with_audio = write_clip(tmp_path / "tone.mkv", frames[:4], tone=(440, 48000))
     monkeypatch.setattr(sys, "stdin", text_stream(open(with_audio, "rb")))
     caplog.clear()
-    code, _, err = tool("--input", "-", "--output", tmp_path / "out.mp4")
+    code, _, err = video_tool("--input", "-", "--output", tmp_path / "out.mp4")
     assert code == 0, err
     assert read_video(tmp_path / "out.mp4").audio_codec is None and len(read_video(tmp_path / "out.mp4").frames) == 8
     assert any("reading a pipe" in record.getMessage() and "audio is not kept" in record.getMessage()
                for record in caplog.records)
 
 
-def test_mkv_on_standard_output_carries_a_file_inputs_audio(frames, tmp_path, tool, monkeypatch):
+def test_mkv_on_standard_output_carries_a_file_inputs_audio(frames, tmp_path, video_tool, monkeypatch):
     """--format mkv encodes the stream (libx264) and muxes the input's audio in: the frames and audio
     of the same job written to an .mkv file."""
     clip = write_clip(tmp_path / "tone.mp4", frames[:4], tone=(440, 48000))
     target = tmp_path / "stdout.mkv"
     with open(target, "wb") as stdout:
         monkeypatch.setattr(sys, "stdout", text_stream(stdout))
-        code, _, err = tool("--input", clip, "--output", "-", "--format", "mkv")
+        code, _, err = video_tool("--input", clip, "--output", "-", "--format", "mkv")
         sys.stdout.flush()
     assert code == 0, err
     video = read_video(target)
     assert len(video.frames) == 8 and video.rate == 50
-    assert tool("--input", clip, "--output", tmp_path / "file.mkv")[0] == 0
+    assert video_tool("--input", clip, "--output", tmp_path / "file.mkv")[0] == 0
     as_file = read_video(tmp_path / "file.mkv")
     assert all(np.array_equal(a, b) for a, b in zip(video.frames, as_file.frames))
     samples, _, codec = decode_audio(target)
@@ -168,7 +151,7 @@ def test_mkv_on_standard_output_carries_a_file_inputs_audio(frames, tmp_path, to
     assert dominant_pitches(target) == pytest.approx([440], abs=10)
 
 
-def test_a_closed_output_pipe_ends_the_run_with_one_line_and_exit_1(y4m, tmp_path, tool, monkeypatch):
+def test_a_closed_output_pipe_ends_the_run_with_one_line_and_exit_1(y4m, tmp_path, video_tool, monkeypatch):
     """The program reading standard output stops after a few bytes (| head -c 100): one line, exit
     1, no traceback, nothing left on disk."""
     read_end, write_end = os.pipe()
@@ -183,7 +166,7 @@ def test_a_closed_output_pipe_ends_the_run_with_one_line_and_exit_1(y4m, tmp_pat
     try:
         with open(write_end, "wb", buffering=0) as pipe:
             monkeypatch.setattr(sys, "stdout", text_stream(pipe))
-            code, _, err = tool("--input", y4m, "--output", "-", "--factor", "8")
+            code, _, err = video_tool("--input", y4m, "--output", "-", "--factor", "8")
     finally:
         reader.join(timeout=30)
     assert code == 1, err
@@ -207,14 +190,14 @@ class _Terminal(io.BytesIO):
     (None, None, ("--input", "Y4M", "--output", "OUT/x.mp4", "--format", "mkv"), "--format names the container"),
     (None, None, ("--input", "-", "Y4M", "--output", "OUT"), "--input - (standard input) is one input"),
 ])
-def test_pipe_misuse_is_refused_in_one_line(stdin, stdout, args, expected, y4m, tmp_path, tool, monkeypatch):
+def test_pipe_misuse_is_refused_in_one_line(stdin, stdout, args, expected, y4m, tmp_path, video_tool, monkeypatch):
     streams = {"terminal": _Terminal(), "empty": io.BytesIO()}
     if stdin:
         monkeypatch.setattr(sys, "stdin", text_stream(streams[stdin]))
     if stdout:
         monkeypatch.setattr(sys, "stdout", text_stream(streams[stdout]))
     names = {"Y4M": str(y4m), "OUT/x.mp4": str(tmp_path / "x.mp4"), "OUT": str(tmp_path / "out")}
-    code, _, err = tool(*(names.get(arg, arg) for arg in args))
+    code, _, err = video_tool(*(names.get(arg, arg) for arg in args))
     assert code == 2 and expected in err and len(err.strip().splitlines()) == 1, err
     assert not (tmp_path / "x.mp4").exists() and not (tmp_path / "out").exists()
 

@@ -47,22 +47,21 @@ def pipe_format(format_name: Optional[str]) -> str:
 
 def stdin_stream() -> BinaryIO:
     """Standard input, as bytes, for ``--input -``; a terminal or a closed one is refused."""
-    stream = sys.stdin
-    if stream is None or stream.closed:
-        raise InputError("--input - reads a video stream from standard input, which is closed")
-    if stream.isatty():
-        raise InputError("--input - reads a video stream from standard input, which is a terminal: pipe one in "
-                         "(ffmpeg -i in.mkv -f yuv4mpegpipe - | python interpolate_video.py --input - ...)")
-    return stream.buffer
+    return _standard_stream(sys.stdin, "--input - reads a video stream from standard input",
+                            "pipe one in (ffmpeg -i in.mkv -f yuv4mpegpipe - | python interpolate_video.py --input - ...)")
 
 
 def stdout_stream() -> BinaryIO:
     """Standard output, as bytes, for ``--output -``; a terminal is refused (binary video would fill it)."""
-    stream = sys.stdout
+    stream = _standard_stream(sys.stdout, "--output - writes a video stream to standard output",
+                              "pipe it into a program (... --output - | ffmpeg -i - out.mp4) or redirect it to a file")
+    sys.stdout.flush()  # whatever text was written before goes first
+    return stream
+
+
+def _standard_stream(stream, what: str, advice: str) -> BinaryIO:
     if stream is None or stream.closed:
-        raise InputError("--output - writes a video stream to standard output, which is closed")
+        raise InputError(f"{what}, which is closed")
     if stream.isatty():
-        raise InputError("--output - writes a video stream to standard output, which is a terminal: pipe it into "
-                         "a program (... --output - | ffmpeg -i - out.mp4) or redirect it to a file")
-    stream.flush()  # whatever text was written before goes first
+        raise InputError(f"{what}, which is a terminal: {advice}")
     return stream.buffer
