@@ -168,10 +168,8 @@ def _resblock(block: ResBlock, x: torch.Tensor) -> torch.Tensor:
     out = _conv_prelu(block.conv1, x)  # x must survive for the residual
     for stage in (block.conv2, block.conv3, block.conv4):
         target = out[:, -block.side :] if stage is not block.conv3 else out
-        conv3x3_(stage[0], target)
-        prelu_(target, stage[1].weight)
-    conv3x3_(block.conv5, out)
-    return prelu_(out.add_(x), block.prelu.weight)
+        conv3x3_(stage[0], target, prelu=stage[1].weight)
+    return conv3x3_(block.conv5, out, residual=x, prelu=block.prelu.weight)
 
 
 def cat_channels_last(tensors: Sequence[torch.Tensor], dtype: Optional[torch.dtype] = None) -> torch.Tensor:

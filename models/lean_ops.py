@@ -49,13 +49,19 @@ def prelu_(x: torch.Tensor, weight: torch.Tensor) -> torch.Tensor:
     return x
 
 
-def conv3x3_(conv: nn.Conv2d, x: torch.Tensor) -> torch.Tensor:
-    """``conv(x)`` written over ``x``, for a 3x3, stride-1, padding-1 conv with as many outputs as inputs.
+def conv3x3_(
+    conv: nn.Conv2d, x: torch.Tensor, *, residual: Optional[torch.Tensor] = None, prelu: Optional[torch.Tensor] = None
+) -> torch.Tensor:
+    """``conv(x)`` written over ``x``, for a 3x3, stride-1, padding-1 conv with as many outputs as inputs;
+    then, in the same pass over each band, ``+ residual`` and a PReLU of slopes ``prelu`` if given
+    (the ResBlock's ``prelu(x + conv5(out))`` and its conv+PReLU stages, with no extra pass).
 
-    Rows are processed top to bottom in bands; each band reads its rows plus one halo row on
-    each side, and since writing a band destroys the row the next band needs above it, that row
-    is saved first. Only band-sized temporaries are allocated. ``x`` may be a view (a channel
-    slice), which is how the ResBlock's side channels are updated.
+    Rows are processed top to bottom in bands. A band's convolution reads the original rows of
+    the band plus one halo row on each side, straight from ``x`` (a view: the frame's top and
+    bottom edges are the convolution's own zero padding, no padded copy is made). Since writing a
+    band back destroys the row the next band reads above it, each band's result is held until
+    the next band has been computed, then written: only band-sized temporaries are allocated.
+    ``x`` may be a view (a channel slice), which is how the ResBlock's side channels are updated.
     """
     if conv.kernel_size != (3, 3) or conv.stride != (1, 1) or conv.padding != (1, 1) or conv.groups != 1:
         raise ValueError("conv3x3_ needs a 3x3 convolution with stride 1 and padding 1")
@@ -63,19 +69,34 @@ def conv3x3_(conv: nn.Conv2d, x: torch.Tensor) -> torch.Tensor:
         raise ValueError(f"conv3x3_ needs {conv.in_channels} == out channels == input channels, got {x.shape[1]}")
     height = x.shape[2]
     rows = _band_rows(x)
-    if rows >= height:
-        return x.copy_(conv(x))
-    above = None  # the original row just above the current band (already overwritten in x)
+    pending = None  # (start, stop, result) of the band computed last, not yet written back
     for start in range(0, height, rows):
         stop = min(start + rows, height)
-        below = min(stop + 1, height)
-        parts = ([above] if above is not None else []) + [x[:, :, start:below]]
-        band = torch.cat(parts, 2) if len(parts) > 1 else parts[0]
-        pad_top = 1 if start == 0 else 0
-        pad_bottom = 1 if below == stop else 0
-        band = F.pad(band, (1, 1, pad_top, pad_bottom))
-        out = F.conv2d(band, conv.weight, conv.bias)
-        above = x[:, :, stop - 1 : stop].clone()
-        x[:, :, start:stop].copy_(out)
+        result = _band_conv(conv, x, start, stop)
+        if residual is not None:
+            result += residual[:, :, start:stop]
+        if prelu is not None:
+            result = F.prelu(result, prelu)
+        if pending is not None:
+            x[:, :, pending[0] : pending[1]].copy_(pending[2])
+        pending = (start, stop, result)
+    if pending is not None:
+        x[:, :, pending[0] : pending[1]].copy_(pending[2])
     return x
 
+
+def _band_conv(conv: nn.Conv2d, x: torch.Tensor, start: int, stop: int) -> torch.Tensor:
+    """Output rows [start, stop) of the 3x3 ``conv`` over ``x``, read from rows start-1 .. stop.
+
+    Inside the frame the halo rows are real rows and only the sides are padded; at the top or
+    bottom edge the convolution pads that side with zeros too and the one row it computes beyond
+    the band (from the halo on the other side) is dropped.
+    """
+    height = x.shape[2]
+    low, high = max(start - 1, 0), min(stop + 1, height)
+    at_edge = start == 0 or stop == height
+    out = F.conv2d(x[:, :, low:high], conv.weight, conv.bias, padding=(1, 1) if at_edge else (0, 1))
+    if not at_edge:
+        return out
+    first = start - low  # 1 when the band has a real row above it, else 0
+    return out[:, :, first : first + stop - start]

@@ -42,6 +42,7 @@ TOOL_PAGES: Dict[str, Tuple[str, Optional[str]]] = {
     "benchmarks/GoPro.py": ("docs/benchmarks.md", None),
     "benchmarks/Adobe240.py": ("docs/benchmarks.md", None),
     "benchmarks/speed_parameters.py": ("docs/benchmarks.md", None),
+    "benchmarks/peers.py": ("docs/benchmarks.md", "CPU speed against other inference engines"),
     "benchmarks/starter_eval.py": ("docs/benchmarks.md", None),
     "benchmarks/video_memory.py": ("docs/benchmarks.md", None),
     "benchmarks/long_jobs.py": ("docs/benchmarks.md", None),

@@ -85,10 +85,14 @@ def test_cpu_capability_is_read_from_the_kernel_flags(tmp_path, monkeypatch):
     monkeypatch.setattr(precision_module, "CPUINFO", cpuinfo)
     cpuinfo.write_text("processor\t: 0\nflags\t\t: fpu avx512f avx512bw avx512_vnni\n")
     assert not precision_module.cpu_has_native_bfloat16()
-    cpuinfo.write_text("processor\t: 0\nflags\t\t: fpu avx512f avx512_bf16 avx512_vnni\n")
+    cpuinfo.write_text("processor\t: 0\nmodel name\t: Xeon X\nflags\t\t: fpu avx512f avx512_bf16 avx512_vnni\n"
+                       "processor\t: 1\nmodel name\t: Xeon X\nflags\t\t: fpu avx512f avx512_bf16 avx512_vnni\n")
     assert precision_module.cpu_has_native_bfloat16()
+    # What a benchmark prints: the name once, and the flags that decide the kernels (not fpu).
+    assert precision_module.cpu_description() == "Xeon X (avx512f avx512_vnni avx512_bf16)"
     cpuinfo.unlink()
     assert not precision_module.cpu_has_native_bfloat16()  # flags unreadable: no
+    assert precision_module.cpu_description() == "unknown CPU (no listed flags)"
 
 
 def test_fp32_beside_bf16_on_the_same_weights_is_bit_identical_to_a_model_never_cast():

@@ -10,13 +10,14 @@ from __future__ import annotations
 
 import argparse
 from pathlib import Path
-from typing import Union
+from typing import Tuple, Union
 
 import torch
 
 from utils.errors import InputError
 
-__all__ = ["PRECISION_CHOICES", "PRECISION_DTYPES", "add_precision_argument", "cpu_has_native_bfloat16", "resolve_precision"]
+__all__ = ["PRECISION_CHOICES", "PRECISION_DTYPES", "add_precision_argument", "cpu_has_native_bfloat16", "cpu_description",
+           "resolve_precision"]
 
 PRECISION_CHOICES = ("fp32", "bf16", "fp16", "auto")
 PRECISION_DTYPES = {"fp32": torch.float32, "bf16": torch.bfloat16, "fp16": torch.float16}
@@ -25,6 +26,9 @@ PRECISION_DTYPES = {"fp32": torch.float32, "bf16": torch.bfloat16, "fp16": torch
 # AVX512-BF16 and AMX-BF16, and Arm's BF16 extension.
 NATIVE_BFLOAT16_FLAGS = frozenset({"avx512_bf16", "amx_bf16", "bf16"})
 CPUINFO = Path("/proc/cpuinfo")
+# The flags that decide which kernels a CPU's convolutions run (and so which precision pays): the
+# vector width, the int8 and bfloat16 dot products, AMX. What benchmarks print beside their figures.
+KERNEL_FLAGS = ("avx2", "fma", "avx512f", "avx_vnni", "avx512_vnni", "avx512_bf16", "amx_bf16", "amx_int8", "asimd", "bf16", "i8mm")
 
 
 def add_precision_argument(parser: argparse.ArgumentParser, what: str = "", *, fp16_alias: bool = False) -> None:
@@ -44,6 +48,23 @@ def add_precision_argument(parser: argparse.ArgumentParser, what: str = "", *, f
                            help="same as --precision fp16 (CUDA only)")
 
 
+def _cpu_info() -> Tuple[str, frozenset]:
+    """The first processor's model name and feature flags from the kernel ("", {} where unreadable)."""
+    try:
+        text = CPUINFO.read_text(errors="replace")
+    except OSError:
+        return "", frozenset()
+    name, flags = "", frozenset()
+    for line in text.splitlines():
+        key, _, value = line.partition(":")
+        key = key.strip().lower()
+        if key in ("model name", "cpu model") and not name:
+            name = value.strip()
+        elif key in ("flags", "features") and not flags:
+            flags = frozenset(value.split())
+    return name, flags
+
+
 def cpu_has_native_bfloat16() -> bool:
     """Whether this CPU computes bfloat16 natively (tests monkeypatch this one function).
 
@@ -51,15 +72,14 @@ def cpu_has_native_bfloat16() -> bool:
     CPUs with and without AVX512-BF16 share, and oneDNN's own check accepts the emulated case.
     Where the flags cannot be read (not Linux) the answer is no, so ``auto`` stays float32.
     """
-    try:
-        text = CPUINFO.read_text(errors="replace")
-    except OSError:
-        return False
-    for line in text.splitlines():
-        key, _, value = line.partition(":")
-        if key.strip().lower() in ("flags", "features") and NATIVE_BFLOAT16_FLAGS & set(value.split()):
-            return True
-    return False
+    return bool(NATIVE_BFLOAT16_FLAGS & _cpu_info()[1])
+
+
+def cpu_description() -> str:
+    """The CPU's model name and its :data:`KERNEL_FLAGS`, e.g. ``"AMD EPYC (avx2 fma)"``, for a benchmark's header."""
+    name, flags = _cpu_info()
+    present = [flag for flag in KERNEL_FLAGS if flag in flags]
+    return f"{name or 'unknown CPU'} ({' '.join(present) or 'no listed flags'})"
 
 
 def resolve_precision(setting: Union[str, torch.dtype], device: torch.device) -> torch.dtype:
