@@ -34,7 +34,7 @@ from video.passthrough import StreamCarrier, copy_metadata
 from video.sources import SourceFrame, VideoFileSource, list_frames, open_source
 
 __all__ = ["MANIFEST_NAME", "FRAME_SETTINGS_LEFT_OUT", "work_folder", "plan_boundaries", "Manifest", "SegmentFrames",
-           "join_video_segments", "join_folder_segments", "committed_segments", "commit_segment", "segment_name",
+           "join_video_segments", "join_folder_segments", "uncommitted_segments", "commit_segment", "segment_name",
            "check_resumable", "remove_work_folder", "SegmentProgress"]
 
 log = logging.getLogger("ifrnet.video")
@@ -140,12 +140,11 @@ def segment_name(number: int, suffix: str) -> str:
     return f"segment_{number:05d}{suffix}"
 
 
-def committed_segments(folder: Path, count: int, suffix: str) -> int:
-    """How many segments from the first are committed (a segment file is there under its final name)."""
-    done = 0
-    while done < count and (folder / segment_name(done, suffix)).exists():
-        done += 1
-    return done
+def uncommitted_segments(folder: Path, count: int, suffix: str) -> List[int]:
+    """The numbers of the segments not committed yet (no segment file under its final name): all of
+    them in a new work folder; after a kill, those the killed run had not finished (several workers
+    commit out of order, so they need not be the last ones)."""
+    return [number for number in range(count) if not (folder / segment_name(number, suffix)).exists()]
 
 
 def commit_segment(temp: Path, folder: Path, number: int, suffix: str) -> Path:
