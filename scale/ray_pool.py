@@ -79,7 +79,8 @@ class RayPool:
         for index, device in enumerate(devices):
             cuda = device.startswith("cuda")
             options = dict(num_cpus=workers.cpus_per_worker, num_gpus=1 if cuda else 0,
-                           max_restarts=MAX_RETRIES, max_task_retries=MAX_RETRIES)
+                           max_restarts=MAX_RETRIES, max_task_retries=MAX_RETRIES,
+                           scheduling_strategy="SPREAD")  # over the nodes, as many as there are
             # On Ray a CUDA worker uses the GPU Ray gives it (the one its CUDA_VISIBLE_DEVICES shows).
             self._actors.append(actor.options(**options).remote("cuda" if cuda else "cpu", workers.cpus_per_worker,
                                                                 factory, index, log_setup()))

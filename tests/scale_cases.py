@@ -55,3 +55,20 @@ def batch_on(pool, inputs: List[Path], folder: Path) -> Tuple[Path, Path]:
     result = run_batch(job, inputs, lambda checked: (WorkerModel(pool, None), {}))
     assert (result.written, result.failed) == (2, 0)
     return folder / "one", folder / "pool"
+
+
+def same_benchmark_json(main, root: Path, folder: Path, flags: List[str], workers: List[str]) -> dict:
+    """A benchmark script's JSON and printed line on one process (one thread) and on ``workers``'
+    flags: asserts they are equal and returns the report."""
+    import torch
+
+    threads = torch.get_num_threads()
+    torch.set_num_threads(1)  # the workers' arithmetic: one thread each
+    try:
+        one = main(["--data_root", str(root), "--json", str(folder / "one.json"), *flags])
+    finally:
+        torch.set_num_threads(threads)
+    spread = main(["--data_root", str(root), "--json", str(folder / "spread.json"), *flags, *workers])
+    assert (folder / "spread.json").read_text() == (folder / "one.json").read_text()
+    assert spread == one
+    return one

@@ -1,7 +1,8 @@
-"""Segments on Ray: a two-node cluster on 127.0.0.1 (``ray.cluster_utils.Cluster``, one CPU per
-node), started once for the module. Two workers write what one writes, segments run on both nodes,
-come back through the object store when the workers do not see the work folder, and a worker
-killed mid-segment is restarted by Ray with its segment written again."""
+"""Segments on Ray: a two-node cluster on 127.0.0.1 (``ray.cluster_utils.Cluster``, two CPUs per
+node: the module's workers and a script's), started once for the module. Two workers write what
+one writes, segments run on both nodes, come back through the object store when the workers do not
+see the work folder, and a worker killed mid-segment is restarted by Ray with its segment written
+again; a benchmark's JSON on Ray is the one-process JSON."""
 from __future__ import annotations
 
 import os
@@ -16,7 +17,8 @@ ray = pytest.importorskip("ray", reason="Ray is optional: pip install -r require
 from ray.cluster_utils import Cluster  # noqa: E402
 
 from scale import Workers, open_pool  # noqa: E402
-from tests.scale_cases import assert_same_video, batch_on, clips, folder_files, video_on  # noqa: E402
+from tests.benchmark_builders import build_vimeo90k  # noqa: E402
+from tests.scale_cases import assert_same_video, batch_on, clips, folder_files, same_benchmark_json, video_on  # noqa: E402
 from tests.worker_models import DyingBlendFactory  # noqa: E402
 
 pytestmark = pytest.mark.slow  # a Ray cluster of its own
@@ -25,8 +27,8 @@ pytestmark = pytest.mark.slow  # a Ray cluster of its own
 @pytest.fixture(scope="module")
 def cluster():
     nodes = Cluster(initialize_head=True, head_node_args=dict(
-        num_cpus=1, node_ip_address="127.0.0.1", include_dashboard=False, object_store_memory=80 * 2**20))
-    nodes.add_node(num_cpus=1, node_ip_address="127.0.0.1", object_store_memory=80 * 2**20)
+        num_cpus=2, node_ip_address="127.0.0.1", include_dashboard=False, object_store_memory=80 * 2**20))
+    nodes.add_node(num_cpus=2, node_ip_address="127.0.0.1", object_store_memory=80 * 2**20)
     ray.init(address=nodes.address, logging_level="WARNING")
     try:
         yield nodes
@@ -48,7 +50,7 @@ def trigger(tmp_path_factory):
 
 @pytest.fixture(scope="module")
 def pool(cluster, trigger):
-    """Two Ray workers of one CPU each: one per node."""
+    """Two Ray workers of one CPU each, spread: one per node."""
     with open_pool(Workers(ray=True, devices=("cpu", "cpu")), DyingBlendFactory(trigger)) as running:
         yield running
 
@@ -79,3 +81,14 @@ def test_a_ray_worker_killed_mid_segment_is_restarted_and_the_output_is_the_same
     assert_same_video(*video_on(pool, inputs[1], tmp_path, "bunny"))
     assert not trigger.exists()
     assert len(set(pool.pids) - set(pids)) == 1  # Ray restarted the actor
+
+
+def test_a_benchmark_on_ray_writes_the_json_of_one_process(cluster, tmp_path, seeded_checkpoints):
+    """Vimeo90K on two Ray workers, one per node, through the script's --ray."""
+    from benchmarks import Vimeo90K
+
+    build_vimeo90k(tmp_path / "vimeo", count=3, size=(64, 96))
+    flags = ["--model_name", "IFRNet_S", "--checkpoint", str(seeded_checkpoints["IFRNet_S"]), "--device", "cpu",
+             "--no_progress"]
+    report = same_benchmark_json(Vimeo90K.main, tmp_path / "vimeo", tmp_path, flags, ["--ray", "--devices", "cpu,cpu"])
+    assert report["count"] == 3

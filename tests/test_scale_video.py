@@ -12,7 +12,9 @@ import torch
 
 from scale import Workers, open_pool
 from scale.workers import parse_devices
-from tests.scale_cases import (SEGMENT, assert_same_video, batch_on, clips, folder_files, lossless_job, video_on)
+from tests.benchmark_builders import build_vimeo90k
+from tests.scale_cases import (SEGMENT, assert_same_video, batch_on, clips, folder_files, lossless_job,
+                               same_benchmark_json, video_on)
 from tests.worker_models import DyingBlendFactory, blend
 from utils.errors import InputError
 from video.convert import ConversionJob, convert
@@ -103,6 +105,18 @@ def test_a_rerun_writes_only_the_segments_missing_wherever_they_are(inputs, tmp_
     assert "resuming after the 1 done" in caplog.text
     assert counting.calls == whole - 8  # all but segment 1's 8 pairs
     assert folder_files(tmp_path / "out") == folder_files(tmp_path / "whole")
+
+
+def test_a_benchmark_on_two_workers_writes_the_json_of_one_process(tmp_path, seeded_checkpoints, capsys):
+    from benchmarks import Vimeo90K
+
+    names = build_vimeo90k(tmp_path / "vimeo", count=5, size=(64, 96))  # five samples: shards of 1
+    flags = ["--model_name", "IFRNet_S", "--checkpoint", str(seeded_checkpoints["IFRNet_S"]), "--device", "cpu",
+             "--no_progress"]
+    report = same_benchmark_json(Vimeo90K.main, tmp_path / "vimeo", tmp_path, flags, ["--devices", "cpu,cpu"])
+    assert [sample["name"] for sample in report["per_sample"]] == names  # each once, in order
+    lines = capsys.readouterr().out.splitlines()
+    assert len(lines) == 2 and lines[0] == lines[1]
 
 
 def test_devices_are_read_and_refused_in_one_line():
