@@ -10,7 +10,7 @@ unsegmented run, so the frames, their count and their timestamps are the same bi
 Each finished segment is moved into a work folder beside the output (``.<output name>.segments``)
 under its final name, so a segment file there is always complete. The folder's ``manifest.json``
 holds the input's identity, every setting that changes the frames, the model's (with the weights
-file's hash) and the segment boundaries; a rerun continues after the last committed segment when
+file's hash) and the segment boundaries; a rerun writes only the segments not committed yet when
 they all match, and says which one changed otherwise. At the end the segments are joined without
 re-encoding (a video's packets copied, a folder's frames moved), the input's other tracks and tags
 are muxed in, and the work folder is removed.
