@@ -7,6 +7,7 @@ Examples:
   python interpolate_video.py --input anime.mp4 --output anime_2x.mp4 --dedup 1     # held drawings become motion
   python interpolate_video.py --input clip.mp4 --output loop.gif --loop --start 2 --duration 3
   python interpolate_video.py --input videos/ --output videos_2x/                  # every video of a folder
+  python interpolate_video.py --input long.mp4 --output long_2x.mp4 --devices cuda:0,cuda:1   # segments on two GPUs
 See docs/video.md for every flag and more recipes.
 """
 from __future__ import annotations
@@ -26,11 +27,14 @@ from models import MODEL_NAMES
 from models.arguments import add_timesteps_argument, add_weights_arguments
 from models.interpolator import TOOLS_BATCH_SIZE, Interpolator
 from models.timestep_policy import datasets_for
+from scale import Pool, WorkerContext, Workers, add_worker_arguments, open_pool, workers_from
+from scale.pool import call_one
 from utils.cli import add_option_arguments, interrupt_on_sigterm, options_from, run_cli, whole_number_at_least
 from utils.device import DEVICE_CHOICES, add_threads_argument, autotune_convolutions, resolve_device, use_threads
 from utils.precision_choice import add_precision_argument, resolve_precision
 from video.batch import expand_inputs, run_batch
 from video.convert import CheckedJob, ConversionJob, check_job, convert
+from video.parallel import WorkerModel
 
 _INPUT_HELP = next(item.metadata["flag"]["help"] for item in dataclasses.fields(ConversionJob) if item.name == "input")
 
@@ -46,6 +50,7 @@ def build_parser() -> argparse.ArgumentParser:
     add_timesteps_argument(parser)
     parser.add_argument("--device", choices=DEVICE_CHOICES, default="auto", help="auto takes CUDA when available")
     add_threads_argument(parser)
+    add_worker_arguments(parser)
     parser.add_argument("--scale_factor", default="auto",
                         help="resolution the flow is estimated at: 1, 0.5, 0.25 ... or auto (1 up to 1080p, 0.5 at 4K, 0.25 at 8K; default)")
     add_precision_argument(parser, fp16_alias=True)
@@ -68,8 +73,16 @@ def main(argv: Optional[list] = None) -> None:
     use_threads(args.threads)
     inputs, batch = expand_inputs(args.input, args.output)
     job = options_from(ConversionJob, args, input=inputs[0], progress=not (args.quiet or args.no_progress))
-    model_for = _model_loader(args)
+    workers = workers_from(args)
     interrupt_on_sigterm()  # the temporary output is removed
+    if workers.several:
+        with _PooledModels(workers, _WorkerModels(_model_options(args))) as pooled:
+            _run(args, job, inputs, batch, pooled.model_for)
+    else:
+        _run(args, job, inputs, batch, _model_loader(args))
+
+
+def _run(args: argparse.Namespace, job: ConversionJob, inputs: list, batch: bool, model_for: Callable) -> None:
     if batch:
         result = run_batch(job, inputs, model_for)
         if result.failed:
@@ -85,6 +98,29 @@ def main(argv: Optional[list] = None) -> None:
         "" if stats.scene_cuts == 1 else "s", stats.total_seconds)
 
 
+def _model_options(args: argparse.Namespace) -> Dict[str, Any]:
+    """The arguments of :meth:`Interpolator.load` that the flags give (all but the device and the dataset)."""
+    return dict(model_name=args.model_name, checkpoint=args.checkpoint, scale_factor=args.scale_factor,
+                precision=args.precision, batch_size=args.batch_size,
+                other_variant=True,  # the starter (an IFRNet_S) may stand in, with its note
+                offline=args.offline, tta=args.tta, timesteps=args.timesteps)
+
+
+def _load(options: Mapping[str, Any], dataset: Any, device: Any, progress: bool) -> Interpolator:
+    interpolator = Interpolator.load(**options, device=device, dataset=dataset, progress=progress)
+    autotune_convolutions(interpolator.device)  # every frame of a video has one size
+    return interpolator
+
+
+def _notes(interpolator: Interpolator) -> list:
+    """The lines said about the weights once they are loaded: (log level, text)."""
+    notes = [(logging.WARNING, interpolator.weights_note)] if interpolator.weights_note else []
+    notes.append((logging.INFO, f"weights: {Path(interpolator.checkpoint).name}"))
+    if interpolator.timestep_note:
+        notes.append((logging.INFO if interpolator.timestep_mode == "bisect" else logging.WARNING, interpolator.timestep_note))
+    return notes
+
+
 def _model_loader(args: argparse.Namespace) -> Callable[[CheckedJob], Tuple[Callable, Mapping[str, Any]]]:
     """``model_for(checked) -> (interpolate, model settings)``: the weights each job's timesteps
     call for (:func:`models.timestep_policy.datasets_for`), each loaded once for the whole run."""
@@ -95,19 +131,9 @@ def _model_loader(args: argparse.Namespace) -> Callable[[CheckedJob], Tuple[Call
         timesteps = checked.timesteps
         key = dataset = datasets_for(timesteps)
         if key not in loaded:
-            interpolator = Interpolator.load(args.model_name, args.checkpoint, args.device,
-                                             scale_factor=args.scale_factor, precision=args.precision,
-                                             batch_size=args.batch_size, dataset=dataset,
-                                             other_variant=True,  # the starter (an IFRNet_S) may stand in, with its note
-                                             offline=args.offline, tta=args.tta, timesteps=args.timesteps,
-                                             progress=not (args.quiet or args.no_progress))
-            autotune_convolutions(interpolator.device)  # every frame of a video has one size
-            if interpolator.weights_note:
-                log.warning("%s", interpolator.weights_note)
-            log.info("weights: %s", Path(interpolator.checkpoint).name)
-            if interpolator.timestep_note:
-                log.log(logging.INFO if interpolator.timestep_mode == "bisect" else logging.WARNING, "%s",
-                        interpolator.timestep_note)
+            interpolator = _load(_model_options(args), dataset, args.device, not (args.quiet or args.no_progress))
+            for level, line in _notes(interpolator):
+                log.log(level, "%s", line)
             loaded[key] = interpolator
         interpolator = loaded[key]
         if timesteps:
@@ -115,6 +141,50 @@ def _model_loader(args: argparse.Namespace) -> Callable[[CheckedJob], Tuple[Call
         return interpolator.interpolate, interpolator.frame_settings()
 
     return model_for
+
+
+class _WorkerModels:
+    """The pool's factory: on a worker, the interpolator for a key (the datasets whose weights the
+    timesteps call for) on the worker's device; picklable (the flags' load arguments, not a model)."""
+
+    def __init__(self, options: Dict[str, Any]) -> None:
+        self.options = options
+
+    def __call__(self, dataset: Any, device: Any) -> Interpolator:
+        return _load(self.options, dataset, device, progress=False)
+
+
+def _describe(context: WorkerContext, dataset: Any) -> Tuple[Mapping[str, Any], list]:
+    """On a worker: the settings of its model for ``dataset`` (for the manifest) and the notes about it."""
+    interpolator = context.model(dataset)
+    return interpolator.frame_settings(), _notes(interpolator)
+
+
+class _PooledModels:
+    """``model_for`` of :func:`_model_loader` for models that live on the workers of a pool, which
+    starts at the first job (bad flags and paths fail before it) and stops at the end of the block."""
+
+    def __init__(self, workers: Workers, factory: _WorkerModels) -> None:
+        self.workers, self.factory = workers, factory
+        self.pool: Optional[Pool] = None
+        self.described: Dict[Any, Mapping[str, Any]] = {}
+
+    def model_for(self, checked: CheckedJob) -> Tuple[Callable, Mapping[str, Any]]:
+        if self.pool is None:
+            self.pool = open_pool(self.workers, self.factory)
+        key = datasets_for(checked.timesteps)
+        if key not in self.described:
+            self.described[key], notes = call_one(self.pool, _describe, key)
+            for level, line in notes:
+                logging.getLogger("ifrnet.video").log(level, "%s", line)
+        return WorkerModel(self.pool, key), self.described[key]
+
+    def __enter__(self) -> "_PooledModels":
+        return self
+
+    def __exit__(self, *exc_info: object) -> None:
+        if self.pool is not None:
+            self.pool.close()
 
 
 if __name__ == "__main__":

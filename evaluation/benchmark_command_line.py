@@ -2,24 +2,30 @@
 
 ``benchmarks/<Name>.py`` is a few lines calling :func:`run_benchmark` with its benchmark's name, so
 all scripts accept the same flags (``--data_root --model_name --checkpoint --device --limit
---json``, and ``--split`` where a benchmark has several) and report in the same form.
+--json``, ``--split`` where a benchmark has several, ``--devices``/``--ray`` for several workers)
+and report in the same form.
 """
 from __future__ import annotations
 
 import argparse
 import sys
 from pathlib import Path
-from typing import Dict, List, Optional, Sequence
+from typing import Dict, List, Optional, Sequence, Tuple
+
+import torch
 
 
 from evaluation.benchmark_sets import Benchmark, check_samples_exist, get_benchmark, list_samples
 from evaluation.json_report import write_json_report
 from evaluation.runner import score_benchmark
 from evaluation.scoring import BenchmarkResult
+from evaluation.sharded import score_on_workers
 from models import MODEL_NAMES, PUBLISHED, create_model
 from models.arguments import add_weights_arguments
 from models.timestep_policy import honours_timestep
 from models.tta import TestTimeAugmented
+from scale import WorkerContext, add_worker_arguments, open_pool, workers_from
+from scale.pool import call_one
 from utils.cli import whole_number_at_least
 from utils.device import DEVICE_CHOICES, resolve_device
 from utils.errors import InputError
@@ -52,6 +58,7 @@ def build_parser(benchmark: Benchmark, description: str) -> argparse.ArgumentPar
     parser.add_argument("--no_progress", action="store_true", help="hide the progress bar")
     parser.add_argument("--tta", action="store_true",
                         help="test-time augmentation: average with the prediction on the pair turned by 180 degrees (about 2x the time)")
+    add_worker_arguments(parser)
     return parser
 
 
@@ -131,28 +138,67 @@ def run_benchmark(name: str, argv: Optional[Sequence[str]] = None, description: 
         check_samples_exist(benchmark, samples)
         listed[split_name] = samples
 
-    device = resolve_device(args.device)
-    model = create_model(args.model_name, weights=args.checkpoint or PUBLISHED, dataset=benchmark.checkpoint_dataset,
-                         other_variant=True, offline=args.offline, progress=not args.no_progress,
-                         precision=args.precision, device=device)
-    model_name, checkpoint, note = model.weights_source
-    if note:
-        print(f"note: {note}", file=sys.stderr)
-    if benchmark.checkpoint_dataset == "GoPro" and not honours_timestep(model):  # scored at t = 1/8 .. 7/8
-        print(f"note: {Path(checkpoint).name} ignores t (weights trained for t = 1/2 only, such as the published "
-              "Vimeo90K ones): every frame scored here is its middle frame; the paper scores the GoPro weights",
-              file=sys.stderr)
-    if args.tta:
-        model = TestTimeAugmented(model)
-
-    results = {}
-    for split_name, samples in listed.items():
-        label = benchmark.name if len(splits) == 1 and split_name == benchmark.splits[0] else f"{benchmark.name} {split_name}"
-        results[split_name] = score_benchmark(model, samples, benchmark.protocol, device,
-                                       description=label, progress=not args.no_progress)
-
+    options = dict(name=args.model_name, weights=args.checkpoint or PUBLISHED, dataset=benchmark.checkpoint_dataset,
+                   other_variant=True, offline=args.offline, precision=args.precision, tta=args.tta)
+    workers = workers_from(args)
+    if workers.several:
+        with open_pool(workers, BenchmarkModel(options)) as pool:
+            source, ignores_t = call_one(pool, _describe, None)
+            _say_what_runs(benchmark, source, ignores_t)
+            results = {name: score_on_workers(pool, None, samples, benchmark.protocol, description=_label(benchmark, splits, name),
+                                              progress=not args.no_progress)
+                       for name, samples in listed.items()}
+    else:
+        device = resolve_device(args.device)
+        model = BenchmarkModel(options, progress=not args.no_progress)(None, device)
+        source, ignores_t = _about(model)
+        _say_what_runs(benchmark, source, ignores_t)
+        results = {name: score_benchmark(model, samples, benchmark.protocol, device, description=_label(benchmark, splits, name),
+                                         progress=not args.no_progress)
+                   for name, samples in listed.items()}
+    model_name, checkpoint, _ = source
     report = build_report(benchmark, split, model_name, checkpoint, results)
     print(summary_line(report))
     if args.json is not None:
         write_json_report(args.json, report)
     return report
+
+
+def _label(benchmark: Benchmark, splits: List[str], split_name: str) -> str:
+    return benchmark.name if len(splits) == 1 and split_name == benchmark.splits[0] else f"{benchmark.name} {split_name}"
+
+
+def _say_what_runs(benchmark: Benchmark, source: tuple, ignores_t: bool) -> None:
+    """The notes about the weights: a stand-in, and 8x weights that ignore t."""
+    _, checkpoint, note = source
+    if note:
+        print(f"note: {note}", file=sys.stderr)
+    if benchmark.checkpoint_dataset == "GoPro" and ignores_t:  # scored at t = 1/8 .. 7/8
+        print(f"note: {Path(checkpoint).name} ignores t (weights trained for t = 1/2 only, such as the published "
+              "Vimeo90K ones): every frame scored here is its middle frame; the paper scores the GoPro weights",
+              file=sys.stderr)
+
+
+class BenchmarkModel:
+    """The model the flags ask for on a device (with --tta, wrapped): what a worker builds, once;
+    picklable (the flags' arguments of :func:`models.create_model`, not a model)."""
+
+    def __init__(self, options: Dict[str, object], progress: bool = False) -> None:
+        self.options, self.progress = dict(options), progress
+
+    def __call__(self, key: object, device: torch.device) -> torch.nn.Module:
+        options = dict(self.options)
+        tta = options.pop("tta")
+        model = create_model(**options, progress=self.progress, device=device)
+        return TestTimeAugmented(model) if tta else model
+
+
+def _about(model: torch.nn.Module) -> Tuple[tuple, bool]:
+    """Where the weights came from (name, file, note) and whether they ignore t."""
+    inner = model.model if isinstance(model, TestTimeAugmented) else model
+    return tuple(inner.weights_source), not honours_timestep(inner)
+
+
+def _describe(context: WorkerContext, key: object) -> Tuple[tuple, bool]:
+    """:func:`_about` the model of a worker."""
+    return _about(context.model(key))

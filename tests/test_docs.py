@@ -46,6 +46,7 @@ TOOL_PAGES: Dict[str, Tuple[str, Optional[str]]] = {
     "benchmarks/starter_eval.py": ("docs/benchmarks.md", None),
     "benchmarks/video_memory.py": ("docs/benchmarks.md", None),
     "benchmarks/long_jobs.py": ("docs/benchmarks.md", None),
+    "benchmarks/scale_out.py": ("docs/benchmarks.md", None),
     "benchmarks/precision.py": ("docs/benchmarks.md", None),
     "app.py": ("docs/app.md", None),
     "benchmarks/app_overhead.py": ("docs/app.md", None),

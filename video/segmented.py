@@ -1,27 +1,31 @@
 """Running a checked job in segments (:mod:`video.segments` holds the parts: the plan, the
 manifest, the commits and the join): each segment is written and committed on its own, so a rerun
-after a kill resumes after the last committed one; at the end the segments are joined into the
+after a kill skips the committed ones; at the end the segments are joined into the
 output and the work folder is removed."""
 from __future__ import annotations
 
 import dataclasses
 import logging
 import time
+from dataclasses import dataclass
 from fractions import Fraction
+from functools import partial
 from pathlib import Path
-from typing import Any, List, Mapping
+from typing import Any, Iterator, List, Mapping, Optional, Tuple
 
 from video import segments
-from video.job import CheckedJob, InterpolateFn
+from video.job import CheckedJob, ConversionJob, InterpolateFn
+from video.orientation import Orientation
 from video.output import atomic_output, is_gif, output_is_folder
 from video.pipeline import PipelineStats, interpolate_stream
 from video.pipes import uses_pipe
 from video.run_setup import announce, open_sink, stream_options, tracks_end, upright
 from video.segments import Manifest, SegmentFrames, SegmentProgress, work_folder
 from video.sinks import VIDEO_FORMATS
+from video.sources import SourceInfo
 from video.timing import OutputClock
 
-__all__ = ["segment_boundaries", "convert_in_segments"]
+__all__ = ["segment_boundaries", "SegmentWork", "run_segment", "convert_in_segments"]
 
 log = logging.getLogger("ifrnet.video")
 
@@ -38,11 +42,58 @@ def segment_boundaries(checked: CheckedJob) -> List[Fraction]:
                                     job.segment_seconds, info.snap)
 
 
+@dataclass(frozen=True)
+class SegmentWork:
+    """What writing any one segment of a job takes, picklable for a worker process: the job, the
+    part's info and end, the output rate, the frames' orientation, the boundaries and where the
+    committed segments go. It stands for the open input with open_sink (a segment's video holds
+    the frames only: the other tracks are muxed in at the join, so ``media_path`` is None)."""
+
+    job: ConversionJob
+    info: SourceInfo
+    stop: Optional[Fraction]
+    rate: Fraction
+    orientation: Orientation
+    boundaries: Tuple[Fraction, ...]
+    folder: Path
+    suffix: str  # the output's suffix; empty for a folder of frames
+    media_path: None = None
+
+
+def run_segment(work: SegmentWork, number: int, interpolate: InterpolateFn) -> PipelineStats:
+    """Write segment ``number`` of ``work`` with ``interpolate`` and commit it into ``work.folder``
+    (under a temporary name of its own first, so that segments written side by side do not meet)."""
+    job, info = work.job, work.info
+    begin = work.boundaries[number]
+    until = work.boundaries[number + 1] if number + 1 < len(work.boundaries) else None
+    temp = work.folder / f"partial_{number:05d}{work.suffix}"
+    segments.remove_work_folder(temp) if temp.is_dir() else temp.unlink(missing_ok=True)
+    clock = OutputClock(work.rate, origin=info.start, snap=info.snap)
+    sink = open_sink(job, work, work.rate, temp, work.orientation, first_index=clock.first_index_at(begin))
+    frames = SegmentFrames(Path(job.input), job.input_fps, begin, until, work.stop, info.snap, strict=job.strict)
+    options = dataclasses.replace(stream_options(job, work.orientation), ends_at_last_frame=until is not None)
+    try:
+        stats = interpolate_stream(frames.frames(), sink.write, interpolate, clock, lambda: frames.end_time, options)
+        sink.finish()
+    except BaseException:
+        sink.abort()
+        raise
+    segments.commit_segment(temp, work.folder, number, work.suffix)
+    return stats
+
+
+def _in_process(work: SegmentWork, numbers: List[int], interpolate: InterpolateFn) -> Iterator[Tuple[int, PipelineStats]]:
+    for number in numbers:
+        yield number, run_segment(work, number, interpolate)
+
+
 def convert_in_segments(checked: CheckedJob, interpolate: InterpolateFn, boundaries: List[Fraction],
                         model: Mapping[str, Any]) -> PipelineStats:
-    """Run the job one segment at a time, each committed to the work folder, resuming after the
-    segments a killed run committed; then join them into the output and remove the work folder.
-    ``model`` goes into the manifest (:meth:`video.segments.Manifest.of`)."""
+    """Run the job one segment at a time, each committed to the work folder, skipping the segments
+    a killed run committed; then join them into the output and remove the work folder.
+    ``model`` goes into the manifest (:meth:`video.segments.Manifest.of`). An ``interpolate`` with
+    a ``run_segments`` method (:class:`video.parallel.WorkerModel`, a model on a pool's workers)
+    runs the segments there, side by side; the join stays here."""
     job, part, rate = checked.job, checked.source, checked.rate
     info = part.info
     try:
@@ -58,28 +109,16 @@ def convert_in_segments(checked: CheckedJob, interpolate: InterpolateFn, boundar
         manifest.write(folder)
     to_folder = output_is_folder(job.output)
     suffix = "" if to_folder else Path(job.output).suffix.lower()
-    done = segments.committed_segments(folder, len(boundaries), suffix)
+    left = segments.uncommitted_segments(folder, len(boundaries), suffix)
+    done = len(boundaries) - len(left)
     log.info("%d segments (at %s s)%s", len(boundaries), ", ".join(f"{float(at - info.start):.2f}" for at in boundaries),
              f"; resuming after the {done} done in {folder}" if done else "")
-    clock = OutputClock(rate, origin=info.start, snap=info.snap)
+    work = SegmentWork(job, info, part.stop, rate, orientation, tuple(boundaries), folder, suffix)
     progress = SegmentProgress(len(boundaries), done)
     total = PipelineStats()
     started = time.perf_counter()
-    for number in range(done, len(boundaries)):
-        begin = boundaries[number]
-        until = boundaries[number + 1] if number + 1 < len(boundaries) else None
-        temp = folder / f"partial{suffix}"
-        segments.remove_work_folder(temp) if temp.is_dir() else temp.unlink(missing_ok=True)
-        sink = open_sink(job, part, rate, temp, orientation, first_index=clock.first_index_at(begin))
-        frames = SegmentFrames(Path(job.input), job.input_fps, begin, until, part.stop, info.snap, strict=job.strict)
-        options = dataclasses.replace(stream_options(job, orientation), ends_at_last_frame=until is not None)
-        try:
-            stats = interpolate_stream(frames.frames(), sink.write, interpolate, clock, lambda: frames.end_time, options)
-            sink.finish()
-        except BaseException:
-            sink.abort()
-            raise
-        segments.commit_segment(temp, folder, number, suffix)
+    run = getattr(interpolate, "run_segments", None) or partial(_in_process, interpolate=interpolate)
+    for number, stats in run(work, left):
         _add_stats(total, stats, first=number == 0)
         progress.segment_done()
     parts = [folder / segments.segment_name(number, suffix) for number in range(len(boundaries))]

@@ -10,7 +10,7 @@ unsegmented run, so the frames, their count and their timestamps are the same bi
 Each finished segment is moved into a work folder beside the output (``.<output name>.segments``)
 under its final name, so a segment file there is always complete. The folder's ``manifest.json``
 holds the input's identity, every setting that changes the frames, the model's (with the weights
-file's hash) and the segment boundaries; a rerun continues after the last committed segment when
+file's hash) and the segment boundaries; a rerun writes only the segments not committed yet when
 they all match, and says which one changed otherwise. At the end the segments are joined without
 re-encoding (a video's packets copied, a folder's frames moved), the input's other tracks and tags
 are muxed in, and the work folder is removed.
@@ -34,7 +34,7 @@ from video.passthrough import StreamCarrier, copy_metadata
 from video.sources import SourceFrame, VideoFileSource, list_frames, open_source
 
 __all__ = ["MANIFEST_NAME", "FRAME_SETTINGS_LEFT_OUT", "work_folder", "plan_boundaries", "Manifest", "SegmentFrames",
-           "join_video_segments", "join_folder_segments", "committed_segments", "commit_segment", "segment_name",
+           "join_video_segments", "join_folder_segments", "uncommitted_segments", "commit_segment", "segment_name",
            "check_resumable", "remove_work_folder", "SegmentProgress"]
 
 log = logging.getLogger("ifrnet.video")
@@ -140,12 +140,11 @@ def segment_name(number: int, suffix: str) -> str:
     return f"segment_{number:05d}{suffix}"
 
 
-def committed_segments(folder: Path, count: int, suffix: str) -> int:
-    """How many segments from the first are committed (a segment file is there under its final name)."""
-    done = 0
-    while done < count and (folder / segment_name(done, suffix)).exists():
-        done += 1
-    return done
+def uncommitted_segments(folder: Path, count: int, suffix: str) -> List[int]:
+    """The numbers of the segments not committed yet (no segment file under its final name): all of
+    them in a new work folder; after a kill, those the killed run had not finished (several workers
+    commit out of order, so they need not be the last ones)."""
+    return [number for number in range(count) if not (folder / segment_name(number, suffix)).exists()]
 
 
 def commit_segment(temp: Path, folder: Path, number: int, suffix: str) -> Path:
