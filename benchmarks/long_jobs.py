@@ -39,7 +39,7 @@ import torch  # noqa: E402
 
 from models import MODEL_NAMES, create_model  # noqa: E402
 from utils.cli import run_cli  # noqa: E402
-from video.segments import work_folder  # noqa: E402
+from video.segments import plan_boundaries, work_folder  # noqa: E402
 
 TOOL = ROOT / "interpolate_video.py"
 
@@ -141,6 +141,15 @@ def killed_then_rerun(argv: List[str], output: Path) -> Dict[str, float]:
     return {"until_kill": until_kill, "rerun": rerun}
 
 
+def segment_plan(clip: Path, segment_seconds: Fraction) -> List[Fraction]:
+    """The segment boundaries the tool plans for the whole ``clip``."""
+    with av.open(str(clip)) as container:
+        stream = container.streams.video[0]
+        first = Fraction(stream.start_time or 0) * Fraction(stream.time_base)
+        rate = Fraction(stream.average_rate)
+    return plan_boundaries(clip, first, None, rate, segment_seconds, Fraction(0))
+
+
 def main(argv: Optional[list] = None) -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--model_name", choices=MODEL_NAMES, default="IFRNet")
@@ -181,6 +190,9 @@ def main(argv: Optional[list] = None) -> None:
             }, args.repeats)
             report["segments"] = {name: round(seconds, 2) for name, seconds in medians.items()}
             report["segments, ratio"] = round(medians["segmented"] / medians["one piece"], 3)
+            count = len(segment_plan(clip, Fraction(args.segment_seconds)))
+            report["segments, count"] = count
+            report["segments, extra seconds per segment"] = round((medians["segmented"] - medians["one piece"]) / count, 3)
         if "resume" in wanted:
             segmented = command(clip, work / "resumed.mp4", checkpoint, args.model_name,
                                 "--segment_seconds", args.segment_seconds)

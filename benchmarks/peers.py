@@ -35,7 +35,6 @@ from models import MODEL_NAMES  # noqa: E402
 from models.onnx_export import export_onnx  # noqa: E402
 from models.peer_runtimes import peer_runtimes  # noqa: E402
 from utils.cli import run_cli, whole_number_at_least  # noqa: E402
-from utils.errors import InputError  # noqa: E402
 from utils.output_checks import check_output_file  # noqa: E402
 from utils.padding import InputPadder  # noqa: E402
 from utils.precision_choice import PRECISION_DTYPES, cpu_description, cpu_has_native_bfloat16  # noqa: E402

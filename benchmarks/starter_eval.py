@@ -140,7 +140,7 @@ def main(argv: Optional[List[str]] = None) -> dict:
     missed = [clip for clip, row in two_x.items() if not row["meets_target"]]
     target = f"model >= average + {TARGET_MARGIN_DB:g} dB and model >= DIS"
     print(f"2x target ({target}): " + ("met on every clip" if not missed else f"NOT met on {', '.join(missed)}"))
-    print(f"\nPSNR (dB) at each t = j/k between frames i and i+k of held-out windows")
+    print("\nPSNR (dB) at each t = j/k between frames i and i+k of held-out windows")
     print("\n".join(_timestep_table(timestep_rows)))
     misses = timestep_target_misses(timestep_rows)
     t_target = f"k = {TWO_X_SPAN}: model > hold and > blend at every t, and >= DIS - {DIS_MARGIN_DB:g} dB"
