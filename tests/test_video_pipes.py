@@ -187,6 +187,8 @@ class _Terminal(io.BytesIO):
     (None, "terminal", ("--input", "Y4M", "--output", "-"), "standard output, which is a terminal"),
     (None, None, ("--input", "Y4M", "--output", "-", "--format", "mp4"), "--output - writes y4m, nut, mkv (a stream)"),
     (None, None, ("--input", "Y4M", "--output", "-", "--codec", "libx264"), "y4m carries raw frames: --codec applies"),
+    (None, None, ("--input", "Y4M", "--output", "-", "--image_format", "png"),
+     "--image_format applies to a folder output, not to standard output (a stream)"),
     (None, None, ("--input", "Y4M", "--output", "OUT/x.mp4", "--format", "mkv"), "--format names the container"),
     (None, None, ("--input", "-", "Y4M", "--output", "OUT"), "--input - (standard input) is one input"),
 ])
