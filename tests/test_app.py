@@ -550,13 +550,16 @@ def test_server_cancel_stops_the_video_job_and_frees_the_model(server, handlers,
     assert read_image(frames[0]["image"]).shape == (HEIGHT, WIDTH, 3)
 
 
-def test_app_without_gradio_says_how_to_install_it():
+def test_app_without_gradio_says_how_to_install_it(run_main, monkeypatch):
+    import app
+
+    monkeypatch.setitem(sys.modules, "gradio", None)  # an import of gradio fails, as when it is not installed
+    monkeypatch.delitem(sys.modules, "webapp.ui", raising=False)  # so the app imports its page afresh
+    monkeypatch.setattr(sys, "argv", ["app.py"])  # the name its one-line error starts with
     port = free_loopback_port()  # the flags are checked first: the port must be one the app could serve on
-    blocker = f"import sys; sys.modules['gradio'] = None; import runpy; sys.argv = ['app.py', '--port', '{port}']; "
-    result = subprocess.run([sys.executable, "-c", blocker + f"runpy.run_path({str(ROOT / 'app.py')!r}, run_name='__main__')"],
-                            capture_output=True, text=True, cwd=ROOT, timeout=SERVER_TIMEOUT)
-    assert result.returncode == 2
-    assert result.stderr.strip().splitlines() == ["app.py: error: the web app needs Gradio: pip install -r requirements-app.txt"]
+    code, _, err = run_main(app.main, "--port", port)
+    assert code == 2
+    assert err.strip().splitlines() == ["app.py: error: the web app needs Gradio: pip install -r requirements-app.txt"]
 
 
 @pytest.mark.slow  # the app's one run as a process of its own, stopped by a real SIGTERM
