@@ -258,7 +258,7 @@ def _check_flags(job: ConversionJob, to_folder: bool) -> None:
     for flag, value in (("--dedup", job.dedup), ("--scene_threshold", job.scene_threshold)):
         if not 0 <= value <= 255:
             raise InputError(f"{flag} must be at least 0 and at most 255 (a grey-level difference), got {value:g}")
-    output_name = "standard output (a stream)" if is_stdio(job.output) else f"{job.output} (a file)"
+    output_name = "standard output (a stream)" if is_stdio(job.output) else str(job.output)
     if job.image_format is not None and not to_folder:
         raise InputError(f"--image_format applies to a folder output, not to {output_name}")
     if job.image_format is not None and job.image_format not in IMAGE_FORMATS:
@@ -266,7 +266,7 @@ def _check_flags(job: ConversionJob, to_folder: bool) -> None:
     if job.quality is not None and not 1 <= job.quality <= 100:
         raise InputError(f"--quality must be in 1-100, got {job.quality}")
     if job.quality is not None and (not to_folder or (job.image_format or "png") == "png"):
-        target = "png frames (lossless)" if to_folder else f"{output_name}; see --crf for videos"
+        target = "png frames (lossless)" if to_folder else f"{output_name} (see --crf for videos)"
         raise InputError(f"--quality applies to jpg and webp frames (--image_format jpg or webp), not to {target}")
     if job.start < 0:
         raise InputError(f"--start must be at least 0 seconds, got {format_number(job.start)}")
