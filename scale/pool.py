@@ -52,9 +52,9 @@ def log_setup() -> Tuple[int, Optional[str]]:
 def open_pool(workers: Workers, factory: Factory) -> Pool:
     """The pool for ``workers``: local processes, or Ray actors with ``workers.ray``. Close it
     (or use it in a ``with`` block) to stop the workers."""
-    threads = workers.threads or torch.get_num_threads()
     if workers.ray:
         from scale.ray_pool import RayPool
         return RayPool(workers, factory)
     from scale.local import LocalPool
+    threads = workers.threads or torch.get_num_threads()  # this machine's, shared out among its workers
     return LocalPool(workers.devices, factory, threads_each=max(1, threads // len(workers.devices)))
