@@ -25,16 +25,14 @@ from typing import Any, Callable, Dict, Mapping, Optional, Tuple
 
 from models import MODEL_NAMES
 from models.arguments import add_timesteps_argument, add_weights_arguments
-from models.interpolator import TOOLS_BATCH_SIZE, Interpolator
-from models.timestep_policy import datasets_for
-from scale import Pool, WorkerContext, Workers, add_worker_arguments, open_pool, workers_from
-from scale.pool import call_one
+from models.interpolator import TOOLS_BATCH_SIZE
+from scale import add_worker_arguments, workers_from
 from utils.cli import add_option_arguments, interrupt_on_sigterm, options_from, run_cli, whole_number_at_least
-from utils.device import DEVICE_CHOICES, add_threads_argument, autotune_convolutions, resolve_device, use_threads
+from utils.device import DEVICE_CHOICES, add_threads_argument, resolve_device, use_threads
 from utils.precision_choice import add_precision_argument, resolve_precision
 from video.batch import expand_inputs, run_batch
-from video.convert import CheckedJob, ConversionJob, check_job, convert
-from video.parallel import WorkerModel
+from video.convert import ConversionJob, check_job, convert
+from video.loading import ModelFor, PooledModels, WorkerModels, local_models
 
 _INPUT_HELP = next(item.metadata["flag"]["help"] for item in dataclasses.fields(ConversionJob) if item.name == "input")
 
@@ -76,13 +74,13 @@ def main(argv: Optional[list] = None) -> None:
     workers = workers_from(args)
     interrupt_on_sigterm()  # the temporary output is removed
     if workers.several:
-        with _PooledModels(workers, _WorkerModels(_model_options(args))) as pooled:
+        with PooledModels(workers, WorkerModels(_model_options(args))) as pooled:
             _run(args, job, inputs, batch, pooled.model_for)
     else:
-        _run(args, job, inputs, batch, _model_loader(args))
+        _run(args, job, inputs, batch, local_models(_model_options(args), args.device, job.progress))
 
 
-def _run(args: argparse.Namespace, job: ConversionJob, inputs: list, batch: bool, model_for: Callable) -> None:
+def _run(args: argparse.Namespace, job: ConversionJob, inputs: list, batch: bool, model_for: ModelFor) -> None:
     if batch:
         result = run_batch(job, inputs, model_for)
         if result.failed:
@@ -104,87 +102,6 @@ def _model_options(args: argparse.Namespace) -> Dict[str, Any]:
                 precision=args.precision, batch_size=args.batch_size,
                 other_variant=True,  # the starter (an IFRNet_S) may stand in, with its note
                 offline=args.offline, tta=args.tta, timesteps=args.timesteps)
-
-
-def _load(options: Mapping[str, Any], dataset: Any, device: Any, progress: bool) -> Interpolator:
-    interpolator = Interpolator.load(**options, device=device, dataset=dataset, progress=progress)
-    autotune_convolutions(interpolator.device)  # every frame of a video has one size
-    return interpolator
-
-
-def _notes(interpolator: Interpolator) -> list:
-    """The lines said about the weights once they are loaded: (log level, text)."""
-    notes = [(logging.WARNING, interpolator.weights_note)] if interpolator.weights_note else []
-    notes.append((logging.INFO, f"weights: {Path(interpolator.checkpoint).name}"))
-    if interpolator.timestep_note:
-        notes.append((logging.INFO if interpolator.timestep_mode == "bisect" else logging.WARNING, interpolator.timestep_note))
-    return notes
-
-
-def _model_loader(args: argparse.Namespace) -> Callable[[CheckedJob], Tuple[Callable, Mapping[str, Any]]]:
-    """``model_for(checked) -> (interpolate, model settings)``: the weights each job's timesteps
-    call for (:func:`models.timestep_policy.datasets_for`), each loaded once for the whole run."""
-    log = logging.getLogger("ifrnet.video")
-    loaded: Dict[Any, Interpolator] = {}
-
-    def model_for(checked: CheckedJob) -> Tuple[Callable, Mapping[str, Any]]:
-        timesteps = checked.timesteps
-        key = dataset = datasets_for(timesteps)
-        if key not in loaded:
-            interpolator = _load(_model_options(args), dataset, args.device, not (args.quiet or args.no_progress))
-            for level, line in _notes(interpolator):
-                log.log(level, "%s", line)
-            loaded[key] = interpolator
-        interpolator = loaded[key]
-        if timesteps:
-            interpolator.note_approximations([float(t) for t in timesteps])
-        return interpolator.interpolate, interpolator.frame_settings()
-
-    return model_for
-
-
-class _WorkerModels:
-    """The pool's factory: on a worker, the interpolator for a key (the datasets whose weights the
-    timesteps call for) on the worker's device; picklable (the flags' load arguments, not a model)."""
-
-    def __init__(self, options: Dict[str, Any]) -> None:
-        self.options = options
-
-    def __call__(self, dataset: Any, device: Any) -> Interpolator:
-        return _load(self.options, dataset, device, progress=False)
-
-
-def _describe(context: WorkerContext, dataset: Any) -> Tuple[Mapping[str, Any], list]:
-    """On a worker: the settings of its model for ``dataset`` (for the manifest) and the notes about it."""
-    interpolator = context.model(dataset)
-    return interpolator.frame_settings(), _notes(interpolator)
-
-
-class _PooledModels:
-    """``model_for`` of :func:`_model_loader` for models that live on the workers of a pool, which
-    starts at the first job (bad flags and paths fail before it) and stops at the end of the block."""
-
-    def __init__(self, workers: Workers, factory: _WorkerModels) -> None:
-        self.workers, self.factory = workers, factory
-        self.pool: Optional[Pool] = None
-        self.described: Dict[Any, Mapping[str, Any]] = {}
-
-    def model_for(self, checked: CheckedJob) -> Tuple[Callable, Mapping[str, Any]]:
-        if self.pool is None:
-            self.pool = open_pool(self.workers, self.factory)
-        key = datasets_for(checked.timesteps)
-        if key not in self.described:
-            self.described[key], notes = call_one(self.pool, _describe, key)
-            for level, line in notes:
-                logging.getLogger("ifrnet.video").log(level, "%s", line)
-        return WorkerModel(self.pool, key), self.described[key]
-
-    def __enter__(self) -> "_PooledModels":
-        return self
-
-    def __exit__(self, *exc_info: object) -> None:
-        if self.pool is not None:
-            self.pool.close()
 
 
 if __name__ == "__main__":

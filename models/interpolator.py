@@ -21,7 +21,7 @@ import torch
 from models.downloads import sha256_of
 from models.factory import PUBLISHED, create_model
 from models.network import Fields, IFRNet
-from models.timestep_policy import NEAREST_GRID, BisectionPlan, choose_mode, honours_timestep, plan_bisection
+from models.timestep_policy import BisectionPlan, approximation_note, choose_mode, honours_timestep, plan_bisection
 from models.tta import DEFAULT_TTA, TRANSFORMS, averaged_inference
 from utils.device import resolve_device
 from utils.errors import InputError
@@ -144,7 +144,9 @@ class Interpolator:
         self.tta = _tta_transforms(tta)
         self.honours_timestep = honours_timestep(model)
         self.timestep_mode = choose_mode(timesteps, self.honours_timestep)
-        self._approximation_noted = False
+        # True once the line of note_approximations is said; a caller that says it for the job itself
+        # (the driver of a pool, whose workers each hold an interpolator) sets it on the workers' ones.
+        self.approximation_noted = False
         self.model = model.to(self.device).eval()
         if self.device.type == "cuda":
             # channels-last lets tensor cores run the convolutions without transposes.
@@ -218,14 +220,12 @@ class Interpolator:
         """Log once, on the first call whose ``timesteps`` bisection cannot reach exactly, which
         time they run at instead and the largest error. A tool that knows all the timesteps of a
         job passes them here first, so that the line gives the job's largest error."""
-        if self.timestep_mode != "bisect" or self._approximation_noted:
+        if self.timestep_mode != "bisect" or self.approximation_noted:
             return
-        plan = plan_bisection(timesteps)
-        if plan.approximated:
-            self._approximation_noted = True
-            shown = ", ".join(f"{t:.4g}" for t in plan.approximated[:3]) + (", ..." if len(plan.approximated) > 3 else "")
-            log.warning("timesteps %s are no multiple of 1/2^k: they run at the nearest multiple of 1/%d "
-                        "(largest time error %.4f of the frame interval)", shown, NEAREST_GRID, plan.largest_error)
+        note = approximation_note(timesteps)
+        if note:
+            self.approximation_noted = True
+            log.warning("%s", note)
 
     def scale_for(self, height: int, width: int) -> float:
         """The scale the flow network runs at for frames of this size."""

@@ -36,6 +36,7 @@ __all__ = [
     "datasets_for",
     "BisectionPlan",
     "plan_bisection",
+    "approximation_note",
 ]
 
 TIMESTEP_MODES = ("auto", "direct", "bisect")
@@ -159,3 +160,14 @@ def plan_bisection(timesteps: Sequence[float]) -> BisectionPlan:
     levels = [tuple(sorted(step for time, step in steps.items() if depth[time] == level))
               for level in range(1, max(depth.values(), default=0) + 1)]
     return BisectionPlan(tuple(float(t) for t in timesteps), tuple(targets), tuple(levels))
+
+
+def approximation_note(timesteps: Sequence[float]) -> Optional[str]:
+    """The line that says which of ``timesteps`` bisection cannot reach exactly, the time they run
+    at instead and the largest error; None when every one is exact."""
+    plan = plan_bisection(timesteps)
+    if not plan.approximated:
+        return None
+    shown = ", ".join(f"{t:.4g}" for t in plan.approximated[:3]) + (", ..." if len(plan.approximated) > 3 else "")
+    return (f"timesteps {shown} are no multiple of 1/2^k: they run at the nearest multiple of 1/{NEAREST_GRID} "
+            f"(largest time error {plan.largest_error:.4f} of the frame interval)")
