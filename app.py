@@ -19,6 +19,7 @@ from typing import Iterator, Optional
 from utils.output_checks import check_output_folder
 from utils.cli import interrupt_on_sigterm, positive_number, run_cli, whole_number_at_least
 from utils.device import DEVICE_CHOICES, add_threads_argument, use_threads
+from utils.heap import keep_freed_memory
 from utils.errors import InputError
 from webapp.address import check_serving_address
 
@@ -65,6 +66,7 @@ def main(argv: Optional[list] = None) -> None:
     which holds the users' uploads (Gradio's temporary folder is put inside it) and results, is removed."""
     args = parse_args(argv)
     use_threads(args.threads)
+    keep_freed_memory()  # a job's frames reuse the blocks of the first one
     interrupt_on_sigterm()
     with tempfile.TemporaryDirectory(prefix="ifrnet-app-") as temporary, _uploads_in(Path(temporary) / "uploads"):
         try:

@@ -21,7 +21,7 @@ import dataclasses
 import logging
 import sys
 from pathlib import Path
-from typing import Any, Callable, Dict, Mapping, Optional, Tuple
+from typing import Any, Dict, Optional
 
 from models import MODEL_NAMES
 from models.arguments import add_timesteps_argument, add_weights_arguments
@@ -29,6 +29,7 @@ from models.interpolator import TOOLS_BATCH_SIZE
 from scale import add_worker_arguments, workers_from
 from utils.cli import add_option_arguments, interrupt_on_sigterm, options_from, run_cli, whole_number_at_least
 from utils.device import DEVICE_CHOICES, add_threads_argument, resolve_device, use_threads
+from utils.heap import keep_freed_memory
 from utils.precision_choice import add_precision_argument, resolve_precision
 from video.batch import expand_inputs, run_batch
 from video.convert import ConversionJob, check_job, convert
@@ -69,6 +70,7 @@ def main(argv: Optional[list] = None) -> None:
                         stream=sys.stderr)
     resolve_precision(args.precision, resolve_device(args.device))  # refused before the input is read
     use_threads(args.threads)
+    keep_freed_memory()  # every frame reuses the last one's blocks
     inputs, batch = expand_inputs(args.input, args.output)
     job = options_from(ConversionJob, args, input=inputs[0], progress=not (args.quiet or args.no_progress))
     workers = workers_from(args)

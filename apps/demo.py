@@ -15,6 +15,7 @@ from models.arguments import add_timesteps_argument, add_weights_arguments
 from models.interpolator import Interpolator
 from models.timestep_policy import datasets_for
 from utils.device import DEVICE_CHOICES, add_threads_argument, use_threads
+from utils.heap import keep_freed_memory
 from utils.errors import InputError
 from utils.image_io import read_image
 from utils.output_checks import check_folder_spares_input, check_output_folder
@@ -64,6 +65,7 @@ def run_demo(args: argparse.Namespace, timesteps: Sequence[float], gif_name: str
     # the demo's own published weights first, then those the timesteps would take (GoPro -> Vimeo90K)
     datasets = (args.dataset,) + tuple(name for name in datasets_for(timesteps) if name != args.dataset)
     use_threads(args.threads)
+    keep_freed_memory()  # the frames of a multi-frame demo reuse the first one's blocks
     interpolator = Interpolator.load(args.model_name, args.checkpoint, args.device, precision=args.precision,
                                      dataset=datasets, other_variant=True, offline=args.offline, tta=args.tta,
                                      timesteps=args.timesteps)

@@ -26,6 +26,7 @@ from evaluation.speed import measure_speed  # noqa: E402
 from models import MODEL_NAMES  # noqa: E402
 from utils.cli import run_cli, whole_number_at_least  # noqa: E402
 from utils.device import DEVICE_CHOICES, resolve_device  # noqa: E402
+from utils.heap import keep_freed_memory  # noqa: E402
 from utils.errors import InputError  # noqa: E402
 from utils.output_checks import check_output_file  # noqa: E402
 from utils.precision_choice import PRECISION_DTYPES, add_precision_argument, resolve_precision  # noqa: E402
@@ -65,6 +66,7 @@ def main(argv: Optional[list] = None) -> dict:
         check_output_file(args.json, "--json")
     if args.threads is not None:
         torch.set_num_threads(args.threads)
+    keep_freed_memory()  # as the tools run: freed blocks reused, for every runtime timed here
     device = resolve_device(args.device)
     dtype = resolve_precision(args.precision, device)
     precision = next(name for name, value in PRECISION_DTYPES.items() if value == dtype)
