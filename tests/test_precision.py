@@ -126,11 +126,13 @@ def test_cast_weights_follow_the_model_and_are_not_recast_per_call():
 
 
 def test_bf16_agrees_with_fp32_on_real_frames_with_trained_weights():
-    """Starter weights on real triplets: near-static Big Buck Bunny and moving bikes, at small sizes."""
+    """Starter weights on real triplets: near-static Big Buck Bunny and moving bikes, at small sizes
+    (a quarter of the clips' sides: bfloat16 convolutions are emulated on CPUs without native
+    support, where 320x180 took 7 s; the figures match 320x180's: 62-67 dB apart, drop under 0.02 dB)."""
     model = build_model(STARTER_MODEL_NAME)
     load_checkpoint(model, CHECKPOINT_DIR / STARTER_CHECKPOINT)
-    triplets = [sample_frames("bigbuckbunny", 3, size=(320, 180)), sample_frames("bigbuckbunny", 3, size=(320, 180), skip=100),
-                sample_frames("bikes", 3, size=(320, 136), skip=40)]
+    triplets = [sample_frames("bigbuckbunny", 3, size=(160, 90)), sample_frames("bigbuckbunny", 3, size=(160, 90), skip=100),
+                sample_frames("bikes", 3, size=(160, 68), skip=40)]
     outputs = {}
     for name in ("fp32", "bf16"):
         full = Interpolator(LeanIFRNet.sharing_weights(model, precision=precision_module.PRECISION_DTYPES[name]), "cpu")

@@ -6,7 +6,6 @@ import pytest
 
 from benchmarks import precision, speed_parameters, train_speed
 from evaluation.reference import load_reference_class
-from evaluation.speed import measure_peak_memory
 from evaluation.speed_worker import max_rss_bytes
 from utils.errors import InputError
 
@@ -41,19 +40,31 @@ def checkout(tmp_path):
 
 
 @pytest.mark.slow  # a fresh worker process per memory measurement: ours and the reference's
-def test_figures_json_and_a_reference_checkout_timed_with_its_own_modules(tmp_path, seeded_checkpoints, checkout, capsys):
+def test_figures_json_a_reference_checkout_with_its_own_modules_and_memory_measured_apart_from_the_caller(
+        tmp_path, seeded_checkpoints, checkout, capsys):
     """One run gives our figures and the reference's beside them (each memory figure costs a fresh
-    process, so the two share a run)."""
+    process, so the two share a run, and the check that a worker measures itself rides on it)."""
+    import torch
+
     import utils
 
     model_class = load_reference_class(checkout, "IFRNet_S")
     assert model_class().marker == "authors utils"
     assert sys.modules["utils"] is utils and not hasattr(utils, "CHECKOUT_MARKER")
 
+    # Linux carries ru_maxrss over fork and exec; a worker must not report its parent's peak. 0.4 GB
+    # resident here lifts this process's peak above a worker's own (~0.65 GB: torch and IFRNet_S at
+    # 64x96, about this process's size before the ballast); a worker that inherited this peak would
+    # report at least parent_gb, a worker measuring itself stays 0.2 GB below it.
+    ballast = torch.ones(100_000_000)
     out = tmp_path / "speed.json"
     report = speed_parameters.main(["--model_name", "IFRNet_S", "--checkpoint", str(seeded_checkpoints["IFRNet_S"]),
                                     "--reference_dir", str(checkout), "--json", str(out), *TINY])
+    parent_gb = max_rss_bytes() / 1e9
+    del ballast
     (row,) = report["models"]
+    assert 0 < row["rss_before_inference_gb"] <= row["peak_rss_gb"] < parent_gb - 0.2
+    assert 0 < row["reference_peak_rss_gb"] < parent_gb - 0.2
     assert row["model_name"] == "IFRNet_S" and row["weights"] == str(seeded_checkpoints["IFRNet_S"])
     assert row["params_m"] == pytest.approx(2.803610)  # the published IFRNet_S has 2,803,610 parameters
     # FLOPs grow with the pixel count: 64x96 is 1/150 of 720x1280, where IFRNet_S counts ~202 GFLOPs
@@ -101,21 +112,6 @@ def test_counts_of_the_timing_scripts_are_whole_numbers(script, flag, value, min
     with pytest.raises(SystemExit):
         script.build_parser().parse_args([flag, value])
     assert f"argument {flag}: must be a whole number of at least {minimum}, got '{value}'" in capsys.readouterr().err
-
-
-@pytest.mark.slow  # the worker process is the point
-def test_peak_memory_is_measured_apart_from_the_calling_process():
-    """Linux carries ru_maxrss over fork and exec; the worker must not report its parent's peak."""
-    import torch
-
-    # 0.4 GB resident here lifts this process's peak above the worker's own (~0.65 GB: torch and
-    # IFRNet_S at 64x96, about this process's size before the ballast); a worker that inherited
-    # this peak would report at least parent_gb, a worker measuring itself stays 0.2 GB below it.
-    ballast = torch.ones(100_000_000)
-    memory = measure_peak_memory("IFRNet_S", 64, 96, torch.device("cpu"))
-    parent_gb = max_rss_bytes() / 1e9
-    assert 0 < memory["rss_before_inference_gb"] <= memory["peak_rss_gb"] < parent_gb - 0.2
-    del ballast
 
 
 def test_reference_dir_without_the_model_file(tmp_path):

@@ -3,6 +3,7 @@ from __future__ import annotations
 
 import json
 import re
+from pathlib import Path
 
 import numpy as np
 import pytest
@@ -40,9 +41,22 @@ def test_dis_recovers_a_translated_middle_frame_better_than_the_average():
     assert scores["dis"][0] > scores["average"][0] + 5.0, scores
 
 
-def test_starter_eval_prints_three_scores_per_clip_and_writes_json(seeded_checkpoints, tmp_path, capsys):
-    """One window per clip and span (--limit 1): each is a model pass at the clip's full size. Means
-    over several windows are score_timesteps' (tests/test_timesteps.py)."""
+def test_starter_eval_prints_three_scores_per_clip_and_writes_json(seeded_checkpoints, tmp_path, capsys, monkeypatch):
+    """One window per clip and span (--limit 1). The weights given are loaded, but a stand-in makes
+    the model's frames (the later input frame for every t; a network pass at a clip's full size
+    costs seconds): what is checked is which frames are scored, how, and where the scores go.
+    Means over several windows are score_timesteps' (tests/test_timesteps.py); the starter
+    weights' own scores are tests/test_starter_checkpoint.py's."""
+    loaded = []
+    real_load = starter_eval.Interpolator.load
+
+    def load(*args, **kwargs):
+        interpolator = real_load(*args, **kwargs)
+        interpolator.interpolate = lambda frame0, frame1, timesteps: [frame1.copy() for _ in timesteps]
+        loaded.append(interpolator)
+        return interpolator
+
+    monkeypatch.setattr(starter_eval.Interpolator, "load", load)
     out = tmp_path / "scores.json"
     report = starter_eval.main(
         ["--checkpoint", str(seeded_checkpoints["IFRNet_S"]), "--device", "cpu", "--limit", "1", "--json", str(out), "--no_progress",
@@ -68,14 +82,18 @@ def test_starter_eval_prints_three_scores_per_clip_and_writes_json(seeded_checkp
     assert saved == json.loads(json.dumps(report))
     for row in saved["clips"].values():
         assert row["count"] == 1 and row["per_triplet"]["model"] == [row["model"]]
-    # Seeded (untrained) weights are far from the target, and the script says so.
+    # The stand-in (the later frame) is far from the target, and the script says so.
     assert not any(row["meets_target"] for row in saved["clips"].values())
-    # What it scores are the clip's held-out frames i, i+2, i+4, starting at the first held-out frame.
+    # What it scores are the clip's held-out frames i, i+2, i+4, starting at the first held-out
+    # frame, with the model the flags name.
+    (interpolator,) = loaded
+    assert interpolator.model_name == "IFRNet_S" and Path(interpolator.checkpoint) == seeded_checkpoints["IFRNet_S"]
     bikes = load_clip("bikes")
     start = bikes.holdout_start
     first = psnr_per_triplet([(bikes.frames[start], bikes.frames[start + 2], bikes.frames[start + 4])],
-                             {"average": average_interpolation})
+                             {"average": average_interpolation, "model": lambda frame0, frame1: frame1})
     assert saved["clips"]["bikes"]["per_triplet"]["average"][0] == pytest.approx(first["average"][0])
+    assert saved["clips"]["bikes"]["per_triplet"]["model"][0] == pytest.approx(first["model"][0])
 
 
 def test_starter_eval_rejects_a_bad_limit(seeded_checkpoints):

@@ -82,16 +82,24 @@ def _regular_neighbours(frames: Sequence[np.ndarray]) -> Tuple[bool, ...]:
     return tuple(regular)
 
 
-@lru_cache(maxsize=len(CLIPS))
 def load_clip(name: str, holdout_fraction: float = HOLDOUT_FRACTION) -> SourceClip:
     """Decode clip ``name`` of :data:`CLIPS` with PyAV at its working size (Lanczos, as the demo pair).
 
-    The last ``ceil(holdout_fraction * frames)`` frames are held out.
+    The last ``ceil(holdout_fraction * frames)`` frames are held out. Each clip is decoded once per
+    process, however the fraction is passed (positionally by the builders, by default elsewhere).
     """
-    import av
-
     if name not in CLIPS:
         raise InputError(f"unknown clip {name!r}; expected one of {', '.join(CLIPS)}")
+    frames, regular = _decoded_clip(name)
+    holdout_start = len(frames) - math.ceil(holdout_fraction * len(frames))
+    return SourceClip(name, frames, holdout_start, regular)
+
+
+@lru_cache(maxsize=len(CLIPS))
+def _decoded_clip(name: str) -> Tuple[Tuple[np.ndarray, ...], Tuple[bool, ...]]:
+    """The frames of clip ``name`` at its working size and which neighbours are regular (see :class:`SourceClip`)."""
+    import av
+
     spec = CLIPS[name]
     path = clip_path(name)
     frames = []
@@ -106,11 +114,10 @@ def load_clip(name: str, holdout_fraction: float = HOLDOUT_FRACTION) -> SourceCl
         raise InputError(f"cannot decode {path}: {error}") from None
     if len(frames) < 10:
         raise InputError(f"{path} has only {len(frames)} frames")
-    holdout_start = len(frames) - math.ceil(holdout_fraction * len(frames))
     regular = _regular_neighbours(frames)
     for frame in frames:
         frame.setflags(write=False)  # cached and shared: nobody may change it
-    return SourceClip(name, tuple(frames), holdout_start, regular)
+    return tuple(frames), regular
 
 
 def clip_triplet_starts(clip: SourceClip, gap: int, part: str, stride: int = 1) -> List[int]:
