@@ -18,7 +18,6 @@ from typing import Dict, List, Optional, Sequence, Tuple
 
 import numpy as np
 import torch
-from torchvision.utils import flow_to_image
 
 from utils.image_io import write_image
 
@@ -39,6 +38,10 @@ def flow_images(flow0: torch.Tensor, flow1: torch.Tensor) -> Tuple[np.ndarray, n
     for name, flow in (("flow0", flow0), ("flow1", flow1)):
         if flow.dim() != 3 or flow.shape[0] != 2:
             raise ValueError(f"{name} must be (2, H, W), got {tuple(flow.shape)}")
+    # Imported here: torchvision's import takes seconds (its ops load torch's compiler), and the demos
+    # and the web app import this module whether or not they draw any fields.
+    from torchvision.utils import flow_to_image
+
     # flow_to_image normalises by the largest motion of its whole batch: one batch, one scale.
     pictures = flow_to_image(torch.stack([flow0, flow1]).float().cpu())
     return _to_uint8_hwc(pictures[0]), _to_uint8_hwc(pictures[1])
