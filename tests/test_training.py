@@ -10,6 +10,7 @@ import sys
 import time
 from pathlib import Path
 from types import SimpleNamespace
+from typing import List
 
 import numpy as np
 import pytest
@@ -366,31 +367,35 @@ def test_a_new_run_into_a_folder_with_checkpoints_is_refused_unless_resume_or_ov
     assert "--overwrite: this run replaces the earlier run's checkpoint_latest.pth" in (run / "train.log").read_text()
 
 
-@pytest.mark.slow  # the script's one run as a process of its own, stopped by a real SIGTERM
-def test_sigterm_saves_latest_and_leaves_no_temporaries_and_stale_ones_go_at_the_next_start(vimeo, tmp_path):
+def test_sigterm_saves_latest_and_leaves_no_temporaries_and_stale_ones_go_at_the_next_start(vimeo, tmp_path, monkeypatch,
+                                                                                             train_cli):
+    """A real SIGTERM to this process in the third step, with a loader worker running (in-process: the
+    handler runs in the main thread, which is the test's; torchrun's test runs the script as a process)."""
+    import training.engine as engine
+
+    real_inputs = engine.to_model_inputs
+    steps = []
+
+    def third_step_gets_a_sigterm(batch, *args, **kwargs):
+        steps.append(1)
+        if len(steps) == 3:
+            os.kill(os.getpid(), signal.SIGTERM)
+        return real_inputs(batch, *args, **kwargs)
+
+    monkeypatch.setattr(engine, "to_model_inputs", third_step_gets_a_sigterm)
     run = tmp_path / "run"
-    command = [sys.executable, str(ROOT / "train_vimeo90k.py"), "--data_root", str(vimeo), "--batch_size", "1",
-               "--epochs", "50", "--eval_interval", "0", "--save_interval", "0", "--log_path", str(run), *TINY,
-               "--num_workers", "1"]
-    process = subprocess.Popen(command, cwd=ROOT, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, text=True,
-                               env={**os.environ, "OMP_NUM_THREADS": "1"})
-    try:
-        deadline = time.monotonic() + 120
-        while not re.search(r"iter 2/", (run / "train.log").read_text() if (run / "train.log").exists() else ""):
-            assert process.poll() is None and time.monotonic() < deadline, "training did not reach iteration 2"
-            time.sleep(0.2)
-        process.send_signal(signal.SIGTERM)
-        _, stderr = process.communicate(timeout=120)
-    finally:
-        process.kill()
-    assert process.returncode == 128 + signal.SIGTERM, stderr
+    code, _, stderr = train_cli("--data_root", vimeo, "--batch_size", "1", "--epochs", "50", "--eval_interval", "0",
+                                "--save_interval", "0", "--log_path", run, *TINY, "--num_workers", "1")
+    assert code == 128 + signal.SIGTERM, stderr
     last = stderr.strip().splitlines()[-1]
     assert "stopped by SIGTERM at iteration" in last and "--resume" in last
     latest = weights(run / "checkpoint_latest.pth")
     assert latest["iteration"] >= 2 and f"at iteration {latest['iteration']};" in last
+    assert len(steps) < 8  # stopped within the first of 50 epochs of 8 steps
     load_checkpoint(build_model("IFRNet_S"), run / "IFRNet_S_latest.pth")
     assert not [p.name for p in run.iterdir() if ".tmp" in p.name]
 
+    monkeypatch.setattr(engine, "to_model_inputs", real_inputs)
     stale = run / ".checkpoint_latest.0123456789abcdef0123456789abcdef.tmp.pth"  # what a SIGKILL mid-save leaves
     stale.write_bytes(b"partial")
     unrelated = run / ".notes.tmp.pth"  # not atomic_writer's naming: kept
@@ -405,9 +410,21 @@ def test_sigterm_saves_latest_and_leaves_no_temporaries_and_stale_ones_go_at_the
 # several machines: resuming without a shared filesystem, every rank stopping together
 
 
+def _a_node(rank: int, port: int, nodes: List[str]) -> None:
+    """Rank ``rank`` of two, each alone on its node, as torchrun's agent starts it there: the launcher's
+    environment and the node's own working folder."""
+    os.chdir(nodes[rank])
+    os.environ.update(RANK=str(rank), WORLD_SIZE="2", LOCAL_RANK="0", LOCAL_WORLD_SIZE="1", GROUP_RANK=str(rank),
+                      MASTER_ADDR="127.0.0.1", MASTER_PORT=str(port))
+    train_main(VIMEO90K, ["--resume", "run/checkpoint_latest.pth", "--max_steps", "1", "--num_workers", "0", "--device", "cpu"])
+
+
 @pytest.mark.slow
 def test_two_nodes_without_a_shared_filesystem_resume_from_node_0s_checkpoint(vimeo, tmp_path):
-    """Two torchrun node agents on 127.0.0.1 with separate working folders: only node 0 has the checkpoint."""
+    """Two processes with separate working folders: only node 0 has the checkpoint. (Forked from this
+    one, without torchrun's agents: the torchrun test starts the script through the launcher.)"""
+    import torch.multiprocessing as mp
+
     nodes = [tmp_path / "node0", tmp_path / "node1"]
     for folder in nodes:
         folder.mkdir()
@@ -415,24 +432,8 @@ def test_two_nodes_without_a_shared_filesystem_resume_from_node_0s_checkpoint(vi
     train_main(VIMEO90K, [*common, "--log_path", str(nodes[0] / "run"), "--max_steps", "4"])  # one epoch of 4 steps
     assert weights(nodes[0] / "run" / "checkpoint_latest.pth")["iteration"] == 4
 
-    port = _free_port()
-    env = {**os.environ, "OMP_NUM_THREADS": "1", "PYTHONPATH": str(ROOT)}
-    agents = [
-        subprocess.Popen(
-            [sys.executable, "-m", "torch.distributed.run", "--nnodes=2", f"--node_rank={rank}", "--nproc_per_node=1",
-             "--rdzv_backend=c10d", f"--rdzv_endpoint=127.0.0.1:{port}", "--rdzv_id=two_nodes", "--max_restarts=0",
-             str(ROOT / "train_vimeo90k.py"), "--resume", "run/checkpoint_latest.pth", "--max_steps", "1",
-             "--num_workers", "0", "--device", "cpu"],
-            cwd=folder, env=env, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True,
-        )
-        for rank, folder in enumerate(nodes)
-    ]
-    try:
-        outputs = [agent.communicate(timeout=180)[0] for agent in agents]
-    finally:
-        for agent in agents:
-            agent.kill()
-    assert [agent.returncode for agent in agents] == [0, 0], "\n".join(output[-3000:] for output in outputs)
+    mp.start_processes(_a_node, args=(_free_port(), [str(folder) for folder in nodes]), nprocs=2, join=True,
+                       start_method="fork")
     log = (nodes[0] / "run" / "train.log").read_text()
     assert "on 2 process(es)" in log and "resumed at epoch 2, iteration 4" in log
     assert weights(nodes[0] / "run" / "checkpoint_latest.pth")["iteration"] == 5
