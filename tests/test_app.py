@@ -80,9 +80,9 @@ def pair(uploads):
 
 @pytest.fixture(scope="module")
 def clip(uploads):
-    """Eight real frames of Big Buck Bunny at 160x90, 25 fps, as uploaded H.264."""
+    """Eight real frames of Big Buck Bunny at 64x36, 25 fps, as uploaded H.264."""
     (uploads / "clip").mkdir()
-    return write_clip(uploads / "clip" / "bunny.mp4", sample_frames("bigbuckbunny", 8))
+    return write_clip(uploads / "clip" / "bunny.mp4", sample_frames("bigbuckbunny", 8, size=(64, 36)))
 
 
 @pytest.fixture(scope="module")
@@ -302,8 +302,9 @@ def test_video_job_counts_frames_while_decoding_and_stops_at_the_limit(handlers,
 
 def burst_then_gap(path: Path) -> Path:
     """An H.264 MKV within every limit whose header says 125 fps: ten frames 8 ms apart, then one
-    128 ms later. At 8x (1000 fps) the last pair alone needs 127 in-between frames."""
-    frames = [np.full((48, 64, 3), 20 * number, np.uint8) for number in range(11)]
+    128 ms later. At 8x (1000 fps) the last pair alone needs 127 in-between frames (32x32: the
+    network's work is most of the job's)."""
+    frames = [np.full((32, 32, 3), 20 * number, np.uint8) for number in range(11)]
     times = [Fraction(number, 125) for number in range(10)] + [Fraction(1, 5)]
     return write_clip(path, frames, rate=Fraction(125), timestamps=times)
 
@@ -323,7 +324,7 @@ def test_video_job_is_batched_and_held_to_the_frames_it_writes(handlers, upload_
     batches.clear()
     assert page_error(limited.video, mkv, 8, "", 0, 18, *MODEL) == \
         "the result would have 208 frames (0.2 s at 1000 fps), over this app's limit of 100"
-    monkeypatch.setattr("webapp.jobs.probe_video", lambda path, limits: VideoProbe(64, 48, 0.05, 11, Fraction(125)))
+    monkeypatch.setattr("webapp.jobs.probe_video", lambda path, limits: VideoProbe(32, 32, 0.05, 11, Fraction(125)))
     assert page_error(limited.video, mkv, 8, "", 0, 18, *MODEL) == \
         "the result runs past this app's limit of 100 frames: stopped there"
     assert sum(batches) == 9 * 7  # the gap's frames were refused before the network ran them
