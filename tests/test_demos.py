@@ -16,7 +16,7 @@ from utils.cli import run_cli
 from utils.image_io import read_image
 
 ROOT = Path(__file__).resolve().parents[1]
-HEIGHT, WIDTH = 93, 150  # not multiples of 16: the demos must pad and crop back
+HEIGHT, WIDTH = 45, 74  # not multiples of 16: the demos must pad and crop back
 
 
 @pytest.fixture(scope="module")
