@@ -15,12 +15,14 @@ from video.convert import ConversionJob, convert
 from video.parallel import WorkerModel
 
 SEGMENT = Fraction(3, 10)  # five segments of the 1.6 s clips (a key frame every 8 frames)
+CLIP_SIZE = (64, 36)  # width, height
 
 
 def clips(folder: Path) -> Tuple[Path, Path]:
-    """Two 1.6 s clips at 25 fps with a tone and a key frame every 8 frames: five segments each."""
-    return (write_clip(folder / "bikes.mp4", sample_frames("bikes", 40), gop=8, tone=(440, 44100)),
-            write_clip(folder / "bunny.mp4", sample_frames("bigbuckbunny", 40), gop=8, tone=(660, 44100)))
+    """Two 1.6 s clips at 25 fps with a tone and a key frame every 8 frames: five segments each.
+    64x36: what crosses between processes is the same at any size, and the network's work is small."""
+    return (write_clip(folder / "bikes.mp4", sample_frames("bikes", 40, size=CLIP_SIZE), gop=8, tone=(440, 44100)),
+            write_clip(folder / "bunny.mp4", sample_frames("bigbuckbunny", 40, size=CLIP_SIZE), gop=8, tone=(660, 44100)))
 
 
 def lossless_job(clip: Path, output: Path, **options) -> ConversionJob:
