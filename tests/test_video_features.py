@@ -24,12 +24,13 @@ from tests.video_builders import (Track, decode_audio, dominant_pitches, psnr, r
 ROOT = Path(__file__).resolve().parents[1]
 STARTER = ROOT / "checkpoints" / "starter" / "IFRNet_S_starter.pth"
 ORIGINAL_DB = 35.0  # an original frame after one more H.264 generation at crf 12
+CLIP_SIZE = (64, 36)  # width, height
 
 
 @pytest.fixture(scope="module")
 def inputs(tmp_path_factory):
     folder = tmp_path_factory.mktemp("feature_clips")
-    bikes = sample_frames("bikes", 10, skip=20)
+    bikes = sample_frames("bikes", 10, size=CLIP_SIZE, skip=20)
     srt = folder / "subtitles.srt"
     srt.write_text("1\n00:00:00,000 --> 00:00:00,120\nHello\n\n2\n00:00:00,120 --> 00:00:00,240\nWorld\n")
     return {
