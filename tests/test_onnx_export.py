@@ -107,6 +107,14 @@ def test_frames_of_any_size_are_padded_and_cropped_back_inside_the_graph(exporte
     assert got.shape == (1, 3, height, width) and np.abs(got - expected).max() < TOLERANCE
 
 
+@pytest.fixture
+def traced_once(exported, monkeypatch):
+    """The exporter writes the module's graph instead of tracing the network again (seconds each):
+    for the tests of where and how the file is written, which the trace does not change."""
+    graph = exported[0].read_bytes()
+    monkeypatch.setattr(torch.onnx, "export", lambda module, inputs, buffer, **options: buffer.write(graph))
+
+
 def test_check_flag_prints_small_differences_and_no_temporary_file_is_left(exported):
     path, folder, printed = exported
     assert "pads H and W to multiples of 16" in printed and "check 93x133" in printed
@@ -171,7 +179,7 @@ def test_output_under_a_file_is_one_line_before_the_export(tmp_path, seeded_chec
     assert "exporting" not in result.stdout
 
 
-def test_read_only_file_system_is_one_line_and_no_chained_traceback(tmp_path, seeded_checkpoints, capsys, monkeypatch):
+def test_read_only_file_system_is_one_line_and_no_chained_traceback(tmp_path, seeded_checkpoints, capsys, monkeypatch, traced_once):
     """Simulated in-process (tests run as root, which chmod does not stop): os.replace and the
     temporary file's clean-up fail with EROFS, as on a read-only mount."""
     import errno
@@ -192,7 +200,7 @@ def test_read_only_file_system_is_one_line_and_no_chained_traceback(tmp_path, se
     assert len(lines) == 1 and lines[0].endswith(f"error: cannot write --output {output}: Read-only file system")
 
 
-def test_a_killed_exports_temporary_is_swept_at_the_next_start_and_others_are_kept(tmp_path, seeded_checkpoints, capsys):
+def test_a_killed_exports_temporary_is_swept_at_the_next_start_and_others_are_kept(tmp_path, seeded_checkpoints, capsys, traced_once):
     from utils.atomic import temporary_path
 
     output = tmp_path / "m.onnx"
@@ -206,7 +214,7 @@ def test_a_killed_exports_temporary_is_swept_at_the_next_start_and_others_are_ke
     assert f"removed 1 partial file(s) of an interrupted export: {stale.name}" in capsys.readouterr().err
 
 
-def test_a_device_output_is_written_through_and_a_symlink_followed(tmp_path, seeded_checkpoints):
+def test_a_device_output_is_written_through_and_a_symlink_followed(tmp_path, seeded_checkpoints, traced_once):
     import os
     import stat
 
