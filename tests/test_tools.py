@@ -39,8 +39,16 @@ def in_process(tmp_path, monkeypatch, run_main):
 
 
 def test_make_sample_frames_refuses_a_frame_beyond_the_video_before_writing_either(tmp_path):
-    line = one_line_error(run_tool("make_sample_frames.py", "--frames", "104", "99999", "--output_dir", "out", cwd=tmp_path))
-    assert line.endswith("bigbuckbunny.mp4 has 132 frames; there is no frame 99999")
+    """On a clip of three grey frames: frame 1 exists, frame 99999 does not (the default
+    bigbuckbunny.mp4 would be decoded to its end, 132 frames at 1280x720, before the refusal)."""
+    import numpy as np
+
+    from tests.video_builders import write_clip
+
+    write_clip(tmp_path / "clip.mp4", [np.full((16, 32, 3), 128, np.uint8)] * 3)
+    line = one_line_error(run_tool("make_sample_frames.py", "--video", "clip.mp4", "--frames", "1", "99999",
+                                   "--output_dir", "out", cwd=tmp_path))
+    assert line.endswith("video clip.mp4 has 3 frames; there is no frame 99999")
     assert not (tmp_path / "out").exists()  # the check comes before img0.png is written
 
 
