@@ -24,9 +24,10 @@ def blend(frame0: np.ndarray, frame1: np.ndarray, timesteps: List[float]) -> Lis
 
 @pytest.fixture(scope="module")
 def clip(tmp_path_factory) -> Path:
-    """1.6 s at 25 fps with a key frame every 8 frames (0.32 s) and a tone: five segments of 0.3 s."""
+    """1.6 s at 25 fps with a key frame every 8 frames (0.32 s) and a tone: five segments of 0.3 s.
+    64x36: segments, commits and resumption are the same at any size, and the network's work is small."""
     folder = tmp_path_factory.mktemp("segments")
-    return write_clip(folder / "clip.mp4", sample_frames("bikes", 40), gop=8, tone=(440, 44100))
+    return write_clip(folder / "clip.mp4", sample_frames("bikes", 40, size=(64, 36)), gop=8, tone=(440, 44100))
 
 
 def job(clip: Path, output: Path, **options) -> ConversionJob:
@@ -139,9 +140,8 @@ def test_a_changed_input_or_weights_file_is_named(clip, tmp_path):
 
 
 @pytest.mark.slow
-def test_the_tool_killed_with_sigkill_resumes_to_the_same_frames(tmp_path, seeded_checkpoints):
-    """The one run in a second process: a real SIGKILL mid-job, then the same command again. The
-    clip is the module's at 64x32: the network's work on it is a fraction of the process's start."""
+def test_the_tool_killed_with_sigkill_resumes_to_the_same_frames(clip, tmp_path, seeded_checkpoints):
+    """The one run in a second process: a real SIGKILL mid-job, then the same command again."""
     import signal
     import subprocess
     import sys
@@ -151,7 +151,6 @@ def test_the_tool_killed_with_sigkill_resumes_to_the_same_frames(tmp_path, seede
 
     import interpolate_video
     root = Path(__file__).resolve().parents[1]
-    clip = write_clip(tmp_path / "clip.mp4", sample_frames("bikes", 40, size=(64, 32)), gop=8, tone=(440, 44100))
     # One thread in both processes: the same arithmetic, and no threads spinning against each other
     # on a busy machine (two threads there made this test ten times slower).
     argv = ["--input", str(clip), "--model_name", "IFRNet_S", "--checkpoint", str(seeded_checkpoints["IFRNet_S"]),
