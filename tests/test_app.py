@@ -46,7 +46,7 @@ from webapp.limits import AppLimits, VideoProbe  # noqa: E402
 from webapp.ui import PRECISIONS, SHARE_HINT, Handlers, serve  # noqa: E402
 
 ROOT = Path(__file__).resolve().parents[1]
-HEIGHT, WIDTH = 93, 150  # not multiples of 16: the app pads and crops back like the CLIs
+HEIGHT, WIDTH = 45, 74  # not multiples of 16: the app pads and crops back like the CLIs
 MODEL = ("IFRNet_S", "Vimeo90K", "auto", "float32", "auto")  # model, weights, scale, precision, timesteps
 SERVER_TIMEOUT = 180  # seconds any one request may take before the test fails instead of hanging
 
@@ -171,14 +171,14 @@ def page_error(call, *args):
 def test_bad_frames_input_is_a_message_on_the_page(models, pair, tmp_path, uploads, upload_dir):
     handlers = Handlers(models, tmp_path / "work", AppLimits(max_image_pixels=HEIGHT * WIDTH), uploads)
     smaller = upload_dir / "small.png"
-    Image.open(pair[1]).crop((0, 0, 100, 80)).save(smaller)
+    Image.open(pair[1]).crop((0, 0, 50, 40)).save(smaller)
     text = upload_dir / "notes.png"
     text.write_text("not an image")
-    assert "differ in size: 150x93 and 100x80" in page_error(handlers.frames, pair[0], str(smaller))
+    assert "differ in size: 74x45 and 50x40" in page_error(handlers.frames, pair[0], str(smaller))
     assert "cannot read image" in page_error(handlers.frames, pair[0], str(text))
     assert "missing" in page_error(handlers.frames, pair[0], None)
     full = [shutil.copy(ROOT / "figures" / name, upload_dir) for name in ("img0.png", "img1.png")]
-    assert "is 640x360, over this app's limit of 13,950 pixels" in page_error(handlers.frames, *full)
+    assert "is 640x360, over this app's limit of 3,330 pixels" in page_error(handlers.frames, *full)
     assert "from 1 to 31" in page_error(handlers.frames, str(smaller), str(smaller), 40)
     assert "not available here" in page_error(handlers.frames, *pair, 1, 0, "IFRNet_S", "Vimeo90K", "auto", "float64")
     assert not (tmp_path / "work").exists() or not any((tmp_path / "work").iterdir())  # nothing written
@@ -188,9 +188,9 @@ def test_images_of_two_sizes_are_refused_from_their_headers_before_the_model_loa
     """The interpolator's own size rule, asked before any weights are read: here there are none."""
     never_loaded = ModelCache("cpu", checkpoint=str(tmp_path / "absent.pth"))
     smaller = upload_dir / "small.png"
-    Image.open(pair[1]).crop((0, 0, 100, 80)).save(smaller)
+    Image.open(pair[1]).crop((0, 0, 50, 40)).save(smaller)
     handlers = Handlers(never_loaded, tmp_path / "work", upload_folder=uploads)
-    assert "the two frames differ in size: 150x93 and 100x80 (width x height)" in page_error(handlers.frames, pair[0], str(smaller))
+    assert "the two frames differ in size: 74x45 and 50x40 (width x height)" in page_error(handlers.frames, pair[0], str(smaller))
     assert "absent.pth" in page_error(handlers.frames, pair[0], pair[1])  # the same pair sizes reach the loader
 
 
