@@ -384,8 +384,12 @@ def test_sigterm_saves_latest_and_leaves_no_temporaries_and_stale_ones_go_at_the
 
     monkeypatch.setattr(engine, "to_model_inputs", third_step_gets_a_sigterm)
     run = tmp_path / "run"
-    code, _, stderr = train_cli("--data_root", vimeo, "--batch_size", "1", "--epochs", "50", "--eval_interval", "0",
-                                "--save_interval", "0", "--log_path", run, *TINY, "--num_workers", "1")
+    handler = signal.signal(signal.SIGTERM, lambda *_: pytest.fail("training left SIGTERM to the test's handler"))
+    try:
+        code, _, stderr = train_cli("--data_root", vimeo, "--batch_size", "1", "--epochs", "50", "--eval_interval", "0",
+                                    "--save_interval", "0", "--log_path", run, *TINY, "--num_workers", "1")
+    finally:
+        signal.signal(signal.SIGTERM, handler)
     assert code == 128 + signal.SIGTERM, stderr
     last = stderr.strip().splitlines()[-1]
     assert "stopped by SIGTERM at iteration" in last and "--resume" in last

@@ -439,32 +439,40 @@ def test_truncated_video_warns_with_both_counts(tmp_path, truncated, checkpoint,
     assert len(read_video(tmp_path / "out.mp4").frames) == 2 * decoded
 
 
-@pytest.mark.slow  # the script's one run as a process of its own, stopped by a real SIGTERM
-def test_sigterm_mid_conversion_exits_143_and_leaves_nothing(tmp_path, checkpoint):
+def test_sigterm_mid_conversion_exits_143_and_leaves_nothing(tmp_path, clips, checkpoint, capsys, monkeypatch):
     """A service stop (SIGTERM) unwinds like Ctrl-C, the temporary output goes, but the exit code is
-    the terminated one, 143, not 130 (interrupted), so a supervisor tells the two apart."""
+    the terminated one, 143, not 130 (interrupted), so a supervisor tells the two apart. The signal
+    is sent to this process in the second pair (in-process: the handler runs in the main thread,
+    the test's; the script runs as a process of its own in test_video_segments.py and
+    test_video_pipes.py)."""
+    import os
     import signal
     import time
 
     out_dir = tmp_path / "out"
     out_dir.mkdir()
-    clip = write_clip(tmp_path / "bunny.mp4", sample_frames("bigbuckbunny", CLIP_FRAMES))  # 160x90: seconds of work to stop
-    command = [sys.executable, str(ROOT / "interpolate_video.py"), "--input", str(clip), "--output",
-               str(out_dir / "out.mp4"), "--model_name", "IFRNet_S", "--checkpoint", str(checkpoint), "--device", "cpu",
-               "--quiet", "--factor", "8"]
-    process = subprocess.Popen(command, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+    original, calls = Interpolator.interpolate, []
+
+    def terminated_in_the_second_pair(self, *args):
+        calls.append(1)
+        if len(calls) == 2:
+            deadline = time.monotonic() + 60
+            while not any(out_dir.iterdir()) and time.monotonic() < deadline:
+                time.sleep(0.01)  # the temporary output appears once the writer has the first frames
+            calls.append(sorted(path.name for path in out_dir.iterdir()))
+            os.kill(os.getpid(), signal.SIGTERM)
+        return original(self, *args)
+
+    monkeypatch.setattr(Interpolator, "interpolate", terminated_in_the_second_pair)
+    monkeypatch.setattr(sys, "argv", [str(ROOT / "interpolate_video.py")])  # the program name of its last line
+    handler = signal.signal(signal.SIGTERM, lambda *_: pytest.fail("the script left SIGTERM to the test's handler"))
     try:
-        deadline = time.monotonic() + 60
-        while not any(out_dir.iterdir()) and process.poll() is None and time.monotonic() < deadline:
-            time.sleep(0.05)  # the temporary output appears once the conversion runs
-        assert process.poll() is None, process.stderr.read()
-        process.send_signal(signal.SIGTERM)
-        _, err = process.communicate(timeout=60)
+        code, err = cli(clips["bunny"], out_dir / "out.mp4", checkpoint, capsys, "--factor", 8)
     finally:
-        process.kill()
-    assert process.returncode == 128 + signal.SIGTERM, err
+        signal.signal(signal.SIGTERM, handler)
+    assert code == 128 + signal.SIGTERM, err
     assert err.strip().splitlines() == ["interpolate_video.py: terminated"]
-    assert list(out_dir.iterdir()) == []
+    assert calls[2] and list(out_dir.iterdir()) == []  # the temporary output was there, and went
 
 
 def test_strict_refuses_a_truncated_video_and_writes_nothing(tmp_path, truncated, checkpoint, capsys):
