@@ -10,7 +10,6 @@ import sys
 import time
 from pathlib import Path
 from types import SimpleNamespace
-from typing import List
 
 import numpy as np
 import pytest
@@ -414,7 +413,7 @@ def test_sigterm_saves_latest_and_leaves_no_temporaries_and_stale_ones_go_at_the
 # several machines: resuming without a shared filesystem, every rank stopping together
 
 
-def _a_node(rank: int, port: int, nodes: List[str]) -> None:
+def _a_node(rank: int, port: int, nodes: list[str]) -> None:
     """Rank ``rank`` of two, each alone on its node, as torchrun's agent starts it there: the launcher's
     environment and the node's own working folder."""
     os.chdir(nodes[rank])

@@ -7,7 +7,6 @@ from __future__ import annotations
 
 import logging
 import re
-import subprocess
 import sys
 from contextlib import contextmanager
 from fractions import Fraction
@@ -306,9 +305,8 @@ def test_torch_hub_gives_a_ready_model(seeded_checkpoints, tmp_path, monkeypatch
 
 # --------------------------------------------------------------------------------------------
 # Reliability: nothing lost, no traceback, no silent partial result. The scenarios run
-# the CLI in-process (``cli`` goes through run_cli, as the script's __main__ does); one runs it as a
-# subprocess (SIGTERM: the real exit code and stderr of a stopped process). A missing --checkpoint
-# shows that a refusal comes before the model is loaded.
+# the CLI in-process (``cli`` goes through run_cli, as the script's __main__ does), SIGTERM too
+# (sent to this process). A missing --checkpoint shows that a refusal comes before the model is loaded.
 
 @contextmanager
 def fresh_root_logger():
