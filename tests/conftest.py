@@ -61,14 +61,15 @@ def video_tool(run_main, seeded_checkpoints, monkeypatch):
     """``interpolate_video.main`` in-process on one thread with seeded IFRNet_S weights:
     ``video_tool(*flags)`` -> (exit code, stdout, stderr); ``video_tool.loads`` counts the model loads."""
     import interpolate_video
+    from models.interpolator import Interpolator
 
-    real = interpolate_video.Interpolator.load
+    real = Interpolator.load
 
     def load(*args, **kwargs):
         call.loads += 1
         return real(*args, **kwargs)
 
-    monkeypatch.setattr(interpolate_video.Interpolator, "load", load)
+    monkeypatch.setattr(Interpolator, "load", load)
     threads = torch.get_num_threads()
 
     def call(*args):

@@ -8,6 +8,8 @@ from typing import List, Tuple
 
 import numpy as np
 
+from scale import WorkerContext
+from scale.pool import Done
 from tests.video_builders import read_video, sample_frames, write_clip
 from tests.worker_models import blend
 from video.batch import run_batch
@@ -16,6 +18,26 @@ from video.parallel import WorkerModel
 
 SEGMENT = Fraction(3, 10)  # five segments of the 1.6 s clips (a key frame every 8 frames)
 CLIP_SIZE = (64, 36)  # width, height
+
+
+class InProcessPool:
+    """A pool of one worker that is this process: the calls and results a worker process gets and
+    sends back, without the processes (for what the driver does with them)."""
+
+    size = 1
+    shared_disk = True
+
+    def __init__(self, factory) -> None:
+        self.context = WorkerContext("cpu", factory, "here")
+        self.calls = 0
+
+    def run(self, calls):
+        for index, (function, arguments) in enumerate(calls):
+            self.calls += 1
+            yield Done(index, function(self.context, *arguments), self.context.name)
+
+    def close(self) -> None:
+        pass
 
 
 def clips(folder: Path) -> Tuple[Path, Path]:

@@ -315,6 +315,7 @@ def test_without_progress_no_download_bar_is_drawn(tmp_path, http_server, small_
 
 def test_interpolate_video_quiet_and_benchmarks_no_progress_reach_the_download(tmp_path, monkeypatch):
     import interpolate_video
+    from models.interpolator import Interpolator
     from PIL import Image
 
     from benchmarks import Vimeo90K
@@ -333,7 +334,7 @@ def test_interpolate_video_quiet_and_benchmarks_no_progress_reach_the_download(t
     frames.mkdir()
     for index in range(2):
         Image.new("RGB", (32, 32), (index * 50, 0, 0)).save(frames / f"{index:03d}.png")
-    monkeypatch.setattr(interpolate_video.Interpolator, "load", spy)
+    monkeypatch.setattr(Interpolator, "load", spy)
     for flag in ("--quiet", "--no_progress"):  # --no_progress as in every other tool; --quiet also hides the log
         with pytest.raises(Reached):
             interpolate_video.main(["--input", str(frames), "--output", str(tmp_path / "out"), "--input_fps", "10", flag])

@@ -18,6 +18,7 @@ import torch
 from PIL import Image
 
 import interpolate_video
+import video.loading
 from models import create_model
 from models.checkpoint import STARTER_CHECKPOINT, CHECKPOINT_DIR, resolve_weights
 from models.interpolator import Interpolator
@@ -29,6 +30,7 @@ from models.timestep_policy import (
     honours_timestep,
     plan_bisection,
 )
+from tests.scale_cases import InProcessPool
 from utils.errors import InputError
 from utils.image_io import read_image
 from video.convert import ConversionJob, check_job
@@ -156,6 +158,35 @@ def test_24_to_60_fps_with_a_t_blind_checkpoint_repeats_no_frame_and_says_the_ti
     assert all(not np.array_equal(a, b) for a, b in zip(written[:8], written[1:8]))
     approximation = [record.getMessage() for record in caplog.records if "nearest multiple of 1/16" in record.getMessage()]
     assert len(approximation) == 1 and "largest time error 0.0250" in approximation[0]
+
+
+def test_on_workers_the_driver_says_the_weights_and_the_time_error_once_and_the_frames_are_the_same(
+        tmp_path, moving_pair, blind_checkpoint, monkeypatch, caplog):
+    """video.loading.PooledModels: the lines a run in one process says, once, though each worker
+    holds an interpolator of its own (the pool runs its calls in this process here)."""
+    pools = []
+    monkeypatch.setattr(video.loading, "open_pool", lambda workers, factory: pools.append(InProcessPool(factory)) or pools[-1])
+    frames = tmp_path / "frames"
+    frames.mkdir()
+    for index, frame in enumerate(moving_pair + moving_pair[:1]):  # two moving pairs
+        Image.fromarray(frame).save(frames / f"{index:03d}.png")
+    said = {}
+    for name, extra in (("one", []), ("pool", ["--devices", "cpu,cpu"])):
+        caplog.clear()
+        with caplog.at_level(logging.INFO):
+            interpolate_video.main(["--input", str(frames), "--output", str(tmp_path / name), "--input_fps", "24",
+                                    "--fps", "60", "--model_name", "IFRNet_S", "--checkpoint", str(blind_checkpoint),
+                                    "--device", "cpu", "--no_progress"] + extra)
+        said[name] = [(record.levelno, record.getMessage()) for record in caplog.records
+                      if record.name in ("ifrnet.video", "ifrnet.timesteps") and not record.getMessage().startswith("wrote ")]
+    assert len(pools) == 1 and pools[0].calls > 1  # the pairs went to the pool
+    assert said["pool"] == said["one"]
+    assert len([line for _, line in said["one"] if "largest time error 0.0250" in line]) == 1, said["one"]
+    assert any(line == "weights: IFRNet_S_blind.pth" for _, line in said["one"]), said["one"]
+    one, pool = (sorted((tmp_path / name).glob("*.png")) for name in ("one", "pool"))
+    assert [path.name for path in pool] == [path.name for path in one] and len(one) == 8
+    for a, b in zip(one, pool):
+        np.testing.assert_array_equal(read_image(a), read_image(b))
 
 
 def test_the_job_timesteps_choose_vimeo90k_for_powers_of_two_and_gopro_for_the_rest(tmp_path, moving_pair):

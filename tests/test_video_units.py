@@ -85,6 +85,7 @@ def test_the_video_tool_opens_its_input_once(tmp_path, monkeypatch):
     """interpolate_video.py checks the job before loading the model and converts it after: the
     input it checked is the one it converts (it was opened three times, each decoding to --start)."""
     import interpolate_video
+    from models.interpolator import Interpolator
 
     @dataclass
     class LoadedInterpolator:  # what main uses of an Interpolator
@@ -105,7 +106,7 @@ def test_the_video_tool_opens_its_input_once(tmp_path, monkeypatch):
 
     folder = frame_folder(tmp_path / "in", [10, 20, 30, 40])
     opened = counting_opens(monkeypatch)
-    monkeypatch.setattr(interpolate_video.Interpolator, "load", lambda *args, **kwargs: LoadedInterpolator(torch.device("cpu")))
+    monkeypatch.setattr(Interpolator, "load", lambda *args, **kwargs: LoadedInterpolator(torch.device("cpu")))
     interpolate_video.main(["--input", str(folder), "--output", str(tmp_path / "out"), "--input_fps", "10",
                             "--start", "0.1", "--quiet"])
     assert opened == [folder]
