@@ -11,9 +11,13 @@ import pytest
 
 ROOT = Path(__file__).resolve().parents[1]
 
+# utils.heap loaded from its file: the utils package would import torch, seconds of start-up.
 _PROBE = """
-import ctypes, json, resource
-from utils.heap import keep_freed_memory
+import ctypes, importlib.util, json, resource
+spec = importlib.util.spec_from_file_location("heap", "utils/heap.py")
+heap = importlib.util.module_from_spec(spec)
+spec.loader.exec_module(heap)
+keep_freed_memory = heap.keep_freed_memory
 libc = ctypes.CDLL(None)
 libc.malloc.restype, libc.free.argtypes = ctypes.c_void_p, (ctypes.c_void_p,)
 def faults_of_a_fresh_block(size=64 << 20):
