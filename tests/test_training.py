@@ -145,18 +145,34 @@ def _free_port() -> int:
         return sock.getsockname()[1]
 
 
+STOP_SIGNALS = (signal.SIGTERM, signal.SIGINT, signal.SIGHUP, signal.SIGQUIT)
+
+
+def _torchrun(args: list[str], monkeypatch) -> None:
+    """torchrun's launcher in this process: it only starts the script's two processes and waits for
+    them (they are the end-to-end run), and in this process it skips a second import of torch.
+    It handles the stop signals and says so in TORCHELASTIC_SIGNALS_TO_HANDLE; both are put back."""
+    from torch.distributed.run import main as torchrun
+
+    monkeypatch.setenv("OMP_NUM_THREADS", "1")
+    monkeypatch.setenv("TORCHELASTIC_SIGNALS_TO_HANDLE", os.environ.get("TORCHELASTIC_SIGNALS_TO_HANDLE", ""))
+    handlers = {signum: signal.getsignal(signum) for signum in STOP_SIGNALS}
+    try:
+        torchrun(args)  # a process that fails raises ChildFailedError, its output is in the captured stderr
+    finally:
+        for signum, handler in handlers.items():
+            signal.signal(signum, handler)
+
+
 @pytest.mark.slow
-def test_two_process_torchrun_on_cpu_writes_checkpoints_and_tensorboard(vimeo, tmp_path):
+def test_two_process_torchrun_on_cpu_writes_checkpoints_and_tensorboard(vimeo, tmp_path, monkeypatch):
     log_path = tmp_path / "run"
-    env = {**os.environ, "OMP_NUM_THREADS": "1"}
-    command = [
-        sys.executable, "-m", "torch.distributed.run", "--nproc_per_node=2", "--nnodes=1",
-        f"--rdzv_endpoint=127.0.0.1:{_free_port()}", "--rdzv_backend=c10d",
+    monkeypatch.chdir(ROOT)
+    _torchrun([
+        "--nproc_per_node=2", "--nnodes=1", f"--rdzv_endpoint=127.0.0.1:{_free_port()}", "--rdzv_backend=c10d",
         str(ROOT / "train_vimeo90k.py"), "--data_root", str(vimeo), "--batch_size", "2", "--epochs", "2",
         "--max_steps", "3", "--log_path", str(log_path), *TINY,
-    ]
-    result = subprocess.run(command, cwd=ROOT, env=env, capture_output=True, text=True, timeout=240)
-    assert result.returncode == 0, result.stdout[-2000:] + result.stderr[-3000:]
+    ], monkeypatch)
     # 8 triplets over 2 processes with batch 2: 2 iterations per epoch; 3 steps cross one epoch end.
     latest = weights(log_path / "checkpoint_latest.pth")
     assert (latest["iteration"], latest["epoch"], latest["epoch_step"], latest["iters_per_epoch"]) == (3, 1, 1, 2)
