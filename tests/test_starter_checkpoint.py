@@ -91,7 +91,12 @@ def test_starter_honours_t_on_a_real_moving_pair(starter):
 
 
 def test_starter_beats_the_linear_blend_at_a_quarter_and_three_quarters_on_held_out_frames(starter):
-    """Held-out windows (i .. i+4) of both clips, the first four of each: PSNR at t = 1/4 and 3/4.
+    """Held-out windows (i .. i+4) of both clips, the first and the last of each: PSNR at t = 1/4 and 3/4.
+
+    The two ends of the held-out part, so both kinds of bikes' motion are in it (people and a post
+    moving, then a camera pan). Measured: Big Buck Bunny +0.8 dB at 1/4 and +2.9 at 3/4, bikes +2.4
+    and +3.4 (on bikes' first window alone the starter is 0.3 dB under the blend at 1/4). The first
+    bikes window is the pair of the t test above, so its frames are made once.
 
     t = 1/2 is judged by the 2x tests, not here: the blend's own frame stands in for the model's
     there, so the network runs only for the two timesteps this test asserts on."""
@@ -101,7 +106,8 @@ def test_starter_beats_the_linear_blend_at_a_quarter_and_three_quarters_on_held_
         return [made[t] if t in made else linear_blend(frame0, frame1, [t])[0] for t in timesteps]
 
     for clip in ("bigbuckbunny", "bikes"):
-        rows = score_timesteps(held_out_windows(clip, 4)[:4], {"blend": linear_blend, "model": quarters}, progress=False)
+        windows = held_out_windows(clip, 4)
+        rows = score_timesteps([windows[0], windows[-1]], {"blend": linear_blend, "model": quarters}, progress=False)
         assert [row.t for row in rows] == [0.25, 0.5, 0.75]
         for row in rows:
             if row.t != 0.5:
@@ -109,8 +115,10 @@ def test_starter_beats_the_linear_blend_at_a_quarter_and_three_quarters_on_held_
 
 
 def test_starter_8x_frames_move_from_img0_to_img1(starter, sample_pair):
-    """demo_8x's sample pair: each of the seven frames is further from img0 than the one before."""
-    img0, img1 = sample_pair
+    """demo_8x's sample pair at half size (320x180, Lanczos, as the pair itself was made): each of
+    the seven frames is further from img0 than the one before. Half size keeps the motion (2-3 px
+    instead of 4-6) and costs a quarter of the full pair's network time."""
+    img0, img1 = (sample_frame(image, (image.shape[1] // 2, image.shape[0] // 2)) for image in sample_pair)
     frames = starter(img0, img1, [k / 8 for k in range(1, 8)])
     distances = [_mad(frame, img0) for frame in frames]
     assert all(after > before for before, after in zip(distances, distances[1:])), distances
