@@ -168,8 +168,9 @@ def test_on_workers_the_driver_says_the_weights_and_the_time_error_once_and_the_
     monkeypatch.setattr(video.loading, "open_pool", lambda workers, factory: pools.append(InProcessPool(factory)) or pools[-1])
     frames = tmp_path / "frames"
     frames.mkdir()
-    for index, frame in enumerate(moving_pair + moving_pair[:1]):  # two moving pairs
-        Image.fromarray(frame).save(frames / f"{index:03d}.png")
+    pair = [Image.fromarray(frame).resize((96, 54), Image.BICUBIC) for frame in moving_pair]  # what is said needs no size
+    for index, frame in enumerate(pair + pair[:1]):  # two moving pairs
+        frame.save(frames / f"{index:03d}.png")
     said = {}
     for name, extra in (("one", []), ("pool", ["--devices", "cpu,cpu"])):
         caplog.clear()
