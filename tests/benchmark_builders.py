@@ -12,7 +12,7 @@ from typing import Dict, List, Sequence, Tuple
 import numpy as np
 from PIL import Image
 
-from tests.sample_clips import sample_clip_path
+from datasets.starter_data.clips import clip_path
 
 FIRST_FRAME = 40  # the bunny is on screen and moving from here on
 FRAME_COUNT = 24
@@ -28,7 +28,7 @@ def video_frames() -> Tuple[np.ndarray, ...]:
     import av
 
     frames = []
-    with av.open(sample_clip_path("bigbuckbunny")) as container:
+    with av.open(clip_path("bigbuckbunny")) as container:
         for index, frame in enumerate(container.decode(video=0)):
             if index >= FIRST_FRAME:
                 frames.append(frame.to_ndarray(format="rgb24"))

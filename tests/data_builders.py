@@ -18,7 +18,7 @@ from typing import Dict, List, Sequence, Tuple
 import numpy as np
 from PIL import Image
 
-from tests.sample_clips import sample_clip_path
+from datasets.starter_data.clips import clip_path
 from utils.flow_io import write_flo
 from utils.image_io import write_image
 
@@ -48,7 +48,7 @@ def _clip_frames(numbers: Sequence[int]) -> List[np.ndarray]:
     """
     import av
 
-    with av.open(sample_clip_path("bigbuckbunny")) as container:
+    with av.open(clip_path("bigbuckbunny")) as container:
         length = container.streams.video[0].frames
         wanted = {number % length for number in numbers} - _working_frames.keys()
         if wanted:
