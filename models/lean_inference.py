@@ -5,7 +5,7 @@ Full-resolution inference is dominated by a few tensors of ~100 channels at half
 size at every step, a ResBlock three. This sibling walks the same modules differently:
 
 * channels_last layout throughout (several times faster for oneDNN and cuDNN convolutions), the
-  decoder inputs concatenated straight into that layout;
+  decoder inputs concatenated straight into that layout, the warped features sampled into it;
 * PReLU activations overwrite their input, and the ResBlock's channel-preserving 3x3
   convolutions are computed band by band over their own input (:mod:`models.lean_ops`), so a
   ResBlock holds two such tensors and never three;
@@ -120,23 +120,47 @@ def _decode(model: nn.Module, feats0: List[torch.Tensor], feats1: List[torch.Ten
     dtype = _weight_dtype(model.decoder4.convblock[0][0])
     inputs = [cat_channels_last([f0_4, f1_4, embt.expand(batch, 1, height, width)], dtype)]
     out = _decoder(model.decoder4.convblock, inputs)
-    flow0, flow1, feature = out[:, 0:2], out[:, 2:4], out[:, 4:]
+    # Both flows travel as one contiguous (B, 4, H, W) tensor: one resize per level, and bilinear
+    # resizing runs several times faster on contiguous maps than on the decoder's channels_last.
+    flows, feature = out[:, 0:4].contiguous(), out[:, 4:]
     for level in (3, 2, 1):
-        # Features are sampled at float32 positions from float32 values (grid_sample takes one
-        # dtype; a bfloat16 grid would be off by up to a pixel on a 720p map).
-        warped0 = warp(_float32(feats0[level - 1]), flow0)
-        warped1 = warp(_float32(feats1[level - 1]), flow1)
-        feats0[level - 1] = feats1[level - 1] = None  # this level's encoder features are used up
         convblock = getattr(model, f"decoder{level}").convblock
-        inputs = [cat_channels_last([feature, warped0, warped1, flow0, flow1], _weight_dtype(convblock[0][0]))]
-        del warped0, warped1, feature, out
+        inputs = [_decoder_input(feature, feats0[level - 1], feats1[level - 1], flows[:, 0:2], flows[:, 2:4],
+                                 _weight_dtype(convblock[0][0]))]
+        feats0[level - 1] = feats1[level - 1] = None  # this level's encoder features are used up
+        del feature, out
         out = _decoder(convblock, inputs)
         # The flow residuals are added to float32 accumulators: rounding the accumulated flow to
-        # 8 mantissa bits would move pixels by up to 1/4 px at 60 px of motion.
-        flow0 = out[:, 0:2] + 2.0 * resize(flow0, 2.0)
-        flow1 = out[:, 2:4] + 2.0 * resize(flow1, 2.0)
+        # 8 mantissa bits would move pixels by up to 1/4 px at 60 px of motion. (2 * up + residual
+        # is the plain path's residual + 2 * up: the doubling is exact and addition commutes.)
+        flows = resize(flows, 2.0).mul_(2.0).add_(out[:, 0:4])
         feature = out[:, 4:]
+    flow0, flow1 = flows[:, 0:2], flows[:, 2:4]
     return flow0, flow1, torch.sigmoid(feature[:, 0:1]), feature[:, 1:]
+
+
+def _decoder_input(
+    feature: torch.Tensor, feats0: torch.Tensor, feats1: torch.Tensor, flow0: torch.Tensor, flow1: torch.Tensor,
+    dtype: torch.dtype,
+) -> torch.Tensor:
+    """``cat([feature, warp(feats0, flow0), warp(feats1, flow1), flow0, flow1], 1)`` as a channels_last
+    tensor of ``dtype``, each warp sampled straight into its channels (no warped copy is held).
+
+    Features are sampled at float32 positions from float32 values (grid_sample takes one dtype; a
+    bfloat16 grid would be off by up to a pixel on a 720p map).
+    """
+    parts = [feature, feats0, feats1, flow0, flow1]
+    batch, _, height, width = flow0.shape
+    channels = [part.shape[1] for part in parts]
+    out = torch.empty((batch, sum(channels), height, width), dtype=dtype, device=flow0.device,
+                      memory_format=torch.channels_last)
+    slot_feature, slot0, slot1, slot_flow0, slot_flow1 = out.split(channels, 1)
+    slot_feature.copy_(feature)
+    warp(_float32(feats0), flow0, out=slot0)
+    warp(_float32(feats1), flow1, out=slot1)
+    slot_flow0.copy_(flow0)
+    slot_flow1.copy_(flow1)
+    return out
 
 
 def _weight_dtype(layer: nn.Module) -> torch.dtype:

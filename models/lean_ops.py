@@ -18,6 +18,10 @@ __all__ = ["prelu_", "conv3x3_", "BAND_ELEMENTS", "band_elements"]
 # for efficient convolutions, small enough that the band's temporaries (a copy of its input and
 # its output) stay in the tens of megabytes.
 BAND_ELEMENTS = 1 << 22
+# Elements per band of an elementwise pass (a PReLU, a residual sum, a band written back): 1 MB of
+# float32, so each band's temporary is still in the core's cache when it is copied into place.
+# On a 2-core EPYC a 1080p PReLU ran in half the time of one in BAND_ELEMENTS bands.
+ELEMENTWISE_BAND_ELEMENTS = 1 << 18
 
 
 def band_elements(device_type: str, free_bytes: Optional[int], element_size: int) -> int:
@@ -39,22 +43,45 @@ def band_elements(device_type: str, free_bytes: Optional[int], element_size: int
 
 def _band_rows(x: torch.Tensor) -> int:
     free = torch.cuda.mem_get_info(x.device)[0] if x.is_cuda else None
-    return max(1, band_elements(x.device.type, free, x.element_size()) // max(1, x[:, :, :1].numel()))
+    return _rows_of(x, band_elements(x.device.type, free, x.element_size()))
+
+
+def _rows_of(x: torch.Tensor, elements: int) -> int:
+    return max(1, elements // max(1, x[:, :, :1].numel()))
+
+
+def _elementwise_rows(x: torch.Tensor) -> int:
+    """Rows per elementwise band: cache-sized on a CPU; on a GPU, where each band costs a kernel
+    launch and there is no such cache to stay in, the convolution's bands."""
+    return _band_rows(x) if x.is_cuda else _rows_of(x, ELEMENTWISE_BAND_ELEMENTS)
 
 
 def prelu_(x: torch.Tensor, weight: torch.Tensor) -> torch.Tensor:
     """PReLU written over ``x`` band by band (PReLU is exact, so the values equal F.prelu's)."""
-    for band in x.split(_band_rows(x), dim=2):
-        band.copy_(F.prelu(band, weight))
+    _write_back(x, x, prelu=weight)
     return x
+
+
+def _write_back(
+    target: torch.Tensor, result: torch.Tensor, *, residual: Optional[torch.Tensor] = None,
+    prelu: Optional[torch.Tensor] = None,
+) -> None:
+    """``target = prelu(result + residual)`` (each part if given), in cache-sized bands of rows;
+    ``result`` may be ``target`` itself."""
+    rows = _elementwise_rows(result)
+    for start in range(0, result.shape[2], rows):
+        band = result[:, :, start : start + rows]
+        if residual is not None:
+            band += residual[:, :, start : start + rows]
+        target[:, :, start : start + rows].copy_(band if prelu is None else F.prelu(band, prelu))
 
 
 def conv3x3_(
     conv: nn.Conv2d, x: torch.Tensor, *, residual: Optional[torch.Tensor] = None, prelu: Optional[torch.Tensor] = None
 ) -> torch.Tensor:
     """``conv(x)`` written over ``x``, for a 3x3, stride-1, padding-1 conv with as many outputs as inputs;
-    then, in the same pass over each band, ``+ residual`` and a PReLU of slopes ``prelu`` if given
-    (the ResBlock's ``prelu(x + conv5(out))`` and its conv+PReLU stages, with no extra pass).
+    then ``+ residual`` and a PReLU of slopes ``prelu`` if given, applied as each band is written
+    back (the ResBlock's ``prelu(x + conv5(out))`` and its conv+PReLU stages, with no extra pass).
 
     Rows are processed top to bottom in bands. A band's convolution reads the original rows of
     the band plus one halo row on each side, straight from ``x`` (a view: the frame's top and
@@ -69,20 +96,24 @@ def conv3x3_(
         raise ValueError(f"conv3x3_ needs {conv.in_channels} == out channels == input channels, got {x.shape[1]}")
     height = x.shape[2]
     rows = _band_rows(x)
-    pending = None  # (start, stop, result) of the band computed last, not yet written back
+    pending = None  # (rows, result) of the band computed last, not yet written back
     for start in range(0, height, rows):
         stop = min(start + rows, height)
         result = _band_conv(conv, x, start, stop)
-        if residual is not None:
-            result += residual[:, :, start:stop]
-        if prelu is not None:
-            result = F.prelu(result, prelu)
         if pending is not None:
-            x[:, :, pending[0] : pending[1]].copy_(pending[2])
-        pending = (start, stop, result)
+            _write_back_rows(x, *pending, residual=residual, prelu=prelu)
+        pending = (slice(start, stop), result)
     if pending is not None:
-        x[:, :, pending[0] : pending[1]].copy_(pending[2])
+        _write_back_rows(x, *pending, residual=residual, prelu=prelu)
     return x
+
+
+def _write_back_rows(
+    x: torch.Tensor, rows: slice, result: torch.Tensor, *, residual: Optional[torch.Tensor], prelu: Optional[torch.Tensor]
+) -> None:
+    """Rows ``rows`` of ``x`` become ``prelu(result + residual)`` (the band's conv result, plus
+    the same rows of ``residual``)."""
+    _write_back(x[:, :, rows], result, residual=None if residual is None else residual[:, :, rows], prelu=prelu)
 
 
 def _band_conv(conv: nn.Conv2d, x: torch.Tensor, start: int, stop: int) -> torch.Tensor:

@@ -39,20 +39,23 @@ def paths(monkeypatch):
 
 def test_banded_in_place_conv_equals_the_plain_conv(monkeypatch):
     monkeypatch.setattr(lean_ops, "BAND_ELEMENTS", 5 * 16 * 20)  # 5-row bands over 23 rows
+    monkeypatch.setattr(lean_ops, "ELEMENTWISE_BAND_ELEMENTS", 2 * 16 * 20)  # written back 2 rows at a time
     conv = torch.nn.Conv2d(16, 16, 3, 1, 1)
-    x = torch.randn(2, 16, 23, 20)
-    expected = conv(x).detach()
+    x, residual, slopes = torch.randn(2, 16, 23, 20), torch.randn(2, 16, 23, 20), torch.rand(16)
     with torch.no_grad():
+        expected = conv(x)
         got = conv3x3_(conv, x.clone())
         view_target = torch.randn(2, 24, 23, 20)
         view_target[:, 8:] = x
         conv3x3_(conv, view_target[:, 8:])  # a channel slice, as for the side channels
+        fused = conv3x3_(conv, x.clone(), residual=residual, prelu=slopes)  # the ResBlock's last stage
     torch.testing.assert_close(got, expected, rtol=0, atol=1e-5)
     torch.testing.assert_close(view_target[:, 8:], expected, rtol=0, atol=1e-5)
+    torch.testing.assert_close(fused, F.prelu(expected + residual, slopes), rtol=0, atol=1e-5)
 
 
 def test_in_place_prelu_is_exact(monkeypatch):
-    monkeypatch.setattr(lean_ops, "BAND_ELEMENTS", 64)
+    monkeypatch.setattr(lean_ops, "ELEMENTWISE_BAND_ELEMENTS", 64)  # 2-row bands over 9 rows
     x, weight = torch.randn(1, 4, 9, 7), torch.rand(4)
     assert torch.equal(prelu_(x.clone(), weight), F.prelu(x, weight))
 
@@ -66,6 +69,7 @@ def test_lean_path_refuses_autograd():
 @pytest.mark.parametrize("name", ["IFRNet_L"])
 def test_fast_path_matches_straightforward_path_with_small_bands(monkeypatch, paths, name):
     monkeypatch.setattr(lean_ops, "BAND_ELEMENTS", 1 << 12)  # force banding at a test size
+    monkeypatch.setattr(lean_ops, "ELEMENTWISE_BAND_ELEMENTS", 1 << 10)
     models = {True: seeded_model(name, lean=True), False: seeded_model(name)}
     generator = torch.Generator().manual_seed(3)
     img0, img1 = torch.rand(1, 3, 64, 96, generator=generator), torch.rand(1, 3, 64, 96, generator=generator)

@@ -69,3 +69,49 @@ def test_half_precision_image_without_autocast_is_warped_in_its_dtype():
     image = torch.rand(1, 3, 8, 8).to(torch.bfloat16)
     out = warp(image, torch.zeros(1, 2, 8, 8))
     assert out.dtype == torch.bfloat16 and torch.equal(out, image)
+
+
+@pytest.fixture
+def three_threads():
+    """torch on three threads for one test (xdist workers run on one), restored after it."""
+    before = torch.get_num_threads()
+    torch.set_num_threads(3)
+    yield
+    torch.set_num_threads(before)
+
+
+def test_a_single_frame_is_sampled_in_row_bands_with_the_same_values(three_threads):
+    from utils.warp import _row_bands
+
+    generator = torch.Generator().manual_seed(0)
+    image = torch.rand(1, 5, 12, 16, generator=generator).contiguous(memory_format=torch.channels_last)
+    flow = torch.randn(1, 2, 12, 16, generator=generator) * 4
+    with torch.no_grad():
+        assert _row_bands(image, 12) == 3  # one band per thread: the banded path runs
+        banded = warp(image, flow)
+        single = torch.nn.functional.grid_sample(
+            image, _grid_of(flow), mode="bilinear", padding_mode="border", align_corners=True)
+        assert _row_bands(image, 13) == 1  # 13 rows do not split evenly: one band
+    assert torch.equal(banded, single)
+
+
+def test_the_warp_is_written_into_a_given_slice(three_threads):
+    generator = torch.Generator().manual_seed(1)
+    image = torch.rand(1, 4, 9, 10, generator=generator)
+    flow = torch.randn(1, 2, 9, 10, generator=generator)
+    target = torch.zeros(1, 7, 9, 10).contiguous(memory_format=torch.channels_last)
+    with torch.no_grad():
+        returned = warp(image, flow, out=target[:, 2:6])
+        expected = warp(image, flow)
+    assert returned.data_ptr() == target[:, 2:6].data_ptr()
+    assert torch.equal(target[:, 2:6], expected)
+    assert not target[:, :2].any() and not target[:, 6:].any()  # nothing written beside the slice
+
+
+def _grid_of(flow: torch.Tensor) -> torch.Tensor:
+    """The normalised sampling grid of ``flow`` for 'align_corners=True', built independently of warp."""
+    _, _, height, width = flow.shape
+    xs = torch.linspace(-1.0, 1.0, width).view(1, width).expand(height, width)
+    ys = torch.linspace(-1.0, 1.0, height).view(height, 1).expand(height, width)
+    grid = torch.stack([xs + flow[0, 0] / ((width - 1.0) / 2.0), ys + flow[0, 1] / ((height - 1.0) / 2.0)], -1)
+    return grid.unsqueeze(0)
