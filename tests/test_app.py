@@ -28,8 +28,6 @@ import torch
 from PIL import Image, ImageFile
 
 os.environ["GRADIO_ANALYTICS_ENABLED"] = "False"
-gr = pytest.importorskip("gradio")
-gradio_client = pytest.importorskip("gradio_client")
 
 from models.checkpoint import CHECKPOINT_DIR  # noqa: E402
 from models.interpolator import Interpolator  # noqa: E402
@@ -43,12 +41,23 @@ from video.convert import ConversionJob, convert  # noqa: E402
 from utils.precision_choice import cpu_has_native_bfloat16  # noqa: E402
 from webapp.jobs import ModelCache, outputs_folder  # noqa: E402
 from webapp.limits import AppLimits, VideoProbe  # noqa: E402
-from webapp.ui import PRECISIONS, SHARE_HINT, Handlers, serve  # noqa: E402
 
 ROOT = Path(__file__).resolve().parents[1]
+# Set by the fixture below when this file's tests run.
+gr = gradio_client = PRECISIONS = SHARE_HINT = Handlers = serve = None
 HEIGHT, WIDTH = 45, 74  # not multiples of 16: the app pads and crops back like the CLIs
 MODEL = ("IFRNet_S", "Vimeo90K", "auto", "float32", "auto")  # model, weights, scale, precision, timesteps
 SERVER_TIMEOUT = 180  # seconds any one request may take before the test fails instead of hanging
+
+
+@pytest.fixture(scope="module", autouse=True)
+def gradio_and_the_page():
+    """Gradio and the page's module, imported when this file's tests run rather than when the suite is
+    collected: every xdist worker collects every file, the import takes 5 s, one worker runs these."""
+    global gr, gradio_client, PRECISIONS, SHARE_HINT, Handlers, serve
+    gr = pytest.importorskip("gradio")
+    gradio_client = pytest.importorskip("gradio_client")
+    from webapp.ui import PRECISIONS, SHARE_HINT, Handlers, serve
 
 
 @pytest.fixture(scope="module")

