@@ -70,9 +70,9 @@ def test_segments_come_back_through_the_object_store_without_a_shared_folder(poo
     caplog.set_level("DEBUG", logger="ifrnet.video")
     monkeypatch.setattr(pool, "shared_disk", False)  # as on machines that do not see the driver's disk
     one, spread = batch_on(pool, list(inputs), tmp_path)
-    assert folder_files(spread) == folder_files(one) and len(folder_files(one)) == 160
+    assert folder_files(spread) == folder_files(one) and len(folder_files(one)) == 96
     sent = [line for line in caplog.messages if " written by " in line]
-    assert len(sent) == 10 and all(line.endswith("(sent back)") for line in sent)
+    assert len(sent) == 6 and all(line.endswith("(sent back)") for line in sent)
 
 
 def test_a_ray_worker_killed_mid_segment_is_restarted_and_the_output_is_the_same(pool, inputs, tmp_path, trigger):

@@ -51,7 +51,7 @@ def test_two_workers_write_the_same_video_with_its_audio(pool, inputs, tmp_path,
 
 def test_a_batch_on_two_workers_equals_the_one_worker_batch(pool, inputs, tmp_path):
     one, spread = batch_on(pool, list(inputs), tmp_path)
-    assert folder_files(spread) == folder_files(one) and len(folder_files(one)) == 160
+    assert folder_files(spread) == folder_files(one) and len(folder_files(one)) == 96
 
 
 def test_a_worker_killed_mid_segment_is_replaced_and_the_output_is_the_same(pool, inputs, tmp_path, trigger, caplog):
