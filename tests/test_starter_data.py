@@ -136,10 +136,10 @@ def _small_settings(**changes) -> StarterSettings:
     return StarterSettings(**{**base, **changes})
 
 
-@pytest.mark.slow  # a spawned pool worker renders, writes and labels the set (decoding the clip itself)
+@pytest.mark.slow  # a spawned pool worker renders, writes and labels the set (the clip's frames come with its jobs)
 def test_builder_writes_a_vimeo90k_folder_that_keeps_held_out_frames_out_of_training(tmp_path):
     """One clip, bikes (decoded at its own size; every clip goes through the same plan), every 60th
-    start. One worker process: each worker decodes the clip again, so a second would only add that."""
+    start. One worker process: a second would only add its start-up."""
     root = tmp_path / "starter"
     settings = _small_settings(clips=("bikes",), real_stride=60)
     summary = build_starter_dataset(root, settings, with_flow=True, num_workers=1, progress=False)

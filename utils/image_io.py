@@ -31,6 +31,7 @@ from utils.errors import InputError
 __all__ = [
     "ImageError",
     "IMAGE_SUFFIXES",
+    "PNG_COMPRESS_LEVEL",
     "image_files",
     "read_image",
     "image_size",
@@ -43,6 +44,10 @@ __all__ = [
 
 # The file suffixes taken for images when a folder of frames is listed (all read by read_image).
 IMAGE_SUFFIXES = (".png", ".jpg", ".jpeg", ".bmp", ".ppm", ".tif", ".tiff", ".webp")
+
+# zlib level of every PNG the project writes: level 3 encodes a 640x272 frame 2.5x faster than
+# Pillow's default 6 for a file 1% larger (PNG stays lossless at any level).
+PNG_COMPRESS_LEVEL = 3
 
 _SIXTEEN_BIT_MODES = {"I;16", "I;16L", "I;16B", "I;16N"}
 # EXIF orientations that turn the picture a quarter (with or without a mirror): width and height swap.
@@ -199,13 +204,15 @@ def _validate_frame(array: np.ndarray, what: str) -> np.ndarray:
 def write_image(path: PathLike, array: np.ndarray) -> None:
     """Write an (H, W, 3) RGB or (H, W) gray uint8 array; the format follows the extension.
 
-    Parent directories are created and the write is atomic.
+    Parent directories are created and the write is atomic; PNGs are written at
+    :data:`PNG_COMPRESS_LEVEL`.
     """
     frame = _validate_frame(array, "write_image")
     image_format = _format_for(path)
     image = Image.fromarray(frame)
+    options = {"compress_level": PNG_COMPRESS_LEVEL} if image_format == "PNG" else {}
     with atomic_writer(path) as handle:
-        image.save(handle, format=image_format)
+        image.save(handle, format=image_format, **options)
 
 
 def image_to_tensor(array: np.ndarray) -> torch.Tensor:

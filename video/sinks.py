@@ -21,7 +21,7 @@ import numpy as np
 from PIL import Image
 
 from utils.errors import InputError
-from utils.image_io import save_gif
+from utils.image_io import PNG_COMPRESS_LEVEL, save_gif
 from video.passthrough import StreamCarrier, copy_metadata
 from video.sources import ColourTags
 
@@ -252,7 +252,7 @@ class FrameFolderSink:
         self.path.mkdir(parents=True, exist_ok=True)
         self._suffix = image_format
         # A low zlib level keeps PNG from being the bottleneck; JPEG/WebP take the quality asked for.
-        self._options = {"compress_level": 3} if image_format == "png" else {"quality": quality}
+        self._options = {"compress_level": PNG_COMPRESS_LEVEL} if image_format == "png" else {"quality": quality}
 
     def write(self, index: int, image: np.ndarray) -> None:
         # Plain saves: the folder as a whole is made atomic by atomic_output, and a per-file fsync

@@ -19,7 +19,7 @@ import numpy as np
 from tqdm import tqdm
 
 from datasets.flow_labels import flo_is_complete, pending_flow_labels, write_flow_labels
-from datasets.starter_data.clips import CLIPS, HOLDOUT_FRACTION, clip_triplet_starts, load_clip
+from datasets.starter_data.clips import CLIPS, HOLDOUT_FRACTION, SourceClip, clip_triplet_starts, load_clip
 from datasets.starter_data.scenes import PHOTOS, Size, synthetic_scene, triplet_flow_labels, triplet_frames
 from datasets.vimeo90k import triplet_paths
 from utils.atomic import atomic_writer
@@ -115,23 +115,21 @@ class SceneJob(NamedTuple):
 
 
 class FootageJob(NamedTuple):
-    """One real triplet to write: frames ``start + k * gap`` of ``clip``, centre-cropped to ``crop`` (width, height) if given."""
+    """One real triplet to write: its three frames, taken from the clip the plan decoded (a worker
+    never decodes a clip; pickling three frames costs far less than a decode of the whole clip)."""
 
     name: str
-    clip: str
-    start: int
-    gap: int
-    crop: Optional[Size] = None
+    frames: Tuple[np.ndarray, np.ndarray, np.ndarray]
 
 
-def _footage_frames(job: FootageJob, settings: StarterSettings) -> Sequence[np.ndarray]:
-    clip = load_clip(job.clip, settings.holdout_fraction)
-    frames = [clip.frames[job.start + k * job.gap] for k in range(3)]
-    if job.crop is None:
-        return frames
-    width, height = job.crop
-    top, left = centre_offsets(frames[0].shape[:2], (height, width))
-    return [frame[top : top + height, left : left + width] for frame in frames]
+def _footage_job(name: str, clip: SourceClip, start: int, gap: int, crop: Optional[Size] = None) -> FootageJob:
+    """The triplet of frames ``start + k * gap`` of ``clip``, centre-cropped to ``crop`` (width, height) if given."""
+    frames = [clip.frames[start + k * gap] for k in range(3)]
+    if crop is not None:
+        width, height = crop
+        top, left = centre_offsets(frames[0].shape[:2], (height, width))
+        frames = [frame[top : top + height, left : left + width] for frame in frames]
+    return FootageJob(name, tuple(frames))
 
 
 def _write_job(output: Path, settings: StarterSettings, exact_labels: bool, job: Union[SceneJob, FootageJob]) -> Tuple[bool, bool]:
@@ -152,7 +150,7 @@ def _write_job(output: Path, settings: StarterSettings, exact_labels: bool, job:
         frames = triplet_frames(scene) if frames_due else ()
         labels = triplet_flow_labels(scene) if labels_due else ()
     else:
-        frames, labels = _footage_frames(job, settings), ()
+        frames, labels = job.frames, ()
     for path, frame in zip(frame_paths, frames):
         write_image(path, frame)
     for path, flow in zip(flow_paths, labels):
@@ -181,12 +179,12 @@ def _plan(settings: StarterSettings) -> Tuple[List[Union[SceneJob, FootageJob]],
         for gap in settings.real_gaps:
             starts = clip_triplet_starts(clip, gap, "train", settings.real_stride)
             for start in starts:
-                jobs.append(FootageJob(f"{clip_name}_gap{gap}/{start:04d}", clip_name, start, gap))
+                jobs.append(_footage_job(f"{clip_name}_gap{gap}/{start:04d}", clip, start, gap))
                 train.extend([jobs[-1].name] * settings.real_repeat)
             summary.train[f"{clip_name}_gap{gap}"] = len(starts)
         starts = clip_triplet_starts(clip, 2, "heldout", settings.real_stride)
         for start in starts:
-            jobs.append(FootageJob(f"{clip_name}_heldout/{start:04d}", clip_name, start, 2, settings.synthetic_size))
+            jobs.append(_footage_job(f"{clip_name}_heldout/{start:04d}", clip, start, 2, settings.synthetic_size))
             test.append(jobs[-1].name)
         summary.test[f"{clip_name}_heldout"] = len(starts)
     return jobs, train, test, summary
@@ -242,7 +240,7 @@ def build_starter_dataset(
     output = Path(output)
     manifest = _manifest(settings)
     check_previous_build(output / MANIFEST_NAME, manifest)
-    jobs, train, test, summary = _plan(settings)  # decodes the clips before any worker starts
+    jobs, train, test, summary = _plan(settings)  # decodes the clips here, once; the jobs carry their frames
     write = partial(_write_job, output, settings, with_flow and settings.synthetic_labels == "exact")
     try:
         output.mkdir(parents=True, exist_ok=True)
@@ -270,7 +268,7 @@ def process_pool(num_workers: int):
     """A process pool of ``num_workers`` (None for 0); rendering and PNG compression are CPU-bound.
 
     Workers are spawned, not forked: a child forked after OpenCV has started its thread pool
-    deadlocks in its first OpenCV call. Each worker decodes the clips itself, identically.
+    deadlocks in its first OpenCV call. Jobs carry the clip frames they write: no worker decodes a clip.
     """
     if num_workers <= 0:
         yield None

@@ -26,6 +26,7 @@ from functools import partial
 from pathlib import Path
 from typing import List, NamedTuple, Tuple, Union
 
+import numpy as np
 from tqdm import tqdm
 
 from datasets.starter_data.build import BuildCounts, check_clip_names, check_previous_build, check_scene_settings, process_pool, write_text
@@ -69,13 +70,13 @@ class WindowSettings:
 
 
 class WindowJob(NamedTuple):
-    """One window to write into ``<split>/<name>``: a synthetic scene (``clip`` None) or every ``step``-th clip frame from ``start``."""
+    """One window to write into ``<split>/<name>``: synthetic scene ``index`` (``frames`` empty), or
+    the clip frames themselves, taken by the plan (a worker never decodes a clip)."""
 
     split: str
     name: str
-    clip: Union[str, None]
     index: int  # scene index, or the first frame of the clip window
-    step: int = 1
+    frames: Tuple[np.ndarray, ...] = ()
 
 
 def window_frame_name(k: int) -> str:
@@ -90,20 +91,21 @@ def _plan(settings: WindowSettings) -> Tuple[List[WindowJob], BuildCounts]:
         ("train", settings.num_synthetic, "synthetic", summary.train),
         ("test", settings.num_synthetic_test, "synthetic_test", summary.test),
     ):
-        jobs.extend(WindowJob(split, f"{prefix}_{index:05d}", None, index) for index in range(count))
+        jobs.extend(WindowJob(split, f"{prefix}_{index:05d}", index) for index in range(count))
         counts["synthetic"] = count
     for clip_name in settings.clips:
         clip = load_clip(clip_name, settings.holdout_fraction)
         for step in settings.real_steps:
             # clip_triplet_starts' gap: a window is a triplet (i, i + span / 2, i + span) of regular frames.
-            half = settings.factor * step // 2
+            span = settings.factor * step
+            half = span // 2
             kind = clip_name if step == 1 else f"{clip_name}_step{step}"
             starts = clip_triplet_starts(clip, half, "train", settings.real_stride)
-            jobs.extend(WindowJob("train", f"{kind}_{start:04d}", clip_name, start, step) for start in starts)
+            jobs.extend(WindowJob("train", f"{kind}_{start:04d}", start, clip.frames[start : start + span + 1 : step]) for start in starts)
             summary.train[kind] = len(starts)
             # Held-out windows start about every span frames: few overlap, most frames are scored once.
-            held_out = clip_triplet_starts(clip, half, "heldout", settings.factor * step)
-            jobs.extend(WindowJob("test", f"{kind}_heldout_{start:04d}", clip_name, start, step) for start in held_out)
+            held_out = clip_triplet_starts(clip, half, "heldout", span)
+            jobs.extend(WindowJob("test", f"{kind}_heldout_{start:04d}", start, clip.frames[start : start + span + 1 : step]) for start in held_out)
             summary.test[f"{kind}_heldout"] = len(held_out)
     return jobs, summary
 
@@ -114,12 +116,11 @@ def _write_window(output: Path, settings: WindowSettings, job: WindowJob) -> boo
     paths = [folder / window_frame_name(k) for k in range(settings.factor + 1)]
     if all(os.path.isfile(path) for path in paths):
         return False
-    if job.clip is None:
+    if job.frames:
+        frames = job.frames
+    else:
         scene = synthetic_scene(settings.seed, job.index, job.split, settings.synthetic_size, settings.max_shift)
         frames = [render_scene(scene, k / settings.factor) for k in range(settings.factor + 1)]
-    else:
-        clip = load_clip(job.clip, settings.holdout_fraction)
-        frames = clip.frames[job.index : job.index + settings.factor * job.step + 1 : job.step]
     folder.mkdir(parents=True, exist_ok=True)
     for path, frame in zip(paths, frames):
         write_image(path, frame)
