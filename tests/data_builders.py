@@ -95,9 +95,11 @@ def make_vimeo_triplets(
     lists = {"tri_trainlist.txt": [], "tri_testlist.txt": []}
     entries = [("tri_trainlist.txt", f"00001/{i + 1:04d}") for i in range(n)]
     entries += [("tri_testlist.txt", f"00002/{j + 1:04d}") for j in range(n_test)]
+    # Triplet k is frames 2k..2k+2 from the first moving one: all of them in one pass over the clip
+    # (a call per triplet would decode the clip from its start again for each).
+    frames = bigbuckbunny_frames(range(FIRST_MOVING_FRAME, FIRST_MOVING_FRAME + 2 * len(entries) + 1), size)
     for number, (list_name, name) in enumerate(entries):
-        start = FIRST_MOVING_FRAME + 2 * number
-        for frame_name, frame in zip(("im1.png", "im2.png", "im3.png"), bigbuckbunny_frames(range(start, start + 3), size)):
+        for frame_name, frame in zip(("im1.png", "im2.png", "im3.png"), frames[2 * number : 2 * number + 3]):
             write_image(root / "sequences" / name / frame_name, frame)
         if with_flow:
             flow_dir = root / "flow" / name
@@ -149,6 +151,8 @@ def make_gopro(
     Returns ``root``.
     """
     root = Path(root)
+    # every video's frames in one pass over the clip; the calls below take them from its cache
+    _clip_frames([FIRST_MOVING_FRAME + 20 * video + k for video in range(train_videos + test_videos) for k in range(frames_per_video)])
     number = 0
     for split, count in (("train", train_videos), ("test", test_videos)):
         for _ in range(count):
