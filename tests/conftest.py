@@ -26,6 +26,29 @@ os.environ["IFRNET_OFFLINE"] = "1"
 os.environ.pop("IFRNET_CHECKPOINT_URLS", None)
 
 
+# Files whose tests decode the starter set's clips (datasets.starter_data.clips decodes each clip once
+# per process, 7 s for Big Buck Bunny): they run in one xdist worker, which decodes each clip once.
+SAME_WORKER_FILES = {
+    name: "tests decoding the starter clips"
+    for name in ("test_starter_checkpoint.py", "test_starter_data.py", "test_starter_eval.py", "test_timesteps.py")
+}
+
+
+def pytest_xdist_make_scheduler(config, log):
+    """pytest.ini's --dist loadfile (each file's tests in one worker, in order), with the files of
+    SAME_WORKER_FILES sent to one worker together."""
+    if config.getvalue("dist") != "loadfile":
+        return None
+    from xdist.scheduler import LoadFileScheduling
+
+    class SharedCostScheduling(LoadFileScheduling):
+        def _split_scope(self, nodeid: str) -> str:
+            file = super()._split_scope(nodeid)
+            return SAME_WORKER_FILES.get(Path(file).name, file)
+
+    return SharedCostScheduling(config, log)
+
+
 @pytest.fixture(scope="session")
 def seeded_checkpoints(tmp_path_factory):
     """Plain state_dict files of seeded weights for every variant: {name: path}."""
