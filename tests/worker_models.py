@@ -18,17 +18,25 @@ def blend(frame0: np.ndarray, frame1: np.ndarray, timesteps: List[float]) -> Lis
 
 class Blend:
     """What a worker holds: ``interpolate`` is :func:`blend`; with ``die_after`` (a file), the
-    worker that finds the file kills itself (SIGKILL) at its next pair, once: a worker that dies
+    worker that removes the file kills itself (SIGKILL) at its next pair, once: a worker that dies
     mid-segment."""
 
     def __init__(self, die_after: Optional[Path] = None) -> None:
         self.die_after = die_after
 
     def interpolate(self, frame0: np.ndarray, frame1: np.ndarray, timesteps: List[float]) -> List[np.ndarray]:
-        if self.die_after is not None and self.die_after.exists():
-            self.die_after.unlink()
+        if self.die_after is not None and self._claim(self.die_after):
             os.kill(os.getpid(), signal.SIGKILL)
         return blend(frame0, frame1, timesteps)
+
+    @staticmethod
+    def _claim(trigger: Path) -> bool:
+        """True for the one worker whose unlink removes the file: two workers may both see it exist."""
+        try:
+            trigger.unlink()
+        except FileNotFoundError:
+            return False
+        return True
 
 
 def blend_factory(key: Hashable, device: torch.device) -> Blend:
