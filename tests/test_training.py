@@ -386,6 +386,22 @@ def test_a_new_run_into_a_folder_with_checkpoints_is_refused_unless_resume_or_ov
     assert "--overwrite: this run replaces the earlier run's checkpoint_latest.pth" in (run / "train.log").read_text()
 
 
+def _sigterm_at_call(monkeypatch, module, number: int) -> list:
+    """``module.to_model_inputs`` sends this process a real SIGTERM at its ``number``-th call; the
+    returned list grows by one at each call (how many batches were taken)."""
+    real_inputs = module.to_model_inputs
+    calls = []
+
+    def counted(batch, *args, **kwargs):
+        calls.append(1)
+        if len(calls) == number:
+            os.kill(os.getpid(), signal.SIGTERM)
+        return real_inputs(batch, *args, **kwargs)
+
+    monkeypatch.setattr(module, "to_model_inputs", counted)
+    return calls
+
+
 def test_sigterm_saves_latest_and_leaves_no_temporaries_and_stale_ones_go_at_the_next_start(vimeo, tmp_path, monkeypatch,
                                                                                              train_cli):
     """A real SIGTERM to this process in the third step, with a loader worker running (in-process: the
@@ -393,15 +409,7 @@ def test_sigterm_saves_latest_and_leaves_no_temporaries_and_stale_ones_go_at_the
     import training.engine as engine
 
     real_inputs = engine.to_model_inputs
-    steps = []
-
-    def third_step_gets_a_sigterm(batch, *args, **kwargs):
-        steps.append(1)
-        if len(steps) == 3:
-            os.kill(os.getpid(), signal.SIGTERM)
-        return real_inputs(batch, *args, **kwargs)
-
-    monkeypatch.setattr(engine, "to_model_inputs", third_step_gets_a_sigterm)
+    steps = _sigterm_at_call(monkeypatch, engine, 3)
     run = tmp_path / "run"
     handler = signal.signal(signal.SIGTERM, lambda *_: pytest.fail("training left SIGTERM to the test's handler"))
     try:
@@ -651,15 +659,7 @@ def test_sigterm_during_evaluation_stops_at_the_next_batch_and_resume_evaluates_
     import training.evaluate as training_evaluate
 
     real_inputs = training_evaluate.to_model_inputs
-    predicted = []
-
-    def first_batch_gets_a_sigterm(batch, *args, **kwargs):
-        predicted.append(1)
-        if len(predicted) == 1:
-            os.kill(os.getpid(), signal.SIGTERM)
-        return real_inputs(batch, *args, **kwargs)
-
-    monkeypatch.setattr(training_evaluate, "to_model_inputs", first_batch_gets_a_sigterm)
+    predicted = _sigterm_at_call(monkeypatch, training_evaluate, 1)
     run = tmp_path / "run"
     common = ["--data_root", str(vimeo), "--batch_size", "2", "--epochs", "2", "--eval_interval", "1", "--eval_batch_size", "1"]
     with pytest.raises(SystemExit) as stopped:
