@@ -63,7 +63,7 @@ def prelu_(x: torch.Tensor, weight: torch.Tensor) -> torch.Tensor:
 
 
 def _write_back(
-    target: torch.Tensor, result: torch.Tensor, *, residual: Optional[torch.Tensor] = None,
+    target: torch.Tensor, result: torch.Tensor, residual: Optional[torch.Tensor] = None, *,
     prelu: Optional[torch.Tensor] = None,
 ) -> None:
     """``target = prelu(result + residual)`` (each part if given), in cache-sized bands of rows;
@@ -96,24 +96,16 @@ def conv3x3_(
         raise ValueError(f"conv3x3_ needs {conv.in_channels} == out channels == input channels, got {x.shape[1]}")
     height = x.shape[2]
     rows = _band_rows(x)
-    pending = None  # (rows, result) of the band computed last, not yet written back
+    pending = None  # (rows of x, result, rows of residual) of the band computed last, not yet written back
     for start in range(0, height, rows):
         stop = min(start + rows, height)
         result = _band_conv(conv, x, start, stop)
         if pending is not None:
-            _write_back_rows(x, *pending, residual=residual, prelu=prelu)
-        pending = (slice(start, stop), result)
+            _write_back(*pending, prelu=prelu)
+        pending = (x[:, :, start:stop], result, None if residual is None else residual[:, :, start:stop])
     if pending is not None:
-        _write_back_rows(x, *pending, residual=residual, prelu=prelu)
+        _write_back(*pending, prelu=prelu)
     return x
-
-
-def _write_back_rows(
-    x: torch.Tensor, rows: slice, result: torch.Tensor, *, residual: Optional[torch.Tensor], prelu: Optional[torch.Tensor]
-) -> None:
-    """Rows ``rows`` of ``x`` become ``prelu(result + residual)`` (the band's conv result, plus
-    the same rows of ``residual``)."""
-    _write_back(x[:, :, rows], result, residual=None if residual is None else residual[:, :, rows], prelu=prelu)
 
 
 def _band_conv(conv: nn.Conv2d, x: torch.Tensor, start: int, stop: int) -> torch.Tensor:
